@@ -1,0 +1,5 @@
+"""`kcli consume`."""
+
+
+def consume() -> None:
+    """Consume records from a topic (being built)."""

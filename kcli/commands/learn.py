@@ -1,0 +1,5 @@
+"""`kcli learn` commands."""
+
+import typer
+
+app = typer.Typer(help="(being built)", no_args_is_help=True)

@@ -1,0 +1,5 @@
+"""`kcli produce`."""
+
+
+def produce() -> None:
+    """Produce records to a topic (being built)."""

@@ -1,0 +1,71 @@
+"""Names and numbers shared by the whole engine, with their Kafka names where Kafka has one."""
+
+# File suffixes, as in Kafka's log directories.
+LOG_SUFFIX = ".log"
+INDEX_SUFFIX = ".index"
+TIME_INDEX_SUFFIX = ".timeindex"
+DELETED_SUFFIX = ".deleted"
+# Segment files are named by their base offset, zero-padded to 20 digits (Kafka's LogFileUtils).
+FILENAME_DIGITS = 20
+
+# Files and folders the store owns at the top of the data directory.  None of them can be
+# mistaken for a partition directory, which always ends in "-<partition number>".
+META_FILE = "meta.properties"
+TOPICS_DIR = "topics"
+GROUPS_DIR = "groups"
+STORE_LOCK_FILE = ".store.lock"
+PARTITION_LOCK_FILE = ".lock"
+
+# RecordBatch v2 (magic 2) layout: byte positions of the header fields.
+MAGIC = 2
+BASE_OFFSET_POS = 0
+LENGTH_POS = 8
+PARTITION_LEADER_EPOCH_POS = 12
+MAGIC_POS = 16
+CRC_POS = 17
+ATTRIBUTES_POS = 21
+LAST_OFFSET_DELTA_POS = 23
+BASE_TIMESTAMP_POS = 27
+MAX_TIMESTAMP_POS = 35
+PRODUCER_ID_POS = 43
+PRODUCER_EPOCH_POS = 51
+BASE_SEQUENCE_POS = 53
+RECORDS_COUNT_POS = 57
+BATCH_HEADER_SIZE = 61
+# baseOffset + batchLength: the bytes of a batch not counted by batchLength.
+LOG_OVERHEAD = 12
+
+COMPRESSION_MASK = 0x07
+TIMESTAMP_TYPE_MASK = 0x08
+TRANSACTIONAL_MASK = 0x10
+CONTROL_MASK = 0x20
+COMPRESSION_NAMES = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
+
+NO_PRODUCER_ID = -1
+NO_PRODUCER_EPOCH = -1
+NO_SEQUENCE = -1
+NO_TIMESTAMP = -1
+
+# Index entries: offset index (relative offset u32, position u32); time index
+# (timestamp i64, relative offset u32).  Big-endian, as Kafka writes them.
+OFFSET_INDEX_ENTRY_SIZE = 8
+TIME_INDEX_ENTRY_SIZE = 12
+
+# Topic names: Kafka's rules (org.apache.kafka.common.internals.Topic).
+TOPIC_NAME_MAX_LENGTH = 249
+TOPIC_NAME_CHARS = "a-zA-Z0-9._-"
+
+# Kafka's defaults for the topic configs kcli supports.
+DEFAULT_RETENTION_MS = 604_800_000  # 7 days
+DEFAULT_RETENTION_BYTES = -1
+DEFAULT_SEGMENT_BYTES = 1_073_741_824  # 1 GiB
+DEFAULT_SEGMENT_MS = 604_800_000  # 7 days
+DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
+DEFAULT_INDEX_INTERVAL_BYTES = 4096
+DEFAULT_CLEANUP_POLICY = "delete"
+DEFAULT_MESSAGE_TIMESTAMP_TYPE = "CreateTime"
+# Kafka's smallest allowed segment.bytes before 4.0 (a v0 record's overhead); kcli keeps it so
+# that lessons can roll segments after a few records.
+MIN_SEGMENT_BYTES = 14
+
+INT32_MAX = 2**31 - 1

@@ -1,0 +1,55 @@
+"""The engine's errors.  Every message is written to be shown to a user as it is."""
+
+
+class StorageError(Exception):
+    """Base class of every error the store raises on purpose."""
+
+
+class InvalidTopicName(StorageError):
+    """A topic name breaks Kafka's naming rules."""
+
+
+class TopicNotFound(StorageError):
+    """The topic does not exist in this data directory."""
+
+
+class TopicAlreadyExists(StorageError):
+    """A topic of that name exists already."""
+
+
+class InvalidConfig(StorageError):
+    """An unknown topic config key, or a value outside its valid range."""
+
+
+class InvalidPartitions(StorageError):
+    """A partition count or partition number that cannot be used."""
+
+
+class PartitionNotFound(InvalidPartitions):
+    """The topic has no partition with that number."""
+
+
+class OffsetOutOfRange(StorageError):
+    """An offset outside [log_start_offset, log_end_offset]."""
+
+    def __init__(self, message: str, *, offset: int, log_start_offset: int, log_end_offset: int):
+        super().__init__(message)
+        self.offset = offset
+        self.log_start_offset = log_start_offset
+        self.log_end_offset = log_end_offset
+
+
+class RecordTooLarge(StorageError):
+    """A batch bigger than the topic's max.message.bytes."""
+
+
+class CorruptRecord(StorageError):
+    """Bytes that are not a valid RecordBatch v2 (bad CRC, bad magic, bad lengths)."""
+
+
+class DuplicateSequence(StorageError):
+    """An idempotent producer's batch that the log already holds."""
+
+
+class DataDirError(StorageError):
+    """The data directory cannot be created, read or written."""

@@ -1,0 +1,461 @@
+"""The data directory: topics, their metadata and configs, and each partition's Log.
+
+Layout (Kafka's, plus a few files the store owns)::
+
+    <data-dir>/meta.properties            cluster.id and format version
+    <data-dir>/topics/<topic>.json        partitions, topic id, config overrides
+    <data-dir>/<topic>-<partition>/       one Log per partition (segments and indexes)
+    <data-dir>/groups/                    consumer-group state (see storage.groups)
+
+The topic's JSON file is the commit point: a topic exists exactly when its file does.  It is
+written to a temp file, fsynced and renamed, so a crash leaves either the old or the new
+version.  Partition directories are created before the file and removed after it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from storage.clock import SYSTEM_CLOCK, Clock
+from storage.constants import (
+    GROUPS_DIR,
+    META_FILE,
+    STORE_LOCK_FILE,
+    TOPIC_NAME_MAX_LENGTH,
+    TOPICS_DIR,
+)
+from storage.errors import (
+    DataDirError,
+    InvalidPartitions,
+    InvalidTopicName,
+    PartitionNotFound,
+    StorageError,
+    TopicAlreadyExists,
+    TopicNotFound,
+)
+from storage.log import DeletedSegment, Log
+from storage.segment import Segment
+from storage.topic_config import TopicConfig, config_from_user, parse_overrides, validate_config
+
+_LEGAL = re.compile(r"^[a-zA-Z0-9._-]+$")
+MAX_PARTITIONS = 10_000
+
+
+def validate_topic_name(name: str) -> None:
+    """Kafka's topic naming rules; they also keep every path inside the data directory."""
+    if not name:
+        raise InvalidTopicName("topic name is empty; use 1-249 characters of a-z A-Z 0-9 . _ -")
+    if name in (".", ".."):
+        raise InvalidTopicName(f"topic name '{name}' is not allowed ('.' and '..' are reserved)")
+    if len(name) > TOPIC_NAME_MAX_LENGTH:
+        raise InvalidTopicName(
+            f"topic name is {len(name)} characters long; the maximum is {TOPIC_NAME_MAX_LENGTH}"
+        )
+    if not _LEGAL.match(name):
+        bad = sorted({c for c in name if not _LEGAL.match(c)})
+        shown = " ".join(repr(c) for c in bad)
+        raise InvalidTopicName(
+            f"topic name '{name}' contains {shown}; use only a-z A-Z 0-9 . _ -"
+        )
+
+
+@dataclass(frozen=True)
+class TopicMetadata:
+    """A topic as the store records it."""
+
+    name: str
+    topic_id: str
+    partitions: int
+    overrides: dict[str, int | str] = field(default_factory=dict)
+
+    @property
+    def config(self) -> TopicConfig:
+        return validate_config(dict(self.overrides))
+
+
+@dataclass(frozen=True)
+class PartitionDescription:
+    """One partition's offsets and size."""
+
+    partition: int
+    log_start_offset: int
+    log_end_offset: int
+    size_bytes: int
+    segments: int
+
+
+@dataclass(frozen=True)
+class TopicDescription:
+    """A topic with its partitions and every config's effective value."""
+
+    topic: str
+    topic_id: str
+    partitions: tuple[PartitionDescription, ...]
+    config: dict[str, int | str]
+    overrides: dict[str, int | str]
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    data_dir: Path
+    cluster_id: str
+    topics: int
+    partitions: int
+    size_bytes: int
+
+
+class Store:
+    """A kcli data directory.  Safe to open from many processes at once."""
+
+    def __init__(self, data_dir: str | os.PathLike, *, clock: Clock = SYSTEM_CLOCK, create=True):
+        self.data_dir = Path(data_dir).expanduser()
+        self.clock = clock
+        self._logs: dict[tuple[str, int], Log] = {}
+        self._meta_cache: dict[str, tuple[int, TopicMetadata]] = {}
+        self._mutex = threading.RLock()
+        if create:
+            self._ensure_dirs()
+        elif not self.data_dir.is_dir():
+            raise DataDirError(f"data directory {self.data_dir} does not exist")
+        self._store_lock = FileLock(str(self.data_dir / STORE_LOCK_FILE), thread_local=False)
+
+    # -- data directory --------------------------------------------------------------------
+
+    def _ensure_dirs(self) -> None:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            (self.data_dir / TOPICS_DIR).mkdir(exist_ok=True)
+            (self.data_dir / GROUPS_DIR).mkdir(exist_ok=True)
+            if not (self.data_dir / META_FILE).exists():
+                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+                _atomic_write(
+                    self.data_dir / META_FILE,
+                    f"# kcli data directory\nversion=1\ncluster.id={cluster_id}\n".encode(),
+                )
+        except PermissionError as exc:
+            raise DataDirError(
+                f"cannot write to data directory {self.data_dir} ({exc.strerror}); "
+                f"choose a writable one with --data-dir or KCLI_DATA_DIR"
+            ) from None
+        except NotADirectoryError:
+            raise DataDirError(
+                f"data directory {self.data_dir} is not a directory; "
+                f"choose another with --data-dir or KCLI_DATA_DIR"
+            ) from None
+        except FileExistsError:
+            raise DataDirError(
+                f"data directory {self.data_dir} exists and is not a directory; "
+                f"choose another with --data-dir or KCLI_DATA_DIR"
+            ) from None
+        if not os.access(self.data_dir, os.W_OK | os.X_OK):
+            raise DataDirError(
+                f"cannot write to data directory {self.data_dir} (permission denied); "
+                f"choose a writable one with --data-dir or KCLI_DATA_DIR"
+            )
+
+    @property
+    def cluster_id(self) -> str:
+        for line in (self.data_dir / META_FILE).read_text().splitlines():
+            if line.startswith("cluster.id="):
+                return line.split("=", 1)[1].strip()
+        raise StorageError(f"{self.data_dir / META_FILE} has no cluster.id")
+
+    @property
+    def groups_dir(self) -> Path:
+        return self.data_dir / GROUPS_DIR
+
+    def _locked(self):
+        try:
+            self._store_lock.acquire(timeout=30)
+        except Timeout:
+            raise StorageError(
+                f"the data directory is locked by another process ({self._store_lock.lock_file})"
+            ) from None
+        return _Releaser(self._store_lock)
+
+    def _topic_file(self, name: str) -> Path:
+        return self.data_dir / TOPICS_DIR / f"{name}.json"
+
+    def partition_dir(self, name: str, partition: int) -> Path:
+        return self.data_dir / f"{name}-{partition}"
+
+    # -- topics -----------------------------------------------------------------------------
+
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        config: dict[str, str] | None = None,
+        *,
+        if_not_exists: bool = False,
+    ) -> TopicMetadata:
+        """Create a topic with ``partitions`` partitions and config overrides (Kafka names)."""
+        validate_topic_name(name)
+        _check_partition_count(partitions)
+        config_from_user(config)  # validate before touching the disk
+        overrides = parse_overrides(config or {})
+        with self._locked():
+            existing = self._read_topic(name)
+            if existing is not None:
+                if if_not_exists:
+                    return existing
+                raise TopicAlreadyExists(
+                    f"topic '{name}' already exists with {existing.partitions} partition(s); "
+                    f"use --if-not-exists to ignore this"
+                )
+            for p in range(partitions):
+                d = self.partition_dir(name, p)
+                if d.exists():  # left behind by a crash during an earlier delete
+                    shutil.rmtree(d)
+                _create_partition_dir(d)
+            meta = TopicMetadata(name, _new_topic_id(), partitions, overrides)
+            self._write_topic(meta)
+            return meta
+
+    def delete_topic(self, name: str) -> None:
+        """Delete a topic and all its data."""
+        validate_topic_name(name)
+        with self._locked():
+            meta = self._require(name)
+            self._topic_file(name).unlink()
+            _fsync_dir(self.data_dir / TOPICS_DIR)
+            with self._mutex:
+                for key in [k for k in self._logs if k[0] == name]:
+                    self._logs.pop(key).close()
+                self._meta_cache.pop(name, None)
+            for p in range(meta.partitions):
+                shutil.rmtree(self.partition_dir(name, p), ignore_errors=True)
+
+    def alter_topic(
+        self, name: str, *, partitions: int | None = None, config: dict[str, str] | None = None
+    ) -> TopicMetadata:
+        """Add partitions (never remove: keys would move) and/or change config overrides."""
+        validate_topic_name(name)
+        with self._locked():
+            meta = self._require(name)
+            new_partitions = meta.partitions
+            if partitions is not None:
+                _check_partition_count(partitions)
+                if partitions < meta.partitions:
+                    raise InvalidPartitions(
+                        f"topic '{name}' has {meta.partitions} partitions; the count can only "
+                        f"grow (Kafka cannot remove partitions: their records and key mapping "
+                        f"would be lost). Use --partitions {meta.partitions} or more"
+                    )
+                new_partitions = partitions
+            overrides = dict(meta.overrides)
+            if config:
+                meta.config.with_overrides(config)  # validate against the merged config
+                overrides.update(parse_overrides(config))
+            for p in range(meta.partitions, new_partitions):
+                d = self.partition_dir(name, p)
+                if d.exists():
+                    shutil.rmtree(d)
+                _create_partition_dir(d)
+            new = TopicMetadata(name, meta.topic_id, new_partitions, overrides)
+            self._write_topic(new)
+            return new
+
+    def topic(self, name: str) -> TopicMetadata:
+        """The topic's metadata; TopicNotFound if there is no such topic."""
+        validate_topic_name(name)
+        return self._require(name)
+
+    def topics(self) -> list[TopicMetadata]:
+        out = []
+        for path in sorted((self.data_dir / TOPICS_DIR).glob("*.json")):
+            meta = self._read_topic(path.stem)
+            if meta is not None:
+                out.append(meta)
+        return out
+
+    def topic_exists(self, name: str) -> bool:
+        return self._read_topic(name) is not None
+
+    def _require(self, name: str) -> TopicMetadata:
+        meta = self._read_topic(name)
+        if meta is None:
+            names = [t.name for t in self.topics()]
+            hint = f"; existing topics: {', '.join(names)}" if names else "; there are no topics yet"
+            raise TopicNotFound(
+                f"topic '{name}' does not exist{hint} (create it with: kcli topic create {name})"
+            )
+        return meta
+
+    def _read_topic(self, name: str) -> TopicMetadata | None:
+        path = self._topic_file(name)
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except FileNotFoundError:
+            return None
+        cached = self._meta_cache.get(name)
+        if cached and cached[0] == mtime:
+            return cached[1]
+        try:
+            raw = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except json.JSONDecodeError as exc:
+            raise StorageError(f"{path} is not valid JSON ({exc})") from None
+        meta = TopicMetadata(raw["topic"], raw["topic_id"], raw["partitions"], raw["config"])
+        self._meta_cache[name] = (mtime, meta)
+        return meta
+
+    def _write_topic(self, meta: TopicMetadata) -> None:
+        body = {
+            "topic": meta.name,
+            "topic_id": meta.topic_id,
+            "partitions": meta.partitions,
+            "config": meta.overrides,
+        }
+        _atomic_write(self._topic_file(meta.name), (json.dumps(body, indent=2) + "\n").encode())
+        self._meta_cache.pop(meta.name, None)
+
+    # -- partitions ---------------------------------------------------------------------------
+
+    def log(self, topic: str, partition: int) -> Log:
+        """The Log of one partition (cached; its config follows later alterations)."""
+        meta = self.topic(topic)
+        if not isinstance(partition, int) or not 0 <= partition < meta.partitions:
+            raise PartitionNotFound(
+                f"topic '{topic}' has {meta.partitions} partition(s), numbered 0..{meta.partitions - 1}; "
+                f"partition {partition} does not exist"
+            )
+        with self._mutex:
+            log = self._logs.get((topic, partition))
+            if log is None:
+                log = Log(
+                    self.partition_dir(topic, partition),
+                    meta.config,
+                    topic=topic,
+                    partition=partition,
+                    clock=self.clock,
+                )
+                self._logs[(topic, partition)] = log
+            else:
+                log.config = meta.config
+            return log
+
+    def describe_topic(self, name: str) -> TopicDescription:
+        meta = self.topic(name)
+        parts = []
+        for p in range(meta.partitions):
+            log = self.log(name, p)
+            segments = log.segments()
+            parts.append(
+                PartitionDescription(
+                    partition=p,
+                    log_start_offset=segments[0].base_offset if segments else 0,
+                    log_end_offset=log.log_end_offset,
+                    size_bytes=sum(s.size_bytes for s in segments),
+                    segments=len(segments),
+                )
+            )
+        return TopicDescription(
+            topic=name,
+            topic_id=meta.topic_id,
+            partitions=tuple(parts),
+            config=meta.config.to_kafka(),
+            overrides=dict(meta.overrides),
+        )
+
+    def apply_retention(self, topic: str | None = None) -> dict[tuple[str, int], list[DeletedSegment]]:
+        """Run retention on one topic or all; returns what was deleted per partition."""
+        out = {}
+        metas = [self.topic(topic)] if topic else self.topics()
+        for meta in metas:
+            for p in range(meta.partitions):
+                deleted = self.log(meta.name, p).apply_retention()
+                if deleted:
+                    out[(meta.name, p)] = deleted
+        return out
+
+    def info(self) -> StoreInfo:
+        metas = self.topics()
+        size = 0
+        for meta in metas:
+            for p in range(meta.partitions):
+                d = self.partition_dir(meta.name, p)
+                try:
+                    size += sum(e.stat().st_size for e in os.scandir(d) if e.is_file())
+                except FileNotFoundError:
+                    pass
+        return StoreInfo(
+            data_dir=self.data_dir,
+            cluster_id=self.cluster_id,
+            topics=len(metas),
+            partitions=sum(m.partitions for m in metas),
+            size_bytes=size,
+        )
+
+    def close(self) -> None:
+        with self._mutex:
+            for log in self._logs.values():
+                log.close()
+            self._logs.clear()
+
+
+class _Releaser:
+    def __init__(self, lock: FileLock):
+        self._lock = lock
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._lock.release()
+
+
+def _check_partition_count(partitions: int) -> None:
+    if not isinstance(partitions, int) or isinstance(partitions, bool) or partitions < 1:
+        raise InvalidPartitions(
+            f"partition count must be a whole number from 1 to {MAX_PARTITIONS}; got {partitions}"
+        )
+    if partitions > MAX_PARTITIONS:
+        raise InvalidPartitions(
+            f"partition count {partitions} is too large for kcli; use 1 to {MAX_PARTITIONS}"
+        )
+
+
+def _create_partition_dir(d: Path) -> None:
+    """A partition directory with its first, empty segment, as Kafka creates it."""
+    d.mkdir()
+    Segment(d, 0).create()
+    _fsync_dir(d)
+
+
+def _new_topic_id() -> str:
+    """A Kafka-style topic id: a random UUID, URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``path`` as Kafka writes checkpoints: temp file, fsync, rename, fsync the dir."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+atomic_write = _atomic_write
