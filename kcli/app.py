@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -44,7 +43,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    data_dir: Optional[Path] = typer.Option(
+    data_dir: Path | None = typer.Option(
         None,
         "--data-dir",
         envvar=ENV_DATA_DIR,

@@ -50,7 +50,7 @@ from storage.records import (
     set_log_append_time,
     validate_batch,
 )
-from storage.segment import BatchPosition, Segment, TornTail
+from storage.segment import Segment, TornTail
 from storage.topic_config import TopicConfig
 
 LOCK_TIMEOUT_S = 30.0

@@ -55,7 +55,9 @@ class Segment:
         self.directory = directory
         self.base_offset = base_offset
         self.log_path = directory / segment_filename(base_offset, LOG_SUFFIX)
-        self.offset_index = OffsetIndex(directory / segment_filename(base_offset, INDEX_SUFFIX), base_offset)
+        self.offset_index = OffsetIndex(
+            directory / segment_filename(base_offset, INDEX_SUFFIX), base_offset
+        )
         self.time_index = TimeIndex(
             directory / segment_filename(base_offset, TIME_INDEX_SUFFIX), base_offset
         )

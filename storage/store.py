@@ -64,9 +64,7 @@ def validate_topic_name(name: str) -> None:
     if not _LEGAL.match(name):
         bad = sorted({c for c in name if not _LEGAL.match(c)})
         shown = " ".join(repr(c) for c in bad)
-        raise InvalidTopicName(
-            f"topic name '{name}' contains {shown}; use only a-z A-Z 0-9 . _ -"
-        )
+        raise InvalidTopicName(f"topic name '{name}' contains {shown}; use only a-z A-Z 0-9 . _ -")
 
 
 @dataclass(frozen=True)
@@ -286,7 +284,9 @@ class Store:
         meta = self._read_topic(name)
         if meta is None:
             names = [t.name for t in self.topics()]
-            hint = f"; existing topics: {', '.join(names)}" if names else "; there are no topics yet"
+            hint = (
+                f"; existing topics: {', '.join(names)}" if names else "; there are no topics yet"
+            )
             raise TopicNotFound(
                 f"topic '{name}' does not exist{hint} (create it with: kcli topic create {name})"
             )
@@ -369,7 +369,9 @@ class Store:
             overrides=dict(meta.overrides),
         )
 
-    def apply_retention(self, topic: str | None = None) -> dict[tuple[str, int], list[DeletedSegment]]:
+    def apply_retention(
+        self, topic: str | None = None
+    ) -> dict[tuple[str, int], list[DeletedSegment]]:
         """Run retention on one topic or all; returns what was deleted per partition."""
         out = {}
         metas = [self.topic(topic)] if topic else self.topics()
