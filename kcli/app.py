@@ -21,6 +21,7 @@ from kcli.commands import learn as learn_cmd
 from kcli.commands import log as log_cmd
 from kcli.commands import perf as perf_cmd
 from kcli.commands import produce as produce_cmd
+from kcli.commands import serve as serve_cmd
 from kcli.commands import topic as topic_cmd
 from kcli.settings import ENV_DATA_DIR, Settings, resolve_data_dir, set_current
 
@@ -69,6 +70,7 @@ app.add_typer(perf_cmd.app, name="perf")
 app.add_typer(learn_cmd.app, name="learn")
 app.add_typer(demo_cmd.app, name="demo")
 app.command("info")(info_cmd.info)
+app.command("serve")(serve_cmd.serve)
 
 
 def _debug_requested(argv: list[str]) -> bool:

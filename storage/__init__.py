@@ -10,10 +10,13 @@ from storage.clock import SYSTEM_CLOCK, Clock, FakeClock, SystemClock
 from storage.errors import (
     CorruptRecord,
     DataDirError,
+    DuplicateSequence,
     InvalidConfig,
     InvalidPartitions,
+    InvalidProducerEpoch,
     InvalidTopicName,
     OffsetOutOfRange,
+    OutOfOrderSequence,
     PartitionNotFound,
     RecordTooLarge,
     StorageError,
@@ -22,7 +25,7 @@ from storage.errors import (
 )
 from storage.log import AppendInfo, DeletedSegment, FetchResult, Log, RecoveryReport, SegmentInfo
 from storage.partitioner import RoundRobin, murmur2, partition_for_key
-from storage.records import ProducerRecord, Record, decode_batch, encode_batch
+from storage.records import ProducerRecord, Record, decode_batch, decode_batches, encode_batch
 from storage.store import (
     PartitionDescription,
     Store,
@@ -39,13 +42,16 @@ __all__ = [
     "CorruptRecord",
     "DataDirError",
     "DeletedSegment",
+    "DuplicateSequence",
     "FakeClock",
     "FetchResult",
     "InvalidConfig",
     "InvalidPartitions",
+    "InvalidProducerEpoch",
     "InvalidTopicName",
     "Log",
     "OffsetOutOfRange",
+    "OutOfOrderSequence",
     "PartitionDescription",
     "PartitionNotFound",
     "ProducerRecord",
@@ -64,6 +70,7 @@ __all__ = [
     "TopicMetadata",
     "TopicNotFound",
     "decode_batch",
+    "decode_batches",
     "encode_batch",
     "murmur2",
     "partition_for_key",

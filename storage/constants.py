@@ -5,6 +5,7 @@ LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"
 TIME_INDEX_SUFFIX = ".timeindex"
 DELETED_SUFFIX = ".deleted"
+SNAPSHOT_SUFFIX = ".snapshot"  # producer state, as in Kafka
 # Segment files are named by their base offset, zero-padded to 20 digits (Kafka's LogFileUtils).
 FILENAME_DIGITS = 20
 
@@ -15,6 +16,8 @@ TOPICS_DIR = "topics"
 GROUPS_DIR = "groups"
 STORE_LOCK_FILE = ".store.lock"
 PARTITION_LOCK_FILE = ".lock"
+# The next producer id InitProducerId hands out (a durable counter).
+PRODUCER_ID_FILE = "producer_id"
 
 # RecordBatch v2 (magic 2) layout: byte positions of the header fields.
 MAGIC = 2

@@ -51,5 +51,13 @@ class DuplicateSequence(StorageError):
     """An idempotent producer's batch that the log already holds."""
 
 
+class OutOfOrderSequence(StorageError):
+    """An idempotent producer's batch whose sequence does not follow the last one appended."""
+
+
+class InvalidProducerEpoch(StorageError):
+    """A batch from an older epoch of a producer id: a newer instance has fenced it."""
+
+
 class DataDirError(StorageError):
     """The data directory cannot be created, read or written."""

@@ -4,14 +4,21 @@ Concurrency model
 -----------------
 * Appends take an exclusive per-partition file lock (``<dir>/.lock``).  Under it, a writer
   first catches up with what other processes appended (new batches, new segments), truncates
-  a torn tail left by a writer that was killed, then writes its batches with one ``write`` and
-  one ``fsync``.  Offsets therefore stay contiguous across processes.
+  a torn tail left by a writer that was killed, then writes its batches with one ``writev``
+  and one ``fsync``.  Offsets therefore stay contiguous across processes.
 * Readers take no lock.  A batch is only ever appended whole, in one write; a reader that sees
-  a batch whose length runs past the end of the file treats it as not yet written.  Every batch
-  a reader returns has had its CRC checked.
+  a batch whose length runs past the end of the file treats it as not yet written, and never
+  reads the active segment past the last complete batch it has seen.  Every batch a reader
+  returns has had its CRC checked.
 * Retention (deleting whole closed segments) runs under the same lock.  A reader holding a
   deleted segment open keeps reading it; a reader that finds it gone sees the new
   ``log_start_offset``.
+* Idempotent producers' batches are checked against the producer state
+  (``storage.producer_state``) under the lock, so a retried batch is never written twice,
+  whichever process appended the first copy.
+
+Durability: ``append`` fsyncs before it returns unless called with ``fsync=False``; then
+``flush`` fsyncs everything this log object wrote (a segment is always fsynced when it rolls).
 
 No in-memory state here is authoritative: everything can be recomputed from the files, and is,
 whenever this process might be behind (``refresh``).
@@ -21,32 +28,54 @@ from __future__ import annotations
 
 import bisect
 import os
+import struct
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock, Timeout
+from crc32c import crc32c
 
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
+    ATTRIBUTES_POS,
     BATCH_HEADER_SIZE,
+    CRC_POS,
     DELETED_SUFFIX,
     INDEX_SUFFIX,
     INT32_MAX,
+    LAST_OFFSET_DELTA_POS,
+    LOG_OVERHEAD,
     LOG_SUFFIX,
+    MAGIC,
+    NO_PRODUCER_EPOCH,
+    NO_PRODUCER_ID,
+    NO_SEQUENCE,
     PARTITION_LOCK_FILE,
     TIME_INDEX_SUFFIX,
 )
-from storage.errors import CorruptRecord, OffsetOutOfRange, RecordTooLarge, StorageError
+from storage.errors import (
+    CorruptRecord,
+    DuplicateSequence,
+    OffsetOutOfRange,
+    RecordTooLarge,
+    StorageError,
+)
+from storage.flock import FileMutex, LockTimeout
+from storage.producer_state import (
+    BatchMetadata,
+    ProducerState,
+    ProducerUpdate,
+    last_sequence,
+)
 from storage.records import (
+    LOG_APPEND_TIME,
     BatchHeader,
     ProducerRecord,
     Record,
-    decode_batch,
+    decode_batch_at,
     encode_batch,
     read_header,
-    set_base_offset,
     set_log_append_time,
     validate_batch,
 )
@@ -57,16 +86,33 @@ LOCK_TIMEOUT_S = 30.0
 DEFAULT_FETCH_BYTES = 1 << 20
 # Records per batch when a caller hands over records rather than encoded batches.
 DEFAULT_BATCH_RECORDS = 1000
+# A producer-state catch-up that read more batch headers than this leaves a snapshot behind,
+# so the next process starts from there.
+SNAPSHOT_AFTER_BATCHES = 1000
+# Below this many records wanted, read_records fetches one batch at a time.
+_POINT_READ_RECORDS = 64
+try:
+    _IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024)
+except (AttributeError, ValueError, OSError):
+    _IOV_MAX = 16
+_BASE_OFFSET = struct.Struct(">q")
+_INT32 = struct.Struct(">i")
+_CRC = struct.Struct(">I")
 
 
 @dataclass(frozen=True)
 class AppendInfo:
-    """What an append assigned: offsets ``base_offset`` to ``last_offset`` inclusive."""
+    """What an append assigned: offsets ``base_offset`` to ``last_offset`` inclusive.
+
+    ``duplicate`` is True when the batches were an idempotent producer's retry of batches
+    already in the log: nothing was written and the offsets are those of the first copy.
+    """
 
     base_offset: int
     last_offset: int
     log_append_time: int  # -1 unless the topic uses LogAppendTime
     log_start_offset: int
+    duplicate: bool = False
 
     @property
     def count(self) -> int:
@@ -114,6 +160,19 @@ class FetchResult:
     log_start_offset: int
 
 
+class _Pending:
+    """A batch about to be written: its header, bytes, assigned offset, producer update."""
+
+    __slots__ = ("header", "data", "offset", "max_timestamp", "update")
+
+    def __init__(self, header, data, offset, max_timestamp, update):
+        self.header = header
+        self.data = data
+        self.offset = offset
+        self.max_timestamp = max_timestamp
+        self.update = update
+
+
 class Log:
     """A partition's log: append batches, read by offset or time, recover, apply retention."""
 
@@ -132,19 +191,24 @@ class Log:
         self.partition = partition
         self.clock = clock
         self._mutex = threading.RLock()
-        self._file_lock = FileLock(str(self.directory / PARTITION_LOCK_FILE), thread_local=False)
+        self._file_lock = FileMutex(self.directory / PARTITION_LOCK_FILE)
         self._segments: list[Segment] = []
         self._bases: list[int] = []
+        self._dir_id: tuple[int, int] | None = None
         # Where this process has scanned the active segment up to, and what it found.
         self._scanned_base = -1
+        self._scanned_base_from_index = False
         self._scanned_pos = 0
         self._next_offset = 0
         self._active_max_ts = -1
+        self._active_first_ts = (-1, -1)  # (segment base offset, its first batch's timestamp)
         self._write_fd: int | None = None
         self._write_fd_base = -1
+        self._unflushed = False
         self._read_fds: dict[int, int] = {}
         self._closed_largest_ts: dict[int, int] = {}
         self._recovered = False
+        self._producer_state = ProducerState(self.directory)
         self._load_segments()
 
     @property
@@ -155,11 +219,19 @@ class Log:
 
     def _load_segments(self) -> None:
         try:
+            st = os.stat(self.directory)
             names = os.listdir(self.directory)
         except FileNotFoundError:
             raise StorageError(
                 f"partition directory {self.directory} is missing; the topic may have been deleted"
             ) from None
+        dir_id = (st.st_dev, st.st_ino)
+        if dir_id != self._dir_id:
+            # A new directory under the same name (the topic was deleted and created again):
+            # nothing this process knew about the old one holds.
+            if self._dir_id is not None:
+                self._forget()
+            self._dir_id = dir_id
         bases = sorted(
             int(n[: -len(LOG_SUFFIX)])
             for n in names
@@ -172,8 +244,25 @@ class Log:
                 if base not in bases:
                     os.close(self._read_fds.pop(base))
 
+    def _forget(self) -> None:
+        self._close_fds()
+        self._bases = []
+        self._segments = []
+        self._scanned_base = -1
+        self._scanned_pos = 0
+        self._next_offset = 0
+        self._active_max_ts = -1
+        self._active_first_ts = (-1, -1)
+        self._closed_largest_ts.clear()
+        self._recovered = False
+        self._producer_state.unload()
+
     def _scan_active(self, *, writer: bool) -> TornTail | None:
-        """Bring this process's view of the active segment up to the end of its file."""
+        """Bring this process's view of the active segment up to the end of its file.
+
+        Returns the torn tail found at the end, if any.  A writer (holding the lock) also
+        checks CRCs and judges whether an incomplete tail is really torn or corrupt.
+        """
         if not self._segments:
             if writer:
                 seg = Segment(self.directory, 0)
@@ -185,39 +274,59 @@ class Log:
                 return None
         active = self._segments[-1]
         if self._scanned_base != active.base_offset:
-            entry = active.offset_index.last_entry()
-            last_time = active.time_index.last_entry()
-            start = 0
-            if entry is not None and entry[1] < active.size():
-                start = entry[1]
-            self._scanned_base = active.base_offset
-            self._scanned_pos = start
-            self._next_offset = active.base_offset
-            self._active_max_ts = last_time[0] if last_time else -1
+            self._start_scan(active, from_index=True)
         fd = self._read_fd(active)
-        torn = None
         try:
-            for item in active.iter_batches(fd, self._scanned_pos, check_crc=writer):
-                if isinstance(item, TornTail):
-                    torn = item
-                    break
-                position, header = item
-                self._scanned_pos = position + header.size
-                self._next_offset = header.next_offset
-                if header.max_timestamp > self._active_max_ts:
-                    self._active_max_ts = header.max_timestamp
+            return self._scan_from(active, fd, writer=writer)
         except CorruptRecord:
-            if self._scanned_pos and not writer:
-                raise
-            if self._scanned_pos:
-                # The index pointed somewhere odd: a damaged index.  Rescan from the start.
-                self._scanned_base = -1
-                active.offset_index.write_all([])
-                return self._scan_active(writer=writer)
+            if self._scanned_base_from_index:
+                # The index pointed somewhere odd (a damaged index): scan from the start.
+                self._start_scan(active, from_index=False)
+                torn = self._scan_from(active, fd, writer=writer)
+                if writer:
+                    active.rebuild_indexes(fd, self.config.index_interval_bytes)
+                return torn
             raise
+
+    def _start_scan(self, active: Segment, *, from_index: bool) -> None:
+        start = 0
+        max_ts = -1
+        if from_index:
+            entry = active.offset_index.last_entry()
+            if entry is not None and self._entry_is_plausible(active, entry):
+                start = entry[1]
+                last_time = active.time_index.last_entry()
+                max_ts = last_time[0] if last_time else -1
+        self._scanned_base = active.base_offset
+        self._scanned_base_from_index = start > 0
+        self._scanned_pos = start
+        self._next_offset = active.base_offset
+        self._active_max_ts = max_ts
+
+    def _entry_is_plausible(self, seg: Segment, entry: tuple[int, int]) -> bool:
+        """Does the index entry point at a batch holding its offset?"""
+        offset, position = entry
+        try:
+            data = os.pread(self._read_fd(seg), BATCH_HEADER_SIZE, position)
+        except _SegmentGone:
+            return False
+        if len(data) < BATCH_HEADER_SIZE or data[16] != MAGIC:
+            return False
+        header = read_header(data)
+        return header.base_offset <= offset <= header.last_offset
+
+    def _scan_from(self, active: Segment, fd: int, *, writer: bool) -> TornTail | None:
+        for item in active.iter_batches(fd, self._scanned_pos, check_crc=writer, judge_tail=writer):
+            if isinstance(item, TornTail):
+                return item
+            position, header = item
+            self._scanned_pos = position + header.batch_length + LOG_OVERHEAD
+            self._next_offset = header.base_offset + header.last_offset_delta + 1
+            if header.max_timestamp > self._active_max_ts:
+                self._active_max_ts = header.max_timestamp
         if self._scanned_pos == 0 and self._next_offset < active.base_offset:
             self._next_offset = active.base_offset
-        return torn
+        return None
 
     def refresh(self) -> None:
         """Catch up with appends, rolls and deletions made by other processes."""
@@ -245,27 +354,33 @@ class Log:
             return sum(s.size() for s in self._segments)
 
     def segments(self) -> list[SegmentInfo]:
+        """Every segment, oldest first, with its offsets, size and largest timestamp."""
         with self._mutex:
-            self.refresh()
-            out = []
-            for i, seg in enumerate(self._segments):
-                active = i == len(self._segments) - 1
-                next_offset = self._next_offset if active else self._segments[i + 1].base_offset
-                out.append(
-                    SegmentInfo(
-                        base_offset=seg.base_offset,
-                        next_offset=next_offset,
-                        size_bytes=seg.size(),
-                        largest_timestamp=self._largest_timestamp(seg, active),
-                        active=active,
-                        path=seg.log_path,
-                    )
-                )
-            return out
+            for _attempt in range(3):
+                self.refresh()
+                try:
+                    return [
+                        self._segment_info(i, seg, i == len(self._segments) - 1)
+                        for i, seg in enumerate(self._segments)
+                    ]
+                except _SegmentGone:
+                    continue  # retention in another process: look again
+            raise StorageError(f"{self.name}: segments keep disappearing while listing them")
+
+    def _segment_info(self, i: int, seg: Segment, active: bool) -> SegmentInfo:
+        next_offset = self._next_offset if active else self._segments[i + 1].base_offset
+        return SegmentInfo(
+            base_offset=seg.base_offset,
+            next_offset=next_offset,
+            size_bytes=self._scanned_pos if active else seg.size(),
+            largest_timestamp=self._largest_timestamp(seg, active),
+            active=active,
+            path=seg.log_path,
+        )
 
     def _largest_timestamp(self, seg: Segment, active: bool) -> int:
         if active:
-            return seg.largest_timestamp(self._read_fd(seg))
+            return self._active_max_ts
         cached = self._closed_largest_ts.get(seg.base_offset)
         if cached is None:
             cached = seg.largest_timestamp(self._read_fd(seg))
@@ -284,13 +399,14 @@ class Log:
 
     # -- appending ------------------------------------------------------------------------
 
-    def _lock(self) -> FileLock:
-        return self._file_lock
-
     def _acquire(self) -> None:
         try:
             self._file_lock.acquire(timeout=LOCK_TIMEOUT_S)
-        except Timeout:
+        except FileNotFoundError:
+            raise StorageError(
+                f"partition directory {self.directory} is missing; the topic may have been deleted"
+            ) from None
+        except LockTimeout:
             raise StorageError(
                 f"partition {self.name} is locked by another process for more than "
                 f"{LOCK_TIMEOUT_S:.0f} s ({self.directory / PARTITION_LOCK_FILE})"
@@ -301,15 +417,20 @@ class Log:
         self._load_segments()
         if not self._recovered:
             self._cleanup_leftovers()
+        before = (self._scanned_base, self._scanned_pos)
         torn = self._scan_active(writer=True)
+        active = self._segments[-1]
         if torn is not None:
-            active = self._segments[-1]
             with open(active.log_path, "r+b") as f:
                 f.truncate(torn.position)
                 os.fsync(f.fileno())
         if not self._recovered:
             self._repair_active_index()
             self._recovered = True
+        elif (self._scanned_base, self._scanned_pos) != before:
+            # Another process appended; if it was killed before writing its index entries,
+            # add them now.
+            self._index_from(active, self._read_fd(active))
 
     def _cleanup_leftovers(self) -> None:
         """Files a crash can leave: indexes whose .log is gone, temp files, .deleted files."""
@@ -326,7 +447,7 @@ class Log:
     def _repair_active_index(self) -> None:
         active = self._segments[-1]
         fd = self._read_fd(active)
-        if not active.index_is_sane(fd, active.size()):
+        if not active.index_tail_is_sane(fd, active.size()):
             active.rebuild_indexes(fd, self.config.index_interval_bytes)
             self._scanned_base = -1
             self._scan_active(writer=True)
@@ -340,49 +461,54 @@ class Log:
         last_time = seg.time_index.last_entry()
         max_ts = last_time[0] if last_time else -1
         interval = self.config.index_interval_bytes
+        offset_entries = []
+        time_entries = []
         for item in seg.iter_batches(fd, last_pos):
             if isinstance(item, TornTail):
                 break
             position, header = item
             max_ts = max(max_ts, header.max_timestamp)
             if position - last_pos > interval:
-                seg.offset_index.append(header.last_offset, position)
+                offset_entries.append((header.last_offset, position))
                 if last_time is None or max_ts > last_time[0]:
-                    seg.time_index.append(max_ts, header.last_offset)
                     last_time = (max_ts, header.last_offset)
+                    time_entries.append(last_time)
                 last_pos = position
+        seg.offset_index.append_entries(offset_entries)
+        seg.time_index.append_entries(time_entries)
 
     def append(
         self, batches: bytes | bytearray | memoryview | Sequence, *, fsync: bool = True
     ) -> AppendInfo:
         """Append encoded RecordBatch v2 batches; return the offsets they were given.
 
-        Each batch is validated (magic, length, CRC) and checked against max.message.bytes
-        before anything is written: a bad batch rejects the whole call and changes nothing.
-        The data is fsynced before this returns unless ``fsync=False``.
+        Each batch is validated (magic, length, CRC, record count) and checked against
+        max.message.bytes before anything is written: a bad batch rejects the whole call and
+        changes nothing.  The bytes are stored as they are but for baseOffset (and, with
+        LogAppendTime, the timestamp and CRC).  The data is fsynced before this returns
+        unless ``fsync=False``.  Batches of idempotent producers are checked for duplicates
+        and sequence gaps: see ``storage.producer_state``.
         """
         if isinstance(batches, (bytes, bytearray, memoryview)):
             batches = [batches]
-        prepared: list[bytearray] = []
+        items: list[tuple[BatchHeader, bytes | bytearray | memoryview]] = []
         max_bytes = self.config.max_message_bytes
         for i, batch in enumerate(batches):
-            header = validate_batch(batch, where=f"batch {i} for {self.name}")
+            where = f"batch {i} for {self.name}"
+            header = validate_batch(batch, where=where)
+            if header.records_count != header.last_offset_delta + 1:
+                raise CorruptRecord(
+                    f"{where}: recordsCount is {header.records_count} but lastOffsetDelta "
+                    f"{header.last_offset_delta} implies {header.last_offset_delta + 1}"
+                )
             if header.size > max_bytes:
                 raise RecordTooLarge(
                     f"a batch of {header.size} bytes is larger than max.message.bytes="
                     f"{max_bytes} of topic '{self.topic}'; send smaller records or raise the "
                     f"limit with --config max.message.bytes=N"
                 )
-            prepared.append(bytearray(batch))
-        if not prepared:
-            raise StorageError("nothing to append: no batches given")
-        with self._mutex:
-            self._acquire()
-            try:
-                self._sync_for_write()
-                return self._append_locked(prepared, fsync=fsync)
-            finally:
-                self._file_lock.release()
+            items.append((header, batch))
+        return self._append(items, fsync=fsync)
 
     def append_records(
         self,
@@ -390,31 +516,68 @@ class Log:
         *,
         fsync: bool = True,
         batch_records: int = DEFAULT_BATCH_RECORDS,
+        producer_id: int = NO_PRODUCER_ID,
+        producer_epoch: int = NO_PRODUCER_EPOCH,
+        base_sequence: int = NO_SEQUENCE,
     ) -> AppendInfo:
-        """Encode ``records`` into batches (CreateTime = now unless given) and append them."""
-        now = self.clock.now_ms()
-        batches = encode_batches(records, now, self.config.max_message_bytes, batch_records)
-        return self.append(batches, fsync=fsync)
+        """Encode ``records`` into batches (CreateTime = now unless given) and append them.
 
-    def _append_locked(self, batches: list[bytearray], *, fsync: bool) -> AppendInfo:
+        With ``producer_id``, ``producer_epoch`` and ``base_sequence`` the batches are an
+        idempotent producer's: the first record has sequence ``base_sequence`` and a retry
+        of the same call is recognised as a duplicate.
+        """
         now = self.clock.now_ms()
-        log_append = self.config.message_timestamp_type == "LogAppendTime"
+        batches = encode_batches(
+            records,
+            now,
+            self.config.max_message_bytes,
+            batch_records,
+            producer_id=producer_id,
+            producer_epoch=producer_epoch,
+            base_sequence=base_sequence,
+        )
+        # Encoded just now: no need to check what encode_batch guarantees.
+        return self._append([(read_header(b), b) for b in batches], fsync=fsync)
+
+    def _append(self, items: list, *, fsync: bool) -> AppendInfo:
+        if not items:
+            raise StorageError("nothing to append: no batches given")
+        with self._mutex:
+            self._acquire()
+            try:
+                self._sync_for_write()
+                return self._append_locked(items, fsync=fsync)
+            finally:
+                self._file_lock.release()
+
+    def _append_locked(self, items: list, *, fsync: bool) -> AppendInfo:
+        now = self.clock.now_ms()
+        log_append = self.config.message_timestamp_type == LOG_APPEND_TIME
+        updates = self._check_producers(items, now if log_append else -1)
+        if isinstance(updates, AppendInfo):
+            return updates
         first_offset = self._next_offset
-        pending: list[bytearray] = []
+        next_offset = first_offset
+        pending: list[_Pending] = []
+        pending_bytes = 0
         rolled = False
-        for batch in batches:
-            header = read_header(batch)
-            if self._should_roll(header, len(batch), pending, now):
-                self._write_pending(pending, fsync=fsync)
+        for (header, data), update in zip(items, updates, strict=True):
+            size = header.batch_length + LOG_OVERHEAD
+            if self._should_roll(header, size, pending_bytes, next_offset, now):
+                self._write(pending, fsync=fsync)
                 pending = []
-                self._roll(now)
+                pending_bytes = 0
+                self._roll()
                 rolled = True
-            set_base_offset(batch, self._next_offset)
+            max_ts = header.max_timestamp
             if log_append:
-                set_log_append_time(batch, now)
-            pending.append(batch)
-            self._next_offset += header.last_offset_delta + 1
-        self._write_pending(pending, fsync=fsync)
+                data = bytearray(data)
+                set_log_append_time(data, now)
+                max_ts = now
+            pending.append(_Pending(header, data, next_offset, max_ts, update))
+            pending_bytes += size
+            next_offset += header.last_offset_delta + 1
+        self._write(pending, fsync=fsync)
         if rolled:
             self._apply_retention_locked()
         return AppendInfo(
@@ -424,41 +587,115 @@ class Log:
             log_start_offset=self._bases[0],
         )
 
-    def _should_roll(self, header: BatchHeader, size: int, pending: list, now: int) -> bool:
+    def _check_producers(self, items: list, log_append_time: int) -> list | AppendInfo:
+        """Producer updates per batch (None for non-idempotent ones), or the AppendInfo of a
+        retry whose batches are all in the log already."""
+        updates: list[ProducerUpdate | None] = [None] * len(items)
+        if not any(h.producer_id >= 0 and h.base_sequence >= 0 for h, _ in items):
+            return updates
+        self._catch_up_producer_state()
+        check = self._producer_state.begin()
+        duplicates: list[BatchMetadata] = []
+        offset = self._next_offset
+        for i, (h, _data) in enumerate(items):
+            if h.producer_id >= 0 and h.base_sequence >= 0:
+                duplicate = check.check(
+                    h.producer_id, h.producer_epoch, h.base_sequence, h.last_offset_delta
+                )
+                if duplicate is not None:
+                    duplicates.append(duplicate)
+                    continue
+                update = ProducerUpdate(
+                    h.producer_id,
+                    h.producer_epoch,
+                    BatchMetadata(
+                        h.base_sequence,
+                        last_sequence(h.base_sequence, h.last_offset_delta),
+                        offset,
+                        offset + h.last_offset_delta,
+                        log_append_time if log_append_time >= 0 else h.max_timestamp,
+                    ),
+                )
+                check.record(update)
+                updates[i] = update
+            offset += h.last_offset_delta + 1
+        if not duplicates:
+            return updates
+        if len(duplicates) == len(items):
+            return AppendInfo(
+                base_offset=duplicates[0].first_offset,
+                last_offset=duplicates[-1].last_offset,
+                log_append_time=-1,
+                log_start_offset=self._bases[0],
+                duplicate=True,
+            )
+        raise DuplicateSequence(
+            f"{len(duplicates)} of the {len(items)} batches sent to {self.name} are already in "
+            f"the log (an idempotent producer's retry mixed with new batches); nothing was "
+            f"written: send the new batches on their own"
+        )
+
+    def _should_roll(
+        self, header: BatchHeader, size: int, pending_bytes: int, next_offset: int, now: int
+    ) -> bool:
         active = self._segments[-1]
-        pending_bytes = sum(len(b) for b in pending)
         current_size = self._scanned_pos + pending_bytes
         if current_size == 0:
             return False
         if current_size + size > self.config.segment_bytes:
             return True
-        if self._next_offset + header.last_offset_delta - active.base_offset > INT32_MAX:
+        if next_offset + header.last_offset_delta - active.base_offset > INT32_MAX:
             return True
         first_ts = self._first_batch_timestamp(active)
         return first_ts >= 0 and now - first_ts > self.config.segment_ms
 
     def _first_batch_timestamp(self, seg: Segment) -> int:
+        """What segment.ms is judged by, as in Kafka: the first batch's largest timestamp."""
+        if self._active_first_ts[0] == seg.base_offset:
+            return self._active_first_ts[1]
         data = os.pread(self._read_fd(seg), BATCH_HEADER_SIZE, 0)
         if len(data) < BATCH_HEADER_SIZE:
             return -1
-        return read_header(data).max_timestamp
+        ts = read_header(data).max_timestamp
+        self._active_first_ts = (seg.base_offset, ts)
+        return ts
 
-    def _write_pending(self, pending: list[bytearray], *, fsync: bool) -> None:
+    def _writer_fd(self, active: Segment) -> int:
+        if self._write_fd_base != active.base_offset:
+            self._close_write_fd()
+            self._write_fd = os.open(active.log_path, os.O_WRONLY | os.O_APPEND)
+            self._write_fd_base = active.base_offset
+        return self._write_fd
+
+    def _close_write_fd(self) -> None:
+        if self._write_fd is not None:
+            if self._unflushed:
+                os.fsync(self._write_fd)
+                self._unflushed = False
+            os.close(self._write_fd)
+            self._write_fd = None
+            self._write_fd_base = -1
+
+    def _write(self, pending: list[_Pending], *, fsync: bool) -> None:
+        """Write batches to the active segment, then index them and record producer state.
+
+        Offsets go in as separate 8-byte pieces of one ``writev``, so the callers' bytes are
+        never copied.  In-memory state moves only once the bytes are on disk: a failed write
+        leaves a torn tail that the next append truncates.
+        """
         if not pending:
             return
         active = self._segments[-1]
-        if self._write_fd_base != active.base_offset:
-            if self._write_fd is not None:
-                os.close(self._write_fd)
-            self._write_fd = os.open(active.log_path, os.O_WRONLY | os.O_APPEND)
-            self._write_fd_base = active.base_offset
-        data = b"".join(pending)
-        view = memoryview(data)
-        written = 0
-        while written < len(data):
-            written += os.write(self._write_fd, view[written:])
+        fd = self._writer_fd(active)
+        iov: list = []
+        for p in pending:
+            iov.append(_BASE_OFFSET.pack(p.offset))
+            iov.append(memoryview(p.data)[8:])
+        _writev_all(fd, iov)
         if fsync:
-            os.fsync(self._write_fd)
+            os.fsync(fd)
+        else:
+            self._unflushed = True
         # Index entries, as Kafka's LogSegment.append makes them: one whenever more than
         # index.interval.bytes have been appended since the last entry.
         entry = active.offset_index.last_entry()
@@ -466,33 +703,131 @@ class Log:
         last_time = active.time_index.last_entry()
         interval = self.config.index_interval_bytes
         position = self._scanned_pos
-        for batch in pending:
-            header = read_header(batch)
-            if header.max_timestamp > self._active_max_ts:
-                self._active_max_ts = header.max_timestamp
+        max_ts = self._active_max_ts
+        offset_entries = []
+        time_entries = []
+        state = self._producer_state
+        state_current = state.end_offset == self._next_offset
+        for p in pending:
+            if p.max_timestamp > max_ts:
+                max_ts = p.max_timestamp
+            last_offset = p.offset + p.header.last_offset_delta
             if position - last_indexed_pos > interval:
-                active.offset_index.append(header.last_offset, position)
-                if last_time is None or self._active_max_ts > last_time[0]:
-                    active.time_index.append(self._active_max_ts, header.last_offset)
-                    last_time = (self._active_max_ts, header.last_offset)
+                offset_entries.append((last_offset, position))
+                if last_time is None or max_ts > last_time[0]:
+                    last_time = (max_ts, last_offset)
+                    time_entries.append(last_time)
                 last_indexed_pos = position
-            position += len(batch)
+            position += len(p.data)
+            if state_current and p.update is not None:
+                state.apply(p.update)
+        active.offset_index.append_entries(offset_entries)
+        active.time_index.append_entries(time_entries)
+        self._active_max_ts = max_ts
         self._scanned_pos = position
+        self._next_offset = last_offset + 1
+        if state_current:
+            state.end_offset = self._next_offset
 
-    def _roll(self, now: int) -> None:
+    def _roll(self) -> None:
         old = self._segments[-1]
+        # The old segment is closed for good: make it and its indexes durable.
+        self._close_write_fd()
+        for path in (old.offset_index.path, old.time_index.path):
+            _fsync_file(path)
         # Close the old segment's time index with its largest timestamp (as Kafka does on roll)
         # so retention can judge it without scanning.
         last_time = old.time_index.last_entry()
         if self._active_max_ts >= 0 and (last_time is None or self._active_max_ts > last_time[0]):
             old.time_index.append(self._active_max_ts, self._next_offset - 1)
+        self._closed_largest_ts[old.base_offset] = self._active_max_ts
+        state = self._producer_state
+        if state.end_offset == self._next_offset:
+            # Written before the segment exists, so a segment always has its snapshot.
+            state.write_snapshot()
         new = Segment(self.directory, self._next_offset)
         new.create()
         _fsync_dir(self.directory)
         self._load_segments()
         self._scanned_base = new.base_offset
+        self._scanned_base_from_index = False
         self._scanned_pos = 0
         self._active_max_ts = -1
+
+    def flush(self) -> None:
+        """Make everything appended with ``fsync=False`` durable (one fsync)."""
+        with self._mutex:
+            if self._write_fd is not None and self._unflushed:
+                os.fsync(self._write_fd)
+                self._unflushed = False
+
+    # -- producer state -------------------------------------------------------------------
+
+    def _catch_up_producer_state(self) -> None:
+        """Under the lock: make the producer state valid up to the log end offset."""
+        state = self._producer_state
+        target = self._next_offset
+        if state.end_offset == target:
+            return
+        start_offset = self._bases[0]
+        if state.end_offset > target or state.end_offset < start_offset:
+            state.unload()
+        for snapshot in reversed(state.snapshot_offsets()):
+            if snapshot > target or snapshot < start_offset:
+                continue
+            if state.loaded and snapshot <= state.end_offset:
+                break  # what we hold is newer than any snapshot
+            if state.load_snapshot(snapshot):
+                break
+            state.delete_snapshots([snapshot])  # damaged: never trust it again
+        if not state.loaded:
+            state.reset(start_offset)
+        scanned = self._scan_producer_batches(state, target)
+        if scanned >= SNAPSHOT_AFTER_BATCHES:
+            state.write_snapshot()
+            self._prune_snapshots()
+
+    def _scan_producer_batches(self, state: ProducerState, target: int) -> int:
+        """Feed the headers of the batches from ``state.end_offset`` to ``target``."""
+        scanned = 0
+        i = bisect.bisect_right(self._bases, state.end_offset) - 1
+        last = len(self._segments) - 1
+        while state.end_offset < target and 0 <= i <= last:
+            seg = self._segments[i]
+            if scanned and seg.base_offset == state.end_offset:
+                if not state.snapshot_path(seg.base_offset).exists():
+                    state.write_snapshot()
+            fd = self._read_fd(seg)
+            found = seg.find_batch(fd, state.end_offset)
+            if found is not None:
+                end = self._scanned_pos if i == last else None
+                for item in seg.iter_batches(fd, found.position, end):
+                    if isinstance(item, TornTail):
+                        break
+                    h = item.header
+                    if h.base_offset >= target:
+                        break
+                    state.apply_header(
+                        h.producer_id,
+                        h.producer_epoch,
+                        h.base_sequence,
+                        h.base_offset,
+                        h.last_offset_delta,
+                        h.max_timestamp,
+                    )
+                    state.end_offset = h.base_offset + h.last_offset_delta + 1
+                    scanned += 1
+            i += 1
+            if i <= last:
+                state.end_offset = self._segments[i].base_offset
+        state.end_offset = target
+        return scanned
+
+    def _prune_snapshots(self) -> None:
+        """Keep the snapshots at segment boundaries and the newest other one."""
+        bases = set(self._bases)
+        others = [o for o in self._producer_state.snapshot_offsets() if o not in bases]
+        self._producer_state.delete_snapshots(others[:-1])
 
     # -- reading --------------------------------------------------------------------------
 
@@ -507,6 +842,73 @@ class Log:
                 log_end_offset=self._next_offset,
             )
 
+    def _fetch(self, offset: int, max_bytes: int) -> list[tuple[bytes, int, int]]:
+        """Refresh, then (buffer, position, size) of whole, CRC-checked batches from the one
+        holding ``offset``: about ``max_bytes`` of them, at least one."""
+        for _attempt in range(3):
+            self.refresh()
+            self._check_offset(offset)
+            try:
+                return self._read_locked(offset, max_bytes)
+            except _SegmentGone:
+                continue  # retention in another process: look again
+        raise StorageError(f"{self.name}: segments keep disappearing while reading")
+
+    def _read_locked(self, offset: int, max_bytes: int) -> list[tuple[bytes, int, int]]:
+        pieces: list[tuple[bytes, int, int]] = []
+        if offset >= self._next_offset:
+            return pieces
+        i = bisect.bisect_right(self._bases, offset) - 1
+        last = len(self._segments) - 1
+        total = 0
+        while 0 <= i <= last:
+            seg = self._segments[i]
+            fd = self._read_fd(seg)
+            # Never past the last complete batch seen in the active segment: what follows may
+            # be a batch still being written.
+            limit = self._scanned_pos if i == last else os.fstat(fd).st_size
+            found = seg.find_batch(fd, offset)
+            if found is None or found.position >= limit:
+                i += 1
+                if i <= last:
+                    offset = self._segments[i].base_offset
+                continue
+            position = found.position
+            budget = max_bytes - total
+            if not pieces and budget < found.header.size:
+                budget = found.header.size  # at least one whole batch, as Kafka's Fetch
+            budget = min(budget, limit - position)
+            if budget < BATCH_HEADER_SIZE:
+                break
+            data = os.pread(fd, budget, position)
+            pos = 0
+            end = len(data)
+            while pos + BATCH_HEADER_SIZE <= end:
+                size = _INT32.unpack_from(data, pos + 8)[0] + LOG_OVERHEAD
+                if size < BATCH_HEADER_SIZE or data[pos + 16] != MAGIC:
+                    raise CorruptRecord(
+                        f"{seg.log_path}: no valid batch header at byte position "
+                        f"{position + pos} (magic {data[pos + 16]}, batchLength {size - 12})"
+                    )
+                if pos + size > end:
+                    break
+                crc = crc32c(memoryview(data)[pos + ATTRIBUTES_POS : pos + size])
+                if crc != _CRC.unpack_from(data, pos + CRC_POS)[0]:
+                    raise CorruptRecord(
+                        f"{seg.log_path}: CRC-32C mismatch in the batch at byte position "
+                        f"{position + pos}"
+                    )
+                pieces.append((data, pos, size))
+                total += size
+                pos += size
+            if pos < end or total >= max_bytes:
+                break
+            # This segment is exhausted: continue in the next one.
+            i += 1
+            if i <= last:
+                offset = self._segments[i].base_offset
+        return pieces
+
     def read(self, offset: int, max_bytes: int = DEFAULT_FETCH_BYTES) -> FetchResult:
         """Whole batches starting with the one holding ``offset``, about ``max_bytes`` of them.
 
@@ -514,122 +916,72 @@ class Log:
         Fetch does), so a consumer always makes progress.  Empty at the log end offset.
         """
         with self._mutex:
-            for _attempt in range(3):
-                self.refresh()
-                self._check_offset(offset)
-                try:
-                    data = self._read_locked(offset, max_bytes)
-                except _SegmentGone:
-                    continue
-                return FetchResult(data, self._next_offset, self._bases[0] if self._bases else 0)
-            raise StorageError(f"{self.name}: segments keep disappearing while reading")
-
-    def _read_locked(self, offset: int, max_bytes: int) -> bytes:
-        if offset >= self._next_offset:
-            return b""
-        i = bisect.bisect_right(self._bases, offset) - 1
-        chunks: list[bytes] = []
-        total = 0
-        while 0 <= i < len(self._segments):
-            seg = self._segments[i]
-            fd = self._read_fd(seg)
-            found = seg.find_batch(fd, offset)
-            if found is None:
-                i += 1
-                if i < len(self._segments):
-                    offset = self._segments[i].base_offset
-                    continue
-                return b"".join(chunks)
-            position = found.position
-            budget = max(max_bytes - total, found.header.size) if not chunks else max_bytes - total
-            if budget <= 0:
-                break
-            data = os.pread(fd, budget, position)
-            pos = 0
-            end = len(data)
-            while pos + BATCH_HEADER_SIZE <= end:
-                header = read_header(data, pos)
-                size = header.size
-                if pos + size > end:
-                    break
-                batch = data[pos : pos + size]
-                try:
-                    validate_batch(batch)
-                except CorruptRecord as exc:
-                    raise CorruptRecord(
-                        f"{seg.log_path}: corrupt batch at byte position {position + pos}: "
-                        f"{str(exc).split(': ', 1)[-1]}"
-                    ) from None
-                chunks.append(batch)
-                total += size
-                pos += size
-            if pos < end or total >= max_bytes:
-                break
-            # This segment is exhausted: continue in the next one.
-            i += 1
-            if i < len(self._segments):
-                offset = self._segments[i].base_offset
-        return b"".join(chunks)
+            pieces = self._fetch(offset, max_bytes)
+            return FetchResult(
+                _join(pieces), self._next_offset, self._bases[0] if self._bases else 0
+            )
 
     def read_records(
         self, offset: int, max_records: int | None = None, max_bytes: int = DEFAULT_FETCH_BYTES
     ) -> list[Record]:
         """Decoded records from ``offset`` on (at most ``max_records``); [] at the end.
 
-        With a small ``max_records`` only the batches needed are read and decoded, so a point
-        read costs one index lookup and one batch, however long the partition.
+        Without ``max_records``, what one fetch of ``max_bytes`` returns.  With a small
+        ``max_records`` only the batches needed are read and decoded, so a point read costs
+        one index lookup and one batch, however long the partition.
         """
         out: list[Record] = []
-        want = max_bytes
         while True:
-            fetch_bytes = 1 if max_records is not None and max_records - len(out) < 64 else want
-            fetched = self.read(offset, fetch_bytes).records
-            if not fetched:
+            want = max_bytes
+            if max_records is not None and max_records - len(out) < _POINT_READ_RECORDS:
+                want = 1
+            with self._mutex:
+                pieces = self._fetch(offset, want)
+            if not pieces:
                 return out
-            pos = 0
-            end = len(fetched)
-            while pos < end:
-                header = read_header(fetched, pos)
+            for buf, pos, size in pieces:
                 limit = None if max_records is None else max_records - len(out)
-                out.extend(
-                    decode_batch(
-                        fetched[pos : pos + header.size], min_offset=offset, max_records=limit
-                    )
-                )
-                pos += header.size
+                out += decode_batch_at(buf, pos, size, min_offset=offset, max_records=limit)
+                if limit is not None and len(out) >= max_records:
+                    return out
             if max_records is None:
                 return out
-            if len(out) >= max_records:
-                return out[:max_records]
-            offset = out[-1].offset + 1 if out else header.next_offset
-            want = max_bytes
+            buf, pos, _size = pieces[-1]
+            base = _BASE_OFFSET.unpack_from(buf, pos)[0]
+            offset = max(offset, base + _INT32.unpack_from(buf, pos + LAST_OFFSET_DELTA_POS)[0] + 1)
 
     def offset_for_time(self, timestamp: int) -> int | None:
         """The earliest offset whose record timestamp is >= ``timestamp`` (None: none is)."""
         with self._mutex:
-            self.refresh()
-            for seg in self._segments:
-                active = seg is self._segments[-1]
+            for _attempt in range(3):
+                self.refresh()
                 try:
-                    if self._largest_timestamp(seg, active) < timestamp:
-                        continue
-                    fd = self._read_fd(seg)
+                    return self._offset_for_time(timestamp)
                 except _SegmentGone:
                     continue
-                entry = seg.time_index.lookup_below(timestamp)
-                start_offset = entry[1] + 1 if entry else seg.base_offset
-                found = seg.find_batch(fd, start_offset)
-                position = found.position if found else 0
-                for item in seg.iter_batches(fd, position):
-                    if isinstance(item, TornTail):
-                        break
-                    if item.header.max_timestamp < timestamp:
-                        continue
-                    batch = os.pread(fd, item.header.size, item.position)
-                    for record in decode_batch(batch):
-                        if record.timestamp >= timestamp:
-                            return record.offset
-            return None
+            raise StorageError(f"{self.name}: segments keep disappearing while reading")
+
+    def _offset_for_time(self, timestamp: int) -> int | None:
+        last = len(self._segments) - 1
+        for i, seg in enumerate(self._segments):
+            if self._largest_timestamp(seg, i == last) < timestamp:
+                continue
+            fd = self._read_fd(seg)
+            entry = seg.time_index.lookup_below(timestamp)
+            start_offset = entry[1] + 1 if entry else seg.base_offset
+            found = seg.find_batch(fd, start_offset)
+            position = found.position if found else 0
+            end = self._scanned_pos if i == last else None
+            for item in seg.iter_batches(fd, position, end):
+                if isinstance(item, TornTail):
+                    break
+                if item.header.max_timestamp < timestamp:
+                    continue
+                batch = os.pread(fd, item.header.size, item.position)
+                for record in decode_batch_at(batch, 0, len(batch)):
+                    if record.timestamp >= timestamp:
+                        return record.offset
+        return None
 
     # -- retention ------------------------------------------------------------------------
 
@@ -637,7 +989,8 @@ class Log:
         """Delete closed segments past retention.ms or beyond retention.bytes.
 
         Whole segments only, oldest first, never the active one; ``log_start_offset`` moves to
-        the base offset of the first segment left.
+        the base offset of the first segment left.  A segment is past retention.ms when its
+        largest record timestamp is older than retention.ms.
         """
         with self._mutex:
             self._acquire()
@@ -676,6 +1029,9 @@ class Log:
         if deleted:
             _fsync_dir(self.directory)
             self._load_segments()
+            start = self._bases[0]
+            state = self._producer_state
+            state.delete_snapshots(o for o in state.snapshot_offsets() if o < start)
         return deleted
 
     # -- verification ---------------------------------------------------------------------
@@ -689,62 +1045,72 @@ class Log:
         with self._mutex:
             self._acquire()
             try:
-                self._load_segments()
-                removed = []
-                bases = set(self._bases)
-                for name in sorted(os.listdir(self.directory)):
-                    stem, _, suffix = name.partition(".")
-                    if name.endswith((".tmp", DELETED_SUFFIX)) or (
-                        "." + suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX)
-                        and stem.isdigit()
-                        and int(stem) not in bases
-                    ):
-                        (self.directory / name).unlink(missing_ok=True)
-                        removed.append(name)
-                rebuilt = []
-                truncated = 0
-                for i, seg in enumerate(self._segments):
-                    fd = self._read_fd(seg)
-                    size = seg.size()
-                    last = i == len(self._segments) - 1
-                    sane = seg.index_is_sane(fd, size)
-                    # Validate every batch; the torn tail is only allowed in the last segment.
-                    valid_size = 0
-                    next_offset = seg.base_offset
-                    for item in seg.iter_batches(fd, 0, check_crc=True):
-                        if isinstance(item, TornTail):
-                            if not last:
-                                raise CorruptRecord(
-                                    f"{seg.log_path}: incomplete batch at byte position "
-                                    f"{item.position} in a closed segment"
-                                )
-                            break
-                        valid_size = item.position + item.header.size
-                        next_offset = item.header.next_offset
-                    if valid_size < size:
-                        with open(seg.log_path, "r+b") as f:
-                            f.truncate(valid_size)
-                            os.fsync(f.fileno())
-                        truncated += size - valid_size
-                    if not sane or valid_size < size:
-                        seg.rebuild_indexes(fd, self.config.index_interval_bytes)
-                        rebuilt.append(seg.base_offset)
-                    if not last and next_offset != self._segments[i + 1].base_offset:
-                        raise CorruptRecord(
-                            f"{seg.log_path}: ends at offset {next_offset} but the next segment "
-                            f"starts at {self._segments[i + 1].base_offset}"
-                        )
-                self._scanned_base = -1
-                self._recovered = False
-                self._sync_for_write()
-                return RecoveryReport(
-                    log_end_offset=self._next_offset,
-                    truncated_bytes=truncated,
-                    rebuilt_indexes=tuple(rebuilt),
-                    removed_files=tuple(removed),
-                )
+                return self._recover_locked()
             finally:
                 self._file_lock.release()
+
+    def _recover_locked(self) -> RecoveryReport:
+        self._load_segments()
+        removed = []
+        bases = set(self._bases)
+        for name in sorted(os.listdir(self.directory)):
+            stem, _, suffix = name.partition(".")
+            if name.endswith((".tmp", DELETED_SUFFIX)) or (
+                "." + suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX)
+                and stem.isdigit()
+                and int(stem) not in bases
+            ):
+                (self.directory / name).unlink(missing_ok=True)
+                removed.append(name)
+        rebuilt = []
+        truncated = 0
+        next_offset = 0
+        for i, seg in enumerate(self._segments):
+            fd = self._read_fd(seg)
+            size = seg.size()
+            last = i == len(self._segments) - 1
+            sane = seg.index_is_sane(fd, size)
+            # Validate every batch; a torn tail is only allowed in the last segment.
+            valid_size = 0
+            next_offset = seg.base_offset
+            for item in seg.iter_batches(fd, 0, check_crc=True, judge_tail=last):
+                if isinstance(item, TornTail):
+                    if not last:
+                        raise CorruptRecord(
+                            f"{seg.log_path}: incomplete batch at byte position "
+                            f"{item.position} in a closed segment"
+                        )
+                    break
+                valid_size = item.position + item.header.size
+                next_offset = item.header.next_offset
+            if valid_size < size:
+                with open(seg.log_path, "r+b") as f:
+                    f.truncate(valid_size)
+                    os.fsync(f.fileno())
+                truncated += size - valid_size
+            if not sane or valid_size < size:
+                seg.rebuild_indexes(fd, self.config.index_interval_bytes)
+                rebuilt.append(seg.base_offset)
+            if not last and next_offset != self._segments[i + 1].base_offset:
+                raise CorruptRecord(
+                    f"{seg.log_path}: ends at offset {next_offset} but the next segment "
+                    f"starts at {self._segments[i + 1].base_offset}"
+                )
+        # Snapshots beyond the log end describe batches that are not there.
+        state = self._producer_state
+        stale = [o for o in state.snapshot_offsets() if o > next_offset]
+        state.delete_snapshots(stale)
+        removed.extend(self._producer_state.snapshot_path(o).name for o in stale)
+        state.unload()
+        self._scanned_base = -1
+        self._recovered = False
+        self._sync_for_write()
+        return RecoveryReport(
+            log_end_offset=self._next_offset,
+            truncated_bytes=truncated,
+            rebuilt_indexes=tuple(rebuilt),
+            removed_files=tuple(removed),
+        )
 
     def check(self) -> None:
         """Read-only verification of every batch's CRC and every index; raises on damage."""
@@ -761,15 +1127,17 @@ class Log:
                 if not seg.index_is_sane(fd, seg.size()):
                     raise CorruptRecord(f"{seg.offset_index.path}: index does not match the log")
 
+    def _close_fds(self) -> None:
+        for fd in self._read_fds.values():
+            os.close(fd)
+        self._read_fds.clear()
+        self._close_write_fd()
+
     def close(self) -> None:
+        """Flush what was appended with ``fsync=False`` and release file descriptors."""
         with self._mutex:
-            for fd in self._read_fds.values():
-                os.close(fd)
-            self._read_fds.clear()
-            if self._write_fd is not None:
-                os.close(self._write_fd)
-                self._write_fd = None
-                self._write_fd_base = -1
+            self._close_fds()
+            self._file_lock.close()
 
     def __del__(self):
         try:
@@ -783,19 +1151,36 @@ class _SegmentGone(Exception):
 
 
 def encode_batches(
-    records: Sequence[ProducerRecord], timestamp: int, max_batch_bytes: int, batch_records: int
+    records: Sequence[ProducerRecord],
+    timestamp: int,
+    max_batch_bytes: int,
+    batch_records: int,
+    *,
+    producer_id: int = NO_PRODUCER_ID,
+    producer_epoch: int = NO_PRODUCER_EPOCH,
+    base_sequence: int = NO_SEQUENCE,
 ) -> list[bytes]:
     """Split records into batches of at most ``batch_records`` records and about
-    ``max_batch_bytes`` bytes; a single record that cannot fit is RecordTooLarge."""
+    ``max_batch_bytes`` bytes; a single record that cannot fit is RecordTooLarge.
+
+    With a ``base_sequence``, each batch's base sequence continues the previous one's."""
     out: list[bytes] = []
     start = 0
     n = len(records)
+    sequence = base_sequence
     while start < n:
         chunk = records[start : start + batch_records]
-        batch = encode_batch(chunk, timestamp=timestamp)
-        while len(batch) > max_batch_bytes and len(chunk) > 1:
+        while True:
+            batch = encode_batch(
+                chunk,
+                timestamp=timestamp,
+                producer_id=producer_id,
+                producer_epoch=producer_epoch,
+                base_sequence=sequence,
+            )
+            if len(batch) <= max_batch_bytes or len(chunk) == 1:
+                break
             chunk = chunk[: max(1, len(chunk) // 2)]
-            batch = encode_batch(chunk, timestamp=timestamp)
         if len(batch) > max_batch_bytes:
             size = len(batch) - BATCH_HEADER_SIZE
             raise RecordTooLarge(
@@ -804,7 +1189,52 @@ def encode_batches(
             )
         out.append(batch)
         start += len(chunk)
+        if sequence >= 0:
+            sequence = (sequence + len(chunk)) % (INT32_MAX + 1)
     return out
+
+
+def _join(pieces: list[tuple[bytes, int, int]]) -> bytes:
+    """The pieces' bytes as one object, without a copy when they are one whole buffer."""
+    if not pieces:
+        return b""
+    buf, start, _ = pieces[0]
+    last_buf, last_pos, last_size = pieces[-1]
+    if last_buf is buf:
+        end = last_pos + last_size
+        return buf if start == 0 and end == len(buf) else buf[start:end]
+    return b"".join(memoryview(b)[p : p + s] for b, p, s in pieces)
+
+
+def _writev_all(fd: int, iov: list) -> None:
+    """``writev`` in groups of IOV_MAX buffers, resuming after a short write."""
+    while iov:
+        group = iov[:_IOV_MAX]
+        want = sum(len(b) for b in group)
+        written = os.writev(fd, group)
+        if written == want:
+            del iov[: len(group)]
+            continue
+        # A short write (a full disk, a signal): skip what was written and go on.
+        while written:
+            first = iov[0]
+            if written >= len(first):
+                written -= len(first)
+                del iov[0]
+            else:
+                iov[0] = memoryview(first)[written:]
+                written = 0
+
+
+def _fsync_file(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -86,6 +86,12 @@ class OffsetIndex:
         with open(self.path, "ab") as f:
             f.write(_ENTRY.pack(offset - self.base_offset, position))
 
+    def append_entries(self, entries: list[tuple[int, int]]) -> None:
+        """Append (absolute offset, position) entries with one write."""
+        if entries:
+            with open(self.path, "ab") as f:
+                f.write(b"".join(_ENTRY.pack(o - self.base_offset, p) for o, p in entries))
+
     def write_all(self, entries: list[tuple[int, int]]) -> None:
         """Replace the whole index (recovery)."""
         data = b"".join(_ENTRY.pack(o - self.base_offset, p) for o, p in entries)

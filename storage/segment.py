@@ -8,6 +8,7 @@ state that another process could make stale: sizes and entries are read from the
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -27,6 +28,19 @@ from storage.records import HEADER, BatchHeader, compute_crc
 from storage.time_index import TimeIndex
 
 _SCAN_CHUNK = 1 << 16
+_JUDGE_WINDOW = 16 << 20
+MAGIC_BYTE = bytes([MAGIC])
+_INT32 = struct.Struct(">i")
+_UINT32 = struct.Struct(">I")
+
+
+def _all_zero(fd: int, pos: int, file_size: int) -> bool:
+    while pos < file_size:
+        data = os.pread(fd, min(1 << 20, file_size - pos), pos)
+        if not data or data.count(0) != len(data):
+            return False
+        pos += len(data)
+    return True
 
 
 def segment_filename(base_offset: int, suffix: str) -> str:
@@ -90,31 +104,52 @@ class Segment:
     # -- reading -----------------------------------------------------------------------
 
     def iter_batches(
-        self, fd: int, start: int = 0, end: int | None = None, *, check_crc: bool = False
+        self,
+        fd: int,
+        start: int = 0,
+        end: int | None = None,
+        *,
+        check_crc: bool = False,
+        judge_tail: bool = False,
     ) -> Iterator[BatchPosition | TornTail]:
         """Walk batch headers from byte ``start`` to ``end`` (default: end of file).
 
         Yields a BatchPosition per complete batch and, last, a TornTail if the file ends in the
         middle of one.  Raises CorruptRecord (naming file and position) for a batch whose
         header is impossible or, with ``check_crc``, whose CRC does not match.
+
+        A reader cannot tell a torn tail from a batch still being written, so by default any
+        batch running past the end is a TornTail.  With ``judge_tail`` (callers holding the
+        partition lock, when nothing can be half-written) a batch that runs past the end is a
+        torn tail only if it really is the unfinished last write: see ``_judge_tail``.
         """
         file_size = os.fstat(fd).st_size if end is None else end
         pos = start
         buf = b""
         buf_start = pos
+        chunk = _SCAN_CHUNK
         while pos < file_size:
             rel = pos - buf_start
             if len(buf) - rel < BATCH_HEADER_SIZE:
-                buf = os.pread(fd, max(_SCAN_CHUNK, BATCH_HEADER_SIZE), pos)
+                buf = os.pread(fd, min(max(chunk, BATCH_HEADER_SIZE), file_size - pos), pos)
                 buf_start = pos
                 rel = 0
             if len(buf) - rel < BATCH_HEADER_SIZE:
+                if judge_tail:
+                    self._judge_tail(fd, pos, file_size)
                 yield TornTail(pos, file_size - pos)
                 return
             header = BatchHeader._make(HEADER.unpack_from(buf, rel))
             size = header.batch_length + LOG_OVERHEAD
             if header.magic != MAGIC or size < BATCH_HEADER_SIZE or header.last_offset_delta < 0:
-                if pos + size > file_size and header.magic == MAGIC:
+                if header.magic == MAGIC and size >= BATCH_HEADER_SIZE and pos + size > file_size:
+                    if judge_tail:
+                        self._judge_tail(fd, pos, file_size)
+                    yield TornTail(pos, file_size - pos)
+                    return
+                if judge_tail and _all_zero(fd, pos, file_size):
+                    # What a machine crash can leave after the last write: the file was
+                    # extended but the data never reached the disk.
                     yield TornTail(pos, file_size - pos)
                     return
                 raise CorruptRecord(
@@ -122,20 +157,66 @@ class Segment:
                     f"(magic {header.magic}, batchLength {header.batch_length})"
                 )
             if pos + size > file_size:
+                if judge_tail:
+                    self._judge_tail(fd, pos, file_size)
                 yield TornTail(pos, file_size - pos)
                 return
             if check_crc:
                 if rel + size <= len(buf):
                     batch = memoryview(buf)[rel : rel + size]
                 else:
-                    batch = os.pread(fd, size, pos)
+                    # Read the next header along with this batch.
+                    buf = os.pread(fd, size + BATCH_HEADER_SIZE, pos)
+                    buf_start = pos
+                    batch = memoryview(buf)[:size]
                 if compute_crc(batch) != header.crc:
                     raise CorruptRecord(
                         f"{self.log_path}: CRC-32C mismatch in the batch at byte position {pos} "
                         f"(offsets {header.base_offset}..{header.last_offset})"
                     )
+            # Large batches: read only the next header instead of a chunk that is mostly data.
+            chunk = BATCH_HEADER_SIZE if size > _SCAN_CHUNK // 2 else _SCAN_CHUNK
             yield BatchPosition(pos, header)
             pos += size
+
+    def _judge_tail(self, fd: int, pos: int, file_size: int) -> None:
+        """Raise CorruptRecord unless the bytes from ``pos`` can be an unfinished last write.
+
+        A killed writer leaves a prefix of what it was writing, which holds no complete batch
+        ending at the end of the file.  A batch header damaged in the middle of a segment (a
+        length that now points past the end) is followed by the real batches, the last of
+        which ends exactly at the end of the file: finding such a batch proves corruption, and
+        truncating there would silently drop records that were acknowledged.
+        """
+        if file_size - pos <= _JUDGE_WINDOW and file_size - pos >= BATCH_HEADER_SIZE:
+            whole = os.pread(fd, file_size - pos, pos)
+            if compute_crc(whole) == _UINT32.unpack_from(whole, 17)[0]:
+                raise CorruptRecord(
+                    f"{self.log_path}: damaged batchLength in the batch at byte position {pos}: "
+                    f"it runs past the end of the file, yet the bytes up to the end are a "
+                    f"complete batch with a valid CRC"
+                )
+        window = _JUDGE_WINDOW
+        start = pos
+        while start < file_size:
+            data = os.pread(fd, min(window + BATCH_HEADER_SIZE, file_size - start), start)
+            i = data.find(MAGIC_BYTE, 16)
+            while 0 <= i - 16 < window and i - 16 + 12 <= len(data):
+                p = start + i - 16
+                (length,) = _INT32.unpack_from(data, i - 16 + 8)
+                if (
+                    length + LOG_OVERHEAD == file_size - p
+                    and length + LOG_OVERHEAD >= BATCH_HEADER_SIZE
+                ):
+                    batch = os.pread(fd, file_size - p, p)
+                    if compute_crc(batch) == _UINT32.unpack_from(batch, 17)[0]:
+                        raise CorruptRecord(
+                            f"{self.log_path}: damaged batch header at byte position {pos}: "
+                            f"its length runs past the end of the file, but a valid batch "
+                            f"ends the file from byte position {p}"
+                        )
+                i = data.find(MAGIC_BYTE, i + 1)
+            start += window
 
     def find_batch(self, fd: int, offset: int) -> BatchPosition | None:
         """The batch holding ``offset`` (or the first batch after it), or None at the end.
@@ -207,6 +288,41 @@ class Segment:
         self.offset_index.write_all(offset_entries)
         self.time_index.write_all(time_entries)
         return next_offset, valid_size
+
+    def index_tail_is_sane(self, fd: int, log_size: int) -> bool:
+        """A quick check of what a killed writer can leave wrong: file sizes, last entries.
+
+        Costs a few reads however long the segment, so every process can run it before its
+        first append; ``index_is_sane`` checks every entry.
+        """
+        try:
+            index_size = os.stat(self.offset_index.path).st_size
+            time_size = os.stat(self.time_index.path).st_size
+        except FileNotFoundError:
+            return False
+        if index_size % self.offset_index.entry_size or time_size % self.time_index.entry_size:
+            return False
+        entries = self.offset_index.entries_count()
+        if entries:
+            ifd = os.open(self.offset_index.path, os.O_RDONLY)
+            try:
+                last = self.offset_index.entry(ifd, entries - 1)
+                before = self.offset_index.entry(ifd, entries - 2) if entries > 1 else None
+            finally:
+                os.close(ifd)
+            offset, position = last
+            if before is not None and not (before[0] < offset and before[1] < position):
+                return False
+            if position >= log_size:
+                return False
+            header_bytes = os.pread(fd, BATCH_HEADER_SIZE, position)
+            if len(header_bytes) < BATCH_HEADER_SIZE or header_bytes[16] != MAGIC:
+                return False
+            header = BatchHeader._make(HEADER.unpack(header_bytes))
+            if not header.base_offset <= offset <= header.last_offset:
+                return False
+        last_time = self.time_index.last_entry()
+        return last_time is None or last_time[1] >= self.base_offset
 
     def index_is_sane(self, fd: int, log_size: int) -> bool:
         """Every offset index entry points at a batch holding its offset, in order."""

@@ -30,6 +30,7 @@ from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
     GROUPS_DIR,
     META_FILE,
+    PRODUCER_ID_FILE,
     STORE_LOCK_FILE,
     TOPIC_NAME_MAX_LENGTH,
     TOPICS_DIR,
@@ -186,6 +187,27 @@ class Store:
 
     def partition_dir(self, name: str, partition: int) -> Path:
         return self.data_dir / f"{name}-{partition}"
+
+    def next_producer_id(self) -> int:
+        """A producer id never handed out before in this data directory (InitProducerId).
+
+        A durable counter: read, incremented and written (temp file, fsync, rename) under the
+        store lock, so ids stay unique across processes and restarts.
+        """
+        path = self.data_dir / PRODUCER_ID_FILE
+        with self._locked():
+            try:
+                text = path.read_text()
+            except FileNotFoundError:
+                text = "next.producer.id=0\n"
+            try:
+                next_id = int(text.strip().split("=", 1)[1])
+            except (IndexError, ValueError):
+                raise StorageError(
+                    f"{path} is damaged (expected a line next.producer.id=N, found {text[:40]!r})"
+                ) from None
+            _atomic_write(path, f"next.producer.id={next_id + 1}\n".encode())
+            return next_id
 
     # -- topics -----------------------------------------------------------------------------
 

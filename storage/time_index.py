@@ -80,5 +80,11 @@ class TimeIndex:
         with open(self.path, "ab") as f:
             f.write(_ENTRY.pack(timestamp, offset - self.base_offset))
 
+    def append_entries(self, entries: list[tuple[int, int]]) -> None:
+        """Append (timestamp, absolute offset) entries with one write."""
+        if entries:
+            with open(self.path, "ab") as f:
+                f.write(b"".join(_ENTRY.pack(t, o - self.base_offset) for t, o in entries))
+
     def write_all(self, entries: list[tuple[int, int]]) -> None:
         _replace_file(self.path, b"".join(_ENTRY.pack(t, o - self.base_offset) for t, o in entries))

@@ -1,5 +1,212 @@
-"""`kcli learn` commands."""
+"""`kcli learn`: step-by-step lessons, each ending with a check of what you built."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from typing import Optional
 
 import typer
 
-app = typer.Typer(help="(being built)", no_args_is_help=True)
+app = typer.Typer(
+    help="Step-by-step Kafka lessons with a checker. Start with: kcli learn",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+_LESSON_ARG = typer.Argument(None, help="Lesson number (default: the lesson you are on).")
+
+
+def _course():
+    from kcli.learn.course import Course
+    from kcli.settings import current
+
+    return Course(current().data_dir)
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+@app.callback()
+def learn(ctx: typer.Context) -> None:
+    """Show where you are in the lessons and what to do next."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from kcli.learn import render
+
+    course = _course()
+    render.status(_console(), course.status(), course.data_dir)
+
+
+@app.command("list")
+def list_lessons() -> None:
+    """List the lessons: number, title, and a tick for each one whose check passed."""
+    from kcli.learn import render
+
+    render.lesson_table(_console(), _course().status())
+
+
+@app.command("show")
+def show(
+    number: Optional[int] = _LESSON_ARG,
+    pager: bool = typer.Option(
+        True, "--pager/--no-pager", help="Page long lessons on a terminal (uses $PAGER or less)."
+    ),
+) -> None:
+    """Show a lesson (default: the one you are on) and make it your current lesson."""
+    course = _course()
+    lesson = course.open(number) if number is not None else course.status().current
+    if number is None:
+        course.open(lesson.number)
+    _page(_render_markdown(lesson.markdown(), footer=_show_footer(lesson)), pager)
+
+
+def _show_footer(lesson) -> str:
+    return (
+        f"\n---\n\nDone? Run `kcli learn check`. Stuck? `kcli learn hint {lesson.number}`. "
+        f"All lessons: `kcli learn list`.\n"
+    )
+
+
+@app.command("check")
+def check(number: Optional[int] = _LESSON_ARG) -> None:
+    """Check your work for a lesson (default: the one you are on) against the store.
+
+    Exits 0 when every requirement is met, 1 otherwise, saying exactly what is missing.
+    """
+    from kcli.learn import render
+
+    outcome = _course().check(number)
+    render.check_outcome(_console(), outcome)
+    if not outcome.report.passed:
+        raise typer.Exit(1)
+
+
+@app.command("hint")
+def hint(
+    number: Optional[int] = _LESSON_ARG,
+    solution: bool = typer.Option(False, "--solution", help="Show the commands that solve it."),
+) -> None:
+    """Give a hint for a lesson's exercise (default: the lesson you are on)."""
+    course = _course()
+    lesson = course.lesson(number) if number is not None else course.status().current
+    if solution:
+        text = f"## Lesson {lesson.number}: solution\n\n{lesson.solution()}\n"
+    else:
+        text = (
+            f"## Lesson {lesson.number}: hint\n\n{lesson.hint()}\n\n"
+            f"Still stuck? `kcli learn hint {lesson.number} --solution` shows the commands.\n"
+        )
+    _print_markdown(text)
+
+
+@app.command("next")
+def next_lesson(
+    pager: bool = typer.Option(
+        True, "--pager/--no-pager", help="Page long lessons on a terminal (uses $PAGER or less)."
+    ),
+) -> None:
+    """Move on to the next lesson and show it."""
+    course = _course()
+    status = course.status()
+    if not status.progress.is_passed(status.current.number):
+        typer.echo(
+            f"Note: lesson {status.current.number} has not passed its check yet; come back "
+            f"with: kcli learn show {status.current.number}",
+            err=True,
+        )
+    lesson = course.next()
+    if lesson is None:
+        typer.echo(
+            f"Lesson {status.current.number} is the last one. See what is left with: "
+            f"kcli learn list",
+            err=True,
+        )
+        return
+    _page(_render_markdown(lesson.markdown(), footer=_show_footer(lesson)), pager)
+
+
+@app.command("reset")
+def reset(
+    number: Optional[int] = typer.Argument(
+        None, help="Lesson number to redo (default: every lesson)."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Start a lesson (or all lessons) again: forget the progress and delete the topics and
+    consumer groups that the lesson's exercise created."""
+    from kcli.errors import KcliError
+    from kcli.learn.course import lesson_resources
+
+    course = _course()
+    lessons = [course.lesson(number)] if number is not None else list(course.lessons)
+    names: list[str] = []
+    for lesson in lessons:
+        topics, groups = lesson_resources(lesson)
+        names += [f"topic {t}" for t in sorted(topics)] + [f"group {g}" for g in sorted(groups)]
+    what = f"lesson {number}" if number is not None else "every lesson"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise KcliError(f"resetting {what} deletes data; add --yes to confirm")
+        listed = ", ".join(dict.fromkeys(names)) or "nothing"
+        typer.confirm(
+            f"Reset {what}? This forgets its progress and deletes (if present): {listed}",
+            abort=True,
+        )
+    removed = course.reset(number)
+    gone = ", ".join(removed) if removed else "nothing to delete"
+    typer.echo(f"Reset {what} ({gone}).")
+    start = number if number is not None else course.lessons[0].number
+    typer.echo(f"Start again with: kcli learn show {start}")
+
+
+# -- rendering helpers ---------------------------------------------------------------------------
+
+
+def _render_markdown(text: str, footer: str = "") -> str:
+    from rich.markdown import Markdown
+
+    console = _console()
+    width = min(console.width, 100)
+    with console.capture() as capture:
+        console.print(Markdown(text + footer, code_theme="ansi_dark"), width=width)
+    return capture.get()
+
+
+def _print_markdown(text: str) -> None:
+    from rich.markdown import Markdown
+
+    console = _console()
+    console.print(Markdown(text, code_theme="ansi_dark"), width=min(console.width, 100))
+
+
+def _page(rendered: str, pager: bool) -> None:
+    """Page on a terminal when the text is longer than the screen; print as-is otherwise."""
+    if not (pager and sys.stdout.isatty()):
+        sys.stdout.write(rendered)
+        sys.stdout.flush()
+        return
+    command = os.environ.get("KCLI_PAGER") or os.environ.get("PAGER") or "less"
+    env = dict(os.environ)
+    # -R keeps the colours, -F quits at once when the lesson fits, -X leaves it on screen.
+    env.setdefault("LESS", "-RFX")
+    try:
+        proc = subprocess.Popen(shlex.split(command), stdin=subprocess.PIPE, env=env)
+    except (FileNotFoundError, ValueError):
+        sys.stdout.write(rendered)
+        return
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(rendered.encode("utf-8", errors="replace"))
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass  # the reader quit the pager early
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        proc.wait()

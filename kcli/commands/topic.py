@@ -1,5 +1,118 @@
-"""`kcli topic` commands."""
+"""`kcli topic`: create, list, describe, alter and delete topics."""
+
+from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="(being built)", no_args_is_help=True)
+from kcli.commands._common import Output, output_option, parse_pairs, store
+
+app = typer.Typer(
+    help="Create, list, describe, alter and delete topics.",
+    no_args_is_help=True,
+)
+
+_NAME = typer.Argument(..., help="Topic name: 1-249 characters of a-z A-Z 0-9 . _ -")
+_CONFIG_HELP = (
+    "A topic config, KEY=VALUE, with Kafka's names: retention.ms, retention.bytes, "
+    "segment.bytes, segment.ms, max.message.bytes, index.interval.bytes, cleanup.policy, "
+    "message.timestamp.type. Repeat for several."
+)
+
+
+@app.command("create")
+def create(
+    name: str = _NAME,
+    partitions: int = typer.Option(
+        1, "--partitions", "-p", help="Number of partitions (Kafka's default: 1)."
+    ),
+    config: list[str] = typer.Option(
+        [], "--config", "-c", metavar="KEY=VALUE", help=_CONFIG_HELP, show_default=False
+    ),
+    if_not_exists: bool = typer.Option(
+        False, "--if-not-exists", help="Succeed without changes if the topic already exists."
+    ),
+) -> None:
+    """Create a topic with N partitions and optional config overrides."""
+    from kcli import render
+    from storage import validate_topic_name
+
+    overrides = parse_pairs(config, "--config")
+    validate_topic_name(name)
+    s = store()
+    existed = if_not_exists and s.topic_exists(name)
+    meta = s.create_topic(name, partitions, overrides, if_not_exists=if_not_exists)
+    if existed:
+        render.note(f"Topic {name} already exists ({meta.partitions} partitions); nothing changed.")
+        return
+    plural = "s" if meta.partitions != 1 else ""
+    render.note(f"Created topic {name} with {meta.partitions} partition{plural}.")
+    if render.stderr_is_terminal():
+        render.hint(f'kcli produce {name} "hello"   then   kcli consume {name}')
+
+
+@app.command("list")
+def list_topics(output: Output | None = output_option()) -> None:
+    """List topics (json: one {"topic", "partitions"} per line)."""
+    from kcli import render
+
+    form = render.resolve(output)
+    s = store()
+    rows = []
+    for meta in s.topics():
+        row = {"topic": meta.name, "partitions": meta.partitions}
+        if form == render.TABLE:
+            desc = s.describe_topic(meta.name)
+            row["records"] = sum(p.log_end_offset - p.log_start_offset for p in desc.partitions)
+            row["size_bytes"] = sum(p.size_bytes for p in desc.partitions)
+        rows.append(row)
+    render.topic_list(rows, form)
+
+
+@app.command("describe")
+def describe(name: str = _NAME, output: Output | None = output_option()) -> None:
+    """Show a topic's partitions (log start and end offsets, size, segments), a picture of
+    them, and every config with its effective value."""
+    from kcli import render
+
+    form = render.resolve(output)
+    s = store()
+    desc = s.describe_topic(name)
+    segments = {}
+    if form == render.TABLE:
+        segments = {p.partition: s.log(name, p.partition).segments() for p in desc.partitions}
+    render.topic_describe(desc, segments, form)
+
+
+@app.command("alter")
+def alter(
+    name: str = _NAME,
+    partitions: int | None = typer.Option(
+        None, "--partitions", "-p", help="New partition count (it can only grow)."
+    ),
+    config: list[str] = typer.Option(
+        [], "--config", "-c", metavar="KEY=VALUE", help=_CONFIG_HELP, show_default=False
+    ),
+) -> None:
+    """Add partitions or change config overrides of a topic."""
+    from kcli import render
+
+    overrides = parse_pairs(config, "--config")
+    if partitions is None and not overrides:
+        raise typer.BadParameter("nothing to change: give --partitions N and/or --config K=V")
+    s = store()
+    before = s.topic(name)
+    meta = s.alter_topic(name, partitions=partitions, config=overrides or None)
+    changes = []
+    if partitions is not None:
+        changes.append(f"partitions {before.partitions} -> {meta.partitions}")
+    changes += [f"{k}={v}" for k, v in overrides.items()]
+    render.note(f"Altered topic {name}: {', '.join(changes)}.")
+
+
+@app.command("delete")
+def delete(name: str = _NAME) -> None:
+    """Delete a topic and all its records."""
+    from kcli import render
+
+    store().delete_topic(name)
+    render.note(f"Deleted topic {name}.")

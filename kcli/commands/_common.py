@@ -1,0 +1,53 @@
+"""Options and helpers the commands share (typer and the standard library only)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import typer
+
+Output = Literal["table", "plain", "json"]
+
+OUTPUT_HELP = (
+    "table (default on a terminal), plain (default in a pipe) or json (one JSON object per line)."
+)
+
+
+def output_option():
+    return typer.Option(None, "--output", "-o", help=OUTPUT_HELP, show_default=False)
+
+
+def parse_pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    """``["retention.ms=5000"]`` -> ``{"retention.ms": "5000"}``; a usage error otherwise."""
+    out: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(
+                f"'{item}' is not KEY=VALUE (e.g. {option} retention.ms=60000)",
+                param_hint=f"'{option}'",
+            )
+        out[key.strip()] = value
+    return out
+
+
+def store():
+    """The store chosen by --data-dir / KCLI_DATA_DIR."""
+    from kcli.settings import current
+
+    return current().store()
+
+
+def data_dir() -> str:
+    from kcli.settings import current
+
+    return str(current().data_dir)
+
+
+def client_error(exc: Exception):
+    """A client-API KafkaException as the CLI's one-line error (KcliError)."""
+    from kcli.errors import KcliError
+
+    error = exc.args[0] if exc.args else exc
+    reason = error.str() if hasattr(error, "str") else str(error)
+    return KcliError(reason)

@@ -1,0 +1,180 @@
+"""The course: lessons plus a learner's progress, and the few things a learner does with them.
+
+Commands in ``kcli/commands/learn.py`` call these functions and render what they return;
+nothing here prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from kcli.learn import progress as progress_store
+from kcli.learn.checks import CheckReport, run_checks
+from kcli.learn.lessons import Lesson, all_lessons, get_lesson
+from kcli.learn.progress import Progress
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where the learner is: the lessons, which passed, and the lesson they are on."""
+
+    lessons: tuple[Lesson, ...]
+    progress: Progress
+    current: Lesson
+    started: bool
+
+    @property
+    def passed_count(self) -> int:
+        return sum(1 for lesson in self.lessons if self.progress.is_passed(lesson.number))
+
+    @property
+    def finished(self) -> bool:
+        return self.passed_count == len(self.lessons)
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """A check's report, the lesson judged, and the lesson that comes next (if any)."""
+
+    lesson: Lesson
+    report: CheckReport
+    next_lesson: Lesson | None
+    first_pass: bool
+
+
+class Course:
+    """Lessons and one learner's progress in one data directory."""
+
+    def __init__(self, data_dir: Path, lessons_directory: Path | None = None):
+        self.data_dir = Path(data_dir)
+        self.lessons = all_lessons(lessons_directory)
+        self._lessons_directory = lessons_directory
+
+    def lesson(self, number: int) -> Lesson:
+        return get_lesson(number, self._lessons_directory)
+
+    def _progress(self) -> Progress:
+        return progress_store.load(self.data_dir)
+
+    def _save(self, progress: Progress) -> None:
+        progress_store.save(self.data_dir, progress)
+
+    def _after(self, number: int) -> Lesson | None:
+        for lesson in self.lessons:
+            if lesson.number > number:
+                return lesson
+        return None
+
+    def _first_open(self, progress: Progress) -> Lesson:
+        for lesson in self.lessons:
+            if not progress.is_passed(lesson.number):
+                return lesson
+        return self.lessons[-1]
+
+    def status(self) -> Status:
+        progress = self._progress()
+        current = None
+        if progress.current is not None:
+            current = next((x for x in self.lessons if x.number == progress.current), None)
+        if current is None:
+            current = self._first_open(progress)
+        started = progress.current is not None or bool(progress.passed)
+        return Status(self.lessons, progress, current, started)
+
+    def open(self, number: int) -> Lesson:
+        """Make lesson ``number`` the current one (``show`` and ``next`` do this)."""
+        lesson = self.lesson(number)
+        progress = self._progress()
+        if progress.current != number:
+            progress.current = number
+            self._save(progress)
+        return lesson
+
+    def next(self) -> Lesson | None:
+        """Move to the lesson after the current one; None when the current one is the last."""
+        following = self._after(self.status().current.number)
+        if following is not None:
+            self.open(following.number)
+        return following
+
+    def check(self, number: int | None = None) -> CheckOutcome:
+        """Judge a lesson (default: the current one) on the store; record a pass."""
+        lesson = self.lesson(number) if number is not None else self.status().current
+        report = run_checks(lesson.checks, self.data_dir)
+        progress = self._progress()
+        first_pass = False
+        if report.passed:
+            first_pass = not progress.is_passed(lesson.number)
+            progress.mark_passed(lesson.number)
+            if progress.current in (None, lesson.number):
+                following = self._after(lesson.number)
+                progress.current = following.number if following else lesson.number
+            self._save(progress)
+        elif progress.current is None:
+            progress.current = lesson.number
+            self._save(progress)
+        return CheckOutcome(lesson, report, self._after(lesson.number), first_pass)
+
+    def reset(self, number: int | None = None) -> list[str]:
+        """Forget progress (one lesson or all) and delete what those lessons created.
+
+        Returns what was deleted, so the command can say so.  A lesson's topics and groups are
+        the ones its checks name; demos' ``demo-*`` topics are left alone.
+        """
+        lessons = [self.lesson(number)] if number is not None else list(self.lessons)
+        removed = _remove_lesson_state(self.data_dir, lessons)
+        progress = self._progress()
+        progress.forget(number)
+        if number is not None:
+            progress.current = number
+        self._save(progress)
+        return removed
+
+
+def lesson_resources(lesson: Lesson) -> tuple[set[str], set[str]]:
+    """The topics and groups a lesson's checks name."""
+    topics: set[str] = set()
+    groups: set[str] = set()
+    for spec in lesson.checks:
+        for key in ("topic", "source", "target"):
+            if spec.get(key):
+                topics.add(str(spec[key]))
+        if spec.get("group"):
+            groups.add(str(spec["group"]))
+        topics.update(str(t) for t in spec.get("also_topics", ()))
+        groups.update(str(g) for g in spec.get("also_groups", ()))
+    return topics, groups
+
+
+def _remove_lesson_state(data_dir: Path, lessons: list[Lesson]) -> list[str]:
+    if not Path(data_dir).is_dir():
+        return []
+    from storage import Store
+
+    store = Store(data_dir)
+    removed: list[str] = []
+    try:
+        topics: set[str] = set()
+        groups: set[str] = set()
+        for lesson in lessons:
+            t, g = lesson_resources(lesson)
+            topics |= t
+            groups |= g
+        if groups:
+            from storage.groups import GroupNotFound, GroupStore
+
+            group_store = GroupStore(store)
+            for group in sorted(groups):
+                try:
+                    group_store.delete_group(group)
+                except GroupNotFound:
+                    continue
+                removed.append(f"group {group}")
+        for topic in sorted(topics):
+            if store.topic_exists(topic):
+                store.delete_topic(topic)
+                removed.append(f"topic {topic}")
+    finally:
+        store.close()
+    return removed

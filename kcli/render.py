@@ -1,0 +1,615 @@
+"""The one place that prints.
+
+Commands hand data to a function here, which picks the form:
+
+* ``table`` — rich tables and pictures, when stdout is a terminal (or ``-o table``);
+* ``plain`` — plain lines a shell pipe can cut and grep (the default in a pipe);
+* ``json`` — JSON Lines with stable field names (``-o json``).
+
+Data goes to stdout; progress, summaries, hints and errors go to stderr.  Progress bars are
+drawn only when stderr is a terminal.  rich is imported only when something is drawn with it,
+so plain and JSON output never pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from json.encoder import encode_basestring as _json_str
+
+TABLE, PLAIN, JSON = "table", "plain", "json"
+
+
+# -- where output goes -----------------------------------------------------------------------
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def stdout_is_terminal() -> bool:
+    return _isatty(sys.stdout)
+
+
+def stderr_is_terminal() -> bool:
+    return _isatty(sys.stderr)
+
+
+def colors(stream=None) -> bool:
+    """ANSI colours for ``stream``: only on a terminal, never with NO_COLOR or TERM=dumb."""
+    return (
+        _isatty(stream or sys.stdout)
+        and "NO_COLOR" not in os.environ
+        and os.environ.get("TERM") != "dumb"
+    )
+
+
+def resolve(output: str | None) -> str:
+    """The form to use: what ``-o`` asked for, else a table on a terminal, plain in a pipe."""
+    if output:
+        return output
+    return TABLE if stdout_is_terminal() else PLAIN
+
+
+_consoles: dict[bool, object] = {}
+
+
+def console(stderr: bool = False):
+    """A rich Console for stdout or stderr (created on first use)."""
+    con = _consoles.get(stderr)
+    if con is None:
+        from rich.console import Console
+
+        stream = sys.stderr if stderr else sys.stdout
+        con = Console(
+            file=stream,
+            highlight=False,
+            soft_wrap=False,
+            no_color=not colors(stream),
+            width=None if _isatty(stream) else 100,
+        )
+        _consoles[stderr] = con
+    return con
+
+
+# -- small writers ---------------------------------------------------------------------------
+
+
+def line(text: str = "") -> None:
+    """One line of data on stdout."""
+    sys.stdout.write(text + "\n")
+
+
+def json_line(obj) -> None:
+    """One JSON object on one line of stdout."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+
+def note(text: str) -> None:
+    """A summary or status line on stderr (plain text; dim on a terminal)."""
+    if colors(sys.stderr):
+        sys.stderr.write(f"\x1b[2m{text}\x1b[0m\n")
+    else:
+        sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def hint(text: str) -> None:
+    """A suggestion for what to do next, on stderr."""
+    note(f"Hint: {text}")
+
+
+def human_bytes(n: int) -> str:
+    """1536 -> '1.5 KiB'."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def human_ms(ms: int) -> str:
+    """604800000 -> '7 days'; keeps Kafka's raw value readable in tables."""
+    if ms < 0:
+        return "forever"
+    for unit, size in (("day", 86_400_000), ("hour", 3_600_000), ("minute", 60_000), ("s", 1000)):
+        if ms >= size and ms % size == 0:
+            n = ms // size
+            if unit == "s":
+                return f"{n} s"
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{ms} ms"
+
+
+# -- generic tables --------------------------------------------------------------------------
+
+
+def table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence],
+    *,
+    title: str | None = None,
+    right: Iterable[str] = (),
+    caption: str | None = None,
+) -> None:
+    """A rich table on stdout.  ``right`` names the columns to right-align (numbers)."""
+    from rich import box
+    from rich.table import Table
+
+    right = set(right)
+    t = Table(
+        title=title,
+        caption=caption,
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        caption_justify="left",
+        pad_edge=False,
+        header_style="bold",
+    )
+    for col in columns:
+        t.add_column(col, justify="right" if col in right else "left", overflow="fold")
+    for row in rows:
+        t.add_row(*("" if v is None else str(v) for v in row))
+    console().print(t)
+
+
+def plain_rows(rows: Iterable[Sequence]) -> None:
+    """Tab-separated values, one row per line (for cut, awk and sort)."""
+    out = sys.stdout
+    for row in rows:
+        out.write("\t".join("" if v is None else str(v) for v in row) + "\n")
+
+
+# -- progress --------------------------------------------------------------------------------
+
+
+class _NoProgress:
+    def advance(self, n: float = 1) -> None:
+        pass
+
+    def update(self, completed: float) -> None:
+        pass
+
+
+class _RichProgress:
+    def __init__(self, progress, task):
+        self._progress = progress
+        self._task = task
+
+    def advance(self, n: float = 1) -> None:
+        self._progress.advance(self._task, n)
+
+    def update(self, completed: float) -> None:
+        self._progress.update(self._task, completed=completed)
+
+
+@contextmanager
+def progress(description: str, total: float | None = None, unit: str = "records") -> Iterator:
+    """A progress bar on stderr when stderr is a terminal; a silent stand-in otherwise."""
+    if not stderr_is_terminal():
+        yield _NoProgress()
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    if total is None:
+        columns = [
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn(f"{{task.completed:,.0f}} {unit}"),
+            TimeElapsedColumn(),
+        ]
+    elif unit == "bytes":
+        from rich.progress import DownloadColumn, TransferSpeedColumn
+
+        columns = [
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+        ]
+    else:
+        columns = [
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TimeRemainingColumn(),
+        ]
+    with Progress(*columns, console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield _RichProgress(bar, task)
+
+
+# -- records ---------------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode("ascii")
+
+
+def record_json_slow(topic: str, partition: int, record) -> str:
+    """A consumed record as one JSON line: the general case (headers, non-UTF-8 bytes).
+
+    ``key`` and ``value`` are always strings (or null).  Bytes that are not valid UTF-8 are
+    shown with U+FFFD replacement characters in ``key``/``value`` and given exactly, base64
+    encoded, in ``key_b64``/``value_b64``; header values likewise in ``headers_b64``.
+    ``kcli produce --input json`` prefers the ``*_b64`` fields, so every byte round-trips.
+    """
+    offset, timestamp, key, value, headers = record
+    obj = {"topic": topic, "partition": partition, "offset": offset, "timestamp": timestamp}
+    extra = {}
+    for name, data in (("key", key), ("value", value)):
+        if data is None:
+            obj[name] = None
+            continue
+        try:
+            obj[name] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            obj[name] = data.decode("utf-8", "replace")
+            extra[f"{name}_b64"] = _b64(data)
+    shown = []
+    exact = []
+    binary = False
+    for hkey, hvalue in headers or ():
+        if hvalue is None:
+            shown.append([hkey, None])
+            exact.append([hkey, None])
+            continue
+        try:
+            shown.append([hkey, hvalue.decode("utf-8")])
+        except UnicodeDecodeError:
+            shown.append([hkey, hvalue.decode("utf-8", "replace")])
+            binary = True
+        exact.append([hkey, _b64(hvalue)])
+    obj["headers"] = shown
+    obj.update(extra)
+    if binary:
+        obj["headers_b64"] = exact
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+class RecordWriter:
+    """Writes consumed records to stdout in the chosen form, in big chunks.
+
+    ``write(topic, partition, records)`` takes storage ``Record`` tuples
+    ``(offset, timestamp, key, value, headers)``.
+    """
+
+    def __init__(
+        self,
+        form: str,
+        *,
+        fmt: str | None = None,
+        print_key: bool = False,
+        print_headers: bool = False,
+    ):
+        self.form = form
+        self.out = sys.stdout.buffer
+        self.count = 0
+        if form == JSON:
+            self._write = self._json
+        elif fmt is not None:
+            self._format = compile_format(fmt)
+            self._write = self._formatted
+        elif form == TABLE:
+            self._color = colors(sys.stdout)
+            self._print_key = True
+            self._print_headers = print_headers
+            self._write = self._human
+        else:
+            parts = []
+            if print_key:
+                parts.append("%k\t")
+            if print_headers:
+                parts.append("%h\t")
+            parts.append("%s\n")
+            self._format = compile_format("".join(parts))
+            self._write = self._formatted
+
+    def write(self, topic: str, partition: int, records: Sequence) -> None:
+        if records:
+            self._write(topic, partition, records)
+            self.count += len(records)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    # JSON Lines, the fast path: one C-level string escape per field, one template per record.
+    def _json(self, topic: str, partition: int, records: Sequence) -> None:
+        esc = _json_str
+        prefix = '{"topic":%s,"partition":%d,"offset":' % (esc(topic), partition)
+        parts = []
+        append = parts.append
+        slow = record_json_slow
+        for record in records:
+            offset, timestamp, key, value, headers = record
+            if headers or value is None:
+                append(slow(topic, partition, record))
+                continue
+            try:
+                value_json = esc(value.decode())
+                key_json = "null" if key is None else esc(key.decode())
+            except UnicodeDecodeError:
+                append(slow(topic, partition, record))
+                continue
+            append(
+                f'{prefix}{offset},"timestamp":{timestamp},"key":{key_json},'
+                f'"value":{value_json},"headers":[]}}\n'
+            )
+        self.out.write("".join(parts).encode())
+
+    def _formatted(self, topic: str, partition: int, records: Sequence) -> None:
+        fields = self._format
+        topic_b = topic.encode()
+        partition_b = str(partition).encode()
+        chunks = []
+        append = chunks.append
+        for record in records:
+            for kind, literal in fields:
+                if kind is None:
+                    append(literal)
+                else:
+                    append(_field(kind, topic_b, partition_b, record))
+        self.out.write(b"".join(chunks))
+
+    def _human(self, topic: str, partition: int, records: Sequence) -> None:
+        color = self._color
+        dim, cyan, reset = ("\x1b[2m", "\x1b[36m", "\x1b[0m") if color else ("", "", "")
+        lines = []
+        for offset, _ts, key, value, headers in records:
+            where = f"{dim}{partition:>2}:{offset:<6}{reset}"
+            text = _show(value) if value is not None else f"{dim}null{reset}"
+            if key is not None:
+                text = f"{cyan}{_show(key)}{reset} {dim}→{reset} {text}"
+            if self._print_headers and headers:
+                shown = " ".join(f"{k}={_show(v) if v is not None else ''}" for k, v in headers)
+                text = f"{text}  {dim}[{shown}]{reset}"
+            lines.append(f"{where} {text}\n")
+        self.out.write("".join(lines).encode("utf-8", "replace"))
+
+
+def _show(data: bytes) -> str:
+    """Bytes for a human on a terminal: UTF-8, other bytes as \\xNN, newlines as \\n."""
+    text = data.decode("utf-8", "backslashreplace")
+    if "\n" in text or "\r" in text or "\x1b" in text:
+        text = text.replace("\n", "\\n").replace("\r", "\\r").replace("\x1b", "\\x1b")
+    return text
+
+
+# kcat's format tokens; the record part each one prints.
+FORMAT_TOKENS = {
+    "t": "topic",
+    "p": "partition",
+    "o": "offset",
+    "k": "key",
+    "s": "value",
+    "K": "key length",
+    "S": "value length",
+    "T": "timestamp (ms)",
+    "h": "headers (k=v,k2=v2)",
+}
+_ESCAPES = {"n": b"\n", "t": b"\t", "r": b"\r", "0": b"\0", "\\": b"\\"}
+
+
+def compile_format(fmt: str) -> list[tuple[str | None, bytes | None]]:
+    """``"%k: %s\\n"`` -> [(field, None) or (None, literal bytes)].  Raises ValueError."""
+    out: list[tuple[str | None, bytes | None]] = []
+    literal = bytearray()
+    i = 0
+    while i < len(fmt):
+        c = fmt[i]
+        if c in "%\\" and i + 1 < len(fmt):
+            nxt = fmt[i + 1]
+            if c == "%" and nxt == "%":
+                literal += b"%"
+            elif c == "%":
+                if nxt not in FORMAT_TOKENS:
+                    valid = " ".join(f"%{t}" for t in FORMAT_TOKENS)
+                    raise ValueError(f"unknown token %{nxt} in format; valid tokens: {valid} %%")
+                if literal:
+                    out.append((None, bytes(literal)))
+                    literal = bytearray()
+                out.append((nxt, None))
+            elif nxt in _ESCAPES:
+                literal += _ESCAPES[nxt]
+            else:
+                literal += ("\\" + nxt).encode()
+            i += 2
+            continue
+        if c == "%":
+            raise ValueError("format ends with a lone %; write %% for a percent sign")
+        literal += c.encode()
+        i += 1
+    if literal:
+        out.append((None, bytes(literal)))
+    return out
+
+
+def _field(kind: str, topic_b: bytes, partition_b: bytes, record) -> bytes:
+    offset, timestamp, key, value, headers = record
+    if kind == "s":
+        return b"" if value is None else value
+    if kind == "o":
+        return b"%d" % offset
+    if kind == "k":
+        return b"" if key is None else key
+    if kind == "p":
+        return partition_b
+    if kind == "t":
+        return topic_b
+    if kind == "T":
+        return b"%d" % timestamp
+    if kind == "K":
+        return b"%d" % (-1 if key is None else len(key))
+    if kind == "S":
+        return b"%d" % (-1 if value is None else len(value))
+    # h
+    return b",".join(k.encode() + b"=" + (v or b"") for k, v in headers or ())
+
+
+# -- topics ----------------------------------------------------------------------------------
+
+
+def topic_list(rows: list[dict], form: str) -> None:
+    """``rows``: dicts with topic, partitions, records, size_bytes."""
+    if form == JSON:
+        for r in rows:
+            json_line({"topic": r["topic"], "partitions": r["partitions"]})
+    elif form == PLAIN:
+        for r in rows:
+            line(r["topic"])
+    elif not rows:
+        note("No topics yet.")
+        hint("create one with: kcli topic create tweets --partitions 3")
+    else:
+        table(
+            ["TOPIC", "PARTITIONS", "RECORDS", "SIZE"],
+            [
+                (r["topic"], r["partitions"], f"{r['records']:,}", human_bytes(r["size_bytes"]))
+                for r in rows
+            ],
+            right=["PARTITIONS", "RECORDS", "SIZE"],
+        )
+
+
+def topic_describe(desc, segments: dict[int, list], form: str) -> None:
+    """A TopicDescription, with each partition's SegmentInfo list for the picture."""
+    parts = desc.partitions
+    if form == JSON:
+        json_line(
+            {
+                "topic": desc.topic,
+                "partitions": [
+                    {
+                        "partition": p.partition,
+                        "log_start_offset": p.log_start_offset,
+                        "log_end_offset": p.log_end_offset,
+                        "size_bytes": p.size_bytes,
+                        "segments": p.segments,
+                    }
+                    for p in parts
+                ],
+                "config": desc.config,
+            }
+        )
+        return
+    if form == PLAIN:
+        configs = ",".join(f"{k}={v}" for k, v in sorted(desc.overrides.items()))
+        line(
+            f"Topic: {desc.topic}\tTopicId: {desc.topic_id}\tPartitionCount: {len(parts)}"
+            f"\tConfigs: {configs}"
+        )
+        for p in parts:
+            line(
+                f"\tTopic: {desc.topic}\tPartition: {p.partition}"
+                f"\tLogStartOffset: {p.log_start_offset}\tLogEndOffset: {p.log_end_offset}"
+                f"\tSize: {p.size_bytes}\tSegments: {p.segments}"
+            )
+        return
+    from rich.text import Text
+
+    con = console()
+    records = sum(p.log_end_offset - p.log_start_offset for p in parts)
+    con.print(
+        Text.assemble(
+            ("Topic ", "bold"),
+            (desc.topic, "bold cyan"),
+            f"  {len(parts)} partition{'s' if len(parts) != 1 else ''}, "
+            f"{records:,} record{'s' if records != 1 else ''}",
+            (f"  (id {desc.topic_id})", "dim"),
+        )
+    )
+    table(
+        ["PARTITION", "LOG-START-OFFSET", "LOG-END-OFFSET", "RECORDS", "SIZE", "SEGMENTS"],
+        [
+            (
+                p.partition,
+                p.log_start_offset,
+                p.log_end_offset,
+                p.log_end_offset - p.log_start_offset,
+                human_bytes(p.size_bytes),
+                p.segments,
+            )
+            for p in parts
+        ],
+        right=["PARTITION", "LOG-START-OFFSET", "LOG-END-OFFSET", "RECORDS", "SIZE", "SEGMENTS"],
+    )
+    partition_picture(parts, segments)
+    con.print()
+    defaults = {k: v for k, v in desc.config.items() if k not in desc.overrides}
+    rows = []
+    for key, value in desc.config.items():
+        shown = f"{value}"
+        if key.endswith(".ms") and isinstance(value, int):
+            shown = f"{value} ({human_ms(value)})"
+        elif key.endswith(".bytes") and isinstance(value, int) and value >= 1024:
+            shown = f"{value} ({human_bytes(value)})"
+        rows.append((key, shown, "default" if key in defaults else "set for this topic"))
+    table(["CONFIG", "VALUE", "SOURCE"], rows)
+
+
+def partition_picture(parts, segments: dict[int, list]) -> None:
+    """Each partition as a bar of offsets, left to right, on one scale for all partitions.
+
+    Segments alternate between two shades so their boundaries show; offsets already removed
+    by retention are drawn as ░.  Reads at 80 columns and without colours.
+    """
+    from rich.text import Text
+
+    con = console()
+    width = min(con.width, 100)
+    top = max((p.log_end_offset for p in parts), default=0)
+    labels = []
+    for p in parts:
+        n = len([s for s in segments.get(p.partition, []) if s.next_offset > s.base_offset])
+        rng = f"{p.log_start_offset}..{p.log_end_offset - 1}" if p.log_end_offset > p.log_start_offset else "empty"
+        labels.append(f"{rng} {n} seg" if rng != "empty" else rng)
+    label_width = max((len(x) for x in labels), default=5)
+    name_width = len(str(max((p.partition for p in parts), default=0))) + 1
+    bar = max(10, width - name_width - label_width - 6)
+    con.print(
+        Text.assemble(
+            ("Offsets", "bold"),
+            (f" 0 → {top:,}, left to right", ""),
+            ("  █▓ segments  ░ removed by retention", "dim"),
+        )
+    )
+    styles = ("cyan", "blue")
+    glyphs = ("█", "▓")
+    for p, label in zip(parts, labels):
+        text = Text(f" p{p.partition:<{name_width - 1}} ", style="bold")
+        cells = 0
+        if top:
+            gone = round(p.log_start_offset * bar / top)
+            if gone:
+                text.append("░" * gone, style="dim")
+                cells = gone
+            live = [s for s in segments.get(p.partition, []) if s.next_offset > s.base_offset]
+            for i, seg in enumerate(live):
+                end = max(round(seg.next_offset * bar / top), cells + 1)
+                end = min(end, bar)
+                if end > cells:
+                    text.append(glyphs[i % 2] * (end - cells), style=styles[i % 2])
+                    cells = end
+        text.append(" " * (bar - cells + 1))
+        text.append(label, style="dim" if label == "empty" else "")
+        con.print(text, no_wrap=True, overflow="crop")

@@ -1,0 +1,850 @@
+"""The group coordinator: Kafka's classic consumer-group protocol, for clients on the wire.
+
+A group moves through Kafka's states:
+
+    Empty --join--> PreparingRebalance --everyone rejoined--> CompletingRebalance
+          --leader's SyncGroup--> Stable --join / leave / session expiry--> PreparingRebalance
+
+JoinGroup requests wait until every known member has rejoined (or the rebalance timeout
+passes: members that did not rejoin are dropped).  Then the generation goes up, a leader is
+chosen and gets every member's subscription; it computes the assignment on the client side
+and sends it in its SyncGroup, which the coordinator hands out to the other members.
+
+Membership lives in this process's memory, as in a Kafka broker.  A snapshot of every group
+(state, generation, members, their subscriptions and assignments decoded from the consumer
+protocol) is published through ``GroupStore`` so that ``kcli group list/describe`` show wire
+groups next to groups of kcli processes; committed offsets go to the same ``GroupStore`` that
+kcli's own consumers use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from storage import Store, StorageError
+
+from kcli.serve.config import BrokerConfig
+from kcli.serve.consumer_protocol import (
+    CONSUMER_PROTOCOL_TYPE,
+    decode_assignment,
+    decode_subscription,
+    encode_assignment,
+    encode_subscription,
+)
+from kcli.serve.protocol import (
+    DescribeGroupsResponse,
+    ErrorCode,
+    HeartbeatResponse,
+    JoinGroupResponse,
+    LeaveGroupResponse,
+    ListGroupsResponse,
+    OffsetCommitResponse,
+    OffsetFetchResponse,
+    Request,
+    SyncGroupResponse,
+)
+from kcli.serve.stats import ConnectionStats
+
+log = logging.getLogger("kcli.serve")
+
+EMPTY = "Empty"
+PREPARING_REBALANCE = "PreparingRebalance"
+COMPLETING_REBALANCE = "CompletingRebalance"
+STABLE = "Stable"
+DEAD = "Dead"
+
+TICK_S = 0.1
+# Published snapshots are refreshed this often while a group has members, so that readers can
+# tell a live coordinator from one that has gone.
+REPUBLISH_S = 2.0
+
+
+@dataclass
+class Member:
+    """One consumer in a group, as the coordinator knows it."""
+
+    member_id: str
+    group_instance_id: str | None
+    client_id: str
+    client_host: str
+    session_timeout_ms: int
+    rebalance_timeout_ms: int
+    protocol_type: str
+    protocols: list[tuple[str, bytes]]
+    joined_at: float
+    last_heartbeat: float
+    assignment: bytes = b""
+    join_future: asyncio.Future | None = None
+    sync_future: asyncio.Future | None = None
+
+    def metadata(self, protocol: str) -> bytes:
+        for name, metadata in self.protocols:
+            if name == protocol:
+                return metadata
+        return b""
+
+
+@dataclass
+class Group:
+    """A group's live protocol state."""
+
+    group_id: str
+    state: str = EMPTY
+    generation: int = 0
+    protocol_type: str = ""
+    protocol: str = ""
+    leader: str = ""
+    members: dict[str, Member] = field(default_factory=dict)
+    # member ids handed out with MEMBER_ID_REQUIRED, and when they expire
+    pending: dict[str, float] = field(default_factory=dict)
+    rebalance_deadline: float = 0.0
+    join_not_before: float = 0.0
+
+    def protocols_in_common(self) -> list[str]:
+        common: set[str] | None = None
+        for member in self.members.values():
+            names = {name for name, _ in member.protocols}
+            common = names if common is None else common & names
+        return sorted(common or ())
+
+
+@dataclass(frozen=True)
+class _JoinResult:
+    error: ErrorCode
+    generation: int = -1
+    protocol: str = ""
+    leader: str = ""
+    member_id: str = ""
+    members: tuple[tuple[str, str | None, bytes], ...] = ()
+
+
+class GroupCoordinator:
+    """Handlers for the group APIs, and the timers that expire sessions and rebalances."""
+
+    def __init__(self, store: Store, config: BrokerConfig, *, run: Callable):
+        self.store = store
+        self.config = config
+        self.run = run
+        self._group_store = None
+        self.groups: dict[str, Group] = {}
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._stopping = False
+
+    @property
+    def group_store(self):
+        if self._group_store is None:
+            from storage.groups import GroupStore
+
+            self._group_store = GroupStore(self.store)
+        return self._group_store
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._tick_loop(), name="group-timers"),
+            loop.create_task(self._publish_loop(), name="group-publisher"),
+        ]
+
+    async def stop(self) -> None:
+        """Answer every waiting request, publish every group as Empty, stop the timers."""
+        self._stopping = True
+        for group in self.groups.values():
+            for member in group.members.values():
+                _resolve(member.join_future, _JoinResult(ErrorCode.REBALANCE_IN_PROGRESS))
+                _resolve(member.sync_future, (ErrorCode.REBALANCE_IN_PROGRESS, b""))
+            if group.members:
+                group.members.clear()
+                group.state = EMPTY
+                self._dirty.add(group.group_id)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        await self._publish_dirty()
+
+    def _loop_time(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    # -- JoinGroup ------------------------------------------------------------------------
+
+    async def join_group(self, conn: ConnectionStats, req: Request):
+        body = req.body
+        result = await self._join(conn, req)
+        members = [
+            JoinGroupResponse.JoinGroupResponseMember(
+                member_id=member_id, group_instance_id=instance_id, metadata=metadata
+            )
+            for member_id, instance_id, metadata in result.members
+        ]
+        return JoinGroupResponse(
+            version=req.version,
+            throttle_time_ms=0,
+            error_code=result.error,
+            generation_id=result.generation,
+            protocol_name=result.protocol,
+            leader=result.leader,
+            member_id=result.member_id or body.member_id,
+            members=members,
+        )
+
+    async def _join(self, conn: ConnectionStats, req: Request) -> _JoinResult:
+        body = req.body
+        group_id = body.group_id
+        if not group_id:
+            return _JoinResult(ErrorCode.INVALID_GROUP_ID)
+        if self._stopping:
+            return _JoinResult(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+        session_timeout = body.session_timeout_ms
+        if not (
+            self.config.group_min_session_timeout_ms
+            <= session_timeout
+            <= self.config.group_max_session_timeout_ms
+        ):
+            log.info(
+                "%s asked group '%s' for session.timeout.ms=%d; kcli serve accepts %d to %d "
+                "(group.min/max.session.timeout.ms)",
+                conn.label,
+                group_id,
+                session_timeout,
+                self.config.group_min_session_timeout_ms,
+                self.config.group_max_session_timeout_ms,
+            )
+            return _JoinResult(ErrorCode.INVALID_SESSION_TIMEOUT)
+        rebalance_timeout = body.rebalance_timeout_ms if req.version >= 1 else session_timeout
+        if rebalance_timeout < 0:
+            rebalance_timeout = session_timeout
+        protocols = [(p.name, bytes(p.metadata or b"")) for p in body.protocols]
+        if not protocols or not body.protocol_type:
+            return _JoinResult(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
+
+        group = self.groups.get(group_id)
+        if group is None or not group.members:
+            try:
+                await self.run(self.group_store.claim_external, group_id)
+            except StorageError as exc:
+                log.info("%s cannot join group '%s': %s", conn.label, group_id, exc)
+                return _JoinResult(_group_error_code(exc))
+            group = self.groups.get(group_id)  # another join may have created it meanwhile
+            if group is None:
+                group = self.groups[group_id] = Group(group_id)
+        if group.members and (
+            body.protocol_type != group.protocol_type
+            or not set(group.protocols_in_common()) & {name for name, _ in protocols}
+        ):
+            return _JoinResult(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
+
+        now = self._loop_time()
+        instance_id = body.group_instance_id if req.version >= 5 else None
+        member_id = body.member_id
+        member = group.members.get(member_id) if member_id else None
+        if not member_id:
+            member_id = f"{conn.client_id or 'member'}-{uuid.uuid4()}"
+            if instance_id is not None:
+                # A static member that restarts takes the place of its previous incarnation.
+                for old in list(group.members.values()):
+                    if old.group_instance_id == instance_id:
+                        self._remove_member(group, old, "replaced by a new instance")
+            elif req.version >= 4:
+                # KIP-394: a new member first learns its id, then joins with it, so a client
+                # that never comes back leaves nothing behind but this pending id.
+                group.pending[member_id] = now + session_timeout / 1000
+                self._wake.set()
+                return _JoinResult(ErrorCode.MEMBER_ID_REQUIRED, member_id=member_id)
+        elif member is None:
+            if group.pending.pop(member_id, None) is None:
+                return _JoinResult(ErrorCode.UNKNOWN_MEMBER_ID, member_id=member_id)
+
+        if member is None:
+            member = Member(
+                member_id=member_id,
+                group_instance_id=instance_id,
+                client_id=conn.client_id,
+                client_host=conn.host,
+                session_timeout_ms=session_timeout,
+                rebalance_timeout_ms=rebalance_timeout,
+                protocol_type=body.protocol_type,
+                protocols=protocols,
+                joined_at=now,
+                last_heartbeat=now,
+            )
+            if not group.members:
+                group.protocol_type = body.protocol_type
+            group.members[member_id] = member
+            log.info(
+                "%s joined group '%s' as %s", conn.label, group_id, member_id
+            )
+            changed = True
+        else:
+            changed = member.protocols != protocols
+            member.protocols = protocols
+            member.session_timeout_ms = session_timeout
+            member.rebalance_timeout_ms = rebalance_timeout
+            member.last_heartbeat = now
+
+        if (
+            group.state == STABLE
+            and not changed
+            and member_id != group.leader
+            and member.join_future is None
+        ):
+            # A follower rejoining with the same subscription: nothing to rebalance.
+            return _JoinResult(
+                ErrorCode.NONE,
+                group.generation,
+                group.protocol,
+                group.leader,
+                member_id,
+            )
+        _resolve(member.join_future, _JoinResult(ErrorCode.UNKNOWN_MEMBER_ID, member_id=member_id))
+        future = asyncio.get_running_loop().create_future()
+        member.join_future = future
+        if group.state != PREPARING_REBALANCE:
+            self._prepare_rebalance(group, f"{member_id} joined")
+        self._maybe_complete_join(group)
+        conn.waiting = "JoinGroup"
+        try:
+            return await future
+        finally:
+            conn.waiting = ""
+
+    def _prepare_rebalance(self, group: Group, reason: str) -> None:
+        now = self._loop_time()
+        if group.state == COMPLETING_REBALANCE:
+            for member in group.members.values():
+                _resolve(member.sync_future, (ErrorCode.REBALANCE_IN_PROGRESS, b""))
+                member.sync_future = None
+        initial = group.state == EMPTY
+        group.state = PREPARING_REBALANCE
+        timeout = max((m.rebalance_timeout_ms for m in group.members.values()), default=0)
+        group.rebalance_deadline = now + timeout / 1000
+        # group.initial.rebalance.delay.ms: a new group waits a little for more members, so
+        # that consumers started together do not cause one rebalance each.
+        delay = self.config.group_initial_rebalance_delay_ms / 1000 if initial else 0.0
+        group.join_not_before = now + min(delay, timeout / 1000)
+        log.info(
+            "group '%s' is rebalancing (generation %d): %s", group.group_id, group.generation, reason
+        )
+        self._dirty.add(group.group_id)
+        self._wake.set()
+
+    def _maybe_complete_join(self, group: Group) -> None:
+        if group.state != PREPARING_REBALANCE:
+            return
+        now = self._loop_time()
+        if now < group.join_not_before:
+            return
+        waiting = [m for m in group.members.values() if m.join_future is not None]
+        if len(waiting) < len(group.members) and now < group.rebalance_deadline:
+            return
+        for member in list(group.members.values()):
+            if member.join_future is None:
+                self._remove_member(group, member, "did not rejoin within the rebalance timeout",
+                                    rebalance=False)
+        self._complete_join(group)
+
+    def _complete_join(self, group: Group) -> None:
+        group.generation += 1
+        if not group.members:
+            group.state = EMPTY
+            group.protocol = ""
+            group.leader = ""
+            log.info("group '%s' is empty (generation %d)", group.group_id, group.generation)
+            self._dirty.add(group.group_id)
+            return
+        group.protocol = self._select_protocol(group)
+        if group.leader not in group.members:
+            group.leader = next(iter(group.members))
+        group.state = COMPLETING_REBALANCE
+        all_members = tuple(
+            (m.member_id, m.group_instance_id, m.metadata(group.protocol))
+            for m in group.members.values()
+        )
+        for member in group.members.values():
+            member.assignment = b""
+            _resolve(
+                member.join_future,
+                _JoinResult(
+                    ErrorCode.NONE,
+                    group.generation,
+                    group.protocol,
+                    group.leader,
+                    member.member_id,
+                    all_members if member.member_id == group.leader else (),
+                ),
+            )
+            member.join_future = None
+            member.last_heartbeat = self._loop_time()
+        log.info(
+            "group '%s' generation %d: %d member(s), assignor %s, leader %s",
+            group.group_id,
+            group.generation,
+            len(group.members),
+            group.protocol,
+            group.leader,
+        )
+        self._dirty.add(group.group_id)
+
+    @staticmethod
+    def _select_protocol(group: Group) -> str:
+        """Kafka's vote: each member picks its most preferred protocol that all support."""
+        common = set(group.protocols_in_common())
+        votes: dict[str, int] = {}
+        for member in group.members.values():
+            for name, _ in member.protocols:
+                if name in common:
+                    votes[name] = votes.get(name, 0) + 1
+                    break
+        first = next(iter(group.members.values()))
+        order = [name for name, _ in first.protocols if name in common]
+        return max(order, key=lambda name: (votes.get(name, 0), -order.index(name)))
+
+    def _remove_member(
+        self, group: Group, member: Member, reason: str, *, rebalance: bool = True
+    ) -> None:
+        group.members.pop(member.member_id, None)
+        _resolve(member.join_future, _JoinResult(ErrorCode.UNKNOWN_MEMBER_ID))
+        _resolve(member.sync_future, (ErrorCode.UNKNOWN_MEMBER_ID, b""))
+        log.info("member %s left group '%s': %s", member.member_id, group.group_id, reason)
+        self._dirty.add(group.group_id)
+        if not rebalance:
+            return
+        if group.state in (STABLE, COMPLETING_REBALANCE):
+            self._prepare_rebalance(group, f"{member.member_id} left")
+        # With nobody left to wait for, this completes at once (an empty group: Empty).
+        self._maybe_complete_join(group)
+
+    # -- SyncGroup / Heartbeat / LeaveGroup ---------------------------------------------
+
+    async def sync_group(self, conn: ConnectionStats, req: Request):
+        error, assignment = await self._sync(conn, req)
+        return SyncGroupResponse(
+            version=req.version, throttle_time_ms=0, error_code=error, assignment=assignment
+        )
+
+    async def _sync(self, conn: ConnectionStats, req: Request) -> tuple[ErrorCode, bytes]:
+        body = req.body
+        group = self.groups.get(body.group_id)
+        member = group.members.get(body.member_id) if group else None
+        if group is None or member is None:
+            return ErrorCode.UNKNOWN_MEMBER_ID, b""
+        if body.generation_id != group.generation:
+            return ErrorCode.ILLEGAL_GENERATION, b""
+        if group.state == PREPARING_REBALANCE:
+            return ErrorCode.REBALANCE_IN_PROGRESS, b""
+        member.last_heartbeat = self._loop_time()
+        if group.state == STABLE:
+            return ErrorCode.NONE, member.assignment
+        future = asyncio.get_running_loop().create_future()
+        _resolve(member.sync_future, (ErrorCode.REBALANCE_IN_PROGRESS, b""))
+        member.sync_future = future
+        if member.member_id == group.leader:
+            assignments = {a.member_id: bytes(a.assignment or b"") for a in body.assignments}
+            for m in group.members.values():
+                m.assignment = assignments.get(m.member_id, b"")
+            group.state = STABLE
+            for m in group.members.values():
+                _resolve(m.sync_future, (ErrorCode.NONE, m.assignment))
+                m.sync_future = None
+            log.info(
+                "group '%s' generation %d is stable: %s",
+                group.group_id,
+                group.generation,
+                "; ".join(
+                    f"{m.member_id} <- {_format_assignment(decode_assignment(m.assignment))}"
+                    for m in group.members.values()
+                ),
+            )
+            self._dirty.add(group.group_id)
+            self._wake.set()
+        conn.waiting = "SyncGroup"
+        try:
+            return await future
+        finally:
+            conn.waiting = ""
+
+    async def heartbeat(self, conn: ConnectionStats, req: Request):
+        body = req.body
+        group = self.groups.get(body.group_id)
+        member = group.members.get(body.member_id) if group else None
+        if group is None or member is None:
+            error = ErrorCode.UNKNOWN_MEMBER_ID
+        elif body.generation_id != group.generation:
+            error = ErrorCode.ILLEGAL_GENERATION
+        else:
+            member.last_heartbeat = self._loop_time()
+            error = (
+                ErrorCode.REBALANCE_IN_PROGRESS
+                if group.state == PREPARING_REBALANCE
+                else ErrorCode.NONE
+            )
+        return HeartbeatResponse(version=req.version, throttle_time_ms=0, error_code=error)
+
+    async def leave_group(self, conn: ConnectionStats, req: Request):
+        body = req.body
+        group = self.groups.get(body.group_id)
+        if req.version >= 3:
+            leaving = [(m.member_id, m.group_instance_id) for m in body.members]
+        else:
+            leaving = [(body.member_id, None)]
+        results = []
+        for member_id, instance_id in leaving:
+            member = group.members.get(member_id) if group and member_id else None
+            if member is None and group and instance_id:
+                member = next(
+                    (m for m in group.members.values() if m.group_instance_id == instance_id),
+                    None,
+                )
+            if member is None:
+                results.append((member_id, instance_id, ErrorCode.UNKNOWN_MEMBER_ID))
+                continue
+            self._remove_member(group, member, "left the group")
+            results.append((member.member_id, instance_id, ErrorCode.NONE))
+        if req.version >= 3:
+            error = ErrorCode.NONE
+        else:
+            error = results[0][2]
+        return LeaveGroupResponse(
+            version=req.version,
+            throttle_time_ms=0,
+            error_code=error,
+            members=[
+                LeaveGroupResponse.MemberResponse(
+                    member_id=member_id, group_instance_id=instance_id, error_code=code
+                )
+                for member_id, instance_id, code in results
+            ],
+        )
+
+    # -- offsets --------------------------------------------------------------------------
+
+    async def offset_commit(self, conn: ConnectionStats, req: Request):
+        body = req.body
+        error = self._commit_error(body.group_id, body.generation_id_or_member_epoch, body.member_id)
+        offsets = {}
+        errors: dict[tuple[str, int], ErrorCode] = {}
+        wanted = [(t.name, p) for t in body.topics for p in t.partitions]
+        if error == ErrorCode.NONE:
+            known = await self.run(self._partition_counts, {name for name, _ in wanted})
+            for name, part in wanted:
+                tp = (name, part.partition_index)
+                metadata = part.committed_metadata or ""
+                if not 0 <= part.partition_index < known.get(name, 0):
+                    errors[tp] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                elif len(metadata.encode()) > self.config.offset_metadata_max_bytes:
+                    errors[tp] = ErrorCode.OFFSET_METADATA_TOO_LARGE
+                else:
+                    offsets[tp] = (part.committed_offset, metadata)
+            if offsets:
+                error = await self._store_offsets(conn, body, offsets)
+        response_topics: dict[str, list] = {}
+        part_cls = OffsetCommitResponse.OffsetCommitResponseTopic.OffsetCommitResponsePartition
+        for name, part in wanted:
+            tp = (name, part.partition_index)
+            response_topics.setdefault(name, []).append(
+                part_cls(partition_index=part.partition_index, error_code=errors.get(tp, error))
+            )
+        return OffsetCommitResponse(
+            version=req.version,
+            throttle_time_ms=0,
+            topics=[
+                OffsetCommitResponse.OffsetCommitResponseTopic(name=name, partitions=parts)
+                for name, parts in response_topics.items()
+            ],
+        )
+
+    def _commit_error(self, group_id: str, generation: int, member_id: str) -> ErrorCode:
+        if not group_id:
+            return ErrorCode.INVALID_GROUP_ID
+        group = self.groups.get(group_id)
+        if generation < 0 and (group is None or not group.members):
+            return ErrorCode.NONE  # a simple commit: checked against kcli members by the store
+        if group is not None and group.state == COMPLETING_REBALANCE:
+            return ErrorCode.REBALANCE_IN_PROGRESS
+        member = group.members.get(member_id) if group is not None else None
+        if member is None:
+            return ErrorCode.UNKNOWN_MEMBER_ID
+        if generation != group.generation:
+            return ErrorCode.ILLEGAL_GENERATION
+        member.last_heartbeat = self._loop_time()
+        return ErrorCode.NONE
+
+    async def _store_offsets(self, conn: ConnectionStats, body, offsets) -> ErrorCode:
+        from storage.groups import OffsetAndMetadata
+
+        now_ms = int(time.time() * 1000)
+        values = {
+            tp: OffsetAndMetadata(offset, metadata, now_ms)
+            for tp, (offset, metadata) in offsets.items()
+        }
+        group = self.groups.get(body.group_id)
+        try:
+            if group is not None and group.members:
+                await self.run(self.group_store.commit_offsets_trusted, body.group_id, values)
+            else:
+                await self.run(self.group_store.commit_offsets, body.group_id, values)
+        except StorageError as exc:
+            log.info("offset commit of %s for group '%s' failed: %s", conn.label, body.group_id, exc)
+            return _group_error_code(exc)
+        return ErrorCode.NONE
+
+    def _partition_counts(self, topics: set[str]) -> dict[str, int]:
+        out = {}
+        for name in topics:
+            try:
+                out[name] = self.store.topic(name).partitions
+            except StorageError:
+                pass
+        return out
+
+    async def offset_fetch(self, conn: ConnectionStats, req: Request):
+        body = req.body
+        wanted = None
+        if body.topics is not None:
+            wanted = [(t.name, p) for t in body.topics for p in t.partition_indexes]
+        try:
+            committed = await self.run(self.group_store.fetch_offsets, body.group_id, wanted)
+            error = ErrorCode.NONE
+        except StorageError as exc:
+            log.info("offset fetch for group '%s' failed: %s", body.group_id, exc)
+            committed, error = {}, _group_error_code(exc)
+        if wanted is None:
+            wanted = sorted(committed)
+        part_cls = OffsetFetchResponse.OffsetFetchResponseTopic.OffsetFetchResponsePartition
+        topics: dict[str, list] = {}
+        for tp in wanted:
+            found = committed.get(tp)
+            topics.setdefault(tp[0], []).append(
+                part_cls(
+                    partition_index=tp[1],
+                    committed_offset=found.offset if found else -1,
+                    committed_leader_epoch=-1,
+                    metadata=found.metadata if found else "",
+                    error_code=error if req.version < 2 else ErrorCode.NONE,
+                )
+            )
+        return OffsetFetchResponse(
+            version=req.version,
+            throttle_time_ms=0,
+            topics=[
+                OffsetFetchResponse.OffsetFetchResponseTopic(name=name, partitions=parts)
+                for name, parts in topics.items()
+            ],
+            error_code=error,
+        )
+
+    # -- DescribeGroups / ListGroups ------------------------------------------------------
+
+    async def describe_groups(self, conn: ConnectionStats, req: Request):
+        described = []
+        for group_id in req.body.groups:
+            group = self.groups.get(group_id)
+            if group is not None and (group.members or group.state != EMPTY):
+                described.append(self._describe_live(group))
+            else:
+                described.append(await self.run(self._describe_stored, group_id))
+        return DescribeGroupsResponse(version=req.version, throttle_time_ms=0, groups=described)
+
+    @staticmethod
+    def _describe_live(group: Group):
+        group_cls = DescribeGroupsResponse.DescribedGroup
+        stable = group.state == STABLE
+        return group_cls(
+            error_code=0,
+            group_id=group.group_id,
+            group_state=group.state,
+            protocol_type=group.protocol_type,
+            protocol_data=group.protocol if stable else "",
+            members=[
+                group_cls.DescribedGroupMember(
+                    member_id=m.member_id,
+                    group_instance_id=m.group_instance_id,
+                    client_id=m.client_id,
+                    client_host=m.client_host,
+                    member_metadata=m.metadata(group.protocol) if stable else b"",
+                    member_assignment=m.assignment if stable else b"",
+                )
+                for m in group.members.values()
+            ],
+            authorized_operations=None,
+        )
+
+    def _describe_stored(self, group_id: str):
+        from storage.groups import GroupNotFound
+
+        group_cls = DescribeGroupsResponse.DescribedGroup
+        try:
+            desc = self.group_store.describe_group(group_id)
+        except GroupNotFound:
+            return group_cls(
+                error_code=0,
+                group_id=group_id,
+                group_state=DEAD,
+                protocol_type="",
+                protocol_data="",
+                members=[],
+                authorized_operations=None,
+            )
+        except StorageError as exc:
+            log.info("describing group '%s' failed: %s", group_id, exc)
+            return group_cls(
+                error_code=_group_error_code(exc),
+                group_id=group_id,
+                group_state="",
+                protocol_type="",
+                protocol_data="",
+                members=[],
+                authorized_operations=None,
+            )
+        return group_cls(
+            error_code=0,
+            group_id=group_id,
+            group_state=desc.state,
+            protocol_type=desc.protocol_type or (CONSUMER_PROTOCOL_TYPE if desc.members else ""),
+            protocol_data=desc.assignor,
+            members=[
+                group_cls.DescribedGroupMember(
+                    member_id=m.member_id,
+                    group_instance_id=None,
+                    client_id=m.client_id,
+                    client_host=m.host,
+                    member_metadata=encode_subscription(m.topics),
+                    member_assignment=encode_assignment(m.assignment),
+                )
+                for m in desc.members
+            ],
+            authorized_operations=None,
+        )
+
+    async def list_groups(self, conn: ConnectionStats, req: Request):
+        try:
+            stored = await self.run(self.group_store.list_groups)
+            error = ErrorCode.NONE
+        except StorageError as exc:
+            log.info("listing groups failed: %s", exc)
+            stored, error = [], ErrorCode.UNKNOWN_SERVER_ERROR
+        listed = {s.group: CONSUMER_PROTOCOL_TYPE for s in stored}
+        for group in self.groups.values():
+            if group.members:
+                listed[group.group_id] = group.protocol_type
+        return ListGroupsResponse(
+            version=req.version,
+            throttle_time_ms=0,
+            error_code=error,
+            groups=[
+                ListGroupsResponse.ListedGroup(group_id=g, protocol_type=t)
+                for g, t in sorted(listed.items())
+            ],
+        )
+
+    # -- timers and publication -----------------------------------------------------------
+
+    async def _tick_loop(self) -> None:
+        while True:
+            if not any(g.members or g.pending for g in self.groups.values()):
+                self._wake.clear()
+                await self._wake.wait()
+            await asyncio.sleep(TICK_S)
+            self._tick()
+
+    def _tick(self) -> None:
+        now = self._loop_time()
+        for group in list(self.groups.values()):
+            for member_id, expires in list(group.pending.items()):
+                if now > expires:
+                    del group.pending[member_id]
+            for member in list(group.members.values()):
+                waiting = member.join_future is not None or member.sync_future is not None
+                if not waiting and now - member.last_heartbeat > member.session_timeout_ms / 1000:
+                    self._remove_member(
+                        group,
+                        member,
+                        f"no heartbeat within session.timeout.ms={member.session_timeout_ms}",
+                    )
+            self._maybe_complete_join(group)
+
+    async def _publish_loop(self) -> None:
+        last_full = 0.0
+        while True:
+            await asyncio.sleep(TICK_S * 2)
+            now = self._loop_time()
+            if now - last_full >= REPUBLISH_S:
+                last_full = now
+                self._dirty.update(g.group_id for g in self.groups.values() if g.members)
+            await self._publish_dirty()
+
+    async def _publish_dirty(self) -> None:
+        if not self._dirty:
+            return
+        snapshots = [self._snapshot(self.groups[g]) for g in sorted(self._dirty) if g in self.groups]
+        self._dirty.clear()
+        try:
+            await self.run(self._publish, snapshots)
+        except StorageError as exc:
+            log.warning("could not publish group state: %s", exc)
+
+    def _snapshot(self, group: Group) -> dict:
+        from storage.groups import MemberDescription
+
+        now = self._loop_time()
+        wall_ms = int(time.time() * 1000)
+        members = tuple(
+            MemberDescription(
+                member_id=m.member_id,
+                client_id=m.client_id,
+                host=m.client_host,
+                pid=None,
+                topics=decode_subscription(m.metadata(group.protocol) or m.protocols[0][1])
+                if group.protocol_type == CONSUMER_PROTOCOL_TYPE
+                else (),
+                assignment=decode_assignment(m.assignment)
+                if group.protocol_type == CONSUMER_PROTOCOL_TYPE
+                else (),
+                last_heartbeat_ms=wall_ms - int((now - m.last_heartbeat) * 1000),
+            )
+            for m in group.members.values()
+        )
+        return {
+            "group": group.group_id,
+            "state": group.state,
+            "generation": group.generation,
+            "protocol_type": group.protocol_type or CONSUMER_PROTOCOL_TYPE,
+            "assignor": group.protocol,
+            "members": members,
+        }
+
+    def _publish(self, snapshots: list[dict]) -> None:
+        for snapshot in snapshots:
+            group = snapshot.pop("group")
+            self.group_store.publish_external(group, **snapshot)
+
+
+def _group_error_code(exc: StorageError) -> int:
+    """Kafka's error code for a GroupStore error (groups' errors carry theirs)."""
+    code = getattr(exc, "error_code", None)
+    return code if isinstance(code, int) else ErrorCode.UNKNOWN_SERVER_ERROR
+
+
+def _resolve(future: asyncio.Future | None, value) -> None:
+    if future is not None and not future.done():
+        future.set_result(value)
+
+
+def _format_assignment(assignment: tuple[tuple[str, int], ...]) -> str:
+    if not assignment:
+        return "(nothing)"
+    by_topic: dict[str, list[int]] = {}
+    for topic, partition in assignment:
+        by_topic.setdefault(topic, []).append(partition)
+    return ", ".join(f"{t}[{','.join(map(str, ps))}]" for t, ps in by_topic.items())

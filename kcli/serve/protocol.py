@@ -1,0 +1,288 @@
+"""Kafka's wire protocol as ``kcli serve`` speaks it: which APIs, which versions, how a frame
+is split into header and body, and how a response is framed.
+
+Bodies are encoded and decoded by kafka-python's ``kafka.protocol``, which builds every
+request and response from the JSON schemas in Apache Kafka's own source tree, so field names
+here are Kafka's (``fetch_offset``, ``high_watermark``, ``generation_id`` ...).  Record batches
+are never decoded here: they travel as opaque bytes between the socket and the log.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+
+from kafka.protocol.admin import (
+    CreateTopicsRequest,
+    CreateTopicsResponse,
+    DeleteTopicsRequest,
+    DeleteTopicsResponse,
+    DescribeConfigsRequest,
+    DescribeConfigsResponse,
+    DescribeGroupsRequest,
+    DescribeGroupsResponse,
+    ListGroupsRequest,
+    ListGroupsResponse,
+)
+from kafka.protocol.consumer import (
+    FetchRequest,
+    FetchResponse,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    JoinGroupRequest,
+    JoinGroupResponse,
+    LeaveGroupRequest,
+    LeaveGroupResponse,
+    ListOffsetsRequest,
+    ListOffsetsResponse,
+    OffsetCommitRequest,
+    OffsetCommitResponse,
+    OffsetFetchRequest,
+    OffsetFetchResponse,
+    SyncGroupRequest,
+    SyncGroupResponse,
+)
+from kafka.protocol.metadata import (
+    ApiVersionsRequest,
+    ApiVersionsResponse,
+    FindCoordinatorRequest,
+    FindCoordinatorResponse,
+    MetadataRequest,
+    MetadataResponse,
+)
+from kafka.protocol.producer import (
+    InitProducerIdRequest,
+    InitProducerIdResponse,
+    ProduceRequest,
+    ProduceResponse,
+)
+
+# Kafka's socket.request.max.bytes: the largest request frame a broker reads.
+DEFAULT_MAX_REQUEST_BYTES = 104_857_600
+# The smallest frame that can hold a request header (api key, version, correlation id,
+# client id length).
+MIN_REQUEST_BYTES = 10
+
+
+class ErrorCode(IntEnum):
+    """The error codes kcli serve returns, under Kafka's names (org.apache.kafka.common.protocol.Errors)."""
+
+    UNKNOWN_SERVER_ERROR = -1
+    NONE = 0
+    OFFSET_OUT_OF_RANGE = 1
+    CORRUPT_MESSAGE = 2
+    UNKNOWN_TOPIC_OR_PARTITION = 3
+    LEADER_NOT_AVAILABLE = 5
+    MESSAGE_TOO_LARGE = 10
+    OFFSET_METADATA_TOO_LARGE = 12
+    COORDINATOR_NOT_AVAILABLE = 15
+    NOT_COORDINATOR = 16
+    INVALID_TOPIC_EXCEPTION = 17
+    RECORD_LIST_TOO_LARGE = 18
+    ILLEGAL_GENERATION = 22
+    INCONSISTENT_GROUP_PROTOCOL = 23
+    INVALID_GROUP_ID = 24
+    UNKNOWN_MEMBER_ID = 25
+    INVALID_SESSION_TIMEOUT = 26
+    REBALANCE_IN_PROGRESS = 27
+    INVALID_COMMIT_OFFSET_SIZE = 28
+    UNSUPPORTED_VERSION = 35
+    TOPIC_ALREADY_EXISTS = 36
+    INVALID_PARTITIONS = 37
+    INVALID_REPLICATION_FACTOR = 38
+    INVALID_REPLICA_ASSIGNMENT = 39
+    INVALID_CONFIG = 40
+    INVALID_REQUEST = 42
+    UNSUPPORTED_FOR_MESSAGE_FORMAT = 43
+    OUT_OF_ORDER_SEQUENCE_NUMBER = 45
+    DUPLICATE_SEQUENCE_NUMBER = 46
+    INVALID_PRODUCER_EPOCH = 47
+    TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
+    UNKNOWN_PRODUCER_ID = 59
+    GROUP_ID_NOT_FOUND = 69
+    NON_EMPTY_GROUP = 68
+    MEMBER_ID_REQUIRED = 79
+    GROUP_MAX_SIZE_REACHED = 81
+
+
+@dataclass(frozen=True)
+class Api:
+    """One API key and the version range kcli serve advertises for it."""
+
+    key: int
+    name: str
+    request: type
+    response: type
+    min_version: int
+    max_version: int
+
+    def flexible(self, version: int) -> bool:
+        return self.request.flexible_version_q(version)
+
+
+# The lowest versions are Kafka 4.0's minimums (all clients then use RecordBatch v2); the
+# highest are what kcli serve implements.  Every version is non-flexible except ApiVersions v3,
+# which librdkafka always sends first.
+APIS: dict[int, Api] = {
+    api.key: api
+    for api in (
+        Api(0, "Produce", ProduceRequest, ProduceResponse, 3, 8),
+        Api(1, "Fetch", FetchRequest, FetchResponse, 4, 11),
+        Api(2, "ListOffsets", ListOffsetsRequest, ListOffsetsResponse, 1, 5),
+        Api(3, "Metadata", MetadataRequest, MetadataResponse, 1, 8),
+        Api(8, "OffsetCommit", OffsetCommitRequest, OffsetCommitResponse, 2, 7),
+        Api(9, "OffsetFetch", OffsetFetchRequest, OffsetFetchResponse, 1, 5),
+        Api(10, "FindCoordinator", FindCoordinatorRequest, FindCoordinatorResponse, 0, 2),
+        Api(11, "JoinGroup", JoinGroupRequest, JoinGroupResponse, 0, 5),
+        Api(12, "Heartbeat", HeartbeatRequest, HeartbeatResponse, 0, 3),
+        Api(13, "LeaveGroup", LeaveGroupRequest, LeaveGroupResponse, 0, 3),
+        Api(14, "SyncGroup", SyncGroupRequest, SyncGroupResponse, 0, 3),
+        Api(15, "DescribeGroups", DescribeGroupsRequest, DescribeGroupsResponse, 0, 4),
+        Api(16, "ListGroups", ListGroupsRequest, ListGroupsResponse, 0, 2),
+        Api(18, "ApiVersions", ApiVersionsRequest, ApiVersionsResponse, 0, 3),
+        Api(19, "CreateTopics", CreateTopicsRequest, CreateTopicsResponse, 2, 4),
+        Api(20, "DeleteTopics", DeleteTopicsRequest, DeleteTopicsResponse, 1, 3),
+        Api(22, "InitProducerId", InitProducerIdRequest, InitProducerIdResponse, 0, 1),
+        Api(32, "DescribeConfigs", DescribeConfigsRequest, DescribeConfigsResponse, 1, 3),
+    )
+}
+API_VERSIONS_KEY = 18
+
+_HEAD = struct.Struct(">hhi")
+_INT16 = struct.Struct(">h")
+_INT32 = struct.Struct(">i")
+
+
+class ProtocolError(Exception):
+    """A frame that cannot be a valid request: the connection that sent it is closed."""
+
+
+class UnsupportedVersion(Exception):
+    """A known API at a version kcli serve does not speak."""
+
+    def __init__(self, api: Api, version: int, correlation_id: int):
+        super().__init__(
+            f"{api.name} v{version} is not supported (kcli serve speaks "
+            f"v{api.min_version}-v{api.max_version})"
+        )
+        self.api = api
+        self.version = version
+        self.correlation_id = correlation_id
+
+
+@dataclass
+class Request:
+    """A decoded request: its header fields and its body (a kafka.protocol message)."""
+
+    api: Api
+    version: int
+    correlation_id: int
+    client_id: str | None
+    body: object
+    size: int
+
+    @property
+    def name(self) -> str:
+        return self.api.name
+
+
+def peek_header(frame: bytes | memoryview) -> tuple[int, int, int]:
+    """(api_key, api_version, correlation_id) of a frame, without decoding the rest."""
+    if len(frame) < MIN_REQUEST_BYTES:
+        raise ProtocolError(
+            f"a {len(frame)}-byte request is shorter than a request header ({MIN_REQUEST_BYTES} bytes)"
+        )
+    return _HEAD.unpack_from(frame, 0)
+
+
+def decode_request(frame: bytes) -> Request:
+    """Split a request frame (without its length prefix) into header and decoded body.
+
+    Raises ProtocolError for anything that is not a request kcli serve knows, and
+    UnsupportedVersion for a known API at an unknown version.
+    """
+    api_key, version, correlation_id = peek_header(frame)
+    api = APIS.get(api_key)
+    if api is None:
+        raise ProtocolError(f"unknown or unsupported API key {api_key}")
+    if not api.min_version <= version <= api.max_version:
+        raise UnsupportedVersion(api, version, correlation_id)
+    view = memoryview(frame)
+    try:
+        client_id, pos = _client_id(view)
+        if api.flexible(version):
+            pos = _skip_tagged_fields(view, pos)
+        body = api.request.decode(view[pos:], version=version)
+    except Exception as exc:  # the codec raises struct.error, ValueError, UnicodeError ...
+        raise ProtocolError(
+            f"cannot decode {api.name} v{version} request: {type(exc).__name__}: {exc}"
+        ) from None
+    return Request(api, version, correlation_id, client_id, body, len(frame))
+
+
+def _client_id(view: memoryview) -> tuple[str | None, int]:
+    """The request header's client_id (a nullable int16-length string, never compact)."""
+    (length,) = _INT16.unpack_from(view, 8)
+    if length < 0:
+        return None, 10
+    if 10 + length > len(view):
+        raise ValueError(f"client_id of {length} bytes runs past the end of the frame")
+    return bytes(view[10 : 10 + length]).decode("utf-8"), 10 + length
+
+
+def _unsigned_varint(view: memoryview, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = view[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 28:
+            raise ValueError("unsigned varint is longer than 5 bytes")
+
+
+def _skip_tagged_fields(view: memoryview, pos: int) -> int:
+    """Skip a flexible header's tagged fields (kcli serve reads none of them)."""
+    count, pos = _unsigned_varint(view, pos)
+    for _ in range(count):
+        _tag, pos = _unsigned_varint(view, pos)
+        size, pos = _unsigned_varint(view, pos)
+        pos += size
+        if pos > len(view):
+            raise ValueError("a tagged field runs past the end of the frame")
+    return pos
+
+
+def encode_response(request: Request, response: object) -> bytes:
+    """Frame a response: length, response header (v0, or v1 for flexible APIs), body.
+
+    ApiVersions always answers with a v0 header, whatever its version, so that a client
+    can read the answer before it knows which versions the broker speaks.
+    """
+    flexible = request.api.flexible(request.version) and request.api.key != API_VERSIONS_KEY
+    body = response.encode(version=request.version)
+    header = _INT32.pack(request.correlation_id) + (b"\x00" if flexible else b"")
+    return _INT32.pack(len(header) + len(body)) + header + body
+
+
+def unsupported_api_versions_response(correlation_id: int) -> bytes:
+    """ApiVersions v0 with UNSUPPORTED_VERSION and the supported ranges: the client retries lower."""
+    response = ApiVersionsResponse(
+        version=0,
+        error_code=ErrorCode.UNSUPPORTED_VERSION,
+        api_keys=api_version_entries(),
+    )
+    body = response.encode(version=0)
+    header = _INT32.pack(correlation_id)
+    return _INT32.pack(len(header) + len(body)) + header + body
+
+
+def api_version_entries() -> list:
+    entry = ApiVersionsResponse.ApiVersion
+    return [
+        entry(api_key=api.key, min_version=api.min_version, max_version=api.max_version)
+        for api in APIS.values()
+    ]

@@ -1,0 +1,336 @@
+"""The asyncio server: connections, framing, limits, dispatch, clean shutdown.
+
+Each connection is served like a Kafka broker serves it: one request at a time, in order (the
+client may pipeline; the next frame is read once the previous response is written).  Frames
+are checked before anything is allocated for them: a negative length, one over
+``socket.request.max.bytes``, a frame that does not arrive whole within
+``request.read.timeout.ms``, an unknown API key or an undecodable body closes that connection
+with one log line and leaves every other client alone.  The bytes of frames being read and
+handled are capped by ``queued.max.request.bytes``; beyond it, connections wait to be read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ipaddress
+import itertools
+import logging
+import socket
+import struct
+from concurrent.futures import ThreadPoolExecutor
+
+from storage import Store
+
+from kcli.serve.broker import Broker, CloseConnection
+from kcli.serve.config import BrokerConfig
+from kcli.serve.coordinator import GroupCoordinator
+from kcli.serve.fetch_wait import AppendWatcher
+from kcli.serve.protocol import (
+    API_VERSIONS_KEY,
+    MIN_REQUEST_BYTES,
+    ProtocolError,
+    Request,
+    UnsupportedVersion,
+    decode_request,
+    encode_response,
+    unsupported_api_versions_response,
+)
+from kcli.serve.stats import ConnectionStats, ServerStats
+
+log = logging.getLogger("kcli.serve")
+
+_LENGTH = struct.Struct(">i")
+# How long a stopping server lets in-flight requests finish before closing their connections.
+STOP_GRACE_S = 10.0
+# Frames are read in pieces of this size, so memory follows the bytes that really arrived.
+READ_CHUNK = 1 << 20
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _ByteBudget:
+    """At most ``limit`` bytes of requests in memory at once (-1: no limit).
+
+    A single frame larger than the whole budget is still let through when nothing else holds
+    any, so that the limit never deadlocks a lone large request.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.used = 0
+        self._cond = asyncio.Condition()
+
+    async def acquire(self, n: int) -> None:
+        if self.limit < 0:
+            return
+        async with self._cond:
+            await self._cond.wait_for(lambda: self.used == 0 or self.used + n <= self.limit)
+            self.used += n
+
+    async def release(self, n: int) -> None:
+        if self.limit < 0:
+            return
+        async with self._cond:
+            self.used -= n
+            self._cond.notify_all()
+
+
+class KafkaServer:
+    """A one-broker Kafka cluster in front of a kcli store."""
+
+    def __init__(self, store: Store, config: BrokerConfig, host: str, port: int):
+        self.store = store
+        self.config = config
+        self.host = host
+        self.port = port
+        self.stats = ServerStats()
+        self.connections: dict[int, ConnectionStats] = {}
+        self._ids = itertools.count(1)
+        self._pool = ThreadPoolExecutor(
+            max_workers=config.num_io_threads, thread_name_prefix="kcli-serve-io"
+        )
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._writers: dict[int, asyncio.StreamWriter] = {}
+        self._stopping = False
+        self._stopped: asyncio.Event | None = None
+        self._budget: _ByteBudget | None = None
+        self.watcher: AppendWatcher | None = None
+        self.broker: Broker | None = None
+        self.coordinator: GroupCoordinator | None = None
+        self._handlers: dict[int, object] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def run(self, fn, *args):
+        """Run a blocking store call in the I/O thread pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
+
+    def address(self) -> tuple[str, int]:
+        """The host and port clients are told to connect to (Metadata, FindCoordinator)."""
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            host = socket.gethostname()
+        return host, self.port
+
+    async def start(self) -> None:
+        self._stopped = asyncio.Event()
+        self._budget = _ByteBudget(self.config.queued_max_request_bytes)
+        self.watcher = AppendWatcher(self._log_end_offsets)
+        self.broker = Broker(
+            self.store,
+            self.config,
+            run=self.run,
+            watcher=self.watcher,
+            stats=self.stats,
+            address=self.address,
+            is_stopping=lambda: self._stopping,
+        )
+        self.coordinator = GroupCoordinator(self.store, self.config, run=self.run)
+        b, c = self.broker, self.coordinator
+        self._handlers = {
+            0: b.produce,
+            1: b.fetch,
+            2: b.list_offsets,
+            3: b.metadata,
+            8: c.offset_commit,
+            9: c.offset_fetch,
+            10: b.find_coordinator,
+            11: c.join_group,
+            12: c.heartbeat,
+            13: c.leave_group,
+            14: c.sync_group,
+            15: c.describe_groups,
+            16: c.list_groups,
+            18: b.api_versions,
+            19: b.create_topics,
+            20: b.delete_topics,
+            22: b.init_producer_id,
+            32: b.describe_configs,
+        }
+        self._server = await asyncio.start_server(
+            self._on_connection, self.host, self.port, reuse_address=True
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.watcher.start()
+        self.coordinator.start()
+
+    async def _log_end_offsets(self, partitions):
+        return await self.broker.log_end_offsets(partitions)
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    def request_stop(self) -> None:
+        """Begin a clean stop (safe to call from a signal handler, and more than once)."""
+        if not self._stopping:
+            self._stopping = True
+            asyncio.get_running_loop().create_task(self._stop())
+
+    async def _stop(self) -> None:
+        log.info("stopping: no new connections; finishing requests in progress")
+        self._server.close()
+        await self.watcher.stop()  # long-polling fetches answer now
+        await self.coordinator.stop()  # waiting joins and syncs answer now
+        if self._tasks:
+            done, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_S)
+            for writer in self._writers.values():
+                writer.close()
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=STOP_GRACE_S)
+        # Appends already handed to the pool finish (and fsync) before the pool shuts down.
+        await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(self._pool.shutdown, wait=True)
+        )
+        self.store.close()
+        self._stopped.set()
+
+    # -- connections ----------------------------------------------------------------------
+
+    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        peername = writer.get_extra_info("peername") or ("?", 0)
+        host, port = str(peername[0]), peername[1]
+        conn = ConnectionStats(id=next(self._ids), peer=f"{host}:{port}", host=host)
+        if self._stopping or len(self.connections) >= self.config.max_connections:
+            self.stats.connections_refused += 1
+            log.warning(
+                "refused connection from %s: %s",
+                conn.peer,
+                "stopping" if self._stopping else f"max.connections={self.config.max_connections}",
+            )
+            writer.close()
+            return
+        task = asyncio.current_task()
+        self._tasks.add(task)
+        self.connections[conn.id] = conn
+        self._writers[conn.id] = writer
+        self.stats.connections_total += 1
+        log.debug("connection %d from %s", conn.id, conn.peer)
+        try:
+            await self._serve(conn, reader, writer)
+        except ProtocolError as exc:
+            self.stats.bad_connections += 1
+            log.warning("closed connection from %s: %s", conn.label, exc)
+        except CloseConnection as exc:
+            log.warning("%s", exc)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the client went away; nothing to report
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            self.stats.bad_connections += 1
+            log.exception("closed connection from %s after an unexpected error", conn.label)
+        finally:
+            self.connections.pop(conn.id, None)
+            self._writers.pop(conn.id, None)
+            self._tasks.discard(task)
+            writer.close()
+            log.debug("connection %d from %s closed", conn.id, conn.peer)
+
+    async def _serve(self, conn, reader, writer) -> None:
+        idle_s = self.config.connections_max_idle_ms / 1000
+        while not self._stopping:
+            try:
+                async with asyncio.timeout(idle_s):
+                    first = await reader.read(1)
+            except TimeoutError:
+                log.info(
+                    "closed idle connection from %s (connections.max.idle.ms=%d)",
+                    conn.label,
+                    self.config.connections_max_idle_ms,
+                )
+                return
+            if not first:
+                return
+            size, frame = await self._read_frame(conn, reader, first)
+            try:
+                await self._handle_frame(conn, writer, frame)
+            finally:
+                await self._budget.release(size)
+
+    async def _read_frame(self, conn, reader, first: bytes) -> tuple[int, bytearray]:
+        """Read one length-prefixed frame whose first byte has arrived; checks come first."""
+        timeout_ms = self.config.request_read_timeout_ms
+        try:
+            async with asyncio.timeout(timeout_ms / 1000):
+                head = first + await reader.readexactly(3)
+                (size,) = _LENGTH.unpack(head)
+                limit = self.config.socket_request_max_bytes
+                if size < 0:
+                    raise ProtocolError(f"frame length {size} is negative")
+                if size > limit:
+                    raise ProtocolError(
+                        f"frame length {size} is larger than socket.request.max.bytes={limit}"
+                    )
+                if size < MIN_REQUEST_BYTES:
+                    raise ProtocolError(
+                        f"frame length {size} is too short for a request header "
+                        f"({MIN_REQUEST_BYTES} bytes)"
+                    )
+                await self._budget.acquire(size)
+                try:
+                    frame = bytearray()
+                    while len(frame) < size:
+                        chunk = await reader.read(min(READ_CHUNK, size - len(frame)))
+                        if not chunk:
+                            raise ProtocolError(
+                                f"connection closed after {len(frame)} of a {size}-byte frame"
+                            )
+                        frame += chunk
+                except BaseException:
+                    await self._budget.release(size)
+                    raise
+        except TimeoutError:
+            raise ProtocolError(
+                f"a request frame did not arrive whole within request.read.timeout.ms={timeout_ms}"
+            ) from None
+        conn.bytes_in += size + 4
+        self.stats.bytes_in += size + 4
+        return size, frame
+
+    async def _handle_frame(self, conn: ConnectionStats, writer, frame: bytearray) -> None:
+        try:
+            request = decode_request(bytes(frame))
+        except UnsupportedVersion as exc:
+            if exc.api.key == API_VERSIONS_KEY:
+                # Routine: a client newer than kcli serve starts with its own highest version.
+                log.debug("%s: %s; answering with ApiVersions v0", conn.label, exc)
+                await self._write(conn, writer, unsupported_api_versions_response(exc.correlation_id))
+                return
+            raise ProtocolError(str(exc)) from None
+        del frame
+        if request.client_id and not conn.client_id:
+            conn.client_id = request.client_id
+        conn.requests += 1
+        conn.by_api[request.name] += 1
+        conn.last_api = request.name
+        self.stats.requests += 1
+        response = await self._dispatch(conn, request)
+        if response is not None:
+            await self._write(conn, writer, encode_response(request, response))
+
+    async def _dispatch(self, conn: ConnectionStats, request: Request):
+        handler = self._handlers[request.api.key]
+        return await handler(conn, request)
+
+    async def _write(self, conn: ConnectionStats, writer, data: bytes) -> None:
+        writer.write(data)
+        conn.bytes_out += len(data)
+        self.stats.bytes_out += len(data)
+        try:
+            async with asyncio.timeout(self.config.connections_max_idle_ms / 1000):
+                await writer.drain()
+        except TimeoutError:
+            raise ProtocolError("the client stopped reading its responses") from None

@@ -1,0 +1,615 @@
+"""Partition assignors: which member of a consumer group reads which partitions.
+
+Ports of the Java client's assignors (``org.apache.kafka.clients.consumer``), so that a group of
+kcli processes splits partitions exactly as a group of Kafka consumers with the same member
+ids would:
+
+* ``range`` (``RangeAssignor``, Kafka's default): per topic, members sorted by member id get
+  contiguous ranges; the first ``partitions % members`` members get one extra partition.
+* ``roundrobin`` (``RoundRobinAssignor``): all subscribed partitions sorted by topic and
+  partition, dealt out one at a time to the members sorted by member id.
+* ``sticky`` and ``cooperative-sticky`` (``AbstractStickyAssignor``): as balanced as possible
+  while keeping as many of each member's previous partitions as possible.
+
+Racks and static members (``group.instance.id``) do not exist in kcli, so the rack-aware
+branches of the Java code are left out.  Everything here is a pure function of its inputs.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+TP = tuple[str, int]
+
+RANGE = "range"
+ROUNDROBIN = "roundrobin"
+STICKY = "sticky"
+COOPERATIVE_STICKY = "cooperative-sticky"
+ASSIGNORS = (RANGE, ROUNDROBIN, STICKY, COOPERATIVE_STICKY)
+# confluent-kafka's (librdkafka's) default partition.assignment.strategy.
+DEFAULT_STRATEGY = (RANGE, ROUNDROBIN)
+
+
+class UnknownAssignor(ValueError):
+    """An assignor name kcli does not implement."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What one member tells the assignor: its topics and the partitions it owned before."""
+
+    topics: tuple[str, ...]
+    owned: tuple[TP, ...] = ()
+
+
+Assignment = dict[str, list[TP]]
+
+
+def assign(
+    assignor: str,
+    partitions_per_topic: Mapping[str, int],
+    subscriptions: Mapping[str, Subscription],
+) -> Assignment:
+    """Run ``assignor`` for members ``subscriptions`` over topics with the given partition counts.
+
+    Topics a member subscribes to that are missing from ``partitions_per_topic`` (they do not
+    exist) are ignored, as Kafka's assignors ignore topics without metadata.  Every member gets
+    an entry, possibly empty; each member's partitions are returned sorted.
+    """
+    if assignor == RANGE:
+        result = range_assign(partitions_per_topic, subscriptions)
+    elif assignor == ROUNDROBIN:
+        result = roundrobin_assign(partitions_per_topic, subscriptions)
+    elif assignor in (STICKY, COOPERATIVE_STICKY):
+        result = sticky_assign(partitions_per_topic, subscriptions)
+    else:
+        raise UnknownAssignor(f"unknown assignor '{assignor}'; use one of: {', '.join(ASSIGNORS)}")
+    return {member: sorted(result.get(member, [])) for member in subscriptions}
+
+
+def parse_strategy(value: str | Sequence[str]) -> tuple[str, ...]:
+    """``partition.assignment.strategy`` as confluent-kafka takes it: a comma-separated list."""
+    names = value.split(",") if isinstance(value, str) else list(value)
+    out: list[str] = []
+    for raw in names:
+        name = raw.strip().lower()
+        if not name:
+            continue
+        if name not in ASSIGNORS:
+            raise UnknownAssignor(
+                f"unknown partition.assignment.strategy '{raw.strip()}'; use one or more of: "
+                f"{', '.join(ASSIGNORS)}"
+            )
+        if name not in out:
+            out.append(name)
+    if not out:
+        raise UnknownAssignor(
+            f"partition.assignment.strategy is empty; use one or more of: {', '.join(ASSIGNORS)}"
+        )
+    return tuple(out)
+
+
+def select_protocol(preferences: Mapping[str, Sequence[str]]) -> str | None:
+    """The assignor a group uses, chosen as Kafka's coordinator chooses it.
+
+    Candidates are the assignors every member supports; each member votes for the first
+    candidate in its own preference order; the most votes win (ties: the preference order of
+    the member with the smallest member id).  None when the members have nothing in common.
+    """
+    if not preferences:
+        return None
+    members = sorted(preferences)
+    candidates = set(preferences[members[0]])
+    for member in members[1:]:
+        candidates &= set(preferences[member])
+    if not candidates:
+        return None
+    votes: dict[str, int] = {}
+    for member in members:
+        vote = next(p for p in preferences[member] if p in candidates)
+        votes[vote] = votes.get(vote, 0) + 1
+    order = [p for p in preferences[members[0]] if p in candidates]
+    return max(order, key=lambda p: (votes.get(p, 0), -order.index(p)))
+
+
+# -- range and roundrobin ------------------------------------------------------------------
+
+
+def range_assign(
+    partitions_per_topic: Mapping[str, int], subscriptions: Mapping[str, Subscription]
+) -> Assignment:
+    """Kafka's RangeAssignor (without racks)."""
+    assignment: Assignment = {member: [] for member in subscriptions}
+    consumers_per_topic: dict[str, list[str]] = {}
+    for member, sub in subscriptions.items():
+        for topic in sub.topics:
+            consumers_per_topic.setdefault(topic, []).append(member)
+    for topic, count in partitions_per_topic.items():
+        consumers = sorted(set(consumers_per_topic.get(topic, ())))
+        if not consumers or count <= 0:
+            continue
+        per_consumer, extra = divmod(count, len(consumers))
+        for i, member in enumerate(consumers):
+            start = per_consumer * i + min(i, extra)
+            length = per_consumer + (1 if i < extra else 0)
+            assignment[member].extend((topic, p) for p in range(start, start + length))
+    return assignment
+
+
+def roundrobin_assign(
+    partitions_per_topic: Mapping[str, int], subscriptions: Mapping[str, Subscription]
+) -> Assignment:
+    """Kafka's RoundRobinAssignor: one circular pass over the members sorted by member id."""
+    assignment: Assignment = {member: [] for member in subscriptions}
+    members = sorted(subscriptions)
+    if not members:
+        return assignment
+    topics = sorted({t for sub in subscriptions.values() for t in sub.topics})
+    subscribed = {m: set(subscriptions[m].topics) for m in members}
+    i = 0
+    for topic in topics:
+        for p in range(partitions_per_topic.get(topic, 0)):
+            while topic not in subscribed[members[i % len(members)]]:
+                i += 1
+            assignment[members[i % len(members)]].append((topic, p))
+            i += 1
+    return assignment
+
+
+# -- sticky ----------------------------------------------------------------------------------
+
+
+def sticky_assign(
+    partitions_per_topic: Mapping[str, int], subscriptions: Mapping[str, Subscription]
+) -> Assignment:
+    """Kafka's AbstractStickyAssignor: the constrained algorithm when every member subscribes to
+    the same topics, the general one otherwise."""
+    all_topics = set(partitions_per_topic)
+    # The Java code walks its subscriptions in java.util.HashMap order, and that order decides
+    # which of several previous owners keeps an extra partition; replay it.
+    members = java_hashmap_order(subscriptions)
+    owned: dict[str, list[TP]] = {}
+    claimed_by: dict[TP, str] = {}
+    multiply_claimed: set[TP] = set()
+    for member in members:
+        owned[member] = []
+        for tp in subscriptions[member].owned:
+            if tp[0] not in all_topics or tp[1] >= partitions_per_topic[tp[0]]:
+                continue
+            other = claimed_by.get(tp)
+            if other is None:
+                owned[member].append(tp)
+            else:
+                # Two owners in one generation: neither keeps it (Kafka logs an error).
+                multiply_claimed.add(tp)
+                if tp in owned[other]:
+                    owned[other].remove(tp)
+            claimed_by[tp] = member
+    topic_sets = {frozenset(subscriptions[m].topics) for m in members}
+    if len(topic_sets) <= 1:
+        return _ConstrainedAssignment(partitions_per_topic, owned, multiply_claimed).build()
+    return _GeneralAssignment(partitions_per_topic, subscriptions, owned, members).build()
+
+
+class _ConstrainedAssignment:
+    """``ConstrainedAssignmentBuilder``: all members subscribe to the same topics."""
+
+    def __init__(
+        self,
+        partitions_per_topic: Mapping[str, int],
+        owned: dict[str, list[TP]],
+        multiply_claimed: set[TP],
+    ):
+        self.partitions_per_topic = partitions_per_topic
+        self.owned = owned
+        self.multiply_claimed = multiply_claimed
+        total = sum(partitions_per_topic.values())
+        n = len(owned)
+        self.min_quota = total // n if n else 0
+        self.max_quota = -(-total // n) if n else 0
+        self.expected_over_min = total % n if n else 0
+        self.current_over_min = 0
+        self.assignment: Assignment = {m: [] for m in owned}
+        self.under_min: list[str] = []
+        self.exactly_min: list[str] = []
+
+    def build(self) -> Assignment:
+        if not self.owned:
+            return {}
+        assigned: set[TP] = set()
+        for member, partitions in self.owned.items():
+            mine = sorted(
+                (tp for tp in partitions if tp not in self.multiply_claimed),
+                key=lambda tp: (tp[1], tp[0]),
+            )
+            if len(mine) < self.min_quota:
+                self.assignment[member].extend(mine)
+                assigned.update(mine)
+                self.under_min.append(member)
+            elif len(mine) >= self.max_quota and self.current_over_min < self.expected_over_min:
+                self.current_over_min += 1
+                if self.current_over_min == self.expected_over_min:
+                    self.exactly_min.clear()
+                keep = mine[: self.max_quota]
+                self.assignment[member].extend(keep)
+                assigned.update(keep)
+            else:
+                keep = mine[: self.min_quota]
+                self.assignment[member].extend(keep)
+                assigned.update(keep)
+                if self.current_over_min < self.expected_over_min:
+                    self.exactly_min.append(member)
+        unassigned = [
+            (topic, p)
+            for topic in sorted(self.partitions_per_topic)
+            for p in range(self.partitions_per_topic[topic])
+            if (topic, p) not in assigned
+        ]
+        self.under_min.sort()
+        self.exactly_min.sort()
+        self._assign_round_robin(unassigned)
+        return self.assignment
+
+    def _assign_round_robin(self, unassigned: list[TP]) -> None:
+        under = self.under_min
+        exactly = deque(self.exactly_min)
+        i = 0
+        for tp in unassigned:
+            from_under = True
+            if i < len(under):
+                member = under[i]
+            elif not under and not exactly:
+                raise AssertionError("sticky assignor: no member left to take a partition")
+            elif not under:
+                member = exactly.popleft()
+                from_under = False
+            else:
+                i = 0
+                member = under[0]
+            self.assignment[member].append(tp)
+            count = len(self.assignment[member])
+            if count == self.min_quota and from_under:
+                under.pop(i)
+                exactly.append(member)
+                continue
+            if from_under:
+                i += 1
+            if count == self.max_quota:
+                self.current_over_min += 1
+
+
+class _GeneralAssignment:
+    """``GeneralAssignmentBuilder``: members subscribe to different topics."""
+
+    def __init__(
+        self,
+        partitions_per_topic: Mapping[str, int],
+        subscriptions: Mapping[str, Subscription],
+        owned: dict[str, list[TP]],
+        members: list[str],
+    ):
+        self.partitions_per_topic = dict(partitions_per_topic)
+        self.subscriptions = subscriptions
+        self.current: Assignment = {m: list(owned.get(m, [])) for m in members}
+        self.topic_consumers: dict[str, list[str]] = {t: [] for t in partitions_per_topic}
+        self.consumer_topics: dict[str, list[str]] = {}
+        for member in members:
+            topics = [t for t in subscriptions[member].topics if t in partitions_per_topic]
+            self.consumer_topics[member] = topics
+            for topic in topics:
+                self.topic_consumers[topic].append(member)
+        self.partition_consumer: dict[TP, str] = {
+            tp: m for m, tps in self.current.items() for tp in tps
+        }
+        sorted_topics = sorted(
+            self.topic_consumers, key=lambda t: (len(self.topic_consumers[t]), t)
+        )
+        self.sorted_all: list[TP] = [
+            (t, p) for t in sorted_topics for p in range(self.partitions_per_topic[t])
+        ]
+        self.total = sum(self.partitions_per_topic.values())
+        self.in_tree: set[str] = set()
+        self.revocation_required = False
+        self.movements = _PartitionMovements()
+
+    # The Java TreeSet ordered by (number of partitions, member id).
+    def _sorted_members(self) -> list[str]:
+        return sorted(self.in_tree, key=lambda m: (len(self.current[m]), m))
+
+    def build(self) -> Assignment:
+        assigned: set[TP] = set()
+        for member in list(self.current):
+            topics = set(self.subscriptions[member].topics)
+            kept = []
+            for tp in self.current[member]:
+                if tp[0] not in self.topic_consumers:
+                    self.partition_consumer.pop(tp, None)
+                elif tp[0] not in topics:
+                    self.revocation_required = True
+                else:
+                    kept.append(tp)
+                    assigned.add(tp)
+            self.current[member] = kept
+        unassigned = [tp for tp in self.sorted_all if tp not in assigned]
+        self.in_tree.update(self.current)
+        self._balance(unassigned)
+        return self.current
+
+    def _max_assignment_size(self, topics: list[str]) -> int:
+        if len(topics) == len(self.partitions_per_topic):
+            return self.total
+        return sum(self.partitions_per_topic[t] for t in topics)
+
+    def _is_balanced(self) -> bool:
+        ordered = self._sorted_members()
+        if not ordered:
+            return True
+        if len(self.current[ordered[0]]) >= len(self.current[ordered[-1]]) - 1:
+            return True
+        owner = {tp: m for m in ordered for tp in self.current[m]}
+        for member in ordered:
+            count = len(self.current[member])
+            topics = self.consumer_topics[member]
+            if count == self._max_assignment_size(topics):
+                continue
+            mine = set(self.current[member])
+            for topic in topics:
+                for p in range(self.partitions_per_topic[topic]):
+                    tp = (topic, p)
+                    if tp in mine:
+                        continue
+                    other = owner.get(tp)
+                    if other is not None and count + 1 < len(self.current[other]):
+                        return False
+        return True
+
+    def _balance_score(self, assignment: Assignment) -> int:
+        sizes = [len(v) for v in assignment.values()]
+        return sum(abs(a - b) for i, a in enumerate(sizes) for b in sizes[i + 1 :])
+
+    def _maybe_assign(self, partitions: list[TP]) -> None:
+        for tp in partitions:
+            if not self.topic_consumers[tp[0]]:
+                continue
+            for member in self._sorted_members():
+                if tp[0] in self.consumer_topics[member]:
+                    self.current[member].append(tp)
+                    self.partition_consumer[tp] = member
+                    break
+
+    def _topic_can_move(self, topic: str) -> bool:
+        return len(self.topic_consumers[topic]) >= 2
+
+    def _consumer_can_move(self, member: str) -> bool:
+        partitions = self.current[member]
+        if len(partitions) < self._max_assignment_size(self.consumer_topics[member]):
+            return True
+        return any(self._topic_can_move(tp[0]) for tp in partitions)
+
+    def _balance(self, unassigned: list[TP]) -> None:
+        ordered = self._sorted_members()
+        initializing = not ordered or not self.current[ordered[-1]]
+        self._maybe_assign(unassigned)
+
+        fixed_partitions = {
+            (t, p)
+            for t in self.topic_consumers
+            if not self._topic_can_move(t)
+            for p in range(self.partitions_per_topic[t])
+        }
+        self.sorted_all = [tp for tp in self.sorted_all if tp not in fixed_partitions]
+        unassigned = [tp for tp in unassigned if tp not in fixed_partitions]
+
+        fixed_assignments: Assignment = {}
+        for member in list(self.consumer_topics):
+            if not self._consumer_can_move(member):
+                self.in_tree.discard(member)
+                fixed_assignments[member] = self.current.pop(member)
+
+        pre_balance = {m: list(v) for m, v in self.current.items()}
+        pre_owner = dict(self.partition_consumer)
+        if not self.revocation_required:
+            self._perform_reassignments(unassigned)
+        performed = self._perform_reassignments(self.sorted_all)
+        if (
+            not initializing
+            and performed
+            and self._balance_score(self.current) >= self._balance_score(pre_balance)
+        ):
+            self.current = pre_balance
+            self.partition_consumer = pre_owner
+        for member, partitions in fixed_assignments.items():
+            self.current[member] = partitions
+            self.in_tree.add(member)
+
+    def _perform_reassignments(self, partitions: list[TP]) -> bool:
+        performed = False
+        while True:
+            modified = False
+            for tp in partitions:
+                if self._is_balanced():
+                    break
+                member = self.partition_consumer.get(tp)
+                if member is None or member not in self.current:
+                    continue
+                for other in self.topic_consumers[tp[0]]:
+                    if (
+                        other in self.current
+                        and len(self.current[member]) > len(self.current[other]) + 1
+                    ):
+                        self._reassign(tp)
+                        performed = modified = True
+                        break
+            if not modified:
+                return performed
+
+    def _reassign(self, tp: TP) -> None:
+        new = next(m for m in self._sorted_members() if tp[0] in self.consumer_topics[m])
+        old = self.partition_consumer[tp]
+        moved = self.movements.actual_partition_to_move(tp, old, new)
+        source = self.partition_consumer[moved]
+        self.movements.move(moved, source, new)
+        self.current[source].remove(moved)
+        self.current[new].append(moved)
+        self.partition_consumer[moved] = new
+
+
+class _PartitionMovements:
+    """Kafka's ``PartitionMovements``: remembers moves so that a partition moving back and forth
+    between two members is swapped for one that already moved the other way."""
+
+    def __init__(self) -> None:
+        self.by_topic: dict[str, dict[tuple[str, str], list[TP]]] = {}
+        self.moves: dict[TP, tuple[str, str]] = {}
+
+    def _remove(self, tp: TP) -> tuple[str, str]:
+        pair = self.moves.pop(tp)
+        topic_moves = self.by_topic[tp[0]]
+        topic_moves[pair].remove(tp)
+        if not topic_moves[pair]:
+            del topic_moves[pair]
+        if not topic_moves:
+            del self.by_topic[tp[0]]
+        return pair
+
+    def _add(self, tp: TP, pair: tuple[str, str]) -> None:
+        self.moves[tp] = pair
+        self.by_topic.setdefault(tp[0], {}).setdefault(pair, []).append(tp)
+
+    def move(self, tp: TP, old: str, new: str) -> None:
+        if tp in self.moves:
+            src, _dst = self._remove(tp)
+            if src != new:
+                self._add(tp, (src, new))
+        else:
+            self._add(tp, (old, new))
+
+    def actual_partition_to_move(self, tp: TP, old: str, new: str) -> TP:
+        topic_moves = self.by_topic.get(tp[0])
+        if topic_moves is None:
+            return tp
+        if tp in self.moves:
+            old = self.moves[tp][0]
+        candidates = topic_moves.get((new, old))
+        if not candidates:
+            return tp
+        # HashSet.iterator().next() in the Java code: the first partition in hash order.
+        return java_hashset_first(candidates)
+
+
+# -- java.util.HashMap iteration order --------------------------------------------------------
+
+
+def java_string_hash(s: str) -> int:
+    """``String.hashCode()``: 31-based polynomial over UTF-16 code units, as a signed int."""
+    h = 0
+    data = s.encode("utf-16-be")
+    for i in range(0, len(data), 2):
+        h = (31 * h + ((data[i] << 8) | data[i + 1])) & 0xFFFFFFFF
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def _bucket(h: int, table_size: int) -> int:
+    h &= 0xFFFFFFFF
+    return (h ^ (h >> 16)) & (table_size - 1)
+
+
+def _table_size(entries: int) -> int:
+    size = 16
+    while entries > size * 3 // 4:
+        size *= 2
+    return size
+
+
+def java_hashmap_order(keys: Iterable[str]) -> list[str]:
+    """The order a ``java.util.HashMap<String, ?>`` filled with ``keys`` iterates them.
+
+    Buckets in index order; keys sharing a bucket keep their insertion order, which for kcli's
+    members is their member-id order.
+    """
+    ordered = sorted(keys)
+    size = _table_size(len(ordered))
+    return sorted(ordered, key=lambda k: _bucket(java_string_hash(k), size))
+
+
+def _java_tp_hash(tp: TP) -> int:
+    return (31 * (31 + tp[1]) + java_string_hash(tp[0])) & 0xFFFFFFFF
+
+
+def java_hashset_first(items: Sequence[TP]) -> TP:
+    size = _table_size(len(items))
+    return min(items, key=lambda tp: (_bucket(_java_tp_hash(tp), size), items.index(tp)))
+
+
+# -- teaching helpers -------------------------------------------------------------------------
+
+
+def moved_partitions(before: Mapping[str, Iterable[TP]], after: Mapping[str, Iterable[TP]]) -> int:
+    """How many partitions have a different owner in ``after`` than in ``before``."""
+    owner_before = {tp: m for m, tps in before.items() for tp in tps}
+    owner_after = {tp: m for m, tps in after.items() for tp in tps}
+    return sum(1 for tp, m in owner_after.items() if owner_before.get(tp) != m)
+
+
+@dataclass(frozen=True)
+class SimulatedAssignor:
+    """One assignor's results in a simulation: the start, a join and a leave."""
+
+    assignor: str
+    members: tuple[str, ...]
+    assignment: dict[str, list[TP]]
+    joined_member: str
+    after_join: dict[str, list[TP]]
+    moved_on_join: int
+    leaving_member: str
+    after_leave: dict[str, list[TP]]
+    moved_on_leave: int
+    # The fewest partitions any assignor could move: a newcomer's fair share, or the leaver's.
+    min_moves_on_join: int
+    min_moves_on_leave: int
+
+
+def simulate(
+    partitions: int, consumers: int, topics: int = 1, *, leaving: int = 0
+) -> list[SimulatedAssignor]:
+    """Assign ``topics`` topics of ``partitions`` partitions each to ``consumers`` members with
+    every assignor; then add one member, and remove member number ``leaving``.
+
+    Members are named ``consumer-0``... (zero-padded so that the member-id order is the
+    numeric order) and topics ``t0``, ``t1``...
+    """
+    width = len(str(consumers))
+    names = [f"consumer-{i:0{width}d}" for i in range(consumers + 1)]
+    members, joiner = names[:consumers], names[consumers]
+    topic_names = [f"t{i}" for i in range(topics)]
+    per_topic = dict.fromkeys(topic_names, partitions)
+    leaver = members[leaving]
+    results = []
+    for name in (RANGE, ROUNDROBIN, STICKY):
+
+        def run(prev: Mapping[str, list[TP]], group: list[str], _name: str = name):
+            subs = {m: Subscription(tuple(topic_names), tuple(prev.get(m, ()))) for m in group}
+            return assign(_name, per_topic, subs)
+
+        start = run({}, members)
+        joined = run(start, [*members, joiner])
+        left = run(start, [m for m in members if m != leaver]) if consumers > 1 else {}
+        total = partitions * len(topic_names)
+        results.append(
+            SimulatedAssignor(
+                assignor=name,
+                members=tuple(members),
+                assignment=start,
+                joined_member=joiner,
+                after_join=joined,
+                moved_on_join=moved_partitions(start, joined),
+                leaving_member=leaver,
+                after_leave=left,
+                moved_on_leave=moved_partitions(start, left),
+                min_moves_on_join=total // (consumers + 1),
+                min_moves_on_leave=len(start[leaver]) if consumers > 1 else 0,
+            )
+        )
+    return results

@@ -1,0 +1,55 @@
+"""Fixtures every test directory may use: a fresh data directory and a ``kcli`` runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Generous: two shared cores can make a process start take seconds.
+KCLI_TIMEOUT_S = 120
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    """A data directory that does not exist yet (the store creates it)."""
+    return tmp_path / "data"
+
+
+def run_kcli(
+    data_dir: Path,
+    *args: str,
+    input: str | bytes | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = KCLI_TIMEOUT_S,
+    text: bool = True,
+) -> subprocess.CompletedProcess:
+    """Run ``kcli --data-dir DATA_DIR ARGS...`` as a real process; never raises on exit codes.
+
+    The user's KCLI_DATA_DIR is removed from the environment so that nothing but the test's
+    directory can be touched.
+    """
+    full_env = {k: v for k, v in os.environ.items() if k != "KCLI_DATA_DIR"}
+    full_env["PYTHONUNBUFFERED"] = "1"
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "kcli", "--data-dir", str(data_dir), *args],
+        input=input,
+        capture_output=True,
+        text=text,
+        env=full_env,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def kcli(data_dir):
+    """``kcli("topic", "list")`` runs kcli on the test's data directory (see ``run_kcli``)."""
+
+    def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+        return run_kcli(data_dir, *args, **kwargs)
+
+    return run

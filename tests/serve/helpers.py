@@ -1,0 +1,163 @@
+"""Helpers for kcli serve tests: the server as a subprocess, a raw protocol client, polling."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+
+STARTUP_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 60
+_BOOTSTRAP = re.compile(r"bootstrap\.servers=(\S+)")
+
+# Settings that keep group tests short: no initial rebalance delay.
+FAST_GROUPS = ("group.initial.rebalance.delay.ms=0",)
+
+
+class ServeProcess:
+    """`kcli --data-dir D serve --port 0 ...` as a subprocess; stderr goes to a file."""
+
+    def __init__(self, data_dir: Path, log_path: Path, config: tuple[str, ...] = ()):
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.config = config
+        self.proc: subprocess.Popen | None = None
+        self.bootstrap = ""
+        self.host = ""
+        self.port = 0
+        self.stdout_lines: list[str] = []
+        self._ready = threading.Event()
+
+    def start(self) -> ServeProcess:
+        args = [sys.executable, "-m", "kcli", "--data-dir", str(self.data_dir), "serve", "--port", "0"]
+        for item in self.config:
+            args += ["--config", item]
+        env = {k: v for k, v in os.environ.items() if k != "KCLI_DATA_DIR"}
+        env["PYTHONUNBUFFERED"] = "1"
+        self._ready.clear()
+        self.stdout_lines = []
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(
+                args, stdout=subprocess.PIPE, stderr=log, text=True, env=env
+            )
+        threading.Thread(target=self._pump, daemon=True).start()
+        if not self._ready.wait(STARTUP_TIMEOUT_S):
+            self.proc.kill()
+            raise AssertionError(f"kcli serve did not start:\n{self.log()}")
+        if self.proc.poll() is not None and not self.bootstrap:
+            raise AssertionError(f"kcli serve exited at start:\n{self.log()}")
+        return self
+
+    def _pump(self) -> None:
+        for line in self.proc.stdout:
+            self.stdout_lines.append(line)
+            match = _BOOTSTRAP.search(line)
+            if match and not self._ready.is_set():
+                self.bootstrap = match.group(1)
+                host, _, port = self.bootstrap.rpartition(":")
+                self.host, self.port = host, int(port)
+                self._ready.set()
+        self._ready.set()
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"kcli serve did not stop on signal {sig}:\n{self.log()}") from None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text()
+        except FileNotFoundError:
+            return ""
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+
+def wait_for(condition, timeout: float = 60.0, interval: float = 0.05, what: str = "condition"):
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+class RawClient:
+    """A bare socket speaking Kafka's framing, with kafka-python's codec for bodies."""
+
+    def __init__(self, host: str, port: int, timeout: float = 30.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.correlation_id = 0
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def request(self, request_cls, version: int, client_id: str = "raw-test", **fields):
+        """Send one request; return (correlation id, response body bytes after the header)."""
+        self.correlation_id += 1
+        message = request_cls[version](**fields)
+        message.with_header(correlation_id=self.correlation_id, client_id=client_id)
+        self.sock.sendall(message.encode(header=True, framed=True))
+        return self.read_response()
+
+    def call(self, request_cls, response_cls, version: int, **fields):
+        """Send a request and decode its response at the same version."""
+        correlation_id, body = self.request(request_cls, version, **fields)
+        assert correlation_id == self.correlation_id
+        flexible = response_cls.flexible_version_q(version) and response_cls.API_KEY != 18
+        return response_cls.decode(body[1:] if flexible else body, version=version)
+
+    def read_response(self) -> tuple[int, bytes]:
+        size = struct.unpack(">i", self.read_exactly(4))[0]
+        payload = self.read_exactly(size)
+        return struct.unpack(">i", payload[:4])[0], payload[4:]
+
+    def read_exactly(self, n: int) -> bytes:
+        chunks = []
+        while n:
+            chunk = self.sock.recv(n)
+            if not chunk:
+                raise ConnectionError("closed by the server")
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    def closed_by_server(self, timeout: float = 30.0) -> bool:
+        """True once the server has closed this connection (reads return EOF or reset)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except TimeoutError:
+            return False

@@ -1,0 +1,38 @@
+"""Helpers for the Spark tests: append through the storage API, read a topic back, poll."""
+
+from __future__ import annotations
+
+import time
+
+
+def produce(store, topic: str, partition: int, values: list[str], *, keys=None, headers=()):
+    """Append records to one partition through the storage API; returns their offsets."""
+    from storage import ProducerRecord
+
+    keys = keys or [None] * len(values)
+    records = [
+        ProducerRecord(v.encode(), None if k is None else k.encode(), tuple(headers))
+        for v, k in zip(values, keys, strict=True)
+    ]
+    info = store.log(topic, partition).append_records(records)
+    return list(range(info.base_offset, info.last_offset + 1))
+
+
+def topic_values(store, topic: str) -> dict[int, list[str]]:
+    """Every value in every partition of ``topic``, in offset order."""
+    out = {}
+    for p in range(store.topic(topic).partitions):
+        records = store.log(topic, p).read_records(0)
+        out[p] = [r.value.decode() for r in records]
+    return out
+
+
+def wait_for(condition, timeout: float = 180.0, what: str = "condition"):
+    """Poll until ``condition()`` is truthy (a loaded 2-core machine can be slow)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
