@@ -72,7 +72,6 @@ def console(stderr: bool = False):
             highlight=False,
             soft_wrap=False,
             no_color=not colors(stream),
-            width=None if _isatty(stream) else 100,
         )
         _consoles[stderr] = con
     return con
@@ -336,7 +335,7 @@ class RecordWriter:
     # JSON Lines, the fast path: one C-level string escape per field, one template per record.
     def _json(self, topic: str, partition: int, records: Sequence) -> None:
         esc = _json_str
-        prefix = '{"topic":%s,"partition":%d,"offset":' % (esc(topic), partition)
+        prefix = f'{{"topic":{esc(topic)},"partition":{partition},"offset":'
         parts = []
         append = parts.append
         slow = record_json_slow
@@ -376,7 +375,7 @@ class RecordWriter:
         dim, cyan, reset = ("\x1b[2m", "\x1b[36m", "\x1b[0m") if color else ("", "", "")
         lines = []
         for offset, _ts, key, value, headers in records:
-            where = f"{dim}{partition:>2}:{offset:<6}{reset}"
+            where = f"{dim}partition {partition} offset {offset:<4}{reset}"
             text = _show(value) if value is not None else f"{dim}null{reset}"
             if key is not None:
                 text = f"{cyan}{_show(key)}{reset} {dim}→{reset} {text}"
@@ -554,7 +553,6 @@ def topic_describe(desc, segments: dict[int, list], form: str) -> None:
         right=["PARTITION", "LOG-START-OFFSET", "LOG-END-OFFSET", "RECORDS", "SIZE", "SEGMENTS"],
     )
     partition_picture(parts, segments)
-    con.print()
     defaults = {k: v for k, v in desc.config.items() if k not in desc.overrides}
     rows = []
     for key, value in desc.config.items():
@@ -581,7 +579,11 @@ def partition_picture(parts, segments: dict[int, list]) -> None:
     labels = []
     for p in parts:
         n = len([s for s in segments.get(p.partition, []) if s.next_offset > s.base_offset])
-        rng = f"{p.log_start_offset}..{p.log_end_offset - 1}" if p.log_end_offset > p.log_start_offset else "empty"
+        rng = (
+            f"{p.log_start_offset}..{p.log_end_offset - 1}"
+            if p.log_end_offset > p.log_start_offset
+            else "empty"
+        )
         labels.append(f"{rng} {n} seg" if rng != "empty" else rng)
     label_width = max((len(x) for x in labels), default=5)
     name_width = len(str(max((p.partition for p in parts), default=0))) + 1
@@ -595,7 +597,7 @@ def partition_picture(parts, segments: dict[int, list]) -> None:
     )
     styles = ("cyan", "blue")
     glyphs = ("█", "▓")
-    for p, label in zip(parts, labels):
+    for p, label in zip(parts, labels, strict=True):
         text = Text(f" p{p.partition:<{name_width - 1}} ", style="bold")
         cells = 0
         if top:
@@ -613,3 +615,321 @@ def partition_picture(parts, segments: dict[int, list]) -> None:
         text.append(" " * (bar - cells + 1))
         text.append(label, style="dim" if label == "empty" else "")
         con.print(text, no_wrap=True, overflow="crop")
+
+
+# -- log dump --------------------------------------------------------------------------------
+
+
+def _short_time(ms: int) -> str:
+    if ms is None or ms < 0:
+        return "-"
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ms / 1000).strftime("%m-%d %H:%M:%S")
+
+
+class LogDump:
+    """Renders ``kcli log dump`` as it walks the files: plain lines like kafka-dump-log,
+    JSON Lines with a "type" field, or rich tables."""
+
+    def __init__(self, form: str, topic: str, partition: int, *, show_records: bool):
+        self.form = form
+        self.topic = topic
+        self.partition = partition
+        self.show_records = show_records
+        self.invalid = 0
+        self._rows: list = []
+        self._seg = None
+
+    def _dir(self) -> str:
+        return f"{self.topic}-{self.partition}"
+
+    def segment(self, seg) -> None:
+        self._seg = seg
+        self._rows = []
+        name = seg.path.name
+        if self.form == JSON:
+            json_line(
+                {
+                    "type": "segment",
+                    "segment": name,
+                    "base_offset": seg.base_offset,
+                    "next_offset": seg.next_offset,
+                    "size_bytes": seg.size_bytes,
+                    "active": seg.active,
+                }
+            )
+        elif self.form == PLAIN:
+            line(f"Dumping {self._dir()}/{name}")
+            line(f"Log starting offset: {seg.base_offset}")
+        else:
+            from rich.text import Text
+
+            count = seg.next_offset - seg.base_offset
+            console().print(
+                Text.assemble(
+                    ("Segment ", "bold"),
+                    (f"{self._dir()}/{name}", "bold cyan"),
+                    f"  offsets {seg.base_offset}..{seg.next_offset - 1}" if count else "  empty",
+                    f", {human_bytes(seg.size_bytes)}",
+                    (", active" if seg.active else ", closed", "dim"),
+                )
+            )
+
+    def index(self, seg, entries) -> None:
+        offsets, times = entries
+        base = seg.path.name[: -len(".log")]
+        if self.form == JSON:
+            for offset, position in offsets:
+                json_line(
+                    {
+                        "type": "index",
+                        "segment": base + ".index",
+                        "offset": offset,
+                        "position": position,
+                    }
+                )
+            for timestamp, offset in times:
+                json_line(
+                    {
+                        "type": "timeindex",
+                        "segment": base + ".timeindex",
+                        "timestamp": timestamp,
+                        "offset": offset,
+                    }
+                )
+        elif self.form == PLAIN:
+            line(f"Dumping {self._dir()}/{base}.index")
+            for offset, position in offsets:
+                line(f"offset: {offset} position: {position}")
+            line(f"Dumping {self._dir()}/{base}.timeindex")
+            for timestamp, offset in times:
+                line(f"timestamp: {timestamp} offset: {offset}")
+        else:
+            from rich.table import Table
+
+            grid = Table.grid(padding=(0, 2))
+            grid.add_column(style="bold", no_wrap=True)
+            grid.add_column()
+            grid.add_row(
+                "  .index",
+                ", ".join(f"offset {o} → byte {p}" for o, p in offsets)
+                if offsets
+                else "[dim]no entries yet (one per index.interval.bytes of log): a read in "
+                "this segment scans from byte 0[/]",
+            )
+            grid.add_row(
+                "  .timeindex",
+                ", ".join(f"{_short_time(t)} → offset {o}" for t, o in times)
+                if times
+                else "[dim]no entries yet[/]",
+            )
+            console().print(grid)
+
+    def batch(self, b) -> None:
+        h = b.header
+        if not b.crc_valid:
+            self.invalid += 1
+        if self.form == JSON:
+            json_line(
+                {
+                    "type": "batch",
+                    "segment": b.segment,
+                    "base_offset": h.base_offset,
+                    "last_offset": h.last_offset,
+                    "count": h.records_count,
+                    "position": b.position,
+                    "size_bytes": h.size,
+                    "crc": h.crc,
+                    "crc_valid": b.crc_valid,
+                    "magic": h.magic,
+                    "compression": h.compression,
+                    "timestamp_type": h.timestamp_type,
+                    "base_timestamp": h.base_timestamp,
+                    "max_timestamp": h.max_timestamp,
+                    "producer_id": h.producer_id,
+                    "producer_epoch": h.producer_epoch,
+                    "base_sequence": h.base_sequence,
+                    "partition_leader_epoch": h.partition_leader_epoch,
+                    "is_transactional": h.is_transactional,
+                    "is_control": h.is_control,
+                }
+            )
+            for _offset, position, record in b.records:
+                text = record_json_slow(self.topic, self.partition, record)
+                obj = json.loads(text)
+                obj = {"type": "record", "position": position, **obj}
+                json_line(obj)
+            return
+        if self.form == PLAIN:
+            last_seq = h.base_sequence + h.last_offset_delta if h.base_sequence >= 0 else -1
+            line(
+                f"baseOffset: {h.base_offset} lastOffset: {h.last_offset} count: "
+                f"{h.records_count} baseSequence: {h.base_sequence} lastSequence: {last_seq} "
+                f"producerId: {h.producer_id} producerEpoch: {h.producer_epoch} "
+                f"partitionLeaderEpoch: {h.partition_leader_epoch} isTransactional: "
+                f"{str(h.is_transactional).lower()} isControl: {str(h.is_control).lower()} "
+                f"position: {b.position} {h.timestamp_type}: {h.max_timestamp} size: {h.size} "
+                f"magic: {h.magic} compresscodec: {h.compression} crc: {h.crc} "
+                f"isvalid: {str(b.crc_valid).lower()}"
+            )
+            for offset, _position, r in b.records:
+                keys = ", ".join(k for k, _ in r.headers)
+                payload = "" if r.value is None else _show(r.value)
+                key = "" if r.key is None else f" key: {_show(r.key)}"
+                line(
+                    f"| offset: {offset} {h.timestamp_type}: {r.timestamp} keySize: "
+                    f"{-1 if r.key is None else len(r.key)} valueSize: "
+                    f"{-1 if r.value is None else len(r.value)} sequence: "
+                    f"{h.base_sequence + offset - h.base_offset if h.base_sequence >= 0 else -1} "
+                    f"headerKeys: [{keys}]{key} payload: {payload}"
+                )
+            return
+        valid = "[green]yes[/]" if b.crc_valid else "[bold red]NO[/]"
+        row = (
+            str(h.base_offset),
+            str(h.last_offset),
+            str(h.records_count),
+            str(b.position),
+            str(h.size),
+            f"{h.crc:08x}",
+            valid,
+            _short_time(h.max_timestamp),
+        )
+        if not self.show_records:
+            self._rows.append(row)
+            return
+        self._flush_rows()
+        con = console()
+        con.print(
+            f"  [bold]batch {h.base_offset}..{h.last_offset}[/]  position {b.position}, "
+            f"{h.size} B, CRC {h.crc:08x} {valid}, {h.records_count} record"
+            f"{'s' if h.records_count != 1 else ''}, {_short_time(h.max_timestamp)}"
+        )
+        from rich.markup import escape
+
+        for offset, position, r in b.records:
+            key = "" if r.key is None else f"[cyan]{escape(_show(r.key))}[/] → "
+            value = "[dim]null[/]" if r.value is None else escape(_show(r.value))
+            headers = (
+                "  [dim]["
+                + escape(" ".join(f"{k}={_show(v or b'')}" for k, v in r.headers))
+                + "][/]"
+                if r.headers
+                else ""
+            )
+            con.print(
+                f"    [dim]offset[/] {offset:<6} [dim]pos[/] {position:<8} {key}{value}{headers}",
+                overflow="ellipsis",
+                no_wrap=True,
+            )
+
+    def _flush_rows(self) -> None:
+        if self._rows:
+            table(
+                ["BASE", "LAST", "COUNT", "POSITION", "SIZE", "CRC-32C", "VALID", "MAX TIME"],
+                self._rows,
+                right=["BASE", "LAST", "COUNT", "POSITION", "SIZE"],
+            )
+            self._rows = []
+
+    def torn_tail(self, t) -> None:
+        message = (
+            f"{t.size} bytes at position {t.position} of {t.segment} are not a whole batch "
+            f"(a write cut short); recovery truncates them"
+        )
+        if self.form == JSON:
+            json_line(
+                {
+                    "type": "torn_tail",
+                    "segment": t.segment,
+                    "position": t.position,
+                    "size_bytes": t.size,
+                }
+            )
+        elif self.form == PLAIN:
+            line(f"Incomplete batch at position: {t.position} size: {t.size}")
+        else:
+            self._flush_rows()
+            console().print(f"  [yellow]{message}[/]")
+
+    def end_segment(self) -> None:
+        if self.form == TABLE:
+            if not self._rows and self._seg is not None and self._seg.size_bytes == 0:
+                console().print("[dim]  (no batches yet)[/]")
+            self._flush_rows()
+
+    def finish(self) -> None:
+        if self.invalid:
+            note(
+                f"Warning: {self.invalid} batch{'es' if self.invalid != 1 else ''} with a CRC-32C "
+                f"that does not match the data: the file is damaged"
+            )
+
+
+# -- info and perf ---------------------------------------------------------------------------
+
+
+def store_info(data: dict, form: str) -> None:
+    if form == JSON:
+        json_line(data)
+    elif form == PLAIN:
+        for key, value in data.items():
+            line(f"{key}: {value}")
+    else:
+        rows = [
+            ("Version", f"kcli {data['version']}"),
+            ("Data directory", data["data_dir"]),
+            ("Cluster id", data["cluster_id"]),
+            ("Topics", f"{data['topics']} ({data['partitions']} partitions)"),
+            ("Size on disk", human_bytes(data["size_bytes"])),
+        ]
+        from rich import box
+        from rich.table import Table
+
+        t = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
+        t.add_column(style="bold")
+        t.add_column(overflow="fold")
+        for row in rows:
+            t.add_row(*row)
+        console().print(t)
+
+
+def perf_report(kind: str, r: dict, form: str) -> None:
+    """Throughput and latency, worded as Kafka's perf-test tools word them."""
+    if form == JSON:
+        json_line({"test": kind, **r})
+        return
+    if form == PLAIN:
+        if kind == "produce":
+            line(
+                f"{r['records']} records sent, {r['records_per_sec']:.1f} records/sec "
+                f"({r['mb_per_sec']:.2f} MB/sec), {r['avg_latency_ms']:.2f} ms avg latency, "
+                f"{r['max_latency_ms']:.2f} ms max latency, {r['p50_latency_ms']:.2f} ms 50th, "
+                f"{r['p95_latency_ms']:.2f} ms 95th, {r['p99_latency_ms']:.2f} ms 99th, "
+                f"{r['p999_latency_ms']:.2f} ms 99.9th."
+            )
+        else:
+            line(
+                f"{r['records']} records consumed, {r['records_per_sec']:.1f} records/sec "
+                f"({r['mb_per_sec']:.2f} MB/sec), {r['avg_latency_ms']:.2f} ms avg poll "
+                f"latency, {r['p50_latency_ms']:.2f} ms 50th, {r['p99_latency_ms']:.2f} ms "
+                f"99th, {r['max_latency_ms']:.2f} ms max."
+            )
+        return
+    latency = "delivery latency" if kind == "produce" else "consume() latency"
+    table(
+        ["", "VALUE"],
+        [
+            ("records", f"{r['records']:,}"),
+            ("time", f"{r['elapsed_s']:.2f} s"),
+            ("throughput", f"{r['records_per_sec']:,.0f} records/s"),
+            ("", f"{r['mb_per_sec']:.2f} MB/s"),
+            (f"{latency} avg", f"{r['avg_latency_ms']:.2f} ms"),
+            ("p50 / p95", f"{r['p50_latency_ms']:.2f} / {r['p95_latency_ms']:.2f} ms"),
+            ("p99 / p99.9", f"{r['p99_latency_ms']:.2f} / {r['p999_latency_ms']:.2f} ms"),
+            ("max", f"{r['max_latency_ms']:.2f} ms"),
+        ],
+        title=f"kcli perf {kind}",
+        right=["VALUE"],
+    )

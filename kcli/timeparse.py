@@ -23,7 +23,9 @@ _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _RELATIVE = re.compile(r"^-((?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+)$")
 
-EXAMPLES = "ISO-8601 (2024-05-01T10:30:00Z), a duration before now (-10s, -30m, -1h, -2d) or epoch ms"
+EXAMPLES = (
+    "ISO-8601 (2024-05-01T10:30:00Z), a duration before now (-10s, -30m, -1h, -2d) or epoch ms"
+)
 
 
 def now_ms() -> int:

@@ -166,6 +166,8 @@ def sticky_assign(
 ) -> Assignment:
     """Kafka's AbstractStickyAssignor: the constrained algorithm when every member subscribes to
     the same topics, the general one otherwise."""
+    subscribed = {t for s in subscriptions.values() for t in s.topics}
+    partitions_per_topic = {t: n for t, n in partitions_per_topic.items() if t in subscribed}
     all_topics = set(partitions_per_topic)
     # The Java code walks its subscriptions in java.util.HashMap order, and that order decides
     # which of several previous owners keeps an extra partition; replay it.

@@ -50,6 +50,19 @@ class FileMutex:
             fcntl.flock(fd, fcntl.LOCK_UN)
             self.close()
 
+    def try_acquire(self) -> bool:
+        """Take the lock if nobody holds it; never wait."""
+        fd = self._descriptor()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        if self._is_current(fd):
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        self.close()
+        return False
+
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)

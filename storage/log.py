@@ -79,7 +79,7 @@ from storage.records import (
     set_log_append_time,
     validate_batch,
 )
-from storage.segment import Segment, TornTail
+from storage.segment import LOOKUP_CHUNK, Segment, TornTail
 from storage.topic_config import TopicConfig
 
 LOCK_TIMEOUT_S = 30.0
@@ -197,7 +197,7 @@ class Log:
         self._dir_id: tuple[int, int] | None = None
         # Where this process has scanned the active segment up to, and what it found.
         self._scanned_base = -1
-        self._scanned_base_from_index = False
+        self._scan_starts_at_index = False
         self._scanned_pos = 0
         self._next_offset = 0
         self._active_max_ts = -1
@@ -208,6 +208,7 @@ class Log:
         self._read_fds: dict[int, int] = {}
         self._closed_largest_ts: dict[int, int] = {}
         self._recovered = False
+        self._judged_tail: tuple[int, int, int] | None = None
         self._producer_state = ProducerState(self.directory)
         self._load_segments()
 
@@ -277,16 +278,44 @@ class Log:
             self._start_scan(active, from_index=True)
         fd = self._read_fd(active)
         try:
-            return self._scan_from(active, fd, writer=writer)
+            torn = self._scan_from(active, fd, writer=writer)
         except CorruptRecord:
-            if self._scanned_base_from_index:
-                # The index pointed somewhere odd (a damaged index): scan from the start.
-                self._start_scan(active, from_index=False)
-                torn = self._scan_from(active, fd, writer=writer)
-                if writer:
-                    active.rebuild_indexes(fd, self.config.index_interval_bytes)
-                return torn
-            raise
+            if not self._scan_starts_at_index:
+                raise
+            # The index entry the scan started from was wrong: scan from the start.
+            self._start_scan(active, from_index=False)
+            torn = self._scan_from(active, fd, writer=writer)
+            if writer:
+                active.rebuild_indexes(fd, self.config.index_interval_bytes)
+        self._scan_starts_at_index = False
+        if torn is not None and not writer:
+            self._judge_torn_tail(active, fd, torn)
+        return torn
+
+    def _judge_torn_tail(self, active: Segment, fd: int, torn: TornTail) -> None:
+        """A reader that finds an incomplete batch at the end: being written, or damage?
+
+        Only a writer killed mid-write or one writing right now leaves one.  If no writer
+        holds the lock (a non-blocking try, so no writer ever waits for a reader), nothing is
+        being written and the tail is judged as a writer would judge it: a damaged batch
+        length raises CorruptRecord here rather than quietly hiding the batches after it.
+        Each tail is judged once.
+        """
+        key = (active.base_offset, torn.position, torn.size)
+        if self._judged_tail == key:
+            return
+        try:
+            if not self._file_lock.try_acquire():
+                return
+        except OSError:
+            return  # a read-only data directory: leave the judgement to writers
+        try:
+            size = os.fstat(fd).st_size
+            if size == torn.position + torn.size:
+                active.judge_tail(fd, torn.position, size)
+                self._judged_tail = key
+        finally:
+            self._file_lock.release()
 
     def _start_scan(self, active: Segment, *, from_index: bool) -> None:
         start = 0
@@ -298,7 +327,7 @@ class Log:
                 last_time = active.time_index.last_entry()
                 max_ts = last_time[0] if last_time else -1
         self._scanned_base = active.base_offset
-        self._scanned_base_from_index = start > 0
+        self._scan_starts_at_index = start > 0
         self._scanned_pos = start
         self._next_offset = active.base_offset
         self._active_max_ts = max_ts
@@ -750,7 +779,7 @@ class Log:
         _fsync_dir(self.directory)
         self._load_segments()
         self._scanned_base = new.base_offset
-        self._scanned_base_from_index = False
+        self._scan_starts_at_index = False
         self._scanned_pos = 0
         self._active_max_ts = -1
 
@@ -867,7 +896,7 @@ class Log:
             # Never past the last complete batch seen in the active segment: what follows may
             # be a batch still being written.
             limit = self._scanned_pos if i == last else os.fstat(fd).st_size
-            found = seg.find_batch(fd, offset)
+            found = seg.find_batch(fd, offset, limit)
             if found is None or found.position >= limit:
                 i += 1
                 if i <= last:
@@ -970,9 +999,10 @@ class Log:
             entry = seg.time_index.lookup_below(timestamp)
             start_offset = entry[1] + 1 if entry else seg.base_offset
             found = seg.find_batch(fd, start_offset)
-            position = found.position if found else 0
+            if found is None:
+                continue
             end = self._scanned_pos if i == last else None
-            for item in seg.iter_batches(fd, position, end):
+            for item in seg.iter_batches(fd, found.position, end, chunk=LOOKUP_CHUNK):
                 if isinstance(item, TornTail):
                     break
                 if item.header.max_timestamp < timestamp:
@@ -1089,7 +1119,7 @@ class Log:
                     os.fsync(f.fileno())
                 truncated += size - valid_size
             if not sane or valid_size < size:
-                seg.rebuild_indexes(fd, self.config.index_interval_bytes)
+                seg.rebuild_indexes(fd, self.config.index_interval_bytes, closed=not last)
                 rebuilt.append(seg.base_offset)
             if not last and next_offset != self._segments[i + 1].base_offset:
                 raise CorruptRecord(

@@ -28,6 +28,8 @@ from storage.records import HEADER, BatchHeader, compute_crc
 from storage.time_index import TimeIndex
 
 _SCAN_CHUNK = 1 << 16
+# A lookup scans from an index entry: about index.interval.bytes (4096) and one batch.
+LOOKUP_CHUNK = 1 << 13
 _JUDGE_WINDOW = 16 << 20
 MAGIC_BYTE = bytes([MAGIC])
 _INT32 = struct.Struct(">i")
@@ -111,6 +113,7 @@ class Segment:
         *,
         check_crc: bool = False,
         judge_tail: bool = False,
+        chunk: int = _SCAN_CHUNK,
     ) -> Iterator[BatchPosition | TornTail]:
         """Walk batch headers from byte ``start`` to ``end`` (default: end of file).
 
@@ -121,22 +124,22 @@ class Segment:
         A reader cannot tell a torn tail from a batch still being written, so by default any
         batch running past the end is a TornTail.  With ``judge_tail`` (callers holding the
         partition lock, when nothing can be half-written) a batch that runs past the end is a
-        torn tail only if it really is the unfinished last write: see ``_judge_tail``.
+        torn tail only if it really is the unfinished last write: see ``judge_tail``.
         """
         file_size = os.fstat(fd).st_size if end is None else end
         pos = start
         buf = b""
         buf_start = pos
-        chunk = _SCAN_CHUNK
+        read_size = chunk
         while pos < file_size:
             rel = pos - buf_start
             if len(buf) - rel < BATCH_HEADER_SIZE:
-                buf = os.pread(fd, min(max(chunk, BATCH_HEADER_SIZE), file_size - pos), pos)
+                buf = os.pread(fd, min(max(read_size, BATCH_HEADER_SIZE), file_size - pos), pos)
                 buf_start = pos
                 rel = 0
             if len(buf) - rel < BATCH_HEADER_SIZE:
                 if judge_tail:
-                    self._judge_tail(fd, pos, file_size)
+                    self.judge_tail(fd, pos, file_size)
                 yield TornTail(pos, file_size - pos)
                 return
             header = BatchHeader._make(HEADER.unpack_from(buf, rel))
@@ -144,7 +147,7 @@ class Segment:
             if header.magic != MAGIC or size < BATCH_HEADER_SIZE or header.last_offset_delta < 0:
                 if header.magic == MAGIC and size >= BATCH_HEADER_SIZE and pos + size > file_size:
                     if judge_tail:
-                        self._judge_tail(fd, pos, file_size)
+                        self.judge_tail(fd, pos, file_size)
                     yield TornTail(pos, file_size - pos)
                     return
                 if judge_tail and _all_zero(fd, pos, file_size):
@@ -158,7 +161,7 @@ class Segment:
                 )
             if pos + size > file_size:
                 if judge_tail:
-                    self._judge_tail(fd, pos, file_size)
+                    self.judge_tail(fd, pos, file_size)
                 yield TornTail(pos, file_size - pos)
                 return
             if check_crc:
@@ -175,11 +178,11 @@ class Segment:
                         f"(offsets {header.base_offset}..{header.last_offset})"
                     )
             # Large batches: read only the next header instead of a chunk that is mostly data.
-            chunk = BATCH_HEADER_SIZE if size > _SCAN_CHUNK // 2 else _SCAN_CHUNK
+            read_size = BATCH_HEADER_SIZE if size > chunk // 2 else chunk
             yield BatchPosition(pos, header)
             pos += size
 
-    def _judge_tail(self, fd: int, pos: int, file_size: int) -> None:
+    def judge_tail(self, fd: int, pos: int, file_size: int) -> None:
         """Raise CorruptRecord unless the bytes from ``pos`` can be an unfinished last write.
 
         A killed writer leaves a prefix of what it was writing, which holds no complete batch
@@ -218,11 +221,13 @@ class Segment:
                 i = data.find(MAGIC_BYTE, i + 1)
             start += window
 
-    def find_batch(self, fd: int, offset: int) -> BatchPosition | None:
+    def find_batch(self, fd: int, offset: int, end: int | None = None) -> BatchPosition | None:
         """The batch holding ``offset`` (or the first batch after it), or None at the end.
 
         Index lookup, then a scan of headers from there.  An index entry that does not point at
         a sensible batch (a damaged index) is ignored and the scan starts at the beginning.
+        With ``end``, the caller knows every batch before it is complete: a batch claiming
+        to run past it is corrupt, not "not written yet".
         """
         _entry_offset, position = self.offset_index.lookup(offset)
         if position:
@@ -233,8 +238,15 @@ class Segment:
                 header = BatchHeader._make(HEADER.unpack(header_bytes))
                 if header.base_offset > offset:
                     position = 0
-        for item in self.iter_batches(fd, position):
+        for item in self.iter_batches(fd, position, chunk=LOOKUP_CHUNK):
             if isinstance(item, TornTail):
+                if end is not None and item.position < end:
+                    raise CorruptRecord(
+                        f"{self.log_path}: the batch at byte position {item.position} claims "
+                        f"to run past the end of the complete batches ({end})"
+                    )
+                return None
+            if end is not None and item.position >= end:
                 return None
             if item.header.base_offset + item.header.last_offset_delta >= offset:
                 return item
@@ -261,10 +273,14 @@ class Segment:
 
     # -- recovery ----------------------------------------------------------------------
 
-    def rebuild_indexes(self, fd: int, index_interval_bytes: int) -> tuple[int, int]:
+    def rebuild_indexes(
+        self, fd: int, index_interval_bytes: int, *, closed: bool = False
+    ) -> tuple[int, int]:
         """Rewrite both indexes from the .log, validating every batch.
 
-        Returns (next offset, valid size in bytes); a torn tail is left for the caller.
+        The entries are those appends make; a ``closed`` segment's time index also ends with
+        its largest timestamp, as written when it rolled.  Returns (next offset, valid size in
+        bytes); a torn tail is left for the caller.
         """
         offset_entries: list[tuple[int, int]] = []
         time_entries: list[tuple[int, int]] = []
@@ -285,6 +301,8 @@ class Segment:
                 last_indexed_pos = position
             next_offset = header.next_offset
             valid_size = position + header.size
+        if closed and max_ts >= 0 and (not time_entries or max_ts > time_entries[-1][0]):
+            time_entries.append((max_ts, next_offset - 1))
         self.offset_index.write_all(offset_entries)
         self.time_index.write_all(time_entries)
         return next_offset, valid_size

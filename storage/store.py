@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -60,7 +61,8 @@ def validate_topic_name(name: str) -> None:
         raise InvalidTopicName(f"topic name '{name}' is not allowed ('.' and '..' are reserved)")
     if len(name) > TOPIC_NAME_MAX_LENGTH:
         raise InvalidTopicName(
-            f"topic name is {len(name)} characters long; the maximum is {TOPIC_NAME_MAX_LENGTH}"
+            f"topic name is {len(name)} characters long; the maximum is {TOPIC_NAME_MAX_LENGTH} "
+            f"(use 1-{TOPIC_NAME_MAX_LENGTH} characters of a-z A-Z 0-9 . _ -)"
         )
     if not _LEGAL.match(name):
         bad = sorted({c for c in name if not _LEGAL.match(c)})
@@ -465,12 +467,18 @@ def _new_topic_id() -> str:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write ``path`` as Kafka writes checkpoints: temp file, fsync, rename, fsync the dir."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    # A short temp name: "<249-character topic>.json" plus a suffix would pass NAME_MAX (255).
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the file from other users
+        with open(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     _fsync_dir(path.parent)
 
 

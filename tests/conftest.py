@@ -13,6 +13,14 @@ import pytest
 KCLI_TIMEOUT_S = 120
 
 
+def pytest_configure(config):
+    # kafka-python 3.0 (an independent reader of our files) loads its schemas with a
+    # deprecated importlib.resources API.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:.*is deprecated. Use files\\(\\) instead:DeprecationWarning"
+    )
+
+
 @pytest.fixture
 def data_dir(tmp_path) -> Path:
     """A data directory that does not exist yet (the store creates it)."""

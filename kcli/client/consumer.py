@@ -743,6 +743,119 @@ class Consumer:
             error_message(KafkaError(code, reason), st.topic, st.partition, st.fetch_position)
         )
 
+    # -- kcli-only bulk read (what `kcli consume` uses; confluent-kafka has no such method) -----
+
+    def consume_records(self, max_records: int = 100_000, timeout: float | None = -1) -> list:
+        """kcli-only: like consume(), but without building a Message per record.
+
+        Returns a list of items, each either an event ``Message`` (its ``error()`` says what:
+        end of partition, unknown topic ...) or a tuple ``(topic, partition, records)`` whose
+        ``records`` are storage ``Record`` tuples ``(offset, timestamp, key, value, headers)``
+        in offset order.  Positions, stored offsets, auto-commit and group rebalances behave
+        as with consume().  Waits up to ``timeout`` seconds (None or negative: forever).
+        """
+        self._check_open()
+        if timeout is not None and timeout < 0:
+            timeout = None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        sleep = _IDLE_SLEEP_MIN_S
+        while True:
+            self._group_tick()
+            self._auto_commit()
+            out: list = []
+            budget = max_records
+            for key in list(self._order):
+                st = self._assigned.get(key)
+                if st is None or st.paused or st.buffer_pos >= len(st.buffer):
+                    continue
+                # Messages poll()/consume() buffered already come first: offset order holds.
+                take = st.buffer[st.buffer_pos :]
+                st.buffer, st.buffer_pos = [], 0
+                out.append((st.topic, st.partition, [(m[2], m[4], m[5], m[6], m[7]) for m in take]))
+                budget -= len(take)
+                self._mark_consumed(st, take[-1][2] + 1)
+            for key in list(self._order):
+                st = self._assigned.get(key)
+                if budget <= 0:
+                    break
+                if st is None or st.paused:
+                    continue
+                records = self._fetch_records(st, budget)
+                if records:
+                    out.append((st.topic, st.partition, records))
+                    budget -= len(records)
+            if self._pending_errors:
+                out.extend(self._pending_errors)
+                self._pending_errors.clear()
+            if out:
+                return out
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return out
+            pause = sleep if deadline is None else min(sleep, deadline - now)
+            time.sleep(max(pause, 0))
+            sleep = min(sleep * 2, _IDLE_SLEEP_MAX_S)
+
+    def _mark_consumed(self, st: _PartitionState, position: int) -> None:
+        st.consumed = position
+        if self._auto_offset_store:
+            st.stored = position
+
+    def _fetch_records(self, st: _PartitionState, budget: int) -> list | None:
+        """Up to ``budget`` records of one partition from its fetch position (None: none)."""
+        from storage.errors import OffsetOutOfRange, StorageError
+        from storage.records import decode_batch, read_header
+
+        try:
+            log = self._store.log(st.topic, st.partition)
+        except StorageError as exc:
+            self._remove_with_error(st, KafkaError.UNKNOWN_TOPIC_OR_PART, str(exc))
+            return None
+        if st.fetch_position is None:
+            position = self._start_position(st, log)
+            if position is None:
+                return None
+            st.fetch_position = position
+        while True:
+            try:
+                data = log.read(st.fetch_position, self._max_partition_fetch_bytes).records
+            except OffsetOutOfRange as exc:
+                position = self._reset_position(st, exc.log_start_offset, exc.log_end_offset, exc)
+                if position is None:
+                    return None
+                st.fetch_position = position
+                continue
+            if not data:
+                if self._partition_eof and st.eof_reported_at != st.fetch_position:
+                    st.eof_reported_at = st.fetch_position
+                    self._pending_errors.append(
+                        error_message(
+                            KafkaError(KafkaError._PARTITION_EOF, "Broker: No more messages"),
+                            st.topic,
+                            st.partition,
+                            st.fetch_position,
+                        )
+                    )
+                return None
+            records: list = []
+            pos, end = 0, len(data)
+            while pos < end and len(records) < budget:
+                size = read_header(data, pos).size
+                records.extend(
+                    decode_batch(
+                        data[pos : pos + size],
+                        min_offset=st.fetch_position,
+                        max_records=budget - len(records),
+                    )
+                )
+                pos += size
+            if records:
+                st.fetch_position = records[-1][0] + 1
+                self._mark_consumed(st, st.fetch_position)
+                return records
+            # Only control batches or records below the position: move past them.
+            st.fetch_position = _next_offset_after(data)
+
     # -- metadata and lifecycle ---------------------------------------------------------------
 
     def list_topics(self, topic: str | None = None, timeout: float = -1):

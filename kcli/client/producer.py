@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from itertools import repeat
 
 from kcli.client.config import as_int, check_keys, data_dir_of
 from kcli.client.types import (
@@ -108,8 +109,8 @@ class Producer:
         only_error = str(conf.get("delivery.report.only.error", "false")).lower()
         self._only_errors = only_error in ("true", "1")
         from storage import RoundRobin, Store
-        from storage.partitioner import partition_for_key
         from storage.log import encode_batches
+        from storage.partitioner import partition_for_key
         from storage.records import ProducerRecord
 
         self._store = Store(self._data_dir)
@@ -323,7 +324,7 @@ class Producer:
         simple = (
             partition < partitions
             and self._queued < self._queue_max - len(self._reports) - len(values)
-            and all(v.__class__ is bytes for v in values)
+            and (not values or set(map(type, values)) == {bytes})
             and (not values or max(map(len, values)) <= limit)
         )
         if not simple:
@@ -342,7 +343,9 @@ class Producer:
             start = self._round_robin.partition(partitions)
             for _ in range((n - 1) % partitions):
                 self._round_robin.partition(partitions)  # leave it where n calls would
-            groups = [((start + j) % partitions, values[j::partitions]) for j in range(n)[:partitions]]
+            groups = [
+                ((start + j) % partitions, values[j::partitions]) for j in range(n)[:partitions]
+            ]
         else:
             groups = []
         new = tuple.__new__
@@ -356,7 +359,13 @@ class Producer:
                 chunk = group[lo : lo + step]
                 if not buf.records:
                     buf.since = time.monotonic()
-                buf.records.extend([new(record_type, (v, key, headers, None)) for v in chunk])
+                buf.records.extend(
+                    map(
+                        new,
+                        repeat(record_type),
+                        zip(chunk, repeat(key), repeat(headers), repeat(None)),
+                    )
+                )
                 buf.callbacks.extend([cb] * len(chunk))
                 buf.nbytes += sum(map(len, chunk)) + extra * len(chunk)
                 self._queued += len(chunk)
@@ -575,7 +584,9 @@ def _headers(headers) -> tuple[tuple[str, bytes | None], ...]:
         try:
             hkey, hvalue = item
         except (TypeError, ValueError):
-            raise TypeError(f"headers must be a dict or a list of (key, value); got {item!r}")
+            raise TypeError(
+                f"headers must be a dict or a list of (key, value); got {item!r}"
+            ) from None
         if not isinstance(hkey, str):
             raise TypeError(f"header key must be a str, not {type(hkey).__name__}")
         if hvalue is not None and hvalue.__class__ is not bytes:

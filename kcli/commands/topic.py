@@ -23,7 +23,7 @@ _CONFIG_HELP = (
 def create(
     name: str = _NAME,
     partitions: int = typer.Option(
-        1, "--partitions", "-p", help="Number of partitions (Kafka's default: 1)."
+        1, "--partitions", "-p", help="Number of partitions (Kafka's default: 1).", metavar="N"
     ),
     config: list[str] = typer.Option(
         [], "--config", "-c", metavar="KEY=VALUE", help=_CONFIG_HELP, show_default=False
@@ -87,7 +87,7 @@ def describe(name: str = _NAME, output: Output | None = output_option()) -> None
 def alter(
     name: str = _NAME,
     partitions: int | None = typer.Option(
-        None, "--partitions", "-p", help="New partition count (it can only grow)."
+        None, "--partitions", "-p", help="New partition count (it can only grow).", metavar="N"
     ),
     config: list[str] = typer.Option(
         [], "--config", "-c", metavar="KEY=VALUE", help=_CONFIG_HELP, show_default=False

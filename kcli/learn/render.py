@@ -112,8 +112,8 @@ def check_outcome(console: Console, outcome: CheckOutcome) -> None:
         if outcome.next_lesson is not None:
             console.print(
                 Text.assemble(
-                    f"Next: lesson {outcome.next_lesson.number}, "
-                    f"{outcome.next_lesson.title}. Run ",
+                    f"Next: lesson {outcome.next_lesson.number} "
+                    f"({outcome.next_lesson.title}): ",
                     _cmd("kcli learn next"),
                 )
             )

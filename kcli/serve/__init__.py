@@ -69,7 +69,8 @@ async def _serve(store, host, port, config, live, debug) -> None:
         loop.add_signal_handler(sig, server.request_stop)
     address = "{}:{}".format(*server.address())
     print(
-        f"kcli serve: a one-broker Kafka cluster on {address}, data dir {store.data_dir}\n"
+        f"kcli serve: a one-broker Kafka cluster listening on {host}:{server.port}, "
+        f"data dir {store.data_dir}\n"
         f"Connect with bootstrap.servers={address}  (stop with Ctrl-C)",
         flush=True,
     )

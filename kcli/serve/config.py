@@ -92,6 +92,7 @@ def broker_config(overrides: dict[str, str]) -> BrokerConfig:
         error = exc.errors()[0]
         key = str(error["loc"][0]) if error.get("loc") else "?"
         message = error["msg"].removeprefix("Value error, ")
+        message = message[:1].lower() + message[1:]
         raise KcliError(
             f"invalid value '{error.get('input')}' for broker config {key}: {message}"
         ) from None

@@ -316,6 +316,11 @@ class GroupCoordinator:
         conn.waiting = "JoinGroup"
         try:
             return await future
+        except asyncio.CancelledError:
+            # The client went away while waiting: it has not rejoined after all.
+            if member.join_future is future:
+                member.join_future = None
+            raise
         finally:
             conn.waiting = ""
 
@@ -471,6 +476,10 @@ class GroupCoordinator:
         conn.waiting = "SyncGroup"
         try:
             return await future
+        except asyncio.CancelledError:
+            if member.sync_future is future:
+                member.sync_future = None
+            raise
         finally:
             conn.waiting = ""
 
@@ -756,7 +765,10 @@ class GroupCoordinator:
                 self._wake.clear()
                 await self._wake.wait()
             await asyncio.sleep(TICK_S)
-            self._tick()
+            try:
+                self._tick()
+            except Exception:  # never let one bad group stop every group's timers
+                log.exception("group timers failed")
 
     def _tick(self) -> None:
         now = self._loop_time()
@@ -791,7 +803,7 @@ class GroupCoordinator:
         self._dirty.clear()
         try:
             await self.run(self._publish, snapshots)
-        except StorageError as exc:
+        except Exception as exc:  # publishing is for display; the protocol goes on without it
             log.warning("could not publish group state: %s", exc)
 
     def _snapshot(self, group: Group) -> dict:
@@ -827,7 +839,10 @@ class GroupCoordinator:
     def _publish(self, snapshots: list[dict]) -> None:
         for snapshot in snapshots:
             group = snapshot.pop("group")
-            self.group_store.publish_external(group, **snapshot)
+            try:
+                self.group_store.publish_external(group, **snapshot)
+            except StorageError as exc:
+                log.warning("could not publish the state of group '%s': %s", group, exc)
 
 
 def _group_error_code(exc: StorageError) -> int:

@@ -45,6 +45,14 @@ _LENGTH = struct.Struct(">i")
 STOP_GRACE_S = 10.0
 # Frames are read in pieces of this size, so memory follows the bytes that really arrived.
 READ_CHUNK = 1 << 20
+# Frames up to this size are not counted against queued.max.request.bytes, so that clients
+# sending ordinary requests keep being served while large frames wait for room (memory stays
+# bounded by max.connections times this).
+SMALL_FRAME = 64 << 10
+# APIs whose requests can wait long; while they do, the connection is watched for the
+# client going away.  Fetch, JoinGroup, SyncGroup.
+_WAITING_APIS = frozenset({1, 11, 14})
+DISCONNECT_CHECK_S = 1.0
 
 
 def is_loopback(host: str) -> bool:
@@ -118,6 +126,9 @@ class KafkaServer:
 
     def address(self) -> tuple[str, int]:
         """The host and port clients are told to connect to (Metadata, FindCoordinator)."""
+        advertised = self.config.advertised_address()
+        if advertised is not None:
+            return advertised
         host = self.host
         if host in ("0.0.0.0", "::", ""):
             host = socket.gethostname()
@@ -254,15 +265,22 @@ class KafkaServer:
                 return
             if not first:
                 return
-            size, frame = await self._read_frame(conn, reader, first)
+            reserved, frame = await self._read_frame(conn, reader, first)
             try:
-                await self._handle_frame(conn, writer, frame)
+                await self._handle_frame(conn, reader, writer, frame)
             finally:
-                await self._budget.release(size)
+                del frame
+                await self._budget.release(reserved)
 
     async def _read_frame(self, conn, reader, first: bytes) -> tuple[int, bytearray]:
-        """Read one length-prefixed frame whose first byte has arrived; checks come first."""
+        """Read one length-prefixed frame whose first byte has arrived.
+
+        The length is checked before anything is read into memory, and a large frame's bytes
+        are counted against queued.max.request.bytes as they arrive, so a client that
+        announces a big frame and sends little holds little.  Returns the bytes counted.
+        """
         timeout_ms = self.config.request_read_timeout_ms
+        reserved = 0
         try:
             async with asyncio.timeout(timeout_ms / 1000):
                 head = first + await reader.readexactly(3)
@@ -279,30 +297,37 @@ class KafkaServer:
                         f"frame length {size} is too short for a request header "
                         f"({MIN_REQUEST_BYTES} bytes)"
                     )
-                await self._budget.acquire(size)
-                try:
-                    frame = bytearray()
-                    while len(frame) < size:
-                        chunk = await reader.read(min(READ_CHUNK, size - len(frame)))
-                        if not chunk:
-                            raise ProtocolError(
-                                f"connection closed after {len(frame)} of a {size}-byte frame"
-                            )
-                        frame += chunk
-                except BaseException:
-                    await self._budget.release(size)
-                    raise
+                counted = size > SMALL_FRAME
+                frame = bytearray()
+                while len(frame) < size:
+                    want = min(READ_CHUNK, size - len(frame))
+                    if counted:
+                        await self._budget.acquire(want)
+                        reserved += want
+                    chunk = await reader.read(want)
+                    if not chunk:
+                        raise ProtocolError(
+                            f"connection closed after {len(frame)} bytes of a {size}-byte frame"
+                        )
+                    if counted and len(chunk) < want:
+                        await self._budget.release(want - len(chunk))
+                        reserved -= want - len(chunk)
+                    frame += chunk
         except TimeoutError:
+            await self._budget.release(reserved)
             raise ProtocolError(
                 f"a request frame did not arrive whole within request.read.timeout.ms={timeout_ms}"
             ) from None
+        except BaseException:
+            await self._budget.release(reserved)
+            raise
         conn.bytes_in += size + 4
         self.stats.bytes_in += size + 4
-        return size, frame
+        return reserved, frame
 
-    async def _handle_frame(self, conn: ConnectionStats, writer, frame: bytearray) -> None:
+    async def _handle_frame(self, conn: ConnectionStats, reader, writer, frame) -> None:
         try:
-            request = decode_request(bytes(frame))
+            request = decode_request(frame)
         except UnsupportedVersion as exc:
             if exc.api.key == API_VERSIONS_KEY:
                 # Routine: a client newer than kcli serve starts with its own highest version.
@@ -310,16 +335,47 @@ class KafkaServer:
                 await self._write(conn, writer, unsupported_api_versions_response(exc.correlation_id))
                 return
             raise ProtocolError(str(exc)) from None
-        del frame
         if request.client_id and not conn.client_id:
             conn.client_id = request.client_id
+            log.info("client '%s' connected from %s", conn.client_id, conn.peer)
         conn.requests += 1
         conn.by_api[request.name] += 1
         conn.last_api = request.name
         self.stats.requests += 1
-        response = await self._dispatch(conn, request)
-        if response is not None:
-            await self._write(conn, writer, encode_response(request, response))
+        try:
+            if request.api.key in _WAITING_APIS:
+                response = await self._dispatch_watching(conn, reader, writer, request)
+            else:
+                response = await self._dispatch(conn, request)
+            data = None if response is None else encode_response(request, response)
+        except (CloseConnection, ConnectionError):
+            raise
+        except Exception as exc:
+            # A request the codec accepted but that makes no sense (say, a null where a list
+            # must be): one line, like any other bad input; the traceback with --debug.
+            log.debug("%s v%d failed", request.name, request.version, exc_info=True)
+            raise ProtocolError(
+                f"its {request.name} v{request.version} request failed: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        if data is not None:
+            await self._write(conn, writer, data)
+
+    async def _dispatch_watching(self, conn, reader, writer, request: Request):
+        """Dispatch a request that may wait long (a long poll, a rebalance), giving up on it
+        if the client goes away meanwhile, so abandoned requests do not pile up."""
+        task = asyncio.ensure_future(self._dispatch(conn, request))
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=DISCONNECT_CHECK_S)
+            if done:
+                return task.result()
+            if reader.at_eof() or writer.is_closing():
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+                raise ConnectionResetError("the client went away while its request waited")
 
     async def _dispatch(self, conn: ConnectionStats, request: Request):
         handler = self._handlers[request.api.key]

@@ -17,6 +17,7 @@ from pathlib import Path
 STARTUP_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 60
 _BOOTSTRAP = re.compile(r"bootstrap\.servers=(\S+)")
+_LISTENING = re.compile(r"listening on (\S+):(\d+),")
 
 # Settings that keep group tests short: no initial rebalance delay.
 FAST_GROUPS = ("group.initial.rebalance.delay.ms=0",)
@@ -34,6 +35,7 @@ class ServeProcess:
         self.host = ""
         self.port = 0
         self.stdout_lines: list[str] = []
+        self.listen_port = 0  # differs from port when advertised.listeners is set
         self._ready = threading.Event()
 
     def start(self) -> ServeProcess:
@@ -59,6 +61,9 @@ class ServeProcess:
     def _pump(self) -> None:
         for line in self.proc.stdout:
             self.stdout_lines.append(line)
+            listening = _LISTENING.search(line)
+            if listening:
+                self.listen_port = int(listening.group(2))
             match = _BOOTSTRAP.search(line)
             if match and not self._ready.is_set():
                 self.bootstrap = match.group(1)
@@ -161,3 +166,71 @@ class RawClient:
             return True
         except TimeoutError:
             return False
+
+
+def read_frames(stream: bytes) -> list[bytes]:
+    """Split a client's byte stream into request frames (length prefixes included)."""
+    frames = []
+    pos = 0
+    while pos + 4 <= len(stream):
+        size = struct.unpack_from(">i", stream, pos)[0]
+        if size < 0 or pos + 4 + size > len(stream):
+            break
+        frames.append(stream[pos : pos + 4 + size])
+        pos += 4 + size
+    return frames
+
+
+class CaptureProxy:
+    """A TCP proxy in front of kcli serve that records what clients send.
+
+    The server must advertise the proxy's address (advertised.listeners) so that clients
+    keep talking through it after their first Metadata response.
+    """
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.upstream_port = 0
+        self.streams: list[bytearray] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def frames(self) -> list[bytes]:
+        with self._lock:
+            return [f for s in self.streams for f in read_frames(bytes(s))]
+
+    def close(self) -> None:
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            record = bytearray()
+            with self._lock:
+                self.streams.append(record)
+            threading.Thread(target=self._pump, args=(client, upstream, record), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, None), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, record: bytearray | None) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if record is not None:
+                    with self._lock:
+                        record += data
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass

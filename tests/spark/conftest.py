@@ -1,4 +1,4 @@
-"""A SparkSession shared by the Spark tests (starting one costs ~10 s), and store helpers."""
+"""A SparkSession shared by the Spark tests (starting one costs 10-20 s), and a store."""
 
 from __future__ import annotations
 
@@ -36,16 +36,13 @@ def spark():
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.default.parallelism", "2")
         .config("spark.sql.streaming.stopTimeout", "60s")
+        # Report idle triggers every second, so a test can see a query has caught up.
+        .config("spark.sql.streaming.noDataProgressEventInterval", "1s")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
-
-
-@pytest.fixture
-def data_dir(tmp_path) -> Path:
-    return tmp_path / "data"
 
 
 @pytest.fixture

@@ -148,7 +148,7 @@ PRODUCER = textwrap.dedent(
 def test_live_producer_while_processing_time_query_runs(spark, store, data_dir, tmp_path):
     store.create_topic("sensor", 2)
     store.create_topic("sensor-copy", 2)
-    total = 2000
+    total = 1000
     query = copy_query(
         spark,
         data_dir,
@@ -166,9 +166,12 @@ def test_live_producer_while_processing_time_query_runs(spark, store, data_dir, 
             return sum(len(v) for v in topic_values(store, "sensor-copy").values()) >= total
 
         wait_for(copied, what="the query to copy every record")
-        # Let at least one more trigger pass so a late duplicate would show up.
-        seen = query.lastProgress["batchId"]
-        wait_for(lambda: query.lastProgress["batchId"] > seen + 1, what="two more triggers")
+        # Wait for an idle trigger: every batch in flight has finished, so none can add more.
+        seen = len(query.recentProgress)
+        wait_for(
+            lambda: any(p["numInputRows"] == 0 for p in query.recentProgress[seen:]),
+            what="an idle trigger",
+        )
     finally:
         query.stop()
     assert len(data_batches(query)) >= 2  # the records really arrived while the query ran

@@ -1,0 +1,162 @@
+"""Helpers for the consumer-group tests: member processes, their events, waiting."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+MEMBER = Path(__file__).with_name("member.py")
+KCLI = [sys.executable, "-m", "kcli"]
+# Generous: the machine may be busy with other test runs.
+WAIT_S = 60.0
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = WAIT_S):
+    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.05)
+
+
+class Member:
+    """A consumer-group member running in its own process (tests/groups/member.py)."""
+
+    def __init__(self, workdir: Path, name: str, **config):
+        self.name = name
+        self.events_path = workdir / f"{name}.events"
+        self.killed_at: float | None = None
+        self.proc = subprocess.Popen(
+            [sys.executable, str(MEMBER), json.dumps(config), str(self.events_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(workdir / f"{name}.stderr", "wb"),  # noqa: SIM115
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def events(self) -> list[dict]:
+        try:
+            lines = self.events_path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in lines if line.endswith("}")]
+
+    def assignment(self) -> list[tuple[str, int]] | None:
+        """The partitions of the last ``assigned`` event, unless revoked or lost since."""
+        current = None
+        for ev in self.events():
+            if ev["e"] == "assigned":
+                current = sorted((t, p) for t, p in ev["parts"])
+            elif ev["e"] in ("revoked", "lost"):
+                current = None
+        return current
+
+    def member_id(self) -> str | None:
+        ids = [ev["member"] for ev in self.events() if ev["e"] == "assigned"]
+        return ids[-1] if ids else None
+
+    def kill(self) -> None:
+        self.killed_at = time.time()
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def terminate(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(timeout=WAIT_S) == 0, self.name
+
+    def stop_quietly(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def describe(data_dir: Path, group: str):
+    from storage import Store
+    from storage.groups import GroupStore
+
+    return GroupStore(Store(data_dir)).describe_group(group)
+
+
+def stable_with(data_dir: Path, group: str, members: int):
+    """The group's description once it is Stable with exactly ``members`` members, else None."""
+    try:
+        desc = describe(data_dir, group)
+    except Exception:  # noqa: BLE001 - not created yet
+        return None
+    if desc.state == "Stable" and len(desc.members) == members:
+        return desc
+    return None
+
+
+def members_agree(members: list[Member], desc) -> bool:
+    """Every member process has applied the assignment the store holds for it."""
+    wanted = {m.member_id: sorted(m.assignment) for m in desc.members}
+    for member in members:
+        mid = member.member_id()
+        if mid not in wanted or member.assignment() != wanted[mid]:
+            return False
+    return True
+
+
+def ownership_intervals(members: list[Member]) -> dict:
+    """{(topic, partition): [(start, end, member name, records processed times)]}."""
+    out: dict = {}
+    for member in members:
+        open_: dict = {}
+        for ev in member.events():
+            if ev["e"] == "assigned":
+                for t, p in ev["parts"]:
+                    open_[(t, p)] = [ev["t"], None, member.name, []]
+            elif ev["e"] in ("revoked", "lost"):
+                for t, p in ev["parts"]:
+                    interval = open_.pop((t, p), None)
+                    if interval is not None:
+                        interval[1] = ev["t"]
+                        out.setdefault((t, p), []).append(interval)
+            elif ev["e"] == "rec":
+                interval = open_.get(tuple(ev["tp"]))
+                assert interval is not None, f"{member.name} processed {ev} without owning it"
+                interval[3].append(ev["t"])
+        end = member.killed_at or time.time()
+        for tp, interval in open_.items():
+            interval[1] = end
+            out.setdefault(tp, []).append(interval)
+    return out
+
+
+def assert_one_reader_at_a_time(members: list[Member]) -> None:
+    """No two members processed a partition's records in overlapping stretches of time.
+
+    Each member's stretch on a partition runs from its assignment to the last record it
+    processed there; a member that was revoked (or removed while frozen) must be done before
+    the next owner starts.
+    """
+    for tp, intervals in ownership_intervals(members).items():
+        busy = sorted(
+            (start, max(recs) if recs else start, name)
+            for start, _end, name, recs in intervals
+        )
+        for (s1, e1, n1), (s2, _e2, n2) in zip(busy, busy[1:]):
+            assert e1 <= s2, f"{tp}: {n1} still read until {e1} after {n2} started at {s2}"
+
+
+def run_kcli(data_dir: Path, *args: str, check: bool = True, env_extra=None, **kwargs):
+    env = {**os.environ, "KCLI_DATA_DIR": str(data_dir), "NO_COLOR": "1", **(env_extra or {})}
+    result = subprocess.run(
+        [*KCLI, *args], capture_output=True, text=True, env=env, timeout=WAIT_S, **kwargs
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"kcli {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+    return result

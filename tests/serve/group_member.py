@@ -1,0 +1,95 @@
+"""A consumer-group member for the tests, run as its own process.
+
+    python group_member.py {kafka-python|confluent-kafka} BOOTSTRAP TOPIC GROUP CLIENT_ID
+
+Prints one JSON object per line: {"assigned": [partitions]} after each rebalance and
+{"p": partition, "o": offset, "v": value} per record; commits after every record.  SIGTERM
+closes the consumer (leaving the group) and exits.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+
+SESSION_TIMEOUT_MS = 6000
+HEARTBEAT_INTERVAL_MS = 500
+stopping = False
+
+
+def emit(obj) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _stop(*_):
+    global stopping
+    stopping = True
+
+
+def run_kafka_python(bootstrap, topic, group, client_id):
+    from kafka import ConsumerRebalanceListener, KafkaConsumer
+
+    class Listener(ConsumerRebalanceListener):
+        def on_partitions_revoked(self, revoked):
+            pass
+
+        def on_partitions_assigned(self, assigned):
+            emit({"assigned": sorted(tp.partition for tp in assigned)})
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        client_id=client_id,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+    )
+    consumer.subscribe([topic], listener=Listener())
+    while not stopping:
+        batches = consumer.poll(timeout_ms=200)
+        for records in batches.values():
+            for r in records:
+                emit({"p": r.partition, "o": r.offset, "v": r.value.decode()})
+        if batches:
+            consumer.commit()
+    consumer.close()
+
+
+def run_confluent(bootstrap, topic, group, client_id):
+    from confluent_kafka import Consumer
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "client.id": client_id,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "session.timeout.ms": SESSION_TIMEOUT_MS,
+            "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
+        }
+    )
+
+    def on_assign(c, partitions):
+        emit({"assigned": sorted(tp.partition for tp in partitions)})
+
+    consumer.subscribe([topic], on_assign=on_assign)
+    while not stopping:
+        m = consumer.poll(0.2)
+        if m is None or m.error():
+            continue
+        emit({"p": m.partition(), "o": m.offset(), "v": m.value().decode()})
+        consumer.commit(message=m, asynchronous=False)
+    consumer.close()
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _stop)
+    client, bootstrap, topic, group, client_id = sys.argv[1:6]
+    if client == "kafka-python":
+        run_kafka_python(bootstrap, topic, group, client_id)
+    else:
+        run_confluent(bootstrap, topic, group, client_id)

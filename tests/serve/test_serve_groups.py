@@ -1,0 +1,176 @@
+"""Consumer groups over the wire: real clients in separate processes split a topic, rebalance
+when one is killed, commit offsets that survive a restart, and show up in `kcli group`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer as CkConsumer
+from kafka import KafkaAdminClient, KafkaConsumer
+
+from storage import ProducerRecord, Store
+from storage.groups import GroupStore
+
+from .helpers import FAST_GROUPS, wait_for
+
+MEMBER = Path(__file__).with_name("group_member.py")
+PARTITIONS = 4
+REBALANCE_TIMEOUT_S = 90
+
+
+class Member:
+    """One group_member.py process and what it has printed."""
+
+    def __init__(self, client: str, bootstrap: str, topic: str, group: str, client_id: str):
+        env = {k: v for k, v in os.environ.items() if k != "KCLI_DATA_DIR"}
+        self.client_id = client_id
+        self.proc = subprocess.Popen(
+            [sys.executable, str(MEMBER), client, bootstrap, topic, group, client_id],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        )
+        self.assignments: list[list[int]] = []
+        self.values: list[str] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            event = json.loads(line)
+            if "assigned" in event:
+                self.assignments.append(event["assigned"])
+            else:
+                self.values.append(event["v"])
+
+    @property
+    def assignment(self) -> list[int] | None:
+        return self.assignments[-1] if self.assignments else None
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def _produce(store: Store, topic: str, values: list[str]) -> None:
+    for i, value in enumerate(values):
+        store.log(topic, i % PARTITIONS).append_records([ProducerRecord(value.encode())])
+
+
+def _kcli_json(data_dir, *args) -> list[dict]:
+    result = subprocess.run(
+        [sys.executable, "-m", "kcli", "--data-dir", str(data_dir), *args, "--output", "json"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("client", ["confluent-kafka", "kafka-python"])
+def test_two_process_group_splits_partitions_and_rebalances_when_one_dies(server, client):
+    store = Store(server.data_dir)
+    topic, group = f"orders-{client}", f"billing-{client}"
+    store.create_topic(topic, PARTITIONS)
+    a = Member(client, server.bootstrap, topic, group, "member-a")
+    b = Member(client, server.bootstrap, topic, group, "member-b")
+    try:
+        def split():
+            if a.assignment is None or b.assignment is None:
+                return False
+            return sorted(a.assignment + b.assignment) == list(range(PARTITIONS)) and (
+                len(a.assignment) == len(b.assignment) == PARTITIONS // 2
+            )
+
+        wait_for(split, REBALANCE_TIMEOUT_S, what="both members to own two partitions each")
+        first = [f"first-{i}" for i in range(20)]
+        _produce(store, topic, first)
+        wait_for(lambda: set(a.values) | set(b.values) >= set(first), REBALANCE_TIMEOUT_S,
+                 what="the members to read every record")
+        # Each record was read by the member owning its partition, and only by it.
+        assert not set(a.values) & set(b.values)
+
+        desc = GroupStore(store).describe_group(group)
+        assert (desc.state, desc.coordinator, len(desc.members)) == ("Stable", "serve", 2)
+        by_client = {m.client_id: m for m in desc.members}
+        assert sorted(p for _, p in by_client["member-a"].assignment) == a.assignment
+        assert by_client["member-b"].topics == (topic,)
+        assert by_client["member-b"].host == "127.0.0.1"
+        listed = {g["group"]: g for g in _kcli_json(server.data_dir, "group", "list")}
+        assert (listed[group]["state"], listed[group]["members"]) == ("Stable", 2)
+
+        a.kill()  # no LeaveGroup: the coordinator notices the missing heartbeats
+        wait_for(lambda: b.assignment == list(range(PARTITIONS)), REBALANCE_TIMEOUT_S,
+                 what="the survivor to take every partition")
+        second = [f"second-{i}" for i in range(20)]
+        _produce(store, topic, second)
+        wait_for(lambda: set(b.values) >= set(second), REBALANCE_TIMEOUT_S,
+                 what="the survivor to read the new records")
+        rows = _kcli_json(server.data_dir, "group", "describe", group)
+        assert sorted(r["partition"] for r in rows if r["client_id"] == "member-b") == list(
+            range(PARTITIONS)
+        )
+        # Committed offsets: every partition at its log end (all 40 records were read).
+        assert all(r["lag"] == 0 for r in rows), rows
+        assert "no heartbeat within session.timeout.ms" in server.log()
+    finally:
+        a.stop()
+        b.stop()
+    wait_for(lambda: GroupStore(store).describe_group(group).state == "Empty",
+             what="the group to be empty after the last member left")
+
+
+def test_committed_offsets_survive_a_server_restart(serve_factory):
+    first = serve_factory(*FAST_GROUPS)
+    store = Store(first.data_dir)
+    store.create_topic("ledger", 2)
+    _produce_values = [f"old-{i}" for i in range(10)]
+    for i, value in enumerate(_produce_values):
+        store.log("ledger", i % 2).append_records([ProducerRecord(value.encode())])
+    consumer = KafkaConsumer("ledger", bootstrap_servers=first.bootstrap, group_id="ledger-g",
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             consumer_timeout_ms=30_000)
+    seen = []
+    for record in consumer:
+        seen.append(record.value.decode())
+        if len(seen) == 10:
+            break
+    consumer.commit()
+    consumer.close()
+    assert sorted(seen) == sorted(_produce_values)
+    assert first.stop() == 0
+
+    second = serve_factory(*FAST_GROUPS, data_dir=first.data_dir)
+    admin = KafkaAdminClient(bootstrap_servers=second.bootstrap)
+    committed = admin.list_group_offsets("ledger-g")["ledger-g"]
+    admin.close()
+    assert {tp.partition: om.offset for tp, om in committed.items()} == {0: 5, 1: 5}
+    for i in range(4):
+        store.log("ledger", i % 2).append_records([ProducerRecord(f"new-{i}".encode())])
+    # Another client library in the same group resumes from the committed offsets.
+    ck = CkConsumer({"bootstrap.servers": second.bootstrap, "group.id": "ledger-g",
+                     "auto.offset.reset": "earliest", "session.timeout.ms": 6000})
+    ck.subscribe(["ledger"])
+    got = []
+    deadline = time.monotonic() + REBALANCE_TIMEOUT_S
+    while len(got) < 4 and time.monotonic() < deadline:
+        m = ck.poll(0.5)
+        if m is not None and not m.error():
+            got.append(m.value().decode())
+    # Nothing more arrives: the old records are behind the committed offsets.
+    extra = ck.poll(2.0)
+    ck.close()
+    assert sorted(got) == [f"new-{i}" for i in range(4)]
+    assert extra is None or extra.error()
