@@ -180,9 +180,13 @@ def main() -> None:
             rows.append(("kcli Python API (direct)", "consume", c, t))
             t, c = timed(lambda: confluent_produce(bootstrap, "bench-confluent", [value] * n))
             rows.append(("confluent-kafka via kcli serve", "produce", c, t))
-            t, c = timed(lambda: confluent_consume(bootstrap, "bench-confluent", args.partitions, n))
+            t, c = timed(
+                lambda: confluent_consume(bootstrap, "bench-confluent", args.partitions, n)
+            )
             rows.append(("confluent-kafka via kcli serve", "consume", c, t))
-            t, c = timed(lambda: kafka_python_produce(bootstrap, "bench-kafka-python", [value] * n_kp))
+            t, c = timed(
+                lambda: kafka_python_produce(bootstrap, "bench-kafka-python", [value] * n_kp)
+            )
             rows.append(("kafka-python via kcli serve", "produce", c, t))
             t, c = timed(
                 lambda: kafka_python_consume(bootstrap, "bench-kafka-python", args.partitions, n_kp)
@@ -197,18 +201,25 @@ def main() -> None:
         f"{n:,} records of {args.value_bytes} bytes ({n_kp:,} for kafka-python), "
         f"{args.partitions} partitions, acknowledged = fsynced"
     )
-    print(f"{'client':34} {'direction':9} {'records':>9} {'seconds':>8} {'records/s':>11} {'vs direct':>9}")
+    print(
+        f"{'client':34} {'direction':9} {'records':>9} {'seconds':>8} {'records/s':>11} {'vs direct':>9}"
+    )
     for name, direction, count, seconds in rows:
         rate = count / seconds
         print(
             f"{name:34} {direction:9} {count:>9,} {seconds:>8.2f} {rate:>11,.0f} "
             f"{rate / base[direction]:>9.2f}"
         )
-    ratio = dict(((name, d), c / t) for name, d, c, t in rows)[
-        ("confluent-kafka via kcli serve", "produce")
-    ] / base["produce"]
-    print(f"confluent-kafka produce through kcli serve: {ratio:.2f} of the direct API rate "
-          f"(target >= 0.50)")
+    ratio = (
+        dict(((name, d), c / t) for name, d, c, t in rows)[
+            ("confluent-kafka via kcli serve", "produce")
+        ]
+        / base["produce"]
+    )
+    print(
+        f"confluent-kafka produce through kcli serve: {ratio:.2f} of the direct API rate "
+        f"(target >= 0.50)"
+    )
 
 
 if __name__ == "__main__":

@@ -71,7 +71,8 @@ def check_sink_schema(options: SinkOptions, schema: StructType) -> None:
         problems.append(f"topic must be a string, not {fields['topic'].simpleString()}")
     if "partition" in fields and fields["partition"] != IntegerType():
         problems.append(f"partition must be an int, not {fields['partition'].simpleString()}")
-    if "headers" in fields and fields["headers"] != HEADERS_TYPE:
+    # Compared by name: nullability (containsNull, nullable) does not matter here.
+    if "headers" in fields and fields["headers"].simpleString() != HEADERS_TYPE.simpleString():
         problems.append(
             f"headers must be {HEADERS_TYPE.simpleString()}, not {fields['headers'].simpleString()}"
         )

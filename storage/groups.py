@@ -382,6 +382,7 @@ class GroupStore:
         self._locks: dict[str, FileLock] = {}
         self._locks_mutex = threading.Lock()
         self._state_cache: dict[str, tuple[tuple[int, int, int], _GroupState]] = {}
+        self._state_paths: dict[str, Path] = {}
         self.host = socket.gethostname()
 
     # -- files ---------------------------------------------------------------------------------
@@ -399,8 +400,12 @@ class GroupStore:
                 self._locks[group] = lock
         return _Locked(lock, group)
 
-    def _read_state(self, group: str) -> _GroupState | None:
-        path = self.group_path(group) / STATE_FILE
+    def _read_state(self, group: str, *, copy: bool = True) -> _GroupState | None:
+        """The group's state file, parsed; re-read only when it changed.  ``copy=False`` hands
+        out the cached object itself, for callers that only read it."""
+        path = self._state_paths.get(group)
+        if path is None:
+            path = self._state_paths[group] = self.group_path(group) / STATE_FILE
         try:
             st = os.stat(path)
         except FileNotFoundError:
@@ -409,19 +414,21 @@ class GroupStore:
         key = (st.st_ino, st.st_mtime_ns, st.st_size)
         cached = self._state_cache.get(group)
         if cached is not None and cached[0] == key:
-            return _copy_state(cached[1])
+            return _copy_state(cached[1]) if copy else cached[1]
         try:
             raw = json.loads(path.read_text())
         except FileNotFoundError:
             return None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StorageError(f"{path} is not valid JSON ({exc}); delete it to reset the group")
+            raise StorageError(
+                f"{path} is not valid JSON ({exc}); delete it to reset the group"
+            ) from None
         try:
             state = _GroupState.from_json(raw)
         except (KeyError, TypeError, ValueError) as exc:
             raise StorageError(f"{path} is not a kcli group state file ({exc})") from None
         self._state_cache[group] = (key, state)
-        return _copy_state(state)
+        return _copy_state(state) if copy else state
 
     def _write_state(self, state: _GroupState, *, durable: bool = True) -> None:
         d = self.group_path(state.group)
@@ -701,7 +708,7 @@ class GroupStore:
         The view is None if the member is not in the group.  Cheap: the state file is only
         re-read when it changed.
         """
-        state = self._read_state(group)
+        state = self._read_state(group, copy=False)
         if state is None or member_id not in state.members:
             return None, False
         now = self._now()

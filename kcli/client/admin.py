@@ -170,8 +170,9 @@ class MemberAssignment:
 class MemberDescription:
     """One member in ``ConsumerGroupDescription.members``."""
 
-    def __init__(self, member_id, client_id, host, assignment, group_instance_id=None,
-                 target_assignment=None):
+    def __init__(
+        self, member_id, client_id, host, assignment, group_instance_id=None, target_assignment=None
+    ):
         self.member_id = member_id
         self.client_id = client_id
         self.host = host
@@ -186,8 +187,17 @@ class MemberDescription:
 class ConsumerGroupDescription:
     """What each ``describe_consumer_groups()`` future returns."""
 
-    def __init__(self, group_id, is_simple_consumer_group, members, partition_assignor, state,
-                 coordinator, authorized_operations=None, type=ConsumerGroupType.CLASSIC):
+    def __init__(
+        self,
+        group_id,
+        is_simple_consumer_group,
+        members,
+        partition_assignor,
+        state,
+        coordinator,
+        authorized_operations=None,
+        type=ConsumerGroupType.CLASSIC,
+    ):
         self.group_id = group_id
         self.is_simple_consumer_group = is_simple_consumer_group
         self.members = members
@@ -198,7 +208,9 @@ class ConsumerGroupDescription:
         self.type = type
 
     def __repr__(self) -> str:
-        return f"ConsumerGroupDescription({self.group_id}, {self.state}, {len(self.members)} members)"
+        return (
+            f"ConsumerGroupDescription({self.group_id}, {self.state}, {len(self.members)} members)"
+        )
 
 
 class ConsumerGroupTopicPartitions:
@@ -266,8 +278,13 @@ class AdminClient:
 
     # -- topics -----------------------------------------------------------------------------
 
-    def create_topics(self, new_topics: list[NewTopic], operation_timeout: float = 0,
-                      request_timeout: float | None = None, validate_only: bool = False):
+    def create_topics(
+        self,
+        new_topics: list[NewTopic],
+        operation_timeout: float = 0,
+        request_timeout: float | None = None,
+        validate_only: bool = False,
+    ):
         """Create topics; returns {topic: future} (result None)."""
         _check_list(new_topics, "new_topics")
 
@@ -296,14 +313,20 @@ class AdminClient:
 
         return {nt.topic: _done(lambda nt=nt: create(nt)) for nt in new_topics}
 
-    def delete_topics(self, topics: list[str], operation_timeout: float = 0,
-                      request_timeout: float | None = None):
+    def delete_topics(
+        self, topics: list[str], operation_timeout: float = 0, request_timeout: float | None = None
+    ):
         """Delete topics and their data; returns {topic: future} (result None)."""
         _check_list(topics, "topics")
         return {t: _done(lambda t=t: self._store.delete_topic(t)) for t in topics}
 
-    def create_partitions(self, new_partitions: list[NewPartitions], operation_timeout: float = 0,
-                          request_timeout: float | None = None, validate_only: bool = False):
+    def create_partitions(
+        self,
+        new_partitions: list[NewPartitions],
+        operation_timeout: float = 0,
+        request_timeout: float | None = None,
+        validate_only: bool = False,
+    ):
         """Grow topics to ``new_total_count`` partitions; returns {topic: future}."""
         _check_list(new_partitions, "new_partitions")
 
@@ -359,15 +382,20 @@ class AdminClient:
                 if states and state not in states:
                     continue
                 valid.append(
-                    ConsumerGroupListing(g.group, g.members == 0 and not g.assignor, state,
-                                         ConsumerGroupType.CLASSIC)
+                    ConsumerGroupListing(
+                        g.group, g.members == 0 and not g.assignor, state, ConsumerGroupType.CLASSIC
+                    )
                 )
             return ListConsumerGroupsResult(valid=valid, errors=[])
 
         return _done(run)
 
-    def describe_consumer_groups(self, group_ids: list[str], include_authorized_operations=False,
-                                 request_timeout: float | None = None):
+    def describe_consumer_groups(
+        self,
+        group_ids: list[str],
+        include_authorized_operations=False,
+        request_timeout: float | None = None,
+    ):
         """{group: future of ConsumerGroupDescription}."""
         _check_list(group_ids, "group_ids")
         coordinator = Node(BROKER_ID, socket.gethostname(), -1)
@@ -399,9 +427,12 @@ class AdminClient:
         _check_list(group_ids, "group_ids")
         return {g: _done(lambda g=g: self._groups.delete_group(g)) for g in group_ids}
 
-    def list_consumer_group_offsets(self, list_consumer_group_offsets_request,
-                                    require_stable: bool = False,
-                                    request_timeout: float | None = None):
+    def list_consumer_group_offsets(
+        self,
+        list_consumer_group_offsets_request,
+        require_stable: bool = False,
+        request_timeout: float | None = None,
+    ):
         """{group: future of ConsumerGroupTopicPartitions} with the committed offsets
         (OFFSET_INVALID where the group has none)."""
         request = _single_group_request(list_consumer_group_offsets_request, "listing")
@@ -415,15 +446,17 @@ class AdminClient:
             out = []
             for t, p in keys:
                 c = committed.get((t, p))
-                tp = TopicPartition(t, p, c.offset if c else OFFSET_INVALID,
-                                    metadata=c.metadata if c else None)
+                tp = TopicPartition(
+                    t, p, c.offset if c else OFFSET_INVALID, metadata=c.metadata if c else None
+                )
                 out.append(tp)
             return ConsumerGroupTopicPartitions(request.group_id, out)
 
         return {request.group_id: _done(run)}
 
-    def alter_consumer_group_offsets(self, alter_consumer_group_offsets_request,
-                                     request_timeout: float | None = None):
+    def alter_consumer_group_offsets(
+        self, alter_consumer_group_offsets_request, request_timeout: float | None = None
+    ):
         """{group: future of ConsumerGroupTopicPartitions}: set committed offsets, which Kafka
         allows only while the group has no live members."""
         request = _single_group_request(alter_consumer_group_offsets_request, "altering")
@@ -445,8 +478,10 @@ class AdminClient:
             self._groups.commit_offsets(request.group_id, offsets)
             return ConsumerGroupTopicPartitions(
                 request.group_id,
-                [TopicPartition(tp.topic, tp.partition, tp.offset)
-                 for tp in request.topic_partitions],
+                [
+                    TopicPartition(tp.topic, tp.partition, tp.offset)
+                    for tp in request.topic_partitions
+                ],
             )
 
         return {request.group_id: _done(run)}

@@ -195,8 +195,10 @@ class Consumer:
         """
         self._check_open()
         self._require_group("subscribe")
-        if isinstance(topics, str) or not topics or not all(
-            isinstance(t, str) and t for t in topics
+        if (
+            isinstance(topics, str)
+            or not topics
+            or not all(isinstance(t, str) and t for t in topics)
         ):
             raise KafkaException(
                 KafkaError(KafkaError._INVALID_ARG, "subscribe() takes a non-empty list of topics")

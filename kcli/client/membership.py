@@ -86,7 +86,7 @@ class GroupMembership:
             return (time.monotonic() - self._last_ok) * 1000 < self.session_timeout_ms
 
     def must_revoke(self) -> str | None:
-        """"rebalance", "lost" or None: what the consumer must do before reading on."""
+        """ "rebalance", "lost" or None: what the consumer must do before reading on."""
         with self._mu:
             if self._lost:
                 return "lost"

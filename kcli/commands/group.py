@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 import typer
 
@@ -47,7 +46,9 @@ def list_groups(output: Output = output_option()) -> None:
             )
         return
     if form == render.PLAIN:
-        render.plain_rows((s.group, s.state, s.members, s.assignor, s.generation) for s in summaries)
+        render.plain_rows(
+            (s.group, s.state, s.members, s.assignor, s.generation) for s in summaries
+        )
         return
     if not summaries:
         render.note("No consumer groups yet. Start one with: kcli consume TOPIC --group NAME")
@@ -80,7 +81,10 @@ def describe(
         False, "--state", help="The group's state, assignor, generation and member count."
     ),
     watch: bool = typer.Option(
-        False, "--watch", "-w", help="Keep refreshing in place until Ctrl-C (as 'kcli group watch')."
+        False,
+        "--watch",
+        "-w",
+        help="Keep refreshing in place until Ctrl-C (as 'kcli group watch').",
     ),
     interval: float = typer.Option(
         1.0, "--interval", min=0.05, help="Seconds between refreshes with --watch."
@@ -116,7 +120,7 @@ def describe(
 def watch(
     group: str = GROUP_ARG,
     interval: float = typer.Option(1.0, "--interval", min=0.05, help="Seconds between refreshes."),
-    count: Optional[int] = typer.Option(
+    count: int | None = typer.Option(
         None, "--count", min=1, help="Stop after this many refreshes (default: until Ctrl-C)."
     ),
     output: Output = output_option(),
@@ -555,7 +559,7 @@ def _render_state(desc, form: str) -> None:
 def reset(
     group: str = GROUP_ARG,
     topic: str = typer.Option(..., "--topic", "-t", help="The topic whose offsets to move."),
-    partition: Optional[list[int]] = typer.Option(
+    partition: list[int] | None = typer.Option(
         None, "--partition", "-p", min=0, help="Only this partition (repeatable; default: all)."
     ),
     to_earliest: bool = typer.Option(
@@ -564,11 +568,11 @@ def reset(
     to_latest: bool = typer.Option(
         False, "--to-latest", help="To each partition's log end offset (skip everything)."
     ),
-    to_offset: Optional[int] = typer.Option(None, "--to-offset", min=0, help="To this offset."),
-    shift_by: Optional[int] = typer.Option(
+    to_offset: int | None = typer.Option(None, "--to-offset", min=0, help="To this offset."),
+    shift_by: int | None = typer.Option(
         None, "--shift-by", help="By N from the committed offset (negative: re-read N records)."
     ),
-    to_datetime: Optional[str] = typer.Option(
+    to_datetime: str | None = typer.Option(
         None,
         "--to-datetime",
         help="To the first record at or after this time (2024-05-01T10:30:00Z, -1h, epoch ms).",
@@ -647,7 +651,9 @@ def reset(
                 Text(group),
                 Text(r.topic),
                 Text(str(r.partition)),
-                Text(_dash(r.committed_offset), style="" if r.committed_offset is not None else "dim"),
+                Text(
+                    _dash(r.committed_offset), style="" if r.committed_offset is not None else "dim"
+                ),
                 Text(str(r.new_offset), style="bold" if moved else ""),
             )
         render.console().print(t)
@@ -748,7 +754,11 @@ def _simulation_plain(results) -> None:
     from kcli import render
 
     rows = []
-    for scenario, attr in (("start", "assignment"), ("join", "after_join"), ("leave", "after_leave")):
+    for scenario, attr in (
+        ("start", "assignment"),
+        ("join", "after_join"),
+        ("leave", "after_leave"),
+    ):
         for r in results:
             for member, tps in sorted(getattr(r, attr).items()):
                 rows.append((scenario, r.assignor, member, len(tps), _assignment_str(tps) or "-"))

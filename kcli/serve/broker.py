@@ -13,25 +13,6 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from storage import (
-    CorruptRecord,
-    InvalidConfig,
-    InvalidPartitions,
-    InvalidTopicName,
-    OffsetOutOfRange,
-    PartitionNotFound,
-    RecordTooLarge,
-    StorageError,
-    Store,
-    TopicAlreadyExists,
-    TopicNotFound,
-    validate_topic_name,
-)
-from storage.errors import InvalidProducerEpoch, OutOfOrderSequence
-from storage.records import split_batches
-from storage.store import MAX_PARTITIONS
-from storage.topic_config import config_from_user
-
 from kcli.serve.config import NODE_ID, BrokerConfig
 from kcli.serve.fetch_wait import AppendWatcher
 from kcli.serve.producer_ids import producer_id_allocator
@@ -51,6 +32,24 @@ from kcli.serve.protocol import (
     api_version_entries,
 )
 from kcli.serve.stats import ConnectionStats, ServerStats
+from storage import (
+    CorruptRecord,
+    InvalidConfig,
+    InvalidPartitions,
+    InvalidTopicName,
+    OffsetOutOfRange,
+    PartitionNotFound,
+    RecordTooLarge,
+    StorageError,
+    Store,
+    TopicAlreadyExists,
+    TopicNotFound,
+    validate_topic_name,
+)
+from storage.errors import InvalidProducerEpoch, OutOfOrderSequence
+from storage.records import split_batches
+from storage.store import MAX_PARTITIONS
+from storage.topic_config import config_from_user
 
 log = logging.getLogger("kcli.serve")
 
@@ -259,7 +258,9 @@ class Broker:
                 out.append(self._topic_metadata(meta.name, meta.partitions))
             except StorageError as exc:
                 out.append(
-                    topic_cls(error_code=error_code(exc), name=name, is_internal=False, partitions=[])
+                    topic_cls(
+                        error_code=error_code(exc), name=name, is_internal=False, partitions=[]
+                    )
                 )
         return out
 
@@ -438,8 +439,13 @@ class Broker:
                 limit = min(partition_max_bytes, remaining)
                 if have_data and limit <= 0:
                     out.append(
-                        _Read(topic, partition, ErrorCode.NONE, log_.log_end_offset,
-                              log_.log_start_offset)
+                        _Read(
+                            topic,
+                            partition,
+                            ErrorCode.NONE,
+                            log_.log_end_offset,
+                            log_.log_start_offset,
+                        )
                     )
                     continue
                 result = log_.read(offset, max(limit, 1))

@@ -47,9 +47,7 @@ class BrokerConfig(BaseModel):
         3000, alias="group.initial.rebalance.delay.ms", ge=0
     )
     group_min_session_timeout_ms: int = Field(6000, alias="group.min.session.timeout.ms", ge=1)
-    group_max_session_timeout_ms: int = Field(
-        1_800_000, alias="group.max.session.timeout.ms", ge=1
-    )
+    group_max_session_timeout_ms: int = Field(1_800_000, alias="group.max.session.timeout.ms", ge=1)
     offset_metadata_max_bytes: int = Field(4096, alias="offset.metadata.max.bytes", ge=0)
     # Where clients are told to connect (Metadata, FindCoordinator) when that is not the
     # address kcli serve listens on: behind a port forward, a proxy or a container.

@@ -33,18 +33,14 @@ def decode_assignment(assignment: bytes | None) -> tuple[tuple[str, int], ...]:
     try:
         decoded = ConsumerProtocolAssignment.decode(bytes(assignment))
         return tuple(
-            sorted(
-                (tp.topic, p) for tp in decoded.assigned_partitions or () for p in tp.partitions
-            )
+            sorted((tp.topic, p) for tp in decoded.assigned_partitions or () for p in tp.partitions)
         )
     except Exception:
         return ()
 
 
 def encode_subscription(topics: tuple[str, ...]) -> bytes:
-    return ConsumerProtocolSubscription(
-        version=0, topics=list(topics), user_data=None
-    ).encode()
+    return ConsumerProtocolSubscription(version=0, topics=list(topics), user_data=None).encode()
 
 
 def encode_assignment(assignment: tuple[tuple[str, int], ...]) -> bytes:

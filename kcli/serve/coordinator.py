@@ -26,8 +26,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from storage import Store, StorageError
-
 from kcli.serve.config import BrokerConfig
 from kcli.serve.consumer_protocol import (
     CONSUMER_PROTOCOL_TYPE,
@@ -49,6 +47,7 @@ from kcli.serve.protocol import (
     SyncGroupResponse,
 )
 from kcli.serve.stats import ConnectionStats
+from storage import StorageError, Store
 
 log = logging.getLogger("kcli.serve")
 
@@ -232,13 +231,13 @@ class GroupCoordinator:
         group = self.groups.get(group_id)
         if group is None or not group.members:
             try:
-                await self.run(self.group_store.claim_external, group_id)
+                generation = await self.run(self._claim, group_id)
             except StorageError as exc:
                 log.info("%s cannot join group '%s': %s", conn.label, group_id, exc)
                 return _JoinResult(_group_error_code(exc))
             group = self.groups.get(group_id)  # another join may have created it meanwhile
             if group is None:
-                group = self.groups[group_id] = Group(group_id)
+                group = self.groups[group_id] = Group(group_id, generation=generation)
         if group.members and (
             body.protocol_type != group.protocol_type
             or not set(group.protocols_in_common()) & {name for name, _ in protocols}
@@ -282,9 +281,7 @@ class GroupCoordinator:
             if not group.members:
                 group.protocol_type = body.protocol_type
             group.members[member_id] = member
-            log.info(
-                "%s joined group '%s' as %s", conn.label, group_id, member_id
-            )
+            log.info("%s joined group '%s' as %s", conn.label, group_id, member_id)
             changed = True
         else:
             changed = member.protocols != protocols
@@ -311,7 +308,7 @@ class GroupCoordinator:
         future = asyncio.get_running_loop().create_future()
         member.join_future = future
         if group.state != PREPARING_REBALANCE:
-            self._prepare_rebalance(group, f"{member_id} joined")
+            self._prepare_rebalance(group, f"{member_id} {'joined' if changed else 'rejoined'}")
         self._maybe_complete_join(group)
         conn.waiting = "JoinGroup"
         try:
@@ -323,6 +320,16 @@ class GroupCoordinator:
             raise
         finally:
             conn.waiting = ""
+
+    def _claim(self, group_id: str) -> int:
+        """Take the group over in the store; its generations continue where they stopped."""
+        from storage.groups import GroupNotFound
+
+        self.group_store.claim_external(group_id)
+        try:
+            return self.group_store.describe_group(group_id).generation
+        except GroupNotFound:
+            return 0
 
     def _prepare_rebalance(self, group: Group, reason: str) -> None:
         now = self._loop_time()
@@ -339,7 +346,10 @@ class GroupCoordinator:
         delay = self.config.group_initial_rebalance_delay_ms / 1000 if initial else 0.0
         group.join_not_before = now + min(delay, timeout / 1000)
         log.info(
-            "group '%s' is rebalancing (generation %d): %s", group.group_id, group.generation, reason
+            "group '%s' is rebalancing (generation %d): %s",
+            group.group_id,
+            group.generation,
+            reason,
         )
         self._dirty.add(group.group_id)
         self._wake.set()
@@ -355,8 +365,9 @@ class GroupCoordinator:
             return
         for member in list(group.members.values()):
             if member.join_future is None:
-                self._remove_member(group, member, "did not rejoin within the rebalance timeout",
-                                    rebalance=False)
+                self._remove_member(
+                    group, member, "did not rejoin within the rebalance timeout", rebalance=False
+                )
         self._complete_join(group)
 
     def _complete_join(self, group: Group) -> None:
@@ -540,7 +551,9 @@ class GroupCoordinator:
 
     async def offset_commit(self, conn: ConnectionStats, req: Request):
         body = req.body
-        error = self._commit_error(body.group_id, body.generation_id_or_member_epoch, body.member_id)
+        error = self._commit_error(
+            body.group_id, body.generation_id_or_member_epoch, body.member_id
+        )
         offsets = {}
         errors: dict[tuple[str, int], ErrorCode] = {}
         wanted = [(t.name, p) for t in body.topics for p in t.partitions]
@@ -604,7 +617,9 @@ class GroupCoordinator:
             else:
                 await self.run(self.group_store.commit_offsets, body.group_id, values)
         except StorageError as exc:
-            log.info("offset commit of %s for group '%s' failed: %s", conn.label, body.group_id, exc)
+            log.info(
+                "offset commit of %s for group '%s' failed: %s", conn.label, body.group_id, exc
+            )
             return _group_error_code(exc)
         return ErrorCode.NONE
 
@@ -785,6 +800,14 @@ class GroupCoordinator:
                         f"no heartbeat within session.timeout.ms={member.session_timeout_ms}",
                     )
             self._maybe_complete_join(group)
+            if (
+                group.state == EMPTY
+                and not group.members
+                and not group.pending
+                and group.group_id not in self._dirty
+            ):
+                # Its published state says all there is to say; forget it here.
+                del self.groups[group.group_id]
 
     async def _publish_loop(self) -> None:
         last_full = 0.0
@@ -799,7 +822,9 @@ class GroupCoordinator:
     async def _publish_dirty(self) -> None:
         if not self._dirty:
             return
-        snapshots = [self._snapshot(self.groups[g]) for g in sorted(self._dirty) if g in self.groups]
+        snapshots = [
+            self._snapshot(self.groups[g]) for g in sorted(self._dirty) if g in self.groups
+        ]
         self._dirty.clear()
         try:
             await self.run(self._publish, snapshots)

@@ -80,29 +80,36 @@ class LiveView:
             ("kcli serve", "bold"),
             f"  bootstrap.servers={host}:{port}  data dir {self.data_dir}  up "
             f"{_duration(now - stats.started_at)}\n",
-            f"records in {stats.records_in:,} ({self._rates[0]:,.0f}/s)   "
-            f"records out {stats.records_out:,} ({self._rates[1]:,.0f}/s)   "
-            f"requests {stats.requests:,}   connections {len(server.connections)}"
-            f" (total {stats.connections_total}, closed for bad input {stats.bad_connections})",
+            f"records in {stats.records_in:,} ({self._rates[0]:,.0f}/s)  "
+            f"out {stats.records_out:,} ({self._rates[1]:,.0f}/s)  "
+            f"requests {stats.requests:,}  connections {len(server.connections)}",
+            f"  (closed for bad input: {stats.bad_connections})" if stats.bad_connections else "",
         )
-        table = Table(title="Connections", title_justify="left", expand=False)
-        for column in ("Client id", "Address", "Software", "Requests", "Last request",
-                       "Records in", "Records out", "Bytes in", "Bytes out", "Connected"):
-            table.add_column(column, justify="right" if column[0] in "RBC" and column != "Client id" else "left")
+        wide = self.console is None or self.console.width >= 120
+        columns = ["Client id", "Address"]
+        if wide:
+            columns.append("Software")
+        columns += ["Requests", "Last request", "Records in", "Records out"]
+        if wide:
+            columns += ["Bytes in", "Bytes out", "Connected"]
+        table = Table(title="Connections", title_justify="left")
+        for column in columns:
+            numeric = column.startswith(("Requests", "Records", "Bytes", "Connected"))
+            table.add_column(column, justify="right" if numeric else "left")
         for conn in list(server.connections.values()):
-            last = conn.last_api + (f" (waiting)" if conn.waiting else "")
-            table.add_row(
-                conn.client_id or "-",
-                conn.peer,
-                conn.software or "-",
-                f"{conn.requests:,}",
-                last or "-",
-                f"{conn.records_in:,}",
-                f"{conn.records_out:,}",
-                _bytes(conn.bytes_in),
-                _bytes(conn.bytes_out),
-                _duration(now - conn.connected_at),
-            )
+            cells = {
+                "Client id": conn.client_id or "-",
+                "Address": conn.peer,
+                "Software": conn.software or "-",
+                "Requests": f"{conn.requests:,}",
+                "Last request": (conn.last_api + (" (waiting)" if conn.waiting else "")) or "-",
+                "Records in": f"{conn.records_in:,}",
+                "Records out": f"{conn.records_out:,}",
+                "Bytes in": _bytes(conn.bytes_in),
+                "Bytes out": _bytes(conn.bytes_out),
+                "Connected": _duration(now - conn.connected_at),
+            }
+            table.add_row(*(cells[c] for c in columns))
         parts = [header, table]
         coordinator = server.coordinator
         groups = [g for g in coordinator.groups.values() if g.members] if coordinator else []

@@ -1,10 +1,10 @@
 """Producer ids for InitProducerId (idempotent producers).
 
 A producer id must never be handed out twice for the same data directory, or the log could
-take a new producer's first batch for a duplicate of an old one's.  When the store allocates
-ids itself (``Store.next_producer_id``), that is what is used.  Otherwise ids are derived from
-the wall clock in milliseconds times 1024 plus a counter: still unique across restarts of the
-server, as long as the clock does not run backwards.
+take a new producer's first batch for a duplicate of an old one's.  The store allocates them
+(``Store.next_producer_id``, a durable counter).  A store without that allocator gets ids
+derived from the wall clock in milliseconds times 1024 plus a counter: still unique across
+restarts of the server, as long as the clock does not run backwards.
 """
 
 from __future__ import annotations
@@ -31,6 +31,13 @@ class ClockProducerIds:
 def producer_id_allocator(store) -> Callable[[], int]:
     """The store's own allocator if it has one, else clock-derived ids."""
     allocate = getattr(store, "next_producer_id", None)
-    if callable(allocate):
-        return allocate
-    return ClockProducerIds()
+    if not callable(allocate):
+        return ClockProducerIds()
+    # The store's lock file keeps processes apart, not threads of one process.
+    mutex = threading.Lock()
+
+    def next_producer_id() -> int:
+        with mutex:
+            return allocate()
+
+    return next_producer_id

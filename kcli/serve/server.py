@@ -20,8 +20,6 @@ import socket
 import struct
 from concurrent.futures import ThreadPoolExecutor
 
-from storage import Store
-
 from kcli.serve.broker import Broker, CloseConnection
 from kcli.serve.config import BrokerConfig
 from kcli.serve.coordinator import GroupCoordinator
@@ -37,6 +35,7 @@ from kcli.serve.protocol import (
     unsupported_api_versions_response,
 )
 from kcli.serve.stats import ConnectionStats, ServerStats
+from storage import Store
 
 log = logging.getLogger("kcli.serve")
 
@@ -107,7 +106,7 @@ class KafkaServer:
             max_workers=config.num_io_threads, thread_name_prefix="kcli-serve-io"
         )
         self._server: asyncio.base_events.Server | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: dict[int, asyncio.Task] = {}
         self._writers: dict[int, asyncio.StreamWriter] = {}
         self._stopping = False
         self._stopped: asyncio.Event | None = None
@@ -193,8 +192,14 @@ class KafkaServer:
         self._server.close()
         await self.watcher.stop()  # long-polling fetches answer now
         await self.coordinator.stop()  # waiting joins and syncs answer now
+        # Connections waiting for their next request are closed at once; those in the middle
+        # of one get STOP_GRACE_S to answer it.
+        for conn_id, task in list(self._tasks.items()):
+            conn = self.connections.get(conn_id)
+            if conn is None or not conn.busy:
+                task.cancel()
         if self._tasks:
-            done, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_S)
+            _done, pending = await asyncio.wait(set(self._tasks.values()), timeout=STOP_GRACE_S)
             for writer in self._writers.values():
                 writer.close()
             for task in pending:
@@ -224,7 +229,7 @@ class KafkaServer:
             writer.close()
             return
         task = asyncio.current_task()
-        self._tasks.add(task)
+        self._tasks[conn.id] = task
         self.connections[conn.id] = conn
         self._writers[conn.id] = writer
         self.stats.connections_total += 1
@@ -246,7 +251,7 @@ class KafkaServer:
         finally:
             self.connections.pop(conn.id, None)
             self._writers.pop(conn.id, None)
-            self._tasks.discard(task)
+            self._tasks.pop(conn.id, None)
             writer.close()
             log.debug("connection %d from %s closed", conn.id, conn.peer)
 
@@ -265,12 +270,14 @@ class KafkaServer:
                 return
             if not first:
                 return
+            conn.busy = True
             reserved, frame = await self._read_frame(conn, reader, first)
             try:
                 await self._handle_frame(conn, reader, writer, frame)
             finally:
                 del frame
                 await self._budget.release(reserved)
+                conn.busy = False
 
     async def _read_frame(self, conn, reader, first: bytes) -> tuple[int, bytearray]:
         """Read one length-prefixed frame whose first byte has arrived.
@@ -332,7 +339,9 @@ class KafkaServer:
             if exc.api.key == API_VERSIONS_KEY:
                 # Routine: a client newer than kcli serve starts with its own highest version.
                 log.debug("%s: %s; answering with ApiVersions v0", conn.label, exc)
-                await self._write(conn, writer, unsupported_api_versions_response(exc.correlation_id))
+                await self._write(
+                    conn, writer, unsupported_api_versions_response(exc.correlation_id)
+                )
                 return
             raise ProtocolError(str(exc)) from None
         if request.client_id and not conn.client_id:
@@ -355,8 +364,7 @@ class KafkaServer:
             # must be): one line, like any other bad input; the traceback with --debug.
             log.debug("%s v%d failed", request.name, request.version, exc_info=True)
             raise ProtocolError(
-                f"its {request.name} v{request.version} request failed: "
-                f"{type(exc).__name__}: {exc}"
+                f"its {request.name} v{request.version} request failed: {type(exc).__name__}: {exc}"
             ) from None
         if data is not None:
             await self._write(conn, writer, data)

@@ -25,6 +25,7 @@ class ConnectionStats:
     records_out: int = 0
     last_api: str = ""
     waiting: str = ""  # the request being handled, if it is waiting (a long-polling Fetch ...)
+    busy: bool = False  # between the first byte of a request and the end of its response
 
     @property
     def label(self) -> str:

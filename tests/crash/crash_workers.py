@@ -30,6 +30,12 @@ def batch_values(seed: int, child: int, seq: int) -> list[bytes]:
     return [b"c%d:%d:%d:" % (child, seq, i) + b"." * rng.randint(0, size) for i in range(n)]
 
 
+def batch_cuts(seq: int, n: int) -> list[int]:
+    """Where the "batches" mode cuts a call's records into batches: [0, ..., n]."""
+    cuts = random.Random(seq).sample(range(1, n), min(2, n - 1)) if n > 1 else []
+    return sorted({0, n, *cuts})
+
+
 def first_sequence(seed: int, child: int, seq: int) -> int:
     return sum(len(batch_values(seed, child, s)) for s in range(seq))
 
@@ -48,12 +54,10 @@ def produce(data_dir: str, topic: str, child: int, mode: str, seed: int, ack_pat
         elif mode == "batches":
             # Several batches in one append: written with one writev, acknowledged together.
             now = int(time.time() * 1000)
-            cuts = random.Random(seq).sample(range(len(records)), min(2, len(records)))
-            cut = sorted({0, len(records), *cuts})
+            cut = batch_cuts(seq, len(records))
             batches = [
                 encode_batch(records[a:b], timestamp=now)
                 for a, b in zip(cut, cut[1:], strict=False)
-                if b > a
             ]
             info = log.append(batches)
         else:
@@ -68,12 +72,42 @@ def produce(data_dir: str, topic: str, child: int, mode: str, seed: int, ack_pat
         seq += 1
 
 
+def tear_tail(data_dir, topic: str, rng: random.Random) -> int:
+    """Leave what a writer killed in the middle of a write leaves: the first bytes of a batch
+    (of a producer that acknowledged nothing) at the end of the active segment; and damage
+    indexes.  Returns how many bytes were added."""
+    directory = Path(data_dir) / f"{topic}-0"
+    logs = sorted(directory.glob("*.log"))
+    data = logs[-1].read_bytes()
+    pos = 0
+    while pos + 12 <= len(data):
+        pos += int.from_bytes(data[pos + 8 : pos + 12], "big") + 12
+    if pos != len(data):
+        return 0  # the kill did land inside a write: that torn tail is the test
+    values = [ProducerRecord(b"c9:0:%d:" % i + b"torn" * 100) for i in range(10)]
+    batch = encode_batch(values, timestamp=int(time.time() * 1000))
+    cut = rng.randrange(1, len(batch))
+    with open(logs[-1], "ab") as f:
+        f.write(batch[:cut])
+    victim = rng.choice(logs)
+    victim.with_suffix(".index").unlink(missing_ok=True)
+    victim.with_suffix(".timeindex").unlink(missing_ok=True)
+    damaged = rng.choice(logs).with_suffix(".timeindex")
+    if damaged.exists():
+        damaged.write_bytes(damaged.read_bytes() + b"\x01\x02\x03")  # a partial entry
+    return cut
+
+
 def read_acks(path: Path) -> list[tuple[int, int, int]]:
     try:
         text = path.read_text()
     except FileNotFoundError:
         return []
-    return [tuple(map(int, line.split())) for line in text.splitlines(keepends=True) if line.endswith("\n")]
+    return [
+        tuple(map(int, line.split()))
+        for line in text.splitlines(keepends=True)
+        if line.endswith("\n")
+    ]
 
 
 def read_all(log) -> list:
@@ -92,7 +126,9 @@ def kill(pid: int) -> None:
         pass
 
 
-def verify(data_dir, topic: str, seed: int, children: dict[int, str], acks: dict) -> dict:
+def verify(
+    data_dir, topic: str, seed: int, children: dict[int, str], acks: dict, torn: int = 0
+) -> dict:
     """Check a partition after its producers were killed; return a few counts.
 
     Every acknowledged batch is there exactly once at its acknowledged offsets; every batch
@@ -105,6 +141,9 @@ def verify(data_dir, topic: str, seed: int, children: dict[int, str], acks: dict
     log = store.log(topic, 0)
     before = read_all(log)  # a reader, before any repair: a torn tail must not bother it
     report = log.recover()
+    if torn:
+        assert report.truncated_bytes == torn, (report, torn)
+        assert report.rebuilt_indexes
     records = read_all(log)
     assert records[: len(before)] == before
     assert [r.offset for r in records] == list(range(len(records)))
@@ -120,16 +159,26 @@ def verify(data_dir, topic: str, seed: int, children: dict[int, str], acks: dict
     for child, seq in present_batches:
         values = batch_values(seed, child, seq)
         offsets = [where.get((child, seq, i)) for i in range(len(values))]
-        assert None not in offsets, f"batch {child}/{seq} is only partly there"
+        present = len(offsets) - offsets.count(None)
+        if children.get(child) == "batches":
+            # One call, several batches: a kill may leave the first batches of the call (a
+            # batch is the unit of atomicity), never part of a batch.
+            assert present in batch_cuts(seq, len(values)), f"{child}/{seq}: part of a batch"
+        else:
+            assert present == len(values), f"batch {child}/{seq} is only partly there"
+        values = values[:present]
+        offsets = offsets[:present]
         first = offsets[0]
-        assert offsets == list(range(first, first + len(values))), f"batch {child}/{seq} split"
+        assert offsets == list(range(first, first + present)), f"batch {child}/{seq} split"
         assert [records[o].value for o in offsets] == values
     acked = 0
     for child, lines in acks.items():
         for seq, base, last in lines:
             values = batch_values(seed, child, seq)
             assert last - base + 1 == len(values)
-            assert keys[base] == (child, seq, 0), f"acknowledged batch {child}/{seq} missing"
+            assert keys[base : last + 1] == [(child, seq, i) for i in range(len(values))], (
+                f"acknowledged batch {child}/{seq} is not whole at offsets {base}..{last}"
+            )
             acked += 1
     log.check()
     resent = 0

@@ -145,10 +145,9 @@ def assert_one_reader_at_a_time(members: list[Member]) -> None:
     """
     for tp, intervals in ownership_intervals(members).items():
         busy = sorted(
-            (start, max(recs) if recs else start, name)
-            for start, _end, name, recs in intervals
+            (start, max(recs) if recs else start, name) for start, _end, name, recs in intervals
         )
-        for (s1, e1, n1), (s2, _e2, n2) in zip(busy, busy[1:]):
+        for (_s1, e1, n1), (s2, _e2, n2) in zip(busy, busy[1:], strict=False):
             assert e1 <= s2, f"{tp}: {n1} still read until {e1} after {n2} started at {s2}"
 
 

@@ -70,17 +70,25 @@ def test_consumer_groups(admin, tmp_path):
     desc = admin.describe_consumer_groups(["live", "nope"])
     live = desc["live"].result()
     assert (live.state, live.partition_assignor, live.is_simple_consumer_group) == (
-        ConsumerGroupState.STABLE, "range", False
+        ConsumerGroupState.STABLE,
+        "range",
+        False,
     )
     assert [m.member_id for m in live.members] == [member.member_id]
-    assert live.members[0].assignment.topic_partitions == [TopicPartition("t", 0), TopicPartition("t", 1)]
+    assert live.members[0].assignment.topic_partitions == [
+        TopicPartition("t", 0),
+        TopicPartition("t", 1),
+    ]
     with pytest.raises(KafkaException) as info:
         desc["nope"].result()
     assert info.value.args[0].code() == KafkaError.GROUP_ID_NOT_FOUND
 
     req = [ConsumerGroupTopicPartitions("idle", [TopicPartition("t", 0), TopicPartition("t", 1)])]
     got = admin.list_consumer_group_offsets(req)["idle"].result()
-    assert [(tp.partition, tp.offset) for tp in got.topic_partitions] == [(0, 3), (1, OFFSET_INVALID)]
+    assert [(tp.partition, tp.offset) for tp in got.topic_partitions] == [
+        (0, 3),
+        (1, OFFSET_INVALID),
+    ]
     alter = [ConsumerGroupTopicPartitions("idle", [TopicPartition("t", 1, 2)])]
     admin.alter_consumer_group_offsets(alter)["idle"].result()
     got = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions("idle")])["idle"].result()

@@ -155,11 +155,14 @@ def test_java_hash_order_matches_javas():
 # -- properties -------------------------------------------------------------------------------
 
 members_st = st.lists(
-    st.text(alphabet="abcxyz-0123456789", min_size=1, max_size=8), min_size=1, max_size=8,
+    st.text(alphabet="abcxyz-0123456789", min_size=1, max_size=8),
+    min_size=1,
+    max_size=8,
     unique=True,
 )
-topics_st = st.dictionaries(st.sampled_from(["t0", "t1", "t2", "a", "zz"]),
-                            st.integers(0, 9), min_size=1)
+topics_st = st.dictionaries(
+    st.sampled_from(["t0", "t1", "t2", "a", "zz"]), st.integers(0, 9), min_size=1
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -176,7 +179,9 @@ def test_range_matches_kafka_python(members, counts, data):
     theirs = RangePartitionAssignor.assign(
         cluster,
         [
-            SimpleNamespace(member_id=m, group_instance_id=None, metadata=SimpleNamespace(topics=list(s.topics)))
+            SimpleNamespace(
+                member_id=m, group_instance_id=None, metadata=SimpleNamespace(topics=list(s.topics))
+            )
             for m, s in subs.items()
         ],
     )

@@ -38,12 +38,39 @@ def test_describe_json_matches_committed_offsets_and_log_end_offsets(data_dir):
     gs.commit_offsets("billing", {("orders", 0): 2, ("orders", 1): 3})
     rows = lines(run_kcli(data_dir, "group", "describe", "billing", "-o", "json"))
     assert rows == [
-        {"group": "billing", "topic": "orders", "partition": 0, "committed_offset": 2,
-         "log_end_offset": 5, "lag": 3, "member_id": None, "client_id": None, "host": None},
-        {"group": "billing", "topic": "orders", "partition": 1, "committed_offset": 3,
-         "log_end_offset": 3, "lag": 0, "member_id": None, "client_id": None, "host": None},
-        {"group": "billing", "topic": "orders", "partition": 2, "committed_offset": None,
-         "log_end_offset": 0, "lag": None, "member_id": None, "client_id": None, "host": None},
+        {
+            "group": "billing",
+            "topic": "orders",
+            "partition": 0,
+            "committed_offset": 2,
+            "log_end_offset": 5,
+            "lag": 3,
+            "member_id": None,
+            "client_id": None,
+            "host": None,
+        },
+        {
+            "group": "billing",
+            "topic": "orders",
+            "partition": 1,
+            "committed_offset": 3,
+            "log_end_offset": 3,
+            "lag": 0,
+            "member_id": None,
+            "client_id": None,
+            "host": None,
+        },
+        {
+            "group": "billing",
+            "topic": "orders",
+            "partition": 2,
+            "committed_offset": None,
+            "log_end_offset": 0,
+            "lag": None,
+            "member_id": None,
+            "client_id": None,
+            "host": None,
+        },
     ]
     assert lines(run_kcli(data_dir, "group", "list", "-o", "json")) == [
         {"group": "billing", "state": "Empty", "members": 0, "assignor": "", "generation": 0}
@@ -60,24 +87,56 @@ def test_members_state_and_idle_member_views(data_dir):
         for i in range(4)
     ]
     for v in views[:3]:
-        gs.join_group("shop", topics=["orders"], client_id="x", member_id=v.member_id,
-                      session_timeout_ms=600_000)
+        gs.join_group(
+            "shop",
+            topics=["orders"],
+            client_id="x",
+            member_id=v.member_id,
+            session_timeout_ms=600_000,
+        )
     members = lines(run_kcli(data_dir, "group", "describe", "shop", "--members", "-o", "json"))
     assert [len(m["assignment"]) for m in members] == [1, 1, 1, 0]
-    assert set(members[0]) == {"group", "member_id", "client_id", "host", "generation", "assignment"}
+    assert set(members[0]) == {
+        "group",
+        "member_id",
+        "client_id",
+        "host",
+        "generation",
+        "assignment",
+    }
     assert members[0]["assignment"] == [{"topic": "orders", "partition": 0}]
     state = lines(run_kcli(data_dir, "group", "describe", "shop", "--state", "-o", "json"))
-    assert state == [{"group": "shop", "coordinator": "kcli", "assignor": "range",
-                      "state": "Stable", "generation": 2, "members": 4}]
-    table = run_kcli(data_dir, "group", "describe", "shop", "-o", "table",
-                     env_extra={"COLUMNS": "200"}).stdout
+    assert state == [
+        {
+            "group": "shop",
+            "coordinator": "kcli",
+            "assignor": "range",
+            "state": "Stable",
+            "generation": 2,
+            "members": 4,
+        }
+    ]
+    table = run_kcli(
+        data_dir, "group", "describe", "shop", "-o", "table", env_extra={"COLUMNS": "200"}
+    ).stdout
     assert "(idle)" in table and "total lag" in table and "CURRENT-OFFSET" in table
-    assert "1 member(s) idle" in run_kcli(data_dir, "group", "describe", "shop", "-o", "table").stderr
+    assert (
+        "1 member(s) idle" in run_kcli(data_dir, "group", "describe", "shop", "-o", "table").stderr
+    )
 
     # Neither reset nor delete while members are live; nothing changes.
     before = gs.fetch_offsets("shop")
-    refused = run_kcli(data_dir, "group", "reset", "shop", "--topic", "orders", "--to-latest",
-                       "--execute", check=False)
+    refused = run_kcli(
+        data_dir,
+        "group",
+        "reset",
+        "shop",
+        "--topic",
+        "orders",
+        "--to-latest",
+        "--execute",
+        check=False,
+    )
     assert refused.returncode == 1
     assert refused.stderr.startswith("Error: group 'shop' has 4 live member(s)")
     assert "Traceback" not in refused.stderr
@@ -93,23 +152,61 @@ def test_reset_dry_run_changes_nothing_and_execute_does(data_dir):
     gs.commit_offsets("billing", {("orders", 0): 1})
     offsets = data_dir / "groups" / "billing" / "offsets.json"
     before = offsets.read_bytes()
-    dry = run_kcli(data_dir, "group", "reset", "billing", "--topic", "orders", "--to-latest",
-                   "-o", "json")
+    dry = run_kcli(
+        data_dir, "group", "reset", "billing", "--topic", "orders", "--to-latest", "-o", "json"
+    )
     assert lines(dry) == [
-        {"group": "billing", "topic": "orders", "partition": 0, "committed_offset": 1,
-         "new_offset": 5},
-        {"group": "billing", "topic": "orders", "partition": 1, "committed_offset": None,
-         "new_offset": 3},
-        {"group": "billing", "topic": "orders", "partition": 2, "committed_offset": None,
-         "new_offset": 0},
+        {
+            "group": "billing",
+            "topic": "orders",
+            "partition": 0,
+            "committed_offset": 1,
+            "new_offset": 5,
+        },
+        {
+            "group": "billing",
+            "topic": "orders",
+            "partition": 1,
+            "committed_offset": None,
+            "new_offset": 3,
+        },
+        {
+            "group": "billing",
+            "topic": "orders",
+            "partition": 2,
+            "committed_offset": None,
+            "new_offset": 0,
+        },
     ]
     assert "Dry run" in dry.stderr
     assert offsets.read_bytes() == before
 
-    run_kcli(data_dir, "group", "reset", "billing", "--topic", "orders", "--partition", "0",
-             "--shift-by", "-1", "--execute")
-    run_kcli(data_dir, "group", "reset", "billing", "--topic", "orders", "--partition", "1",
-             "--to-offset", "99", "--execute")  # clamped to the log end offset
+    run_kcli(
+        data_dir,
+        "group",
+        "reset",
+        "billing",
+        "--topic",
+        "orders",
+        "--partition",
+        "0",
+        "--shift-by",
+        "-1",
+        "--execute",
+    )
+    run_kcli(
+        data_dir,
+        "group",
+        "reset",
+        "billing",
+        "--topic",
+        "orders",
+        "--partition",
+        "1",
+        "--to-offset",
+        "99",
+        "--execute",
+    )  # clamped to the log end offset
     assert {tp: o.offset for tp, o in gs.fetch_offsets("billing").items()} == {
         ("orders", 0): 0,
         ("orders", 1): 3,
@@ -120,7 +217,11 @@ def test_reset_dry_run_changes_nothing_and_execute_does(data_dir):
     "args, code, message",
     [
         (["reset", "billing", "--topic", "orders"], 2, "exactly one of"),
-        (["reset", "billing", "--topic", "nope", "--to-earliest"], 1, "topic 'nope' does not exist"),
+        (
+            ["reset", "billing", "--topic", "nope", "--to-earliest"],
+            1,
+            "topic 'nope' does not exist",
+        ),
         (["describe", "nope"], 1, "group 'nope' does not exist"),
         (["describe", "g" * 250], 1, "maximum is 249"),
         (["simulate", "--partitions", "4", "--consumers", "2", "--leaving", "2"], 2, "--leaving"),
@@ -143,8 +244,11 @@ def test_delete_an_inactive_group(data_dir):
 
 def test_simulate_needs_no_store(tmp_path):
     missing = tmp_path / "never-created"
-    out = lines(run_kcli(missing, "group", "simulate", "--partitions", "4", "--consumers", "3",
-                         "-o", "json"))
+    out = lines(
+        run_kcli(
+            missing, "group", "simulate", "--partitions", "4", "--consumers", "3", "-o", "json"
+        )
+    )
     assert [r["assignor"] for r in out] == ["range", "roundrobin", "sticky"]
     assert [len(m["partitions"]) for m in out[0]["assignment"]] == [2, 1, 1]
     assert out[1]["assignment"][0]["partitions"] == [
@@ -159,15 +263,24 @@ def test_simulate_needs_no_store(tmp_path):
 
 def test_watch_prints_a_snapshot_per_refresh(data_dir):
     GroupStore(Store(data_dir)).commit_offsets("billing", {("orders", 0): 5})
-    out = lines(run_kcli(data_dir, "group", "watch", "billing", "--count", "2", "--interval",
-                         "0.1", "-o", "json"))
+    out = lines(
+        run_kcli(
+            data_dir, "group", "watch", "billing", "--count", "2", "--interval", "0.1", "-o", "json"
+        )
+    )
     assert len(out) == 6 and out[:3] == out[3:]
 
 
 def _consume(data_dir, *args, **kwargs):
     env = {**os.environ, "KCLI_DATA_DIR": str(data_dir), "NO_COLOR": "1"}
-    return subprocess.Popen([*KCLI, "consume", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [*KCLI, "consume", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def test_kcli_consume_group_members_share_report_and_leave(tmp_path):
@@ -194,8 +307,9 @@ def test_kcli_consume_group_members_share_report_and_leave(tmp_path):
     out1, err1 = first.communicate(timeout=WAIT_S)
     assert first.returncode == 0, err1
     assert "assigned: t-0, t-1, t-2, t-3" in err1
-    assert any(line.startswith("assigned: t-") and line.count("t-") == 2
-               for line in err2.splitlines()), err2
+    assert any(
+        line.startswith("assigned: t-") and line.count("t-") == 2 for line in err2.splitlines()
+    ), err2
     # Every record printed exactly once across the two (nobody was killed), and committed.
     printed = [json.loads(line) for line in (out1 + out2).splitlines()]
     assert sorted((r["partition"], r["offset"]) for r in printed) == [

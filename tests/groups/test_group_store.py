@@ -48,8 +48,12 @@ def groups(store):
 
 def join(groups, client, member_id="", topics=("t",), **kw):
     return groups.join_group(
-        "g", topics=list(topics), client_id=client, member_id=member_id,
-        session_timeout_ms=SESSION, **kw
+        "g",
+        topics=list(topics),
+        client_id=client,
+        member_id=member_id,
+        session_timeout_ms=SESSION,
+        **kw,
     )
 
 
@@ -110,9 +114,7 @@ def test_a_clean_leave_rebalances_at_once_and_the_last_leaves_it_empty(groups):
     join(groups, "a", member_id=a.member_id)
     groups.leave_group("g", a.member_id)
     assert groups.heartbeat("g", b.member_id).rejoin_needed
-    assert join(groups, "b", member_id=b.member_id).assignment == tuple(
-        ("t", p) for p in range(4)
-    )
+    assert join(groups, "b", member_id=b.member_id).assignment == tuple(("t", p) for p in range(4))
     generation = groups.describe_group("g").generation
     groups.leave_group("g", b.member_id)
     d = groups.describe_group("g")
@@ -258,18 +260,25 @@ def test_groups_coordinated_by_serve_and_by_kcli_processes_exclude_each_other(gr
     # ... and a live publisher (this process) keeps kcli members out.
     groups.claim_external("wire")
     groups.publish_external(
-        "wire", state="Stable", generation=7, protocol_type="consumer", assignor="range",
+        "wire",
+        state="Stable",
+        generation=7,
+        protocol_type="consumer",
+        assignor="range",
         members=[_external_member()],
     )
     d = groups.describe_group("wire")
     assert (d.state, d.coordinator, [m.member_id for m in d.members]) == (
-        "Stable", "serve", ["rdkafka-1"]
+        "Stable",
+        "serve",
+        ["rdkafka-1"],
     )
     assert d.members[0].pid is None
     with pytest.raises(GroupProtocolMismatch, match="kcli serve"):
         groups.join_group("wire", topics=["t"], client_id="k", session_timeout_ms=SESSION)
     # The coordinator itself may store offsets for its members.
     groups.commit_offsets("wire", {("t", 0): 1})
-    assert os.getpid() == json.loads((groups.group_path("wire") / "state.json").read_text())[
-        "external"
-    ]["pid"]
+    assert (
+        os.getpid()
+        == json.loads((groups.group_path("wire") / "state.json").read_text())["external"]["pid"]
+    )

@@ -9,13 +9,6 @@ import pytest
 from .helpers import FAST_GROUPS, ServeProcess
 
 
-def pytest_configure(config):
-    # kafka-python 3.0 loads its JSON schemas with importlib.resources' legacy API.
-    config.addinivalue_line(
-        "filterwarnings", "ignore:.*is deprecated. Use files\\(\\) instead:DeprecationWarning"
-    )
-
-
 @pytest.fixture
 def serve_factory(tmp_path):
     started: list[ServeProcess] = []

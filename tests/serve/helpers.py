@@ -13,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-
 STARTUP_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 60
 _BOOTSTRAP = re.compile(r"bootstrap\.servers=(\S+)")
@@ -39,7 +38,16 @@ class ServeProcess:
         self._ready = threading.Event()
 
     def start(self) -> ServeProcess:
-        args = [sys.executable, "-m", "kcli", "--data-dir", str(self.data_dir), "serve", "--port", "0"]
+        args = [
+            sys.executable,
+            "-m",
+            "kcli",
+            "--data-dir",
+            str(self.data_dir),
+            "serve",
+            "--port",
+            "0",
+        ]
         for item in self.config:
             args += ["--config", item]
         env = {k: v for k, v in os.environ.items() if k != "KCLI_DATA_DIR"}
@@ -81,7 +89,9 @@ class ServeProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"kcli serve did not stop on signal {sig}:\n{self.log()}") from None
+            raise AssertionError(
+                f"kcli serve did not stop on signal {sig}:\n{self.log()}"
+            ) from None
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -213,7 +223,9 @@ class CaptureProxy:
             record = bytearray()
             with self._lock:
                 self.streams.append(record)
-            threading.Thread(target=self._pump, args=(client, upstream, record), daemon=True).start()
+            threading.Thread(
+                target=self._pump, args=(client, upstream, record), daemon=True
+            ).start()
             threading.Thread(target=self._pump, args=(upstream, client, None), daemon=True).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket, record: bytearray | None) -> None:

@@ -26,7 +26,10 @@ def _kcli(data_dir, *args, timeout=60):
     env = {k: v for k, v in os.environ.items() if k != "KCLI_DATA_DIR"}
     return subprocess.run(
         [sys.executable, "-m", "kcli", "--data-dir", str(data_dir), *args],
-        capture_output=True, text=True, timeout=timeout, env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
     )
 
 
@@ -41,9 +44,23 @@ def test_non_loopback_address_needs_allow_remote(tmp_path):
 def test_allow_remote_warns_that_there_is_no_authentication(serve_factory, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "KCLI_DATA_DIR"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kcli", "--data-dir", str(tmp_path), "serve", "--host", "0.0.0.0",
-         "--allow-remote", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "kcli",
+            "--data-dir",
+            str(tmp_path),
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--allow-remote",
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         line = proc.stdout.readline()
@@ -87,20 +104,23 @@ def _produce_until_stopped(server, stop_with: int):
         else:
             errors.append(str(err))
 
-    producer = CkProducer({
-        "bootstrap.servers": server.bootstrap,
-        "partitioner": "murmur2_random",
-        "linger.ms": 2,
-        "message.timeout.ms": 5000,
-        "enable.idempotence": True,
-    })
+    producer = CkProducer(
+        {
+            "bootstrap.servers": server.bootstrap,
+            "partitioner": "murmur2_random",
+            "linger.ms": 2,
+            "message.timeout.ms": 5000,
+            "enable.idempotence": True,
+        }
+    )
     i = 0
     stopped = False
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            producer.produce("durable", key=b"k%d" % (i % 50), value=b"value-%d" % i,
-                             on_delivery=report)
+            producer.produce(
+                "durable", key=b"k%d" % (i % 50), value=b"value-%d" % i, on_delivery=report
+            )
             i += 1
         except BufferError:
             producer.poll(0.05)
@@ -151,7 +171,11 @@ def test_live_view_on_a_terminal_and_ctrl_c(tmp_path):
     env.update(COLUMNS="160", LINES="40", TERM="xterm")
     proc = subprocess.Popen(
         [sys.executable, "-m", "kcli", "--data-dir", str(tmp_path), "serve", "--port", "0"],
-        stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
     )
     os.close(slave)
     screen = bytearray()
@@ -171,8 +195,13 @@ def test_live_view_on_a_terminal_and_ctrl_c(tmp_path):
         text = wait_for(lambda: "bootstrap.servers=" in read_more() and read_more(), what="banner")
         port = int(text.split("bootstrap.servers=127.0.0.1:")[1].split()[0])
         client = RawClient("127.0.0.1", port)
-        client.call(ApiVersionsRequest, ApiVersionsResponse, 3,
-                    client_software_name="live-test", client_software_version="7.7")
+        client.call(
+            ApiVersionsRequest,
+            ApiVersionsResponse,
+            3,
+            client_software_name="live-test",
+            client_software_version="7.7",
+        )
         # The table redraws in place and shows the connection with its client software.
         wait_for(lambda: "live-test 7.7" in read_more(), what="the connection in the table")
         assert "Connections" in read_more()
@@ -192,7 +221,12 @@ def test_broker_configs_are_checked_by_name_and_value():
         broker_config({"num.partition": "3"})
     with pytest.raises(KcliError, match="advertised.listeners: must be one listener like"):
         broker_config({"advertised.listeners": "http://x:1"})
-    config = broker_config({"num.partitions": "3", "auto.create.topics.enable": "false",
-                            "advertised.listeners": "PLAINTEXT://kafka.local:19092"})
+    config = broker_config(
+        {
+            "num.partitions": "3",
+            "auto.create.topics.enable": "false",
+            "advertised.listeners": "PLAINTEXT://kafka.local:19092",
+        }
+    )
     assert (config.num_partitions, config.auto_create_topics_enable) == (3, False)
     assert config.advertised_address() == ("kafka.local", 19092)

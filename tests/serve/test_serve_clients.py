@@ -57,9 +57,22 @@ def _produce_kcat(bootstrap, topic, records):
     for name, value in records[0][2]:
         headers += ["-H", f"{name}={value.decode()}"]
     subprocess.run(
-        ["kcat", "-P", "-b", bootstrap, "-t", topic, "-K", "|", *headers,
-         "-X", "partitioner=murmur2_random"],
-        input=lines, check=True, timeout=READ_TIMEOUT_S,
+        [
+            "kcat",
+            "-P",
+            "-b",
+            bootstrap,
+            "-t",
+            topic,
+            "-K",
+            "|",
+            *headers,
+            "-X",
+            "partitioner=murmur2_random",
+        ],
+        input=lines,
+        check=True,
+        timeout=READ_TIMEOUT_S,
     )
 
 
@@ -86,8 +99,14 @@ def _read_kafka_python(bootstrap, topic):
     while len(out) < COUNT and time.monotonic() < deadline:
         for records in consumer.poll(timeout_ms=500).values():
             out += [
-                (r.partition, r.offset, r.timestamp, r.key, r.value,
-                 tuple((k, v) for k, v in r.headers))
+                (
+                    r.partition,
+                    r.offset,
+                    r.timestamp,
+                    r.key,
+                    r.value,
+                    tuple((k, v) for k, v in r.headers),
+                )
                 for r in records
             ]
     consumer.close()
@@ -95,8 +114,9 @@ def _read_kafka_python(bootstrap, topic):
 
 
 def _read_confluent(bootstrap, topic):
-    consumer = CkConsumer({"bootstrap.servers": bootstrap, "group.id": "reader-ck",
-                           "enable.auto.commit": False})
+    consumer = CkConsumer(
+        {"bootstrap.servers": bootstrap, "group.id": "reader-ck", "enable.auto.commit": False}
+    )
     consumer.assign([CkTopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
     out = []
     deadline = time.monotonic() + READ_TIMEOUT_S
@@ -104,8 +124,16 @@ def _read_confluent(bootstrap, topic):
         m = consumer.poll(0.5)
         if m is None or m.error():
             continue
-        out.append((m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(),
-                    tuple(m.headers() or ())))
+        out.append(
+            (
+                m.partition(),
+                m.offset(),
+                m.timestamp()[1],
+                m.key(),
+                m.value(),
+                tuple(m.headers() or ()),
+            )
+        )
     consumer.close()
     return sorted(out)
 
@@ -113,28 +141,58 @@ def _read_confluent(bootstrap, topic):
 def _read_kcat(bootstrap, topic):
     result = subprocess.run(
         ["kcat", "-C", "-b", bootstrap, "-t", topic, "-J", "-e", "-q", "-o", "beginning"],
-        capture_output=True, check=True, timeout=READ_TIMEOUT_S,
+        capture_output=True,
+        check=True,
+        timeout=READ_TIMEOUT_S,
     )
     out = []
     for line in result.stdout.decode().splitlines():
         m = json.loads(line)
         h = m["headers"] or []
-        out.append((m["partition"], m["offset"], m["ts"], m["key"].encode(),
-                    m["payload"].encode(), tuple((h[i], h[i + 1].encode()) for i in range(0, len(h), 2))))
+        out.append(
+            (
+                m["partition"],
+                m["offset"],
+                m["ts"],
+                m["key"].encode(),
+                m["payload"].encode(),
+                tuple((h[i], h[i + 1].encode()) for i in range(0, len(h), 2)),
+            )
+        )
     return sorted(out)
 
 
 def _read_kcli_consume(data_dir, topic):
     result = subprocess.run(
-        [sys.executable, "-m", "kcli", "--data-dir", str(data_dir), "consume", topic,
-         "--from-beginning", "--output", "json"],
-        capture_output=True, check=True, timeout=READ_TIMEOUT_S,
+        [
+            sys.executable,
+            "-m",
+            "kcli",
+            "--data-dir",
+            str(data_dir),
+            "consume",
+            topic,
+            "--from-beginning",
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=READ_TIMEOUT_S,
     )
     out = []
     for line in result.stdout.decode().splitlines():
         m = json.loads(line)
-        out.append((m["partition"], m["offset"], m["timestamp"], m["key"].encode(),
-                    m["value"].encode(), tuple((k, v.encode()) for k, v in m["headers"])))
+        out.append(
+            (
+                m["partition"],
+                m["offset"],
+                m["timestamp"],
+                m["key"].encode(),
+                m["value"].encode(),
+                tuple((k, v.encode()) for k, v in m["headers"]),
+            )
+        )
     return sorted(out)
 
 
@@ -181,8 +239,12 @@ def test_every_client_reads_back_what_each_client_produced(shared_server, topics
 
 
 def test_kcat_lists_topics_and_the_broker(shared_server, topics):
-    result = subprocess.run(["kcat", "-b", shared_server.bootstrap, "-L", "-J"],
-                            capture_output=True, check=True, timeout=READ_TIMEOUT_S)
+    result = subprocess.run(
+        ["kcat", "-b", shared_server.bootstrap, "-L", "-J"],
+        capture_output=True,
+        check=True,
+        timeout=READ_TIMEOUT_S,
+    )
     listing = json.loads(result.stdout)
     assert listing["brokers"] == [{"id": 0, "name": shared_server.bootstrap}]
     assert listing["controllerid"] == 0

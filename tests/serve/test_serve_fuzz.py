@@ -33,9 +33,14 @@ def _real_traffic(bootstrap: str) -> None:
         producer.send("fuzz", key=b"k%d" % i, value=b"v%d" % i, headers=[("n", b"%d" % i)])
     producer.flush()
     producer.close()
-    consumer = KafkaConsumer("fuzz", bootstrap_servers=bootstrap, group_id="fuzz-g",
-                             auto_offset_reset="earliest", client_id="fuzz-kc",
-                             consumer_timeout_ms=20_000)
+    consumer = KafkaConsumer(
+        "fuzz",
+        bootstrap_servers=bootstrap,
+        group_id="fuzz-g",
+        auto_offset_reset="earliest",
+        client_id="fuzz-kc",
+        consumer_timeout_ms=20_000,
+    )
     seen = 0
     for _ in consumer:
         seen += 1
@@ -51,8 +56,9 @@ def _real_traffic(bootstrap: str) -> None:
     for i in range(20, 25):
         ck.produce("fuzz", key=b"k%d" % i, value=b"v%d" % i)
     assert ck.flush(30) == 0
-    cc = CkConsumer({"bootstrap.servers": bootstrap, "group.id": "fuzz-ck",
-                     "auto.offset.reset": "earliest"})
+    cc = CkConsumer(
+        {"bootstrap.servers": bootstrap, "group.id": "fuzz-ck", "auto.offset.reset": "earliest"}
+    )
     cc.subscribe(["fuzz"])
     got = 0
     for _ in range(60):
@@ -129,12 +135,17 @@ def test_mutated_real_requests_leave_the_server_and_the_store_intact(serve_facto
     # A real client still works: it produces and reads back, exactly.
     producer = KafkaProducer(bootstrap_servers=server.bootstrap, client_id="after-fuzz")
     for i in range(10):
-        producer.send("fuzz", key=b"after%d" % i, value=b"after-value%d" % i,
-                      headers=[("h", b"after")])
+        producer.send(
+            "fuzz", key=b"after%d" % i, value=b"after-value%d" % i, headers=[("h", b"after")]
+        )
     producer.flush()
     producer.close()
-    consumer = KafkaConsumer("fuzz", bootstrap_servers=server.bootstrap,
-                             auto_offset_reset="earliest", consumer_timeout_ms=10_000)
+    consumer = KafkaConsumer(
+        "fuzz",
+        bootstrap_servers=server.bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=10_000,
+    )
     records = list(consumer)
     consumer.close()
     after = [(r.key, r.value, r.headers) for r in records if r.key and r.key.startswith(b"after")]

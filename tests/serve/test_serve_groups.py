@@ -34,7 +34,10 @@ class Member:
         self.client_id = client_id
         self.proc = subprocess.Popen(
             [sys.executable, str(MEMBER), client, bootstrap, topic, group, client_id],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
         )
         self.assignments: list[list[int]] = []
         self.values: list[str] = []
@@ -74,7 +77,10 @@ def _produce(store: Store, topic: str, values: list[str]) -> None:
 def _kcli_json(data_dir, *args) -> list[dict]:
     result = subprocess.run(
         [sys.executable, "-m", "kcli", "--data-dir", str(data_dir), *args, "--output", "json"],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return [json.loads(line) for line in result.stdout.splitlines()]
 
@@ -87,6 +93,7 @@ def test_two_process_group_splits_partitions_and_rebalances_when_one_dies(server
     a = Member(client, server.bootstrap, topic, group, "member-a")
     b = Member(client, server.bootstrap, topic, group, "member-b")
     try:
+
         def split():
             if a.assignment is None or b.assignment is None:
                 return False
@@ -97,8 +104,11 @@ def test_two_process_group_splits_partitions_and_rebalances_when_one_dies(server
         wait_for(split, REBALANCE_TIMEOUT_S, what="both members to own two partitions each")
         first = [f"first-{i}" for i in range(20)]
         _produce(store, topic, first)
-        wait_for(lambda: set(a.values) | set(b.values) >= set(first), REBALANCE_TIMEOUT_S,
-                 what="the members to read every record")
+        wait_for(
+            lambda: set(a.values) | set(b.values) >= set(first),
+            REBALANCE_TIMEOUT_S,
+            what="the members to read every record",
+        )
         # Each record was read by the member owning its partition, and only by it.
         assert not set(a.values) & set(b.values)
 
@@ -112,12 +122,18 @@ def test_two_process_group_splits_partitions_and_rebalances_when_one_dies(server
         assert (listed[group]["state"], listed[group]["members"]) == ("Stable", 2)
 
         a.kill()  # no LeaveGroup: the coordinator notices the missing heartbeats
-        wait_for(lambda: b.assignment == list(range(PARTITIONS)), REBALANCE_TIMEOUT_S,
-                 what="the survivor to take every partition")
+        wait_for(
+            lambda: b.assignment == list(range(PARTITIONS)),
+            REBALANCE_TIMEOUT_S,
+            what="the survivor to take every partition",
+        )
         second = [f"second-{i}" for i in range(20)]
         _produce(store, topic, second)
-        wait_for(lambda: set(b.values) >= set(second), REBALANCE_TIMEOUT_S,
-                 what="the survivor to read the new records")
+        wait_for(
+            lambda: set(b.values) >= set(second),
+            REBALANCE_TIMEOUT_S,
+            what="the survivor to read the new records",
+        )
         rows = _kcli_json(server.data_dir, "group", "describe", group)
         assert sorted(r["partition"] for r in rows if r["client_id"] == "member-b") == list(
             range(PARTITIONS)
@@ -128,8 +144,10 @@ def test_two_process_group_splits_partitions_and_rebalances_when_one_dies(server
     finally:
         a.stop()
         b.stop()
-    wait_for(lambda: GroupStore(store).describe_group(group).state == "Empty",
-             what="the group to be empty after the last member left")
+    wait_for(
+        lambda: GroupStore(store).describe_group(group).state == "Empty",
+        what="the group to be empty after the last member left",
+    )
 
 
 def test_committed_offsets_survive_a_server_restart(serve_factory):
@@ -139,9 +157,14 @@ def test_committed_offsets_survive_a_server_restart(serve_factory):
     _produce_values = [f"old-{i}" for i in range(10)]
     for i, value in enumerate(_produce_values):
         store.log("ledger", i % 2).append_records([ProducerRecord(value.encode())])
-    consumer = KafkaConsumer("ledger", bootstrap_servers=first.bootstrap, group_id="ledger-g",
-                             auto_offset_reset="earliest", enable_auto_commit=False,
-                             consumer_timeout_ms=30_000)
+    consumer = KafkaConsumer(
+        "ledger",
+        bootstrap_servers=first.bootstrap,
+        group_id="ledger-g",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=30_000,
+    )
     seen = []
     for record in consumer:
         seen.append(record.value.decode())
@@ -160,8 +183,14 @@ def test_committed_offsets_survive_a_server_restart(serve_factory):
     for i in range(4):
         store.log("ledger", i % 2).append_records([ProducerRecord(f"new-{i}".encode())])
     # Another client library in the same group resumes from the committed offsets.
-    ck = CkConsumer({"bootstrap.servers": second.bootstrap, "group.id": "ledger-g",
-                     "auto.offset.reset": "earliest", "session.timeout.ms": 6000})
+    ck = CkConsumer(
+        {
+            "bootstrap.servers": second.bootstrap,
+            "group.id": "ledger-g",
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+        }
+    )
     ck.subscribe(["ledger"])
     got = []
     deadline = time.monotonic() + REBALANCE_TIMEOUT_S
@@ -174,3 +203,104 @@ def test_committed_offsets_survive_a_server_restart(serve_factory):
     ck.close()
     assert sorted(got) == [f"new-{i}" for i in range(4)]
     assert extra is None or extra.error()
+
+
+def _members(store: Store, group: str) -> int:
+    from storage.groups import GroupNotFound
+
+    try:
+        return len(GroupStore(store).describe_group(group).members)
+    except GroupNotFound:
+        return 0
+
+
+def _join_raw(server, group: str, topic: str):
+    from kafka.protocol.consumer import JoinGroupRequest, JoinGroupResponse
+
+    from kcli.serve.consumer_protocol import encode_subscription
+
+    from .helpers import RawClient
+
+    client = RawClient(server.host, server.port)
+    protocol = JoinGroupRequest[5].JoinGroupRequestProtocol(
+        name="range", metadata=encode_subscription((topic,))
+    )
+    response = client.call(
+        JoinGroupRequest,
+        JoinGroupResponse,
+        5,
+        group_id=group,
+        session_timeout_ms=10_000,
+        rebalance_timeout_ms=10_000,
+        member_id="",
+        group_instance_id=None,
+        protocol_type="consumer",
+        protocols=[protocol],
+    )
+    client.close()
+    return response
+
+
+def test_wire_and_kcli_members_never_share_a_group(server):
+    store = Store(server.data_dir)
+    store.create_topic("mixed", 2)
+    env = {k: v for k, v in os.environ.items() if k != "KCLI_DATA_DIR"}
+    kcli_member = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kcli",
+            "--data-dir",
+            str(server.data_dir),
+            "consume",
+            "mixed",
+            "--group",
+            "by-kcli",
+            "--follow",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        wait_for(
+            lambda: _members(store, "by-kcli") == 1,
+            what="the kcli consumer to join",
+        )
+        # A Kafka client cannot join a group that kcli processes coordinate through files.
+        assert _join_raw(server, "by-kcli", "mixed").error_code == 23  # INCONSISTENT_GROUP_PROTOCOL
+        wait_for(lambda: "has 1 live kcli consumer(s)" in server.log(), what="log line")
+    finally:
+        kcli_member.send_signal(signal.SIGINT)
+        kcli_member.wait(60)
+
+    # And a kcli consumer cannot join a group that kcli serve coordinates.
+    wire = Member("kafka-python", server.bootstrap, "mixed", "by-wire", "wire-member")
+    try:
+        wait_for(lambda: wire.assignment == [0, 1], REBALANCE_TIMEOUT_S, what="the wire member")
+        wait_for(
+            lambda: _members(store, "by-wire") == 1,
+            what="the wire group to be published",
+        )
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "kcli",
+                "--data-dir",
+                str(server.data_dir),
+                "consume",
+                "mixed",
+                "--group",
+                "by-wire",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert result.returncode == 1
+        assert result.stderr.startswith("Error: group 'by-wire' is being coordinated by kcli serve")
+        assert wire.proc.poll() is None and wire.assignment == [0, 1]
+    finally:
+        wire.stop()

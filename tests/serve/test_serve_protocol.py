@@ -38,6 +38,7 @@ from kafka.protocol.producer import (
 
 from storage import ProducerRecord, Store, decode_batch, encode_batch
 from storage.records import split_batches
+
 from .helpers import RawClient, wait_for
 
 ADVERTISED = {
@@ -94,7 +95,10 @@ def _create(client, name: str, partitions: int = 1, **kw) -> int:
 def _produce(client, version, topic, partition, records: bytes, acks=-1):
     req = ProduceRequest[version]
     data = req.TopicProduceData(
-        name=topic, partition_data=[req.TopicProduceData.PartitionProduceData(index=partition, records=records)]
+        name=topic,
+        partition_data=[
+            req.TopicProduceData.PartitionProduceData(index=partition, records=records)
+        ],
     )
     if acks == 0:
         client.correlation_id += 1
@@ -103,8 +107,13 @@ def _produce(client, version, topic, partition, records: bytes, acks=-1):
         client.send_raw(message.encode(header=True, framed=True))
         return None
     response = client.call(
-        ProduceRequest, ProduceResponse, version,
-        transactional_id=None, acks=acks, timeout_ms=5000, topic_data=[data],
+        ProduceRequest,
+        ProduceResponse,
+        version,
+        transactional_id=None,
+        acks=acks,
+        timeout_ms=5000,
+        topic_data=[data],
     )
     return response.responses[0].partition_responses[0]
 
@@ -115,21 +124,51 @@ def _now_ms() -> int:
 
 
 def _batch(*values: bytes, key: bytes | None = None) -> bytes:
-    return encode_batch([ProducerRecord(v, key, (("h", b"1"),)) for v in values], timestamp=_now_ms())
+    return encode_batch(
+        [ProducerRecord(v, key, (("h", b"1"),)) for v in values], timestamp=_now_ms()
+    )
 
 
-def _fetch(client, version, topic, partitions, offset=0, max_wait_ms=0, min_bytes=1,
-           max_bytes=1 << 20, partition_max_bytes=1 << 20):
+def _fetch(
+    client,
+    version,
+    topic,
+    partitions,
+    offset=0,
+    max_wait_ms=0,
+    min_bytes=1,
+    max_bytes=1 << 20,
+    partition_max_bytes=1 << 20,
+):
     req = FetchRequest[version]
     return client.call(
-        FetchRequest, FetchResponse, version,
-        replica_id=-1, max_wait_ms=max_wait_ms, min_bytes=min_bytes, max_bytes=max_bytes,
-        isolation_level=0, session_id=0, session_epoch=-1,
-        topics=[req.FetchTopic(topic=topic, partitions=[
-            req.FetchTopic.FetchPartition(partition=p, current_leader_epoch=-1, fetch_offset=offset,
-                                          log_start_offset=-1, partition_max_bytes=partition_max_bytes)
-            for p in partitions])],
-        forgotten_topics_data=[], rack_id="",
+        FetchRequest,
+        FetchResponse,
+        version,
+        replica_id=-1,
+        max_wait_ms=max_wait_ms,
+        min_bytes=min_bytes,
+        max_bytes=max_bytes,
+        isolation_level=0,
+        session_id=0,
+        session_epoch=-1,
+        topics=[
+            req.FetchTopic(
+                topic=topic,
+                partitions=[
+                    req.FetchTopic.FetchPartition(
+                        partition=p,
+                        current_leader_epoch=-1,
+                        fetch_offset=offset,
+                        log_start_offset=-1,
+                        partition_max_bytes=partition_max_bytes,
+                    )
+                    for p in partitions
+                ],
+            )
+        ],
+        forgotten_topics_data=[],
+        rack_id="",
     )
 
 
@@ -147,8 +186,9 @@ def test_api_versions_lists_exactly_the_supported_ranges(client, version):
 def test_api_versions_v3_answers_with_a_v0_response_header(client):
     # A v1 (flexible) response header would put a tagged-field byte after the correlation
     # id; librdkafka reads the body right after the correlation id.
-    _, body = client.request(ApiVersionsRequest, 3, client_software_name="raw",
-                             client_software_version="1")
+    _, body = client.request(
+        ApiVersionsRequest, 3, client_software_name="raw", client_software_version="1"
+    )
     assert struct.unpack(">h", body[:2])[0] == 0  # error_code comes first, at once
     assert ApiVersionsResponse.decode(body, version=3).error_code == 0
 
@@ -165,15 +205,21 @@ def test_unsupported_api_versions_version_gets_v0_error_body_and_connection_stay
     assert response.error_code == 35  # UNSUPPORTED_VERSION
     assert {k.api_key: (k.min_version, k.max_version) for k in response.api_keys} == ADVERTISED
     # The client retries lower on the same connection.
-    again = client.call(ApiVersionsRequest, ApiVersionsResponse, 3,
-                        client_software_name="new", client_software_version="9")
+    again = client.call(
+        ApiVersionsRequest,
+        ApiVersionsResponse,
+        3,
+        client_software_name="new",
+        client_software_version="9",
+    )
     assert again.error_code == 0
 
 
 def test_unsupported_version_of_another_api_closes_the_connection(shared_server, client):
     client.correlation_id += 1
-    message = MetadataRequest[12](topics=None, allow_auto_topic_creation=False,
-                                  include_topic_authorized_operations=False)
+    message = MetadataRequest[12](
+        topics=None, allow_auto_topic_creation=False, include_topic_authorized_operations=False
+    )
     message.with_header(correlation_id=client.correlation_id, client_id="too-new")
     client.send_raw(message.encode(header=True, framed=True))
     assert client.closed_by_server()
@@ -196,24 +242,38 @@ def test_metadata_names_node_0_at_the_exact_listening_address(shared_server, cli
 
 
 def test_metadata_auto_creates_topics_unless_the_client_says_not_to(shared_server, client):
-    response = client.call(MetadataRequest, MetadataResponse, 8,
-                           topics=[MetadataRequest[8].MetadataRequestTopic(name="md-no")],
-                           allow_auto_topic_creation=False)
+    response = client.call(
+        MetadataRequest,
+        MetadataResponse,
+        8,
+        topics=[MetadataRequest[8].MetadataRequestTopic(name="md-no")],
+        allow_auto_topic_creation=False,
+    )
     assert response.topics[0].error_code == 3  # UNKNOWN_TOPIC_OR_PARTITION
     assert not Store(shared_server.data_dir).topic_exists("md-no")
 
-    response = client.call(MetadataRequest, MetadataResponse, 8,
-                           topics=[MetadataRequest[8].MetadataRequestTopic(name="md-yes")],
-                           allow_auto_topic_creation=True)
+    response = client.call(
+        MetadataRequest,
+        MetadataResponse,
+        8,
+        topics=[MetadataRequest[8].MetadataRequestTopic(name="md-yes")],
+        allow_auto_topic_creation=True,
+    )
     topic = response.topics[0]
     assert topic.error_code == 0
-    assert [(p.partition_index, p.leader_id, list(p.replica_nodes), list(p.isr_nodes))
-            for p in topic.partitions] == [(0, 0, [0], [0])]
+    assert [
+        (p.partition_index, p.leader_id, list(p.replica_nodes), list(p.isr_nodes))
+        for p in topic.partitions
+    ] == [(0, 0, [0], [0])]
     assert Store(shared_server.data_dir).topic("md-yes").partitions == 1  # num.partitions
 
-    response = client.call(MetadataRequest, MetadataResponse, 8,
-                           topics=[MetadataRequest[8].MetadataRequestTopic(name="bad/name")],
-                           allow_auto_topic_creation=True)
+    response = client.call(
+        MetadataRequest,
+        MetadataResponse,
+        8,
+        topics=[MetadataRequest[8].MetadataRequestTopic(name="bad/name")],
+        allow_auto_topic_creation=True,
+    )
     assert response.topics[0].error_code == 17  # INVALID_TOPIC_EXCEPTION
 
 
@@ -263,8 +323,13 @@ def test_produce_with_acks_0_gets_no_response(shared_server, client):
 
 def test_init_producer_id_hands_out_distinct_ids(client):
     ids = {
-        client.call(InitProducerIdRequest, InitProducerIdResponse, v,
-                    transactional_id=None, transaction_timeout_ms=60_000).producer_id
+        client.call(
+            InitProducerIdRequest,
+            InitProducerIdResponse,
+            v,
+            transactional_id=None,
+            transaction_timeout_ms=60_000,
+        ).producer_id
         for v in (0, 1, 1)
     }
     assert len(ids) == 3 and all(i >= 0 for i in ids)
@@ -379,11 +444,21 @@ def test_list_offsets_earliest_latest_and_by_time(shared_server, client, version
 
     def lookup(timestamp):
         response = client.call(
-            ListOffsetsRequest, ListOffsetsResponse, version,
-            replica_id=-1, isolation_level=0,
-            topics=[req.ListOffsetsTopic(name=topic, partitions=[
-                req.ListOffsetsTopic.ListOffsetsPartition(
-                    partition_index=0, current_leader_epoch=-1, timestamp=timestamp)])],
+            ListOffsetsRequest,
+            ListOffsetsResponse,
+            version,
+            replica_id=-1,
+            isolation_level=0,
+            topics=[
+                req.ListOffsetsTopic(
+                    name=topic,
+                    partitions=[
+                        req.ListOffsetsTopic.ListOffsetsPartition(
+                            partition_index=0, current_leader_epoch=-1, timestamp=timestamp
+                        )
+                    ],
+                )
+            ],
         )
         p = response.topics[0].partitions[0]
         assert p.error_code == 0
@@ -414,15 +489,22 @@ def test_describe_configs_reports_overrides_and_defaults(client):
     assert _create(client, "dc", configs={"retention.ms": "60000"}) == 0
     req = DescribeConfigsRequest[3]
     response = client.call(
-        DescribeConfigsRequest, DescribeConfigsResponse, 3,
+        DescribeConfigsRequest,
+        DescribeConfigsResponse,
+        3,
         resources=[
-            req.DescribeConfigsResource(resource_type=2, resource_name="dc", configuration_keys=None),
-            req.DescribeConfigsResource(resource_type=4, resource_name="0",
-                                        configuration_keys=["num.partitions"]),
-            req.DescribeConfigsResource(resource_type=2, resource_name="dc-missing",
-                                        configuration_keys=None),
+            req.DescribeConfigsResource(
+                resource_type=2, resource_name="dc", configuration_keys=None
+            ),
+            req.DescribeConfigsResource(
+                resource_type=4, resource_name="0", configuration_keys=["num.partitions"]
+            ),
+            req.DescribeConfigsResource(
+                resource_type=2, resource_name="dc-missing", configuration_keys=None
+            ),
         ],
-        include_synonyms=False, include_documentation=False,
+        include_synonyms=False,
+        include_documentation=False,
     )
     topic, broker, missing = response.results
     configs = {c.name: (c.value, c.config_source) for c in topic.configs}
@@ -434,8 +516,13 @@ def test_describe_configs_reports_overrides_and_defaults(client):
 
 def test_delete_topics(shared_server, client):
     assert _create(client, "doomed") == 0
-    response = client.call(DeleteTopicsRequest, DeleteTopicsResponse, 3,
-                           topic_names=["doomed", "never-was"], timeout_ms=10_000)
+    response = client.call(
+        DeleteTopicsRequest,
+        DeleteTopicsResponse,
+        3,
+        topic_names=["doomed", "never-was"],
+        timeout_ms=10_000,
+    )
     assert {r.name: r.error_code for r in response.responses} == {"doomed": 0, "never-was": 3}
     assert not Store(shared_server.data_dir).topic_exists("doomed")
 
@@ -443,7 +530,42 @@ def test_delete_topics(shared_server, client):
 def test_find_coordinator_is_this_broker(shared_server, client):
     for version in (0, 1, 2):
         fields = {"key_type": 0} if version >= 1 else {}
-        response = client.call(FindCoordinatorRequest, FindCoordinatorResponse, version,
-                               key="some-group", **fields)
+        response = client.call(
+            FindCoordinatorRequest, FindCoordinatorResponse, version, key="some-group", **fields
+        )
         assert (response.error_code, response.node_id, response.host, response.port) == (
-            0, 0, shared_server.host, shared_server.port)
+            0,
+            0,
+            shared_server.host,
+            shared_server.port,
+        )
+
+
+def test_idempotent_retries_are_acknowledged_once_and_gaps_refused(shared_server, client):
+    topic = "idempotent"
+    assert _create(client, topic) == 0
+    pid = client.call(
+        InitProducerIdRequest,
+        InitProducerIdResponse,
+        1,
+        transactional_id=None,
+        transaction_timeout_ms=60_000,
+    ).producer_id
+
+    def batch(seq, *values):
+        records = [ProducerRecord(v) for v in values]
+        return encode_batch(
+            records, timestamp=_now_ms(), producer_id=pid, producer_epoch=0, base_sequence=seq
+        )
+
+    first = batch(0, b"a", b"b")
+    response = _produce(client, 8, topic, 0, first)
+    assert (response.error_code, response.base_offset) == (0, 0)
+    assert _produce(client, 8, topic, 0, batch(2, b"c")).base_offset == 2
+    # A retry of the first request (its response was lost, say): same offsets, no new copy.
+    retry = _produce(client, 8, topic, 0, first)
+    assert (retry.error_code, retry.base_offset) == (0, 0)
+    # A gap in the sequence: OUT_OF_ORDER_SEQUENCE_NUMBER.
+    assert _produce(client, 8, topic, 0, batch(7, b"z")).error_code == 45
+    values = [r.value for r in Store(shared_server.data_dir).log(topic, 0).read_records(0)]
+    assert values == [b"a", b"b", b"c"]

@@ -50,9 +50,12 @@ def _frame(payload: bytes) -> bytes:
 
 
 def _metadata_v8() -> bytes:
-    message = MetadataRequest[8](topics=None, allow_auto_topic_creation=False,
-                                 include_cluster_authorized_operations=False,
-                                 include_topic_authorized_operations=False)
+    message = MetadataRequest[8](
+        topics=None,
+        allow_auto_topic_creation=False,
+        include_cluster_authorized_operations=False,
+        include_topic_authorized_operations=False,
+    )
     message.with_header(correlation_id=1, client_id="bad")
     return message.encode(header=True, framed=False)
 
@@ -80,8 +83,16 @@ BAD_INPUTS = {
 def test_bad_frame_closes_only_its_connection(guarded, case):
     payload, message = BAD_INPUTS[case]
     healthy = RawClient(guarded.host, guarded.port)
-    assert healthy.call(ApiVersionsRequest, ApiVersionsResponse, 3,
-                        client_software_name="ok", client_software_version="1").error_code == 0
+    assert (
+        healthy.call(
+            ApiVersionsRequest,
+            ApiVersionsResponse,
+            3,
+            client_software_name="ok",
+            client_software_version="1",
+        ).error_code
+        == 0
+    )
     bad = RawClient(guarded.host, guarded.port)
     bad.send_raw(payload)
     if case == "truncated frame":
@@ -89,8 +100,9 @@ def test_bad_frame_closes_only_its_connection(guarded, case):
     assert bad.closed_by_server()
     wait_for(lambda: message in guarded.log(), what=f"log line {message!r}")
     # The other connection, opened before, is still served.
-    response = healthy.call(MetadataRequest, MetadataResponse, 8, topics=None,
-                            allow_auto_topic_creation=False)
+    response = healthy.call(
+        MetadataRequest, MetadataResponse, 8, topics=None, allow_auto_topic_creation=False
+    )
     assert response.brokers[0].port == guarded.port
     healthy.close()
     bad.close()
@@ -101,8 +113,10 @@ def test_default_limit_is_kafkas_socket_request_max_bytes(shared_server):
     bad = RawClient(shared_server.host, shared_server.port)
     bad.send_raw(struct.pack(">i", 104857601))
     assert bad.closed_by_server()
-    wait_for(lambda: "larger than socket.request.max.bytes=104857600" in shared_server.log(),
-             what="log line")
+    wait_for(
+        lambda: "larger than socket.request.max.bytes=104857600" in shared_server.log(),
+        what="log line",
+    )
 
 
 def test_slow_loris_clients_are_cut_off(guarded):
@@ -144,8 +158,10 @@ def test_idle_connections_are_closed_and_connections_are_capped(serve_factory):
         assert c.call(ApiVersionsRequest, ApiVersionsResponse, 0).error_code == 0
     extra = RawClient(server.host, server.port)
     assert extra.closed_by_server()
-    wait_for(lambda: "refused connection" in server.log() and "max.connections=3" in server.log(),
-             what="refusal log line")
+    wait_for(
+        lambda: "refused connection" in server.log() and "max.connections=3" in server.log(),
+        what="refusal log line",
+    )
     for c in clients:
         assert c.closed_by_server()
     wait_for(lambda: server.log().count("closed idle connection") >= 3, what="idle log lines")
@@ -190,8 +206,10 @@ def test_memory_stays_bounded_under_many_large_stalled_frames(serve_factory):
     assert (peak - baseline) < 72 << 10, f"RSS grew by {(peak - baseline) >> 10} MiB"
     for c in attackers:
         assert c.closed_by_server()
-    wait_for(lambda: server.log().count("request.read.timeout.ms=6000") >= 24,
-             what="every stalled frame cut off")
+    wait_for(
+        lambda: server.log().count("request.read.timeout.ms=6000") >= 24,
+        what="every stalled frame cut off",
+    )
     assert healthy.call(ApiVersionsRequest, ApiVersionsResponse, 0).error_code == 0
     for c in (healthy, *attackers):
         c.close()

@@ -35,7 +35,9 @@ def append(data_dir, topic, writer, batches, records, go):
     log = Store(data_dir).log(topic, 0)
     wait_for(Path(go))
     for b in range(int(batches)):
-        values = [ProducerRecord(b"w%s:%d:%d" % (writer.encode(), b, i)) for i in range(int(records))]
+        values = [
+            ProducerRecord(b"w%s:%d:%d" % (writer.encode(), b, i)) for i in range(int(records))
+        ]
         info = log.append_records(values)
         print(info.base_offset, info.last_offset, flush=True)
 

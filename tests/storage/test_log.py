@@ -302,14 +302,14 @@ def test_every_log_file_reads_with_kafka_python(data_dir):
     _, log = open_log(data_dir, segment_bytes=4000)
     rng = random.Random(11)
     produced = []
-    for i in range(50):
+    for _ in range(50):
         batch = []
         for j in range(rng.randint(1, 6)):
             batch.append(
                 ProducerRecord(
                     None if rng.random() < 0.1 else rng.randbytes(rng.randint(0, 200)),
                     key=None if rng.random() < 0.5 else b"key-%d" % rng.randint(0, 9),
-                    headers=tuple(("h%d" % k, rng.randbytes(3)) for k in range(rng.randint(0, 2))),
+                    headers=tuple((f"h{k}", rng.randbytes(3)) for k in range(rng.randint(0, 2))),
                     timestamp=None if j == 0 else T0 + rng.randint(-100, 100),
                 )
             )
@@ -344,7 +344,9 @@ def test_kafka_python_batches_are_stored_byte_for_byte(data_dir, compression):
         for i in range(20):
             key = b"k%d" % i if i % 2 else None
             hdrs = [("trace", b"%d" % i)] if i % 3 == 0 else []
-            builder.append(i, timestamp=T0 + i, key=key, value=b"v%d-%d" % (b, i) * 10, headers=hdrs)
+            builder.append(
+                i, timestamp=T0 + i, key=key, value=b"v%d-%d" % (b, i) * 10, headers=hdrs
+            )
             expected.append((T0 + i, key, b"v%d-%d" % (b, i) * 10, tuple(hdrs)))
         originals.append(bytes(builder.build()))
     info = log.append(originals)

@@ -26,12 +26,10 @@ from storage.records import (
 
 BASE_TS = 1_700_000_000_000
 
-header_keys = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=12
+header_keys = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=12)
+headers = st.lists(st.tuples(header_keys, st.none() | st.binary(max_size=20)), max_size=3).map(
+    tuple
 )
-headers = st.lists(
-    st.tuples(header_keys, st.none() | st.binary(max_size=20)), max_size=3
-).map(tuple)
 producer_records = st.builds(
     ProducerRecord,
     value=st.none() | st.binary(max_size=300),

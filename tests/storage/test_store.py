@@ -42,7 +42,9 @@ def test_create_list_describe_delete(data_dir):
     store.log("orders", 1).append_records([ProducerRecord(b"x" * 10)] * 5)
     d = store.describe_topic("orders")
     assert d.topic_id == meta.topic_id
-    assert [(p.partition, p.log_start_offset, p.log_end_offset, p.segments) for p in d.partitions] == [
+    assert [
+        (p.partition, p.log_start_offset, p.log_end_offset, p.segments) for p in d.partitions
+    ] == [
         (0, 0, 0, 1),
         (1, 0, 5, 1),
         (2, 0, 0, 1),

@@ -1,0 +1,152 @@
+"""Every user mistake: one ``Error:`` line, the right exit code, no traceback, no change on disk.
+
+One store is set up for the whole module; each case runs a real ``kcli`` process against it
+and the data directory is hashed (every file's path and bytes) before and after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_kcli
+
+LONG_NAME = "t" * 250
+
+
+def store_digest(root: Path) -> str:
+    """Names and contents of every file under ``root``: any change on disk changes it."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        h.update(rel.encode() + b"\0")
+        if path.is_file():
+            h.update(path.read_bytes())
+        h.update(b"\1")
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    data = tmp_path_factory.mktemp("bad-input") / "data"
+    steps = [
+        ("topic", "create", "orders", "--partitions", "3"),
+        ("topic", "create", "tiny", "--config", "max.message.bytes=200"),
+        ("produce", "orders", "a", "b", "c", "d"),
+        ("produce", "tiny", "small"),
+    ]
+    for args in steps:
+        result = run_kcli(data, *args)
+        assert result.returncode == 0, result.stderr
+    return data
+
+
+# (id, args, stdin, exit code, a fragment the error line must contain)
+CASES = [
+    ("name-dotdot-slash", ["topic", "create", "../x"], None, 1, "'/'"),
+    ("name-empty", ["topic", "create", ""], None, 1, "empty"),
+    ("name-250-chars", ["topic", "create", LONG_NAME], None, 1, "249"),
+    ("name-space", ["topic", "create", "bad name"], None, 1, "a-z A-Z 0-9"),
+    ("name-dot", ["topic", "create", "."], None, 1, "reserved"),
+    ("create-exists", ["topic", "create", "orders"], None, 1, "already exists"),
+    ("partitions-zero", ["topic", "create", "x", "--partitions", "0"], None, 1, "1 to"),
+    ("partitions-not-int", ["topic", "create", "x", "--partitions", "two"], None, 2, "partitions"),
+    ("config-not-int", ["topic", "create", "x", "--config", "retention.ms=soon"], None, 1, "retention.ms"),
+    ("config-unknown-key", ["topic", "create", "x", "--config", "retention.hours=1"], None, 1, "valid keys"),
+    ("config-no-equals", ["topic", "create", "x", "--config", "retention.ms"], None, 2, "KEY=VALUE"),
+    ("config-below-min", ["topic", "create", "x", "--config", "segment.bytes=1"], None, 1, "segment.bytes"),
+    ("describe-unknown", ["topic", "describe", "nope"], None, 1, "does not exist"),
+    ("delete-unknown", ["topic", "delete", "nope"], None, 1, "does not exist"),
+    ("alter-shrink", ["topic", "alter", "orders", "--partitions", "1"], None, 1, "only grow"),
+    ("alter-nothing", ["topic", "alter", "orders"], None, 2, "nothing to change"),
+    ("list-bad-output", ["topic", "list", "-o", "xml"], None, 2, "json"),
+    ("produce-unknown-topic", ["produce", "nope", "v"], None, 1, "does not exist"),
+    ("produce-partition-out", ["produce", "orders", "--partition", "3", "v"], None, 1, "0..2"),
+    ("produce-partition-negative", ["produce", "orders", "--partition", "-1", "v"], None, 1, "0..2"),
+    ("produce-json-malformed", ["produce", "orders", "--input", "json"], '{"value": \n', 1, "line 1"),
+    ("produce-json-array", ["produce", "orders", "--input", "json"], "[1, 2]\n", 1, "not an object"),
+    ("produce-json-no-value", ["produce", "orders", "--input", "json"], '{"key": "k"}\n', 1, '"value"'),
+    ("produce-json-value-number", ["produce", "orders", "--input", "json"], '{"value": 5}\n', 1, "string"),
+    (
+        "produce-json-partition-out",
+        ["produce", "orders", "--input", "json"],
+        '{"value": "v", "partition": 7}\n',
+        1,
+        "partition 7",
+    ),
+    ("produce-json-bad-b64", ["produce", "orders", "--input", "json"], '{"value_b64": "%%%"}\n', 1, "base64"),
+    ("produce-json-not-utf8", ["produce", "orders", "--input", "json"], b'{"value": "\xff"}\n', 1, "JSON"),
+    ("produce-no-separator", ["produce", "orders", "--key-separator", ":"], "no separator here\n", 1, "separator"),
+    ("produce-key-and-separator", ["produce", "orders", "--key", "k", "--key-separator", ":"], "", 2, "either"),
+    ("produce-too-large", ["produce", "tiny", "x" * 500], None, 1, "max.message.bytes"),
+    ("produce-header-no-equals", ["produce", "orders", "--header", "oops", "v"], None, 2, "KEY=VALUE"),
+    ("consume-unknown-topic", ["consume", "nope"], None, 1, "does not exist"),
+    ("consume-partition-out", ["consume", "orders", "--partition", "5"], None, 1, "0..2"),
+    ("consume-offset-out", ["consume", "orders", "--partition", "0", "--from-offset", "99"], None, 1, "valid offsets"),
+    ("consume-time-words", ["consume", "orders", "--from-time", "yesterday"], None, 1, "ISO-8601"),
+    ("consume-time-no-sign", ["consume", "orders", "--from-time", "1h"], None, 1, "-1h"),
+    ("consume-two-starts", ["consume", "orders", "--from-offset", "1", "--from-end"], None, 2, "one start"),
+    ("consume-bad-format", ["consume", "orders", "--format", "%x"], None, 2, "%x"),
+    ("consume-zero-max", ["consume", "orders", "--max-messages", "0"], None, 2, "1 or more"),
+    ("consume-group-and-partition", ["consume", "orders", "--group", "g", "--partition", "0"], None, 2, "--group"),
+    ("consume-bad-assignor", ["consume", "orders", "--group", "g", "--assignor", "best"], None, 2, "range"),
+    ("dump-unknown-topic", ["log", "dump", "nope"], None, 1, "does not exist"),
+    ("dump-partition-out", ["log", "dump", "orders", "--partition", "9"], None, 1, "0..2"),
+    ("perf-zero-records", ["perf", "produce", "orders", "-n", "0", "-s", "10"], None, 2, "1 or more"),
+    ("unknown-command", ["topics"], None, 2, "topics"),
+]
+
+
+@pytest.mark.parametrize(("args", "stdin", "code", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_one_clear_error_and_changes_nothing(store, args, stdin, code, fragment):
+    before = store_digest(store)
+    result = run_kcli(store, *args, input=stdin.encode() if isinstance(stdin, str) else stdin, text=False)
+    stderr = result.stderr.decode("utf-8", "replace")
+    lines = stderr.strip().splitlines()
+    assert result.returncode == code, stderr
+    assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
+    assert "Traceback" not in stderr
+    assert fragment in lines[0], lines[0]
+    assert result.stdout == b""
+    assert store_digest(store) == before
+
+
+def test_the_corpus_is_big_enough():
+    assert len(CASES) >= 30
+
+
+def test_data_dir_that_is_a_file_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    result = run_kcli(blocker / "data", "topic", "list")
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: ") and len(result.stderr.splitlines()) == 1
+    assert "--data-dir" in result.stderr
+    assert blocker.read_text() == "x"
+
+
+def test_data_dir_without_write_permission_is_a_clear_error(tmp_path):
+    data = tmp_path / "data"
+    assert run_kcli(data, "topic", "create", "t").returncode == 0
+    before = store_digest(data)
+    os.chmod(data, 0o500)
+    try:
+        # As root, permissions are not enforced; a path under a read-only file system is the
+        # portable way to be refused. /proc is read-only for everyone.
+        target = data if os.geteuid() != 0 else Path("/proc/kcli-test-data")
+        result = run_kcli(target, "topic", "create", "u")
+    finally:
+        os.chmod(data, 0o700)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: ") and len(result.stderr.splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert store_digest(data) == before
+
+
+def test_debug_shows_the_traceback(store):
+    result = run_kcli(store, "--debug", "topic", "describe", "nope")
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr
