@@ -19,6 +19,10 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from json.encoder import encode_basestring as _json_str
+from operator import itemgetter
+
+# Fields of a storage Record tuple (offset, timestamp, key, value, headers).
+_KEY, _VALUE, _HEADERS = itemgetter(2), itemgetter(3), itemgetter(4)
 
 TABLE, PLAIN, JSON = "table", "plain", "json"
 
@@ -332,29 +336,39 @@ class RecordWriter:
     def flush(self) -> None:
         self.out.flush()
 
-    # JSON Lines, the fast path: one C-level string escape per field, one template per record.
+    # JSON Lines.  For the common chunk (text values, no headers, keys all absent or all
+    # present) map() decodes and escapes every key and value in C, and one f-string per
+    # record does the rest; anything else goes through the general, slower path.
     def _json(self, topic: str, partition: int, records: Sequence) -> None:
-        esc = _json_str
-        prefix = f'{{"topic":{esc(topic)},"partition":{partition},"offset":'
-        parts = []
-        append = parts.append
-        slow = record_json_slow
-        for record in records:
-            offset, timestamp, key, value, headers = record
-            if headers or value is None:
-                append(slow(topic, partition, record))
-                continue
+        prefix = f'{{"topic":{_json_str(topic)},"partition":{partition},"offset":'
+        values = list(map(_VALUE, records))
+        keys = list(map(_KEY, records))
+        text = None
+        if None not in values and not any(map(_HEADERS, records)):
             try:
-                value_json = esc(value.decode())
-                key_json = "null" if key is None else esc(key.decode())
-            except UnicodeDecodeError:
-                append(slow(topic, partition, record))
-                continue
-            append(
-                f'{prefix}{offset},"timestamp":{timestamp},"key":{key_json},'
-                f'"value":{value_json},"headers":[]}}\n'
-            )
-        self.out.write("".join(parts).encode())
+                value_json = map(_json_str, map(bytes.decode, values))
+                if keys.count(None) == len(keys):
+                    text = "".join(
+                        [
+                            f'{prefix}{r[0]},"timestamp":{r[1]},"key":null,"value":{v},'
+                            '"headers":[]}\n'
+                            for r, v in zip(records, value_json, strict=True)
+                        ]
+                    )
+                elif None not in keys:
+                    key_json = map(_json_str, map(bytes.decode, keys))
+                    text = "".join(
+                        [
+                            f'{prefix}{r[0]},"timestamp":{r[1]},"key":{k},"value":{v},'
+                            '"headers":[]}\n'
+                            for r, k, v in zip(records, key_json, value_json, strict=True)
+                        ]
+                    )
+            except (UnicodeDecodeError, TypeError):
+                text = None
+        if text is None:
+            text = "".join([record_json_slow(topic, partition, r) for r in records])
+        self.out.write(text.encode())
 
     def _formatted(self, topic: str, partition: int, records: Sequence) -> None:
         fields = self._format

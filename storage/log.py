@@ -204,7 +204,11 @@ class Log:
         self._active_first_ts = (-1, -1)  # (segment base offset, its first batch's timestamp)
         self._write_fd: int | None = None
         self._write_fd_base = -1
-        self._unflushed = False
+        # Writes made and writes known durable, counted: flush() compares them so that a
+        # flush whose writes an earlier fsync already covered costs nothing (group commit).
+        self._writes = 0
+        self._durable_writes = 0
+        self._flush_lock = threading.Lock()
         self._read_fds: dict[int, int] = {}
         self._closed_largest_ts: dict[int, int] = {}
         self._recovered = False
@@ -541,7 +545,7 @@ class Log:
 
     def append_records(
         self,
-        records: Sequence[ProducerRecord],
+        records: Sequence[ProducerRecord | bytes],
         *,
         fsync: bool = True,
         batch_records: int = DEFAULT_BATCH_RECORDS,
@@ -550,6 +554,8 @@ class Log:
         base_sequence: int = NO_SEQUENCE,
     ) -> AppendInfo:
         """Encode ``records`` into batches (CreateTime = now unless given) and append them.
+
+        A record is a ProducerRecord or, for a record with a value only, the value's bytes.
 
         With ``producer_id``, ``producer_epoch`` and ``base_sequence`` the batches are an
         idempotent producer's: the first record has sequence ``base_sequence`` and a retry
@@ -698,9 +704,9 @@ class Log:
 
     def _close_write_fd(self) -> None:
         if self._write_fd is not None:
-            if self._unflushed:
+            if self._durable_writes < self._writes:
                 os.fsync(self._write_fd)
-                self._unflushed = False
+                self._durable_writes = self._writes
             os.close(self._write_fd)
             self._write_fd = None
             self._write_fd_base = -1
@@ -721,10 +727,10 @@ class Log:
             iov.append(_BASE_OFFSET.pack(p.offset))
             iov.append(memoryview(p.data)[8:])
         _writev_all(fd, iov)
+        self._writes += 1
         if fsync:
             os.fsync(fd)
-        else:
-            self._unflushed = True
+            self._durable_writes = self._writes
         # Index entries, as Kafka's LogSegment.append makes them: one whenever more than
         # index.interval.bytes have been appended since the last entry.
         entry = active.offset_index.last_entry()
@@ -784,11 +790,27 @@ class Log:
         self._active_max_ts = -1
 
     def flush(self) -> None:
-        """Make everything appended with ``fsync=False`` durable (one fsync)."""
+        """Make everything this object appended with ``fsync=False`` durable.
+
+        The fsync runs without holding the log, so other threads keep appending meanwhile;
+        flushes that arrive during an fsync wait for it and then need at most one more, which
+        covers all of them (group commit).  A producer thread can thus hand flushes to a
+        flusher thread and encode the next records while the disk works.
+        """
         with self._mutex:
-            if self._write_fd is not None and self._unflushed:
-                os.fsync(self._write_fd)
-                self._unflushed = False
+            target = self._writes
+        with self._flush_lock:
+            with self._mutex:
+                if self._durable_writes >= target:
+                    return
+                covered = self._writes
+                fd = os.dup(self._write_fd)  # a roll may close the original meanwhile
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            with self._mutex:
+                self._durable_writes = max(self._durable_writes, covered)
 
     # -- producer state -------------------------------------------------------------------
 
@@ -1181,7 +1203,7 @@ class _SegmentGone(Exception):
 
 
 def encode_batches(
-    records: Sequence[ProducerRecord],
+    records: Sequence[ProducerRecord | bytes],
     timestamp: int,
     max_batch_bytes: int,
     batch_records: int,

@@ -275,7 +275,7 @@ def _uniform_prefixes(value_len: int, count: int) -> list[bytes]:
 
 
 def encode_batch(
-    records: Sequence[ProducerRecord] | Iterable[ProducerRecord],
+    records: Sequence[ProducerRecord | bytes] | Iterable[ProducerRecord | bytes],
     *,
     base_offset: int = 0,
     timestamp: int,
@@ -286,37 +286,46 @@ def encode_batch(
 ) -> bytes:
     """Encode records into one uncompressed RecordBatch v2.
 
+    A record is a ProducerRecord or, for a record with a value only, just the value's bytes.
     ``timestamp`` is used for every record whose own timestamp is None (CreateTime).
     """
     records = records if isinstance(records, (list, tuple)) else list(records)
     if not records:
         raise StorageError("a record batch needs at least one record")
+    count = len(records)
+    plain = list(map(type, records)).count(bytes) == count
+    if not plain and not all(isinstance(r, tuple) for r in records):
+        records = [r if isinstance(r, tuple) else ProducerRecord(r) for r in records]
     varint = _VARINT
     table_size = _VARINT_TABLE_SIZE
-    first_ts = records[0].timestamp
+    first_ts = None if plain else records[0].timestamp
     base_ts = timestamp if first_ts is None else first_ts
     max_ts = base_ts
     parts: list[bytes] = [b""]  # header placeholder
     extend = parts.extend
-    count = len(records)
     if first_ts is None and count <= _PREFIX_MAX_RECORDS:
         # The common batch: values only, all of one length (kcli produce, perf tests).
         # list.count compares in C: a few tens of nanoseconds per record for the checks.
-        if (
+        if plain:
+            values = records
+        elif (
             list(map(_KEY, records)).count(None) == count
             and list(map(_TIMESTAMP, records)).count(None) == count
             and list(map(_HEADERS, records)).count(()) == count
         ):
             values = list(map(_VALUE, records))
-            try:
-                lengths = set(map(len, values))
-            except TypeError:  # a null value
-                lengths = set()
-            if len(lengths) == 1:
-                prefixes = _uniform_prefixes(lengths.pop(), count)
-                extend(chain.from_iterable(zip(prefixes[:count], values, strict=True)))
-                parts.append(b"\x00")
-                records = ()
+        else:
+            values = None
+        if (
+            values is not None
+            and len(lengths := set(map(len, values) if None not in values else ())) == 1
+        ):
+            prefixes = _uniform_prefixes(lengths.pop(), count)
+            extend(chain.from_iterable(zip(prefixes[:count], values, strict=True)))
+            parts.append(b"\x00")
+            records = ()
+    if plain and records:
+        records = [ProducerRecord(v) for v in records]
     for i, (value, key, headers, ts) in enumerate(records):
         if ts is None:
             ts = timestamp
@@ -657,7 +666,10 @@ _BYTE = [bytes([c]) for c in range(256)]
 
 
 def _decode_uniform(buf, start, end, base_offset, base_ts, log_append_time, count, first, last):
-    """Records ``first``..``last``-1 of a periodic batch of ``count`` records, else None."""
+    """Records ``first``..``last``-1 of a periodic batch of ``count`` records, else None.
+
+    Records after ``last`` are not looked at, as the general decoder does not look at them.
+    """
     # Learn the shape from record 0: attributes 0, timestamp delta 0, offset delta 0.
     try:
         _length, q = decode_varint(buf, start)
@@ -679,9 +691,10 @@ def _decode_uniform(buf, start, end, base_offset, base_ts, log_append_time, coun
     records: list[Record] = []
     pos = start
     for width, lo, hi in _WIDTH_RANGES:
-        if lo >= count:
+        if lo >= last:
             break
-        n = (hi if hi < count else count) - lo
+        # Only the records up to the last one wanted are checked: they fix its position.
+        n = (hi if hi < last else last) - lo
         body = 3 + width + len(key_len) + key_size + len(value_len) + vl
         length_bytes = zigzag_varint(body)
         stride = len(length_bytes) + body
@@ -721,7 +734,7 @@ def _decode_uniform(buf, start, end, base_offset, base_ts, log_append_time, coun
                     for o, p in zip(offsets, positions, strict=True)
                 ]
         pos = stop
-    if pos != end:
+    if last == count and pos != end:
         return None
     return records
 

@@ -289,6 +289,21 @@ class Consumer:
         if got is not None:
             self._take_assignment(got[1])
 
+    def _group_verify(self, items: list) -> list:
+        """Hand out what was just read only if this member still owns its partitions.
+
+        A process frozen (SIGSTOP, a laptop lid, a debugger) for longer than its session may
+        have been removed from the group while it slept, between the check before its fetch
+        and the fetch itself; its partitions may belong to another member by now.  Then the
+        records are dropped (the new owner reads them from the committed offsets) and the
+        partitions are given up as lost.
+        """
+        m = self._membership
+        if m is None or not items or m.still_member():
+            return items
+        self._group_tick()
+        return [it for it in items if isinstance(it, Message) and it.error() is not None]
+
     def _take_assignment(self, tps) -> None:
         partitions = [TopicPartition(t, p) for t, p in tps]
         self._assigned = {}
@@ -554,7 +569,13 @@ class Consumer:
             if st.stored is not None and st.stored != st.committed_sent
         }
         if todo:
-            self._do_commit(todo)
+            try:
+                self._do_commit(todo)
+            except KafkaException as exc:
+                # The group moved on (this member was removed, or a rebalance is under way):
+                # like librdkafka, report it to on_commit only; the next poll rejoins.
+                if exc.args[0].code() not in _GROUP_COMMIT_ERRORS:
+                    raise
 
     def _require_group(self, what: str) -> None:
         if not self._group_id:
@@ -569,7 +590,7 @@ class Consumer:
 
     def poll(self, timeout: float | None = None) -> Message | None:
         """The next message (or error event), waiting up to ``timeout`` seconds (None: forever)."""
-        batch = self._collect(1, timeout)
+        batch = self._group_verify(self._collect(1, timeout))
         return batch[0] if batch else None
 
     def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]:
@@ -579,7 +600,9 @@ class Consumer:
         whole ``timeout`` to fill the batch)."""
         if not 1 <= num_messages <= 1_000_000:
             raise ValueError("num_messages must be between 1 and 1000000")
-        return self._collect(num_messages, None if timeout is None or timeout < 0 else timeout)
+        return self._group_verify(
+            self._collect(num_messages, None if timeout is None or timeout < 0 else timeout)
+        )
 
     def _collect(self, wanted: int, timeout: float | None) -> list[Message]:
         self._check_open()
@@ -790,7 +813,7 @@ class Consumer:
                 out.extend(self._pending_errors)
                 self._pending_errors.clear()
             if out:
-                return out
+                return self._group_verify(out)
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 return out
@@ -922,6 +945,12 @@ def _next_offset_after(data: bytes) -> int:
         header = read_header(data, pos)
         pos += header.size
     return header.next_offset
+
+
+# Commit errors that mean "the group moved on", not "something is broken".
+_GROUP_COMMIT_ERRORS = frozenset(
+    {KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS}
+)
 
 
 def _error_code(exc: Exception) -> int:

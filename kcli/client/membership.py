@@ -85,6 +85,18 @@ class GroupMembership:
                 return False
             return (time.monotonic() - self._last_ok) * 1000 < self.session_timeout_ms
 
+    def still_member(self) -> bool:
+        """False if this member has been removed from the group; asks the group (a locked
+        heartbeat) only when its last heartbeat is a session timeout old."""
+        with self._mu:
+            if self._lost:
+                return False
+            if (time.monotonic() - self._last_ok) * 1000 < self.session_timeout_ms:
+                return True
+        self._heartbeat()
+        with self._mu:
+            return not self._lost
+
     def must_revoke(self) -> str | None:
         """ "rebalance", "lost" or None: what the consumer must do before reading on."""
         with self._mu:

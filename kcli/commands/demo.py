@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-from typing import Optional
 
 import typer
 
@@ -24,7 +23,7 @@ _SECONDS = typer.Option(
 )
 
 
-def _run(module: str, fast: bool, seconds: Optional[float], **options) -> None:
+def _run(module: str, fast: bool, seconds: float | None, **options) -> None:
     from kcli.demos._common import DemoContext
     from kcli.settings import current
 
@@ -33,39 +32,39 @@ def _run(module: str, fast: bool, seconds: Optional[float], **options) -> None:
 
 
 @app.command("socket-vs-log")
-def socket_vs_log(fast: bool = _FAST, seconds: Optional[float] = _SECONDS) -> None:
+def socket_vs_log(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
     """A 1000 msg/s producer and a 100 msg/s consumer over a real TCP socket (blocking,
     dropping, late reader, two readers), then over a topic."""
     _run("socket_vs_log", fast, seconds)
 
 
 @app.command("slow-consumer")
-def slow_consumer(fast: bool = _FAST, seconds: Optional[float] = _SECONDS) -> None:
+def slow_consumer(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
     """A traffic spike: a consumer group's lag grows while the producer is faster, then drains."""
     _run("slow_consumer", fast, seconds)
 
 
 @app.command("retention")
-def retention(fast: bool = _FAST, seconds: Optional[float] = _SECONDS) -> None:
+def retention(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
     """Days pass on a simulated clock: whole segments are deleted, log_start_offset moves."""
     _run("retention", fast, seconds)
 
 
 @app.command("pubsub")
-def pubsub(fast: bool = _FAST, seconds: Optional[float] = _SECONDS) -> None:
+def pubsub(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
     """One producer, several consumer groups reading independently; a late one replays."""
     _run("pubsub", fast, seconds)
 
 
 @app.command("group-scaling")
-def group_scaling(fast: bool = _FAST, seconds: Optional[float] = _SECONDS) -> None:
+def group_scaling(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
     """Consumer processes join a group one by one (rebalances), one more than partitions idles,
     then one is killed and its partitions move."""
     _run("group_scaling", fast, seconds)
 
 
 @app.command("queue-vs-log")
-def queue_vs_log(fast: bool = _FAST, seconds: Optional[float] = _SECONDS) -> None:
+def queue_vs_log(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
     """A work queue deletes what is consumed; a log keeps it for every group."""
     _run("queue_vs_log", fast, seconds)
 
@@ -73,8 +72,8 @@ def queue_vs_log(fast: bool = _FAST, seconds: Optional[float] = _SECONDS) -> Non
 @app.command("pipeline")
 def pipeline(
     fast: bool = _FAST,
-    seconds: Optional[float] = _SECONDS,
-    out: Optional[str] = typer.Option(
+    seconds: float | None = _SECONDS,
+    out: str | None = typer.Option(
         None, "--out", help="Folder for the invoice files (default: demo-invoices in the data dir)."
     ),
 ) -> None:
@@ -85,7 +84,7 @@ def pipeline(
 @app.command("iot")
 def iot(
     fast: bool = _FAST,
-    seconds: Optional[float] = _SECONDS,
+    seconds: float | None = _SECONDS,
     devices: int = typer.Option(1000, "--devices", min=1, max=100_000, help="How many devices."),
 ) -> None:
     """A fleet of simulated devices producing readings; a consumer group processing them."""
@@ -95,9 +94,9 @@ def iot(
 @app.command("cluster")
 def cluster(
     fast: bool = _FAST,
-    seconds: Optional[float] = _SECONDS,
+    seconds: float | None = _SECONDS,
     brokers: int = typer.Option(4, "--brokers", min=1, max=9, help="Brokers in the cluster."),
-    topic: Optional[str] = typer.Option(
+    topic: str | None = typer.Option(
         None, "--topic", help="Lay out this existing topic's partitions (default: a demo topic)."
     ),
     replication_factor: int = typer.Option(

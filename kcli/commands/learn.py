@@ -6,7 +6,6 @@ import os
 import shlex
 import subprocess
 import sys
-from typing import Optional
 
 import typer
 
@@ -53,7 +52,7 @@ def list_lessons() -> None:
 
 @app.command("show")
 def show(
-    number: Optional[int] = _LESSON_ARG,
+    number: int | None = _LESSON_ARG,
     pager: bool = typer.Option(
         True, "--pager/--no-pager", help="Page long lessons on a terminal (uses $PAGER or less)."
     ),
@@ -74,7 +73,7 @@ def _show_footer(lesson) -> str:
 
 
 @app.command("check")
-def check(number: Optional[int] = _LESSON_ARG) -> None:
+def check(number: int | None = _LESSON_ARG) -> None:
     """Check your work for a lesson (default: the one you are on) against the store.
 
     Exits 0 when every requirement is met, 1 otherwise, saying exactly what is missing.
@@ -89,7 +88,7 @@ def check(number: Optional[int] = _LESSON_ARG) -> None:
 
 @app.command("hint")
 def hint(
-    number: Optional[int] = _LESSON_ARG,
+    number: int | None = _LESSON_ARG,
     solution: bool = typer.Option(False, "--solution", help="Show the commands that solve it."),
 ) -> None:
     """Give a hint for a lesson's exercise (default: the lesson you are on)."""
@@ -133,7 +132,7 @@ def next_lesson(
 
 @app.command("reset")
 def reset(
-    number: Optional[int] = typer.Argument(
+    number: int | None = typer.Argument(
         None, help="Lesson number to redo (default: every lesson)."
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),

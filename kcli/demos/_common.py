@@ -59,7 +59,9 @@ def heading(ctx: DemoContext, title: str, text: str) -> None:
 
 
 @contextmanager
-def live_view(ctx: DemoContext, render: Callable[[], RenderableType], plain: Callable[[], str]) -> Iterator[Callable[[], None]]:
+def live_view(
+    ctx: DemoContext, render: Callable[[], RenderableType], plain: Callable[[], str]
+) -> Iterator[Callable[[], None]]:
     """Show ``render()`` refreshing in place on a terminal; ``plain()`` once a second in a pipe.
 
     Yields a function that forces a refresh (call it at the end so the last state is shown).
@@ -104,7 +106,11 @@ def summary(ctx: DemoContext, lines: list[str], *, title: str = "What this demo 
     """The closing summary: one line per fact the demo measured."""
     ctx.console.print()
     if ctx.interactive:
-        body = Text("\n").join(Text.assemble(("• ", "green"), line) for line in lines)
+        body = Table.grid(padding=(0, 1))
+        body.add_column(style="green")
+        body.add_column()
+        for line in lines:
+            body.add_row("•", line)  # wrapped lines hang under the text, not the bullet
         ctx.console.print(Panel(body, title=title, title_align="left", border_style="green"))
     else:
         ctx.console.print(title)

@@ -27,7 +27,9 @@ from kcli.errors import KcliError
 CLUSTER_DIR = "demo-cluster"
 
 
-def assign_replicas(partitions: int, brokers: list[int], replication_factor: int) -> list[list[int]]:
+def assign_replicas(
+    partitions: int, brokers: list[int], replication_factor: int
+) -> list[list[int]]:
     """Kafka's rack-unaware replica placement (AdminUtils.assignReplicasToBrokers), start 0."""
     n = len(brokers)
     out = []
@@ -184,8 +186,7 @@ def run(
         table.add_column("log-end offset per replica")
         for part in cluster.partitions:
             leos = "  ".join(
-                f"b{b}:{cluster.leo(b, part.number)}"
-                + ("" if cluster.up[b] else "✗")
+                f"b{b}:{cluster.leo(b, part.number)}" + ("" if cluster.up[b] else "✗")
                 for b in part.replicas
             )
             table.add_row(
@@ -244,7 +245,9 @@ def run(
                     state[counter] += 1
             i += 1
 
-    leaders_before = {b: sum(1 for p in cluster.partitions if p.leader == b) for b in cluster.brokers}
+    leaders_before = {
+        b: sum(1 for p in cluster.partitions if p.leader == b) for b in cluster.brokers
+    }
     with live_view(ctx, render, plain) as refresh:
         produce_for(phase)
         state["phase"] = f"broker {victim} FAILED"

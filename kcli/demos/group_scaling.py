@@ -64,7 +64,9 @@ def run(ctx: DemoContext) -> list[str]:
         for name, parts in out.items():
             for p in parts:
                 if p in seen:
-                    violations.append(f"generation {desc.generation}: p{p} owned by {seen[p]} and {name}")
+                    violations.append(
+                        f"generation {desc.generation}: p{p} owned by {seen[p]} and {name}"
+                    )
                 seen[p] = name
         return out
 
@@ -89,7 +91,10 @@ def run(ctx: DemoContext) -> list[str]:
                 cell = Text(" ".join(f"p{p}" for p in parts), style="green")
             table.add_row(name, str(w["proc"].pid), cell, str(w["count"].value))
         gen = (
-            Text(f"group state {desc.state}, generation {desc.generation}, assignor {desc.assignor}", style="dim")
+            Text(
+                f"group state {desc.state}, generation {desc.generation}, assignor {desc.assignor}",
+                style="dim",
+            )
             if desc
             else Text("")
         )
@@ -100,7 +105,9 @@ def run(ctx: DemoContext) -> list[str]:
         if not desc:
             return state["phase"]
         own = owners(desc)
-        parts = ", ".join(f"{n}: {' '.join(f'p{p}' for p in ps) or 'idle'}" for n, ps in sorted(own.items()))
+        parts = ", ".join(
+            f"{n}: {' '.join(f'p{p}' for p in ps) or 'idle'}" for n, ps in sorted(own.items())
+        )
         return f"{state['phase']} | generation {desc.generation} {desc.state} | {parts}"
 
     def wait_stable(members: set[str], timeout: float = 60) -> tuple[float, object]:
@@ -170,8 +177,12 @@ def run(ctx: DemoContext) -> list[str]:
                 refresh()
                 time.sleep(step_s)
             desc = describe()
-            victim = next(m.client_id for m in sorted(desc.members, key=lambda m: m.client_id) if m.assignment)
-            state["phase"] = f"{victim} killed with SIGKILL: no goodbye, the group waits for its session to time out"
+            victim = next(
+                m.client_id for m in sorted(desc.members, key=lambda m: m.client_id) if m.assignment
+            )
+            state["phase"] = (
+                f"{victim} killed with SIGKILL: no goodbye, the group waits for its session to time out"
+            )
             os.kill(workers[victim]["proc"].pid, signal.SIGKILL)
             workers[victim]["status"] = "killed (SIGKILL)"
             live.discard(victim)
@@ -180,12 +191,17 @@ def run(ctx: DemoContext) -> list[str]:
             killed = victim
             history.append(
                 f"after killing {victim} (generation {desc.generation}): "
-                + ", ".join(f"{n} {'+'.join(f'p{p}' for p in ps) or 'idle'}" for n, ps in sorted(owners(desc).items()))
+                + ", ".join(
+                    f"{n} {'+'.join(f'p{p}' for p in ps) or 'idle'}"
+                    for n, ps in sorted(owners(desc).items())
+                )
             )
             refresh()
             time.sleep(step_s)
             desc = describe()
-            leaver = next(m.client_id for m in sorted(desc.members, key=lambda m: m.client_id) if m.assignment)
+            leaver = next(
+                m.client_id for m in sorted(desc.members, key=lambda m: m.client_id) if m.assignment
+            )
             state["phase"] = f"{leaver} stops cleanly and leaves the group"
             workers[leaver]["stop"].set()
             workers[leaver]["status"] = "left"

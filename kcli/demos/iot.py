@@ -99,16 +99,29 @@ def run(ctx: DemoContext, *, devices: int = 1000) -> list[str]:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 known = {g.group: g for g in groups.list_groups()}
-                if GROUP in known and known[GROUP].state == "Stable" and known[GROUP].members == PROCESSORS:
+                if (
+                    GROUP in known
+                    and known[GROUP].state == "Stable"
+                    and known[GROUP].members == PROCESSORS
+                ):
                     break
                 time.sleep(0.05)
             started = time.monotonic()
             fleet = _workers.start(
-                _workers.iot_fleet, str(ctx.data_dir), TOPIC, devices, per_second, seconds, sent, stop
+                _workers.iot_fleet,
+                str(ctx.data_dir),
+                TOPIC,
+                devices,
+                per_second,
+                seconds,
+                sent,
+                stop,
             )
             fleet.join(seconds + 60)
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and sum(c.value for c in counts.values()) < sent.value:
+            while (
+                time.monotonic() < deadline and sum(c.value for c in counts.values()) < sent.value
+            ):
                 time.sleep(0.05)
             elapsed = time.monotonic() - started
     finally:

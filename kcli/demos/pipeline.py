@@ -93,8 +93,16 @@ def run(ctx: DemoContext, *, out: str | None = None) -> list[str]:
         return sum(1 for _ in out_dir.rglob("INV-*.txt"))
 
     def render():
-        desc = groups.describe_group(GROUP) if any(g.group == GROUP for g in groups.list_groups()) else None
-        owned = {m.client_id: " ".join(f"p{p}" for _, p in m.assignment) for m in desc.members} if desc else {}
+        desc = (
+            groups.describe_group(GROUP)
+            if any(g.group == GROUP for g in groups.list_groups())
+            else None
+        )
+        owned = (
+            {m.client_id: " ".join(f"p{p}" for _, p in m.assignment) for m in desc.members}
+            if desc
+            else {}
+        )
         table = Table(box=None, pad_edge=False, header_style="bold")
         table.add_column("stage")
         table.add_column("who")
@@ -130,7 +138,11 @@ def run(ctx: DemoContext, *, out: str | None = None) -> list[str]:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 known = {g.group: g for g in groups.list_groups()}
-                if GROUP in known and known[GROUP].state == "Stable" and known[GROUP].members == BILLERS:
+                if (
+                    GROUP in known
+                    and known[GROUP].state == "Stable"
+                    and known[GROUP].members == BILLERS
+                ):
                     break
                 time.sleep(0.05)
             threads = [threading.Thread(target=counter, args=(c,), daemon=True) for c in rung]

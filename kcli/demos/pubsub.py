@@ -136,7 +136,9 @@ def run(ctx: DemoContext) -> list[str]:
     start_offset, end_offset = log.log_start_offset, log.log_end_offset
     store.close()
     everyone = all(counters[app].value == total for app, _, _ in APPS)
-    behind = [f"{app} {total - counters[app].value}" for app, _, _ in APPS if counters[app].value < total]
+    behind = [
+        f"{app} {total - counters[app].value}" for app, _, _ in APPS if counters[app].value < total
+    ]
     lines = [
         f"{len(APPS)} consumer groups read the same {total} records independently: "
         + ", ".join(f"{app} {counters[app].value}" for app, _, _ in APPS)

@@ -143,9 +143,7 @@ def run(ctx: DemoContext) -> list[str]:
         table = Table(box=None, pad_edge=False, header_style="bold")
         table.add_column("")
         table.add_column("records", justify="right")
-        table.add_row(
-            "stored in the topic", f"{log.log_end_offset - log.log_start_offset}"
-        )
+        table.add_row("stored in the topic", f"{log.log_end_offset - log.log_start_offset}")
         for app, n in read.items():
             table.add_row(f"read by group {app}", str(n))
         return table
@@ -160,9 +158,7 @@ def run(ctx: DemoContext) -> list[str]:
         f"Topic '{TOPIC}'; consumer groups {', '.join(APPS)} read it, then a late group 'audit'.",
     )
     with live_view(ctx, render_log, plain_log):
-        threads = [
-            threading.Thread(target=group_reader, args=(a, f"{TOPIC}-{a}")) for a in APPS
-        ]
+        threads = [threading.Thread(target=group_reader, args=(a, f"{TOPIC}-{a}")) for a in APPS]
         for t in threads:
             t.start()
         for t in threads:

@@ -61,9 +61,7 @@ def run(ctx: DemoContext) -> list[str]:
             (str(log.log_end_offset), "bold"),
         )
         gone = state["deleted"][-3:]
-        tail = Text(
-            "deleted: " + ", ".join(gone) if gone else "deleted: nothing yet", style="red"
-        )
+        tail = Text("deleted: " + ", ".join(gone) if gone else "deleted: nothing yet", style="red")
         return Group(head, table, tail)
 
     def plain():
@@ -79,7 +77,9 @@ def run(ctx: DemoContext) -> list[str]:
         nonlocal first_deletion_day
         state["day"] += 1
         day = state["day"]
-        records = [ProducerRecord(value=f"day {day} event {i}".encode()) for i in range(RECORDS_PER_DAY)]
+        records = [
+            ProducerRecord(value=f"day {day} event {i}".encode()) for i in range(RECORDS_PER_DAY)
+        ]
         before = {s.base_offset for s in log.segments()}
         log.append_records(records)
         after = {s.base_offset for s in log.segments()}

@@ -38,7 +38,9 @@ def group_lag(store, groups, group: str, topic: str) -> tuple[int, int]:
     meta = store.topic(topic)
     committed = groups.fetch_offsets(group, [(topic, p) for p in range(meta.partitions)])
     end = sum(store.log(topic, p).log_end_offset for p in range(meta.partitions))
-    done = sum(committed[(topic, p)].offset for p in range(meta.partitions) if (topic, p) in committed)
+    done = sum(
+        committed[(topic, p)].offset for p in range(meta.partitions) if (topic, p) in committed
+    )
     return end, done
 
 

@@ -68,7 +68,9 @@ class Context:
 
     def topic(self, name: str):
         if not self.store.topic_exists(name):
-            raise _Missing(f"topic '{name}' does not exist yet (create it with: kcli topic create {name})")
+            raise _Missing(
+                f"topic '{name}' does not exist yet (create it with: kcli topic create {name})"
+            )
         return self.store.topic(name)
 
     def records(self, topic: str, partition: int) -> Iterator:
@@ -214,9 +216,7 @@ def _record_at(ctx: Context, spec: dict) -> list[Finding]:
     record = log.read_records(offset, max_records=1)[0]
     want = spec.get("value")
     if want is not None and _text(record.value) != want:
-        return [
-            Finding(False, f"the record at {where} is '{_text(record.value)}', not '{want}'")
-        ]
+        return [Finding(False, f"the record at {where} is '{_text(record.value)}', not '{want}'")]
     return [Finding(True, f"the record at {where} is '{_text(record.value)}'")]
 
 
@@ -333,7 +333,9 @@ def _same_keys(ctx: Context, spec: dict) -> list[Finding]:
             )
         ]
     return [
-        Finding(True, f"every one of the {sum(src.values())} records of '{source}' is in '{target}'")
+        Finding(
+            True, f"every one of the {sum(src.values())} records of '{source}' is in '{target}'"
+        )
     ]
 
 

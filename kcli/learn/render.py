@@ -65,7 +65,9 @@ def status(console: Console, st: Status, data_dir: Path) -> None:
     passed = st.progress.is_passed(lesson.number)
     mark = Text(" ✓ passed", style="green") if passed else Text("")
     console.print(
-        Text.assemble(("You are on lesson ", "bold"), (f"{lesson.number}: {lesson.title}", "bold"), mark)
+        Text.assemble(
+            ("You are on lesson ", "bold"), (f"{lesson.number}: {lesson.title}", "bold"), mark
+        )
     )
     console.print(Padding(Text(lesson.summary), (0, 0, 1, 2)))
     if passed:
@@ -112,8 +114,7 @@ def check_outcome(console: Console, outcome: CheckOutcome) -> None:
         if outcome.next_lesson is not None:
             console.print(
                 Text.assemble(
-                    f"Next: lesson {outcome.next_lesson.number} "
-                    f"({outcome.next_lesson.title}): ",
+                    f"Next: lesson {outcome.next_lesson.number} ({outcome.next_lesson.title}): ",
                     _cmd("kcli learn next"),
                 )
             )

@@ -31,7 +31,9 @@ from pathlib import Path
 
 from kcli.learn.lessons import Lesson, Step
 
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]|\x1b[=>]")
+_ANSI = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]|\x1b[=>]"
+)
 WIDTH = 80
 HEIGHT = 30
 
@@ -219,9 +221,7 @@ class LessonRunner:
                         step, bg.text(), proc.returncode, "background command exited early"
                     )
                 if time.monotonic() > deadline:
-                    return StepResult(
-                        step, bg.text(), None, f"never printed {step.wait_for!r}"
-                    )
+                    return StepResult(step, bg.text(), None, f"never printed {step.wait_for!r}")
                 time.sleep(0.1)
         elif proc.poll() is not None and proc.returncode != 0:
             return StepResult(step, bg.text(), proc.returncode, "background command failed")

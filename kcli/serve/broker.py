@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from kcli.serve.config import NODE_ID, BrokerConfig
 from kcli.serve.fetch_wait import AppendWatcher
-from kcli.serve.producer_ids import producer_id_allocator
 from kcli.serve.protocol import (
     ApiVersionsResponse,
     CreateTopicsResponse,
@@ -46,6 +46,7 @@ from storage import (
     TopicNotFound,
     validate_topic_name,
 )
+from storage.constants import BATCH_HEADER_SIZE, LENGTH_POS, LOG_OVERHEAD, RECORDS_COUNT_POS
 from storage.errors import InvalidProducerEpoch, OutOfOrderSequence
 from storage.records import split_batches
 from storage.store import MAX_PARTITIONS
@@ -54,9 +55,6 @@ from storage.topic_config import config_from_user
 log = logging.getLogger("kcli.serve")
 
 _INT32 = struct.Struct(">i")
-_LENGTH_POS = 8
-_RECORDS_COUNT_POS = 57
-_LOG_OVERHEAD = 12
 # ListOffsets' special timestamps.
 LATEST_TIMESTAMP = -1
 EARLIEST_TIMESTAMP = -2
@@ -110,9 +108,9 @@ def count_records(data: bytes | memoryview) -> int:
     total = 0
     pos = 0
     end = len(data)
-    while pos + 61 <= end:
-        total += _INT32.unpack_from(data, pos + _RECORDS_COUNT_POS)[0]
-        pos += _INT32.unpack_from(data, pos + _LENGTH_POS)[0] + _LOG_OVERHEAD
+    while pos + BATCH_HEADER_SIZE <= end:
+        total += _INT32.unpack_from(data, pos + RECORDS_COUNT_POS)[0]
+        pos += _INT32.unpack_from(data, pos + LENGTH_POS)[0] + LOG_OVERHEAD
     return total
 
 
@@ -163,7 +161,8 @@ class Broker:
         self.address = address
         self.is_stopping = is_stopping
         self.cluster_id = store.cluster_id
-        self.next_producer_id = producer_id_allocator(store)
+        # Store.next_producer_id's lock file keeps processes apart, not threads of this one.
+        self._producer_id_mutex = threading.Lock()
         # Topic creation and deletion take the store's lock file, which does not exclude
         # threads of one process from each other: serialise them here.
         self.admin_lock = asyncio.Lock()
@@ -202,10 +201,14 @@ class Broker:
                 producer_id=-1,
                 producer_epoch=-1,
             )
-        producer_id = await self.run(self.next_producer_id)
+        producer_id = await self.run(self._next_producer_id)
         return InitProducerIdResponse(
             version=req.version, error_code=0, producer_id=producer_id, producer_epoch=0
         )
+
+    def _next_producer_id(self) -> int:
+        with self._producer_id_mutex:
+            return self.store.next_producer_id()
 
     # -- Metadata -------------------------------------------------------------------------
 
@@ -352,7 +355,7 @@ class Broker:
             if not records:
                 raise CorruptRecord("the request holds no record batch")
             batches = split_batches(records)
-            count = sum(_INT32.unpack_from(b, _RECORDS_COUNT_POS)[0] for b in batches)
+            count = sum(_INT32.unpack_from(b, RECORDS_COUNT_POS)[0] for b in batches)
             info = log_.append(batches)
         except StorageError as exc:
             return _Appended(error_code(exc), message=str(exc))

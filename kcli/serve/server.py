@@ -6,7 +6,8 @@ are checked before anything is allocated for them: a negative length, one over
 ``socket.request.max.bytes``, a frame that does not arrive whole within
 ``request.read.timeout.ms``, an unknown API key or an undecodable body closes that connection
 with one log line and leaves every other client alone.  The bytes of frames being read and
-handled are capped by ``queued.max.request.bytes``; beyond it, connections wait to be read.
+handled are capped by ``queued.max.request.bytes`` (frames of up to 64 KiB excepted, so that
+ordinary requests keep being served); beyond it, large frames wait to be read.
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ def is_loopback(host: str) -> bool:
 class _ByteBudget:
     """At most ``limit`` bytes of requests in memory at once (-1: no limit).
 
-    A single frame larger than the whole budget is still let through when nothing else holds
-    any, so that the limit never deadlocks a lone large request.
+    A frame larger than the whole budget is still let through when nothing else holds any,
+    so that the limit never blocks a lone large request forever.
     """
 
     def __init__(self, limit: int):
@@ -282,9 +283,9 @@ class KafkaServer:
     async def _read_frame(self, conn, reader, first: bytes) -> tuple[int, bytearray]:
         """Read one length-prefixed frame whose first byte has arrived.
 
-        The length is checked before anything is read into memory, and a large frame's bytes
-        are counted against queued.max.request.bytes as they arrive, so a client that
-        announces a big frame and sends little holds little.  Returns the bytes counted.
+        The length is checked before anything is read, a large frame waits for room in
+        queued.max.request.bytes, and its bytes are read as they arrive (memory follows what
+        was really sent).  Returns the bytes counted against the budget, and the frame.
         """
         timeout_ms = self.config.request_read_timeout_ms
         reserved = 0
@@ -304,21 +305,18 @@ class KafkaServer:
                         f"frame length {size} is too short for a request header "
                         f"({MIN_REQUEST_BYTES} bytes)"
                     )
-                counted = size > SMALL_FRAME
+                # The whole frame is reserved before it is read: reserving piece by piece
+                # would let several large frames each hold part of the budget and all wait.
+                if size > SMALL_FRAME:
+                    await self._budget.acquire(size)
+                    reserved = size
                 frame = bytearray()
                 while len(frame) < size:
-                    want = min(READ_CHUNK, size - len(frame))
-                    if counted:
-                        await self._budget.acquire(want)
-                        reserved += want
-                    chunk = await reader.read(want)
+                    chunk = await reader.read(min(READ_CHUNK, size - len(frame)))
                     if not chunk:
                         raise ProtocolError(
                             f"connection closed after {len(frame)} bytes of a {size}-byte frame"
                         )
-                    if counted and len(chunk) < want:
-                        await self._budget.release(want - len(chunk))
-                        reserved -= want - len(chunk)
                     frame += chunk
         except TimeoutError:
             await self._budget.release(reserved)

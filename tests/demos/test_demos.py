@@ -28,11 +28,15 @@ def _ints(pattern: str, text: str) -> list[int]:
 
 def test_socket_vs_log(kcli):
     text = _summary(kcli("demo", "socket-vs-log", "--fast"))
-    (rate,) = _ints(r"blocking socket: the producer wanted 1000 msg/s but managed (\d+) msg/s", text)
+    (rate,) = _ints(
+        r"blocking socket: the producer wanted 1000 msg/s but managed (\d+) msg/s", text
+    )
     assert rate < 800  # held back by the 100 msg/s reader
     dropped, offered = _ints(r"non-blocking socket: (\d+) of (\d+) messages dropped", text)
     assert 0 < dropped < offered
-    lost, got, sent = _ints(r"late reader: (\d+) messages sent .* lost; it got (\d+) of the (\d+)", text)
+    lost, got, sent = _ints(
+        r"late reader: (\d+) messages sent .* lost; it got (\d+) of the (\d+)", text
+    )
     assert lost > 0 and got == sent
     a, b, total = _ints(r"two readers on one connection: A got (\d+), B got (\d+) of (\d+)", text)
     assert a + b == total
@@ -104,7 +108,7 @@ def test_pipeline(kcli, data_dir):
 def test_iot(kcli):
     text = _summary(kcli("demo", "iot", "--fast", "--devices", "300"))
     assert "300 devices were seen, each by exactly one processor" in text
-    sent, = _ints(r"300 devices sent (\d+) readings", text)
+    (sent,) = _ints(r"300 devices sent (\d+) readings", text)
     (processed,) = _ints(r"shared the 6 partitions and processed (\d+)", text)
     assert processed == sent > 0
 

@@ -192,7 +192,8 @@ def test_at_least_once_while_members_are_killed_and_a_producer_writes(tmp_path, 
     """Members come and go (two SIGKILLs, one clean exit) while a producer keeps writing.
 
     Every produced record is processed at least once, and a record is processed twice only
-    if a member that processed it was killed before committing it.
+    if a member that processed it was killed before committing it (or, on a machine too busy
+    to heartbeat in time, was declared dead by the group and lost its partitions).
     """
     import subprocess
     import sys
@@ -215,7 +216,7 @@ def test_at_least_once_while_members_are_killed_and_a_producer_writes(tmp_path, 
             TOPIC,
         ]
     )
-    session = {"session_timeout_ms": 1500}
+    session = {"session_timeout_ms": 2500}
     members = [spawn("m1", **session), spawn("m2", **session), spawn("m3", **session)]
     wait_for(lambda: stable_with(data_dir, GROUP, 3), "three members")
 
@@ -249,7 +250,11 @@ def test_at_least_once_while_members_are_killed_and_a_producer_writes(tmp_path, 
     assert len(expected) == total
     assert processed() == expected
 
-    killed = {m.name for m in members if m.killed_at is not None}
+    killed = {
+        m.name
+        for m in members
+        if m.killed_at is not None or any(ev["e"] == "lost" for ev in m.events())
+    }
     first_reader: dict = {}
     for m in members:
         for ev in m.events():

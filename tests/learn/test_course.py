@@ -95,17 +95,21 @@ def test_show_hint_next_and_reset(kcli, data_dir):
     assert show.returncode == 0
     assert "Offsets" in show.stdout and "kcli learn check" in show.stdout
     assert "refund 30" in show.stdout  # the exercise...
-    assert "deposit 10\"" not in show.stdout  # ...but not its solution
+    assert 'deposit 10"' not in show.stdout  # ...but not its solution
     hint = kcli("learn", "hint")  # the lesson just shown is the current one
     assert "offset 2" in hint.stdout and "--solution" in hint.stdout
     solution = kcli("learn", "hint", "--solution")
-    assert "deposit 10\"" in solution.stdout
+    assert 'deposit 10"' in solution.stdout
     nxt = kcli("learn", "next")
     assert nxt.returncode == 0 and "Keys and partitioning" in nxt.stdout
     assert "has not passed its check yet" in nxt.stderr
     kcli("topic", "create", "ledger", "--partitions", "2")
     refused = kcli("learn", "reset", "7")
-    assert refused.returncode == 1 and refused.stderr.startswith("Error:") and "--yes" in refused.stderr
+    assert (
+        refused.returncode == 1
+        and refused.stderr.startswith("Error:")
+        and "--yes" in refused.stderr
+    )
     reset = kcli("learn", "reset", "7", "--yes")
     assert reset.returncode == 0, reset.stderr
     assert "topic ledger" in reset.stdout

@@ -281,3 +281,39 @@ def test_confluent_admin_creates_and_deletes_topics(shared_server):
         admin.create_topics([CkNewTopic("adm-ck", 2, 1)])["adm-ck"].result(30)
     admin.delete_topics(["adm-ck"])["adm-ck"].result(30)
     assert not store.topic_exists("adm-ck")
+
+
+def test_compressed_batches_pass_through_untouched(shared_server):
+    from storage.constants import COMPRESSION_MASK
+    from storage.records import read_header
+
+    store = Store(shared_server.data_dir)
+    codecs = {"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+    sent = {}
+    for codec in codecs:
+        topic = f"compressed-{codec}"
+        store.create_topic(topic, 1)
+        producer = CkProducer(
+            {
+                "bootstrap.servers": shared_server.bootstrap,
+                "compression.type": codec,
+                "linger.ms": 50,
+            }
+        )
+        sent[topic] = [f"{codec} record {i} ".encode() * 20 for i in range(50)]
+        for value in sent[topic]:
+            producer.produce(topic, value=value)
+        assert producer.flush(30) == 0
+        log = store.log(topic, 0)
+        log.check()  # every batch's CRC, as stored
+        assert read_header(log.read(0).records).attributes & COMPRESSION_MASK == codecs[codec]
+    consumer = CkConsumer({"bootstrap.servers": shared_server.bootstrap, "group.id": "cz"})
+    consumer.assign([CkTopicPartition(t, 0, OFFSET_BEGINNING) for t in sent])
+    got = {t: [] for t in sent}
+    deadline = time.monotonic() + READ_TIMEOUT_S
+    while sum(map(len, got.values())) < 200 and time.monotonic() < deadline:
+        m = consumer.poll(0.5)
+        if m is not None and not m.error():
+            got[m.topic()].append(m.value())
+    consumer.close()
+    assert got == sent

@@ -118,6 +118,19 @@ def test_two_process_group_splits_partitions_and_rebalances_when_one_dies(server
         assert sorted(p for _, p in by_client["member-a"].assignment) == a.assignment
         assert by_client["member-b"].topics == (topic,)
         assert by_client["member-b"].host == "127.0.0.1"
+        # Kafka's admin API sees the same group (DescribeGroups, ListGroups).
+        admin = KafkaAdminClient(bootstrap_servers=server.bootstrap)
+        described = admin.describe_groups([group])[group]
+        listed_by_admin = [g["group_id"] for g in admin.list_groups()]
+        admin.close()
+        assert (described["group_state"], described["protocol_type"]) == ("Stable", "consumer")
+        assert {
+            m["client_id"]: sorted(
+                p for tp in m["member_assignment"]["assigned_partitions"] for p in tp["partitions"]
+            )
+            for m in described["members"]
+        } == {"member-a": a.assignment, "member-b": b.assignment}
+        assert group in listed_by_admin
         listed = {g["group"]: g for g in _kcli_json(server.data_dir, "group", "list")}
         assert (listed[group]["state"], listed[group]["members"]) == ("Stable", 2)
 

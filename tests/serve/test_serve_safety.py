@@ -213,3 +213,47 @@ def test_memory_stays_bounded_under_many_large_stalled_frames(serve_factory):
     assert healthy.call(ApiVersionsRequest, ApiVersionsResponse, 0).error_code == 0
     for c in (healthy, *attackers):
         c.close()
+
+
+def test_large_requests_beyond_the_budget_wait_their_turn_and_all_succeed(serve_factory):
+    from kafka.protocol.producer import ProduceRequest, ProduceResponse
+
+    from storage import ProducerRecord, Store, encode_batch
+
+    budget = 5 << 20
+    server = serve_factory(
+        f"socket.request.max.bytes={budget}", f"queued.max.request.bytes={budget}"
+    )
+    Store(server.data_dir).create_topic("big", 1, {"max.message.bytes": str(4 << 20)})
+    req = ProduceRequest[8]
+    results = []
+
+    def produce(i):
+        batch = encode_batch(
+            [ProducerRecord(bytes([i]) * (3 << 20))], timestamp=int(time.time() * 1000)
+        )
+        data = req.TopicProduceData(
+            name="big",
+            partition_data=[req.TopicProduceData.PartitionProduceData(index=0, records=batch)],
+        )
+        client = RawClient(server.host, server.port, timeout=120)
+        response = client.call(
+            ProduceRequest,
+            ProduceResponse,
+            8,
+            transactional_id=None,
+            acks=-1,
+            timeout_ms=30_000,
+            topic_data=[data],
+        )
+        client.close()
+        results.append(response.responses[0].partition_responses[0].error_code)
+
+    # Three 3 MiB requests at once, room for one at a time: each waits, none is cut off.
+    threads = [threading.Thread(target=produce, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+    assert results == [0, 0, 0]
+    assert Store(server.data_dir).log("big", 0).log_end_offset == 3

@@ -132,6 +132,18 @@ def test_nearly_uniform_batches_are_not_mistaken_for_uniform(data):
     assert kafka_python_records(batch) == expected(records)
 
 
+def test_plain_values_are_records_with_a_value_only():
+    for values in ([b"a" * 10] * 5, [b"x", b"yy", b""], [b"v"] * 20_000):
+        as_records = encode_batch([ProducerRecord(v) for v in values], timestamp=BASE_TS)
+        assert encode_batch(values, timestamp=BASE_TS) == as_records
+    mixed = [b"plain", ProducerRecord(b"full", key=b"k"), bytearray(b"ba")]
+    assert decode_batch(encode_batch(mixed, timestamp=BASE_TS)) == [
+        Record(0, BASE_TS, None, b"plain", ()),
+        Record(1, BASE_TS, b"k", b"full", ()),
+        Record(2, BASE_TS, None, b"ba", ()),
+    ]
+
+
 def test_big_values_and_many_records():
     big = [ProducerRecord(bytes(range(256)) * 300, key=b"k" * 20000), ProducerRecord(None)]
     batch = encode_batch(big, timestamp=BASE_TS)

@@ -1,0 +1,154 @@
+"""`kcli topic`, `kcli info`, `kcli log dump` and `kcli perf`, through real processes."""
+
+from __future__ import annotations
+
+import json
+
+from storage import CONFIG_KEYS, Store
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def ok(result):
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def test_create_list_describe_alter_delete(kcli):
+    created = ok(kcli("topic", "create", "a", "--partitions", "2", "--config", "retention.ms=60000"))
+    assert created.stdout == ""
+    assert "Created topic a with 2 partitions" in created.stderr
+    ok(kcli("topic", "create", "b"))
+    again = ok(kcli("topic", "create", "a", "--if-not-exists"))
+    assert "already exists" in again.stderr
+    assert json_lines(ok(kcli("topic", "list", "-o", "json")).stdout) == [
+        {"topic": "a", "partitions": 2},
+        {"topic": "b", "partitions": 1},
+    ]
+    assert ok(kcli("topic", "list")).stdout == "a\nb\n"
+    ok(kcli("produce", "a", "--partition", "1", "x", "y"))
+    (desc,) = json_lines(ok(kcli("topic", "describe", "a", "-o", "json")).stdout)
+    assert list(desc) == ["topic", "partitions", "config"]
+    assert desc["partitions"][0] == {
+        "partition": 0,
+        "log_start_offset": 0,
+        "log_end_offset": 0,
+        "size_bytes": 0,
+        "segments": 1,
+    }
+    assert desc["partitions"][1]["log_end_offset"] == 2
+    assert desc["partitions"][1]["size_bytes"] > 0
+    assert sorted(desc["config"]) == sorted(CONFIG_KEYS)
+    assert desc["config"]["retention.ms"] == 60000
+    assert desc["config"]["segment.bytes"] == 1073741824  # Kafka's default, effective
+    ok(kcli("topic", "alter", "a", "--partitions", "4", "--config", "retention.ms=1000"))
+    (desc,) = json_lines(ok(kcli("topic", "describe", "a", "-o", "json")).stdout)
+    assert len(desc["partitions"]) == 4 and desc["config"]["retention.ms"] == 1000
+    ok(kcli("topic", "delete", "b"))
+    assert ok(kcli("topic", "list")).stdout == "a\n"
+
+
+def test_describe_plain_is_kafka_topics_style(kcli):
+    ok(kcli("topic", "create", "k", "--partitions", "2", "--config", "segment.bytes=1000"))
+    lines = ok(kcli("topic", "describe", "k")).stdout.splitlines()
+    assert lines[0].startswith("Topic: k\tTopicId: ")
+    assert lines[0].endswith("\tPartitionCount: 2\tConfigs: segment.bytes=1000")
+    assert lines[1] == (
+        "\tTopic: k\tPartition: 0\tLogStartOffset: 0\tLogEndOffset: 0\tSize: 0\tSegments: 1"
+    )
+
+
+def test_describe_picture_shows_segments_and_retention_at_80_columns(kcli, data_dir):
+    ok(kcli("topic", "create", "pic", "--partitions", "2", "--config", "segment.bytes=200"))
+    for i in range(8):
+        ok(kcli("produce", "pic", "--partition", "0", f"record {i}a", f"record {i}b"))
+    ok(kcli("produce", "pic", "--partition", "1", "lonely"))
+    ok(kcli("topic", "alter", "pic", "--config", "retention.bytes=400"))
+    Store(data_dir).apply_retention("pic")
+    out = ok(kcli("topic", "describe", "pic", "-o", "table", env={"COLUMNS": "80"})).stdout
+    lines = out.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    assert "Offsets 0 → 16" in out
+    bar0 = next(line for line in lines if line.startswith(" p0 "))
+    bar1 = next(line for line in lines if line.startswith(" p1 "))
+    assert "░" in bar0  # offsets removed by retention
+    assert "█" in bar0 and "▓" in bar0  # at least two segments, alternating shades
+    assert bar0.rstrip().endswith("..15 3 seg") or " seg" in bar0
+    assert bar1.count("█") < bar0.count("█") + bar0.count("▓")  # one record vs. many
+    assert "retention.bytes" in out and "set for this topic" in out
+
+
+def test_info(kcli, data_dir):
+    ok(kcli("topic", "create", "i", "--partitions", "3"))
+    ok(kcli("produce", "i", "hello"))
+    (info,) = json_lines(ok(kcli("info", "-o", "json")).stdout)
+    assert info["version"] and info["data_dir"] == str(data_dir)
+    assert info["topics"] == 1 and info["partitions"] == 3 and info["size_bytes"] > 0
+    plain = ok(kcli("info")).stdout
+    assert f"data_dir: {data_dir}" in plain
+
+
+def test_log_dump_batches_records_index_and_a_bad_crc(kcli, data_dir):
+    ok(
+        kcli(
+            "topic", "create", "d",
+            "--config", "segment.bytes=300", "--config", "index.interval.bytes=100",
+        )
+    )
+    for i in range(6):
+        ok(kcli("produce", "d", f"first {i}", f"second {i}"))
+    rows = json_lines(ok(kcli("log", "dump", "d", "--records", "--index", "-o", "json")).stdout)
+    segments = [r for r in rows if r["type"] == "segment"]
+    batches = [r for r in rows if r["type"] == "batch"]
+    records = [r for r in rows if r["type"] == "record"]
+    assert len(segments) >= 2
+    assert [b["base_offset"] for b in batches] == list(range(0, 12, 2))
+    assert all(b["crc_valid"] and b["count"] == 2 and b["magic"] == 2 for b in batches)
+    assert [r["offset"] for r in records] == list(range(12))
+    assert records[3]["value"] == "second 1"
+    assert any(r["type"] == "index" for r in rows)
+    assert any(r["type"] == "timeindex" for r in rows)
+    # Each index entry points at the batch holding its offset.
+    for entry in (r for r in rows if r["type"] == "index"):
+        batch = next(b for b in batches if b["position"] == entry["position"] and b["segment"][:20] == entry["segment"][:20])
+        assert batch["base_offset"] <= entry["offset"] <= batch["last_offset"]
+    # Damage one byte of a closed segment's first record: the dump shows it, changes nothing.
+    path = Store(data_dir).log("d", 0).segments()[0].path
+    data = bytearray(path.read_bytes())
+    data[70] ^= 0xFF
+    path.write_bytes(bytes(data))
+    result = ok(kcli("log", "dump", "d"))
+    assert "isvalid: false" in result.stdout
+    assert "CRC-32C" in result.stderr
+    assert path.read_bytes() == bytes(data)
+
+
+def test_log_dump_plain_is_kafka_dump_log_style(kcli):
+    ok(kcli("topic", "create", "p"))
+    ok(kcli("produce", "p", "--key", "k", "hello"))
+    lines = ok(kcli("log", "dump", "p", "--records")).stdout.splitlines()
+    assert lines[0] == "Dumping p-0/00000000000000000000.log"
+    assert lines[1] == "Log starting offset: 0"
+    assert lines[2].startswith("baseOffset: 0 lastOffset: 0 count: 1 ")
+    assert "isvalid: true" in lines[2] and "magic: 2" in lines[2]
+    assert lines[3].startswith("| offset: 0 CreateTime: ")
+    assert lines[3].endswith("key: k payload: hello")
+
+
+def test_perf_produce_and_consume_report(kcli):
+    ok(kcli("topic", "create", "perf", "--partitions", "2"))
+    (produced,) = json_lines(
+        ok(kcli("perf", "produce", "perf", "-n", "3000", "-s", "50", "-o", "json")).stdout
+    )
+    assert produced["test"] == "produce" and produced["records"] == 3000
+    assert produced["bytes"] == 150_000
+    assert produced["records_per_sec"] > 0
+    assert 0 <= produced["p50_latency_ms"] <= produced["p99_latency_ms"] <= produced["max_latency_ms"]
+    (consumed,) = json_lines(ok(kcli("perf", "consume", "perf", "-n", "2000", "-o", "json")).stdout)
+    assert consumed["records"] == 2000 and consumed["bytes"] == 100_000
+    plain = ok(kcli("perf", "consume", "perf", "-n", "9999"))
+    assert plain.stdout.startswith("3000 records consumed, ")
+    assert "only 3,000 records" in plain.stderr
