@@ -90,7 +90,9 @@ def timed(cmd, *, stdin=None, env=None, repeat=1, setup=None) -> list[float]:
 def show(name: str, times: list[float], base: float | None = None, target: str = "") -> float:
     med = statistics.median(times)
     ratio = f"  {med / base:5.2f}x" if base else ""
-    print(f"  {name:<46} median {med * 1000:8.0f} ms  best {min(times) * 1000:8.0f} ms{ratio}  {target}")
+    print(
+        f"  {name:<46} median {med * 1000:8.0f} ms  best {min(times) * 1000:8.0f} ms{ratio}  {target}"
+    )
     return med
 
 
@@ -105,7 +107,8 @@ def write_lines(path: Path, n: int) -> None:
         for i in range(0, n, 10000):
             f.write(
                 b"".join(
-                    b"sensor-%d reading %d temperature=21.%d humidity=0.4%d\n" % (j % 97, j, j % 10, j % 7)
+                    b"sensor-%d reading %d temperature=21.%d humidity=0.4%d\n"
+                    % (j % 97, j, j % 10, j % 7)
                     for j in range(i, min(n, i + 10000))
                 )
             )
@@ -179,7 +182,7 @@ def run(work: Path, args) -> None:
     med = show("kcli produce TOPIC < lines", kcli_times, sqlite, "(target < 1.0x sqlite3)")
     print(f"  {'':<46} = {n / med:,.0f} records/s")
 
-    print(f"\nConsume -o json, start-up included")
+    print("\nConsume -o json, start-up included")
     t = timed([*KCLI, "consume", fresh_topic.name, "-o", "json"], env=env, repeat=rp)
     med = show(f"kcli consume -o json ({n:,} records)", t)
     print(f"  {'':<46} = {n / med:,.0f} records/s")

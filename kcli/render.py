@@ -84,6 +84,17 @@ def console(stderr: bool = False):
 # -- small writers ---------------------------------------------------------------------------
 
 
+def reader_left() -> None:
+    """stdout's reader went away (``kcli consume ... | head``): not an error.  Point stdout
+    at /dev/null so the final flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except OSError:
+        pass
+
+
 def line(text: str = "") -> None:
     """One line of data on stdout."""
     sys.stdout.write(text + "\n")

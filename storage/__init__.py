@@ -1,9 +1,11 @@
 """kcli's log engine: Kafka's on-disk format in pure Python.
 
 ``Store`` opens a data directory; ``Store.log(topic, partition)`` gives a partition's ``Log``
-with ``append``, ``read``, ``read_records``, ``offset_for_time``, ``log_start_offset``,
-``log_end_offset``, ``recover`` and ``apply_retention``.  This package never imports kcli,
-typer or rich: it returns values and raises ``StorageError`` subclasses.
+with ``append``, ``append_records``, ``flush``, ``read``, ``read_records``, ``offset_for_time``,
+``log_start_offset``, ``log_end_offset``, ``recover`` and ``apply_retention``.  Batches of
+idempotent producers are deduplicated (``storage.producer_state``); ``Store.next_producer_id``
+hands out their ids.  This package never imports kcli, typer or rich: it returns values and
+raises ``StorageError`` subclasses.
 """
 
 from storage.clock import SYSTEM_CLOCK, Clock, FakeClock, SystemClock

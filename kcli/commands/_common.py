@@ -1,6 +1,4 @@
-"""Options and helpers the commands share (typer and the standard library only)."""
-
-from __future__ import annotations
+"""Options and small functions the commands share (typer and the standard library only)."""
 
 from typing import Literal
 
@@ -9,12 +7,15 @@ import typer
 Output = Literal["table", "plain", "json"]
 
 OUTPUT_HELP = (
-    "table (default on a terminal), plain (default in a pipe) or json (one JSON object per line)."
+    "Output form: table (default on a terminal), plain (default in a pipe) or json (one "
+    "JSON object per line)."
 )
 
 
 def output_option():
-    return typer.Option(None, "--output", "-o", help=OUTPUT_HELP, show_default=False)
+    return typer.Option(
+        None, "--output", "-o", help=OUTPUT_HELP, show_default=False, metavar="FORM"
+    )
 
 
 def parse_pairs(values: list[str] | None, option: str) -> dict[str, str]:

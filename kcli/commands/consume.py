@@ -1,7 +1,5 @@
 """`kcli consume`: read records by topic, partition and offset, or as a consumer group member."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 import typer
@@ -21,7 +19,7 @@ FORMAT_HELP = (
 
 
 def consume(
-    topic: str = typer.Argument(..., help="Topic to read."),
+    topic: str = typer.Argument(..., help="Topic to read.", metavar="TOPIC"),
     partition: int | None = typer.Option(
         None, "--partition", "-p", help="Read only this partition (default: all).", metavar="P"
     ),
@@ -33,10 +31,16 @@ def consume(
         metavar="N",
     ),
     from_beginning: bool = typer.Option(
-        False, "--from-beginning", help="Start at each partition's log start offset (default)."
+        False,
+        "--from-beginning",
+        help="Start at each partition's log start offset (default).",
+        metavar="",
     ),
     from_end: bool = typer.Option(
-        False, "--from-end", help="Start at the end: only records produced from now on."
+        False,
+        "--from-end",
+        help="Start at the end: only records produced from now on.",
+        metavar="",
     ),
     from_time: str | None = typer.Option(
         None,
@@ -53,12 +57,18 @@ def consume(
         "--follow",
         "-f",
         help="Keep waiting for new records at the end (stop with Ctrl-C).",
+        metavar="",
     ),
     fmt: str | None = typer.Option(None, "--format", help=FORMAT_HELP, metavar="FMT"),
     output: Output | None = output_option(),
-    print_key: bool = typer.Option(False, "--print-key", help="Plain output: print KEY<tab>VALUE."),
+    print_key: bool = typer.Option(
+        False, "--print-key", help="Plain output: print KEY<tab>VALUE.", metavar=""
+    ),
     print_headers: bool = typer.Option(
-        False, "--print-headers", help="Plain and table output: print the headers too."
+        False,
+        "--print-headers",
+        help="Plain and table output: print the headers too.",
+        metavar="",
     ),
     group: str | None = typer.Option(
         None,
@@ -69,7 +79,11 @@ def consume(
         metavar="G",
     ),
     assignor: Literal["range", "roundrobin", "sticky", "cooperative-sticky"] = typer.Option(
-        "range", "--assignor", help="With --group: how the group shares the partitions."
+        "range",
+        "--assignor",
+        help="With --group: how the group shares the partitions: range, roundrobin, sticky "
+        "or cooperative-sticky.",
+        metavar="NAME",
     ),
     session_timeout_ms: int = typer.Option(
         45000,
@@ -86,12 +100,11 @@ def consume(
 ) -> None:
     """Print records of a topic, then exit at the end (or keep waiting with --follow).
 
-    Default: every partition from the beginning. Within a partition records come in offset
-    order. A terminal shows "partition P offset O  key → value" lines; a pipe gets the values,
-    one per line; -o json gives one object per record: {"topic", "partition", "offset",
-    "timestamp", "key", "value", "headers"}. Keys and values that are not UTF-8 are shown
-    with U+FFFD in "key"/"value" and given exactly, base64, in "key_b64"/"value_b64"
-    ("headers_b64" for headers), which 'kcli produce --input json' reads back byte for byte.
+    Default: every partition from the beginning. Within a partition records come in offset order.
+
+    A terminal shows "partition P offset O  key → value" lines; a pipe gets the values, one per line; -o json gives one object per record: {"topic", "partition", "offset", "timestamp", "key", "value", "headers"}.
+
+    Keys and values that are not UTF-8 are shown with U+FFFD in "key"/"value" and given exactly, base64, in "key_b64"/"value_b64" ("headers_b64" for headers); 'kcli produce --input json' reads them back byte for byte.
     """
     from kcli import render
 
@@ -161,6 +174,9 @@ def consume(
         else:
             consumer.subscribe([topic], on_assign=reader.on_assign, on_revoke=reader.on_revoke)
         reader.run()
+    except BrokenPipeError:
+        render.reader_left()
+        return
     except KafkaException as exc:
         raise client_error(exc) from None
     finally:

@@ -1,7 +1,5 @@
 """`kcli info`."""
 
-from __future__ import annotations
-
 from kcli.commands._common import Output, output_option, store
 
 

@@ -1,7 +1,5 @@
 """`kcli log`: look inside a partition's segment files, like Kafka's kafka-dump-log."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 import typer
@@ -16,24 +14,25 @@ app = typer.Typer(
 
 @app.command("dump")
 def dump(
-    topic: str = typer.Argument(..., help="Topic to inspect."),
+    topic: str = typer.Argument(..., help="Topic to inspect.", metavar="TOPIC"),
     partition: int = typer.Option(
         0, "--partition", "-p", help="Partition to inspect.", metavar="P"
     ),
-    records: bool = typer.Option(False, "--records", help="Show every record of every batch."),
+    records: bool = typer.Option(
+        False, "--records", help="Show every record of every batch.", metavar=""
+    ),
     index: bool = typer.Option(
         False,
         "--index",
         help="Show the offset index (offset -> byte position) and time index entries: what a "
         "read at an offset or a time looks up first.",
+        metavar="",
     ),
     output: Output | None = output_option(),
 ) -> None:
-    """Show each segment file of a partition, batch by batch: base and last offset, byte
-    position, size, CRC-32C and whether it is valid, timestamps and record count.
+    """Show each segment file of a partition, batch by batch: base and last offset, byte position, size, CRC-32C and whether it is valid, timestamps and record count.
 
-    Like Kafka's kafka-dump-log. A batch whose CRC does not match is shown as invalid (and
-    reported on stderr); the file is only read, never changed.
+    Like Kafka's kafka-dump-log. A batch whose CRC does not match is shown as invalid (and reported on stderr); the file is only read, never changed.
     """
     from kcli import render
 
@@ -42,6 +41,17 @@ def dump(
     segments = log.segments()
     total = sum(s.size_bytes for s in segments)
     out = render.LogDump(form, topic, partition, show_records=records)
+    try:
+        _dump(out, segments, topic, partition, total, index=index, records=records)
+    except BrokenPipeError:
+        render.reader_left()
+        return
+    out.finish()
+
+
+def _dump(out, segments, topic, partition, total, *, index, records) -> None:
+    from kcli import render
+
     with render.progress(f"Reading {topic}-{partition}", total, "bytes") as bar:
         for seg in segments:
             out.segment(seg)
@@ -54,7 +64,6 @@ def dump(
                 else:
                     out.torn_tail(item)
             out.end_segment()
-    out.finish()
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,5 @@
 """`kcli perf`: measure produce and consume throughput, like Kafka's perf-test tools."""
 
-from __future__ import annotations
-
 import typer
 
 from kcli.commands._common import Output, client_error, data_dir, output_option
@@ -18,7 +16,7 @@ _MB = 1024 * 1024
 
 @app.command("produce")
 def perf_produce(
-    topic: str = typer.Argument(..., help="Topic to write to (it must exist)."),
+    topic: str = typer.Argument(..., help="Topic to write to (it must exist).", metavar="TOPIC"),
     num_records: int = typer.Option(
         ..., "--num-records", "-n", help="Records to send.", metavar="N"
     ),
@@ -36,9 +34,7 @@ def perf_produce(
 ) -> None:
     """Send N records of B bytes and report records/s, MB/s and delivery latency.
 
-    Latency is the time from produce() to the delivery report, that is until the record is
-    fsynced (records wait up to linger.ms = 5 ms to be batched). Random uppercase payload,
-    as in Kafka's tool.
+    Latency is the time from produce() to the delivery report, that is until the record is fsynced (records wait up to linger.ms = 5 ms to be batched). Random uppercase payload, as in Kafka's tool.
     """
     import random
     import string
@@ -103,14 +99,13 @@ def perf_produce(
 
 @app.command("consume")
 def perf_consume(
-    topic: str = typer.Argument(..., help="Topic to read (from the beginning)."),
+    topic: str = typer.Argument(..., help="Topic to read (from the beginning).", metavar="TOPIC"),
     num_records: int = typer.Option(
         ..., "--num-records", "-n", help="Records to read.", metavar="N"
     ),
     output: Output | None = output_option(),
 ) -> None:
-    """Read N records from the beginning of every partition and report records/s, MB/s and
-    the latency of each consume() call (up to 500 records, Kafka's max.poll.records).
+    """Read N records from the beginning of every partition and report records/s, MB/s and the latency of each consume() call (up to 500 records, Kafka's max.poll.records).
 
     Stops early, and says so, when the topic holds fewer records.
     """

@@ -1,7 +1,5 @@
 """`kcli produce`: write records to a topic, from arguments or from stdin (one per line)."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 import typer
@@ -16,19 +14,20 @@ _LINES_PER_CALL = 10_000
 _SUMMARY_DETAIL = 100
 
 INPUT_HELP = (
-    "text: each VALUE / stdin line is a record's value. json: each is an object "
+    "text (default): each VALUE or stdin line is a record's value. json: each is an object "
     '{"value", "key", "headers", "partition", "timestamp"} - exactly what '
     "'kcli consume -o json' prints (other fields are ignored)."
 )
 
 
 def produce(
-    topic: str = typer.Argument(..., help="Topic to write to."),
+    topic: str = typer.Argument(..., help="Topic to write to.", metavar="TOPIC"),
     values: list[str] | None = typer.Argument(
         None,
         help="Record values, one record each. Without any, each line of stdin is a record "
         "(empty lines are skipped).",
         show_default=False,
+        metavar="VALUE",
     ),
     key: str | None = typer.Option(
         None,
@@ -59,16 +58,18 @@ def produce(
         help="Split each line into KEY and VALUE at the first SEP (e.g. ':').",
         metavar="SEP",
     ),
-    input_format: Literal["text", "json"] = typer.Option("text", "--input", "-i", help=INPUT_HELP),
+    input_format: Literal["text", "json"] = typer.Option(
+        "text", "--input", "-i", help=INPUT_HELP, metavar="FORM"
+    ),
     output: Output | None = output_option(),
 ) -> None:
     """Write records to a topic; exit status 0 means every record is on disk (fsynced).
 
-    Values come from the arguments, or else one per line of stdin, streamed in batches. With
-    -o json one line per record written, {"topic", "partition", "offset"}; otherwise a
-    summary on stderr. If a line is bad (malformed JSON, no key separator, too large), the
-    records before it are kept and reported, nothing from the bad line on is written, and
-    the exit status is 1.
+    Values come from the arguments, or else one per line of stdin, streamed in batches (constant memory, any length).
+
+    With -o json one line per record written, {"topic", "partition", "offset"}, in the order they were written (partition by partition); otherwise a summary on stderr.
+
+    If a line is bad (malformed JSON, no key separator, too large) the records before it are kept and reported, nothing from the bad line on is written, and the exit status is 1.
     """
     import sys
     import time
@@ -113,7 +114,7 @@ def produce(
     # Small inputs get a delivery report per record, for -o json and for a summary that says
     # where each record went; big ones only report failures, which keeps them fast.
     detail = json_out or more is None or more.small()
-    session = _Session(topic, json_out=json_out, detail=detail)
+    session = _Deliveries(topic, json_out=json_out, detail=detail)
     producer = Producer(
         {
             "data.dir": data_dir(),
@@ -164,7 +165,7 @@ class _BadLine(Exception):
     """A line of input that cannot become a record (message says which and why)."""
 
 
-class _Session:
+class _Deliveries:
     """Delivery reports: JSON lines to print, counts and offset ranges for the summary."""
 
     def __init__(self, topic: str, *, json_out: bool, detail: bool):

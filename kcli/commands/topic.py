@@ -1,7 +1,5 @@
 """`kcli topic`: create, list, describe, alter and delete topics."""
 
-from __future__ import annotations
-
 import typer
 
 from kcli.commands._common import Output, output_option, parse_pairs, store
@@ -11,7 +9,9 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_NAME = typer.Argument(..., help="Topic name: 1-249 characters of a-z A-Z 0-9 . _ -")
+_NAME = typer.Argument(
+    ..., help="Topic name: 1-249 characters of a-z A-Z 0-9 . _ -", metavar="NAME"
+)
 _CONFIG_HELP = (
     "A topic config, KEY=VALUE, with Kafka's names: retention.ms, retention.bytes, "
     "segment.bytes, segment.ms, max.message.bytes, index.interval.bytes, cleanup.policy, "
@@ -29,7 +29,10 @@ def create(
         [], "--config", "-c", metavar="KEY=VALUE", help=_CONFIG_HELP, show_default=False
     ),
     if_not_exists: bool = typer.Option(
-        False, "--if-not-exists", help="Succeed without changes if the topic already exists."
+        False,
+        "--if-not-exists",
+        help="Succeed without changes if the topic already exists.",
+        metavar="",
     ),
 ) -> None:
     """Create a topic with N partitions and optional config overrides."""
@@ -70,8 +73,7 @@ def list_topics(output: Output | None = output_option()) -> None:
 
 @app.command("describe")
 def describe(name: str = _NAME, output: Output | None = output_option()) -> None:
-    """Show a topic's partitions (log start and end offsets, size, segments), a picture of
-    them, and every config with its effective value."""
+    """Show a topic's partitions (log start and end offsets, size, segments), a picture of them, and every config with its effective value."""
     from kcli import render
 
     form = render.resolve(output)

@@ -54,10 +54,34 @@ CASES = [
     ("create-exists", ["topic", "create", "orders"], None, 1, "already exists"),
     ("partitions-zero", ["topic", "create", "x", "--partitions", "0"], None, 1, "1 to"),
     ("partitions-not-int", ["topic", "create", "x", "--partitions", "two"], None, 2, "partitions"),
-    ("config-not-int", ["topic", "create", "x", "--config", "retention.ms=soon"], None, 1, "retention.ms"),
-    ("config-unknown-key", ["topic", "create", "x", "--config", "retention.hours=1"], None, 1, "valid keys"),
-    ("config-no-equals", ["topic", "create", "x", "--config", "retention.ms"], None, 2, "KEY=VALUE"),
-    ("config-below-min", ["topic", "create", "x", "--config", "segment.bytes=1"], None, 1, "segment.bytes"),
+    (
+        "config-not-int",
+        ["topic", "create", "x", "--config", "retention.ms=soon"],
+        None,
+        1,
+        "retention.ms",
+    ),
+    (
+        "config-unknown-key",
+        ["topic", "create", "x", "--config", "retention.hours=1"],
+        None,
+        1,
+        "valid keys",
+    ),
+    (
+        "config-no-equals",
+        ["topic", "create", "x", "--config", "retention.ms"],
+        None,
+        2,
+        "KEY=VALUE",
+    ),
+    (
+        "config-below-min",
+        ["topic", "create", "x", "--config", "segment.bytes=1"],
+        None,
+        1,
+        "segment.bytes",
+    ),
     ("describe-unknown", ["topic", "describe", "nope"], None, 1, "does not exist"),
     ("delete-unknown", ["topic", "delete", "nope"], None, 1, "does not exist"),
     ("alter-shrink", ["topic", "alter", "orders", "--partitions", "1"], None, 1, "only grow"),
@@ -65,11 +89,41 @@ CASES = [
     ("list-bad-output", ["topic", "list", "-o", "xml"], None, 2, "json"),
     ("produce-unknown-topic", ["produce", "nope", "v"], None, 1, "does not exist"),
     ("produce-partition-out", ["produce", "orders", "--partition", "3", "v"], None, 1, "0..2"),
-    ("produce-partition-negative", ["produce", "orders", "--partition", "-1", "v"], None, 1, "0..2"),
-    ("produce-json-malformed", ["produce", "orders", "--input", "json"], '{"value": \n', 1, "line 1"),
-    ("produce-json-array", ["produce", "orders", "--input", "json"], "[1, 2]\n", 1, "not an object"),
-    ("produce-json-no-value", ["produce", "orders", "--input", "json"], '{"key": "k"}\n', 1, '"value"'),
-    ("produce-json-value-number", ["produce", "orders", "--input", "json"], '{"value": 5}\n', 1, "string"),
+    (
+        "produce-partition-negative",
+        ["produce", "orders", "--partition", "-1", "v"],
+        None,
+        1,
+        "0..2",
+    ),
+    (
+        "produce-json-malformed",
+        ["produce", "orders", "--input", "json"],
+        '{"value": \n',
+        1,
+        "line 1",
+    ),
+    (
+        "produce-json-array",
+        ["produce", "orders", "--input", "json"],
+        "[1, 2]\n",
+        1,
+        "not an object",
+    ),
+    (
+        "produce-json-no-value",
+        ["produce", "orders", "--input", "json"],
+        '{"key": "k"}\n',
+        1,
+        '"value"',
+    ),
+    (
+        "produce-json-value-number",
+        ["produce", "orders", "--input", "json"],
+        '{"value": 5}\n',
+        1,
+        "string",
+    ),
     (
         "produce-json-partition-out",
         ["produce", "orders", "--input", "json"],
@@ -77,33 +131,97 @@ CASES = [
         1,
         "partition 7",
     ),
-    ("produce-json-bad-b64", ["produce", "orders", "--input", "json"], '{"value_b64": "%%%"}\n', 1, "base64"),
-    ("produce-json-not-utf8", ["produce", "orders", "--input", "json"], b'{"value": "\xff"}\n', 1, "JSON"),
-    ("produce-no-separator", ["produce", "orders", "--key-separator", ":"], "no separator here\n", 1, "separator"),
-    ("produce-key-and-separator", ["produce", "orders", "--key", "k", "--key-separator", ":"], "", 2, "either"),
+    (
+        "produce-json-bad-b64",
+        ["produce", "orders", "--input", "json"],
+        '{"value_b64": "%%%"}\n',
+        1,
+        "base64",
+    ),
+    (
+        "produce-json-not-utf8",
+        ["produce", "orders", "--input", "json"],
+        b'{"value": "\xff"}\n',
+        1,
+        "JSON",
+    ),
+    (
+        "produce-no-separator",
+        ["produce", "orders", "--key-separator", ":"],
+        "no separator here\n",
+        1,
+        "separator",
+    ),
+    (
+        "produce-key-and-separator",
+        ["produce", "orders", "--key", "k", "--key-separator", ":"],
+        "",
+        2,
+        "either",
+    ),
     ("produce-too-large", ["produce", "tiny", "x" * 500], None, 1, "max.message.bytes"),
-    ("produce-header-no-equals", ["produce", "orders", "--header", "oops", "v"], None, 2, "KEY=VALUE"),
+    (
+        "produce-header-no-equals",
+        ["produce", "orders", "--header", "oops", "v"],
+        None,
+        2,
+        "KEY=VALUE",
+    ),
     ("consume-unknown-topic", ["consume", "nope"], None, 1, "does not exist"),
     ("consume-partition-out", ["consume", "orders", "--partition", "5"], None, 1, "0..2"),
-    ("consume-offset-out", ["consume", "orders", "--partition", "0", "--from-offset", "99"], None, 1, "valid offsets"),
+    (
+        "consume-offset-out",
+        ["consume", "orders", "--partition", "0", "--from-offset", "99"],
+        None,
+        1,
+        "valid offsets",
+    ),
     ("consume-time-words", ["consume", "orders", "--from-time", "yesterday"], None, 1, "ISO-8601"),
     ("consume-time-no-sign", ["consume", "orders", "--from-time", "1h"], None, 1, "-1h"),
-    ("consume-two-starts", ["consume", "orders", "--from-offset", "1", "--from-end"], None, 2, "one start"),
+    (
+        "consume-two-starts",
+        ["consume", "orders", "--from-offset", "1", "--from-end"],
+        None,
+        2,
+        "one start",
+    ),
     ("consume-bad-format", ["consume", "orders", "--format", "%x"], None, 2, "%x"),
     ("consume-zero-max", ["consume", "orders", "--max-messages", "0"], None, 2, "1 or more"),
-    ("consume-group-and-partition", ["consume", "orders", "--group", "g", "--partition", "0"], None, 2, "--group"),
-    ("consume-bad-assignor", ["consume", "orders", "--group", "g", "--assignor", "best"], None, 2, "range"),
+    (
+        "consume-group-and-partition",
+        ["consume", "orders", "--group", "g", "--partition", "0"],
+        None,
+        2,
+        "--group",
+    ),
+    (
+        "consume-bad-assignor",
+        ["consume", "orders", "--group", "g", "--assignor", "best"],
+        None,
+        2,
+        "range",
+    ),
     ("dump-unknown-topic", ["log", "dump", "nope"], None, 1, "does not exist"),
     ("dump-partition-out", ["log", "dump", "orders", "--partition", "9"], None, 1, "0..2"),
-    ("perf-zero-records", ["perf", "produce", "orders", "-n", "0", "-s", "10"], None, 2, "1 or more"),
+    (
+        "perf-zero-records",
+        ["perf", "produce", "orders", "-n", "0", "-s", "10"],
+        None,
+        2,
+        "1 or more",
+    ),
     ("unknown-command", ["topics"], None, 2, "topics"),
 ]
 
 
-@pytest.mark.parametrize(("args", "stdin", "code", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("args", "stdin", "code", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_bad_input_is_one_clear_error_and_changes_nothing(store, args, stdin, code, fragment):
     before = store_digest(store)
-    result = run_kcli(store, *args, input=stdin.encode() if isinstance(stdin, str) else stdin, text=False)
+    result = run_kcli(
+        store, *args, input=stdin.encode() if isinstance(stdin, str) else stdin, text=False
+    )
     stderr = result.stderr.decode("utf-8", "replace")
     lines = stderr.strip().splitlines()
     assert result.returncode == code, stderr

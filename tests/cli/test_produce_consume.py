@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from kafka.partitioner.default import murmur2 as kafka_python_murmur2
@@ -100,7 +100,21 @@ def test_empty_lines_are_skipped_and_crlf_is_trimmed(kcli):
 
 
 def test_consume_json_fields_and_headers(kcli, topic):
-    ok(kcli("produce", topic, "--partition", "2", "--key", "k", "--header", "src=web", "--header", "n=1", "v"))
+    ok(
+        kcli(
+            "produce",
+            topic,
+            "--partition",
+            "2",
+            "--key",
+            "k",
+            "--header",
+            "src=web",
+            "--header",
+            "n=1",
+            "v",
+        )
+    )
     (row,) = json_lines(ok(kcli("consume", topic, "-o", "json")).stdout)
     assert list(row) == ["topic", "partition", "offset", "timestamp", "key", "value", "headers"]
     assert row["topic"] == "t" and row["partition"] == 2 and row["offset"] == 0
@@ -116,14 +130,27 @@ def test_non_utf8_payloads_round_trip_through_json(kcli, data_dir):
     raw_value = bytes(range(256))
     raw_key = b"\xff\xfekey"
     lines = [
-        {"value_b64": base64.b64encode(raw_value).decode(), "key_b64": base64.b64encode(raw_key).decode(),
-         "partition": 1, "timestamp": 1_700_000_000_123,
-         "headers_b64": [["bin", base64.b64encode(b"\x80\x81").decode()], ["none", None]]},
-        {"value": "plain ✓ text", "key": None, "partition": 0, "timestamp": 1_700_000_000_456,
-         "headers": [["h", "v"]]},
+        {
+            "value_b64": base64.b64encode(raw_value).decode(),
+            "key_b64": base64.b64encode(raw_key).decode(),
+            "partition": 1,
+            "timestamp": 1_700_000_000_123,
+            "headers_b64": [["bin", base64.b64encode(b"\x80\x81").decode()], ["none", None]],
+        },
+        {
+            "value": "plain ✓ text",
+            "key": None,
+            "partition": 0,
+            "timestamp": 1_700_000_000_456,
+            "headers": [["h", "v"]],
+        },
         {"value": None, "key": "tombstone", "partition": 0},
     ]
-    ok(kcli("produce", "src", "--input", "json", input="".join(json.dumps(x) + "\n" for x in lines)))
+    ok(
+        kcli(
+            "produce", "src", "--input", "json", input="".join(json.dumps(x) + "\n" for x in lines)
+        )
+    )
     first = ok(kcli("consume", "src", "-o", "json")).stdout
     rows = json_lines(first)
     binary = next(r for r in rows if r["partition"] == 1)
@@ -131,7 +158,10 @@ def test_non_utf8_payloads_round_trip_through_json(kcli, data_dir):
     assert base64.b64decode(binary["value_b64"]) == raw_value
     assert base64.b64decode(binary["key_b64"]) == raw_key
     assert binary["timestamp"] == 1_700_000_000_123
-    assert binary["headers_b64"] == [["bin", base64.b64encode(b"\x80\x81").decode()], ["none", None]]
+    assert binary["headers_b64"] == [
+        ["bin", base64.b64encode(b"\x80\x81").decode()],
+        ["none", None],
+    ]
     tombstone = next(r for r in rows if r["key"] == "tombstone")
     assert tombstone["value"] is None
     # A faithful copy: the consumer's JSON fed to the producer gives the same bytes.
@@ -151,10 +181,15 @@ def test_consume_a_pipe_of_json_into_produce(kcli, data_dir, topic):
     ok(kcli("topic", "create", "copy", "--partitions", "3"))
     env = {k: v for k, v in os.environ.items() if k != "KCLI_DATA_DIR"}
     kcli_cmd = [sys.executable, "-m", "kcli", "--data-dir", str(data_dir)]
-    reader = subprocess.Popen([*kcli_cmd, "consume", topic, "-o", "json"], stdout=subprocess.PIPE, env=env)
+    reader = subprocess.Popen(
+        [*kcli_cmd, "consume", topic, "-o", "json"], stdout=subprocess.PIPE, env=env
+    )
     writer = subprocess.run(
-        [*kcli_cmd, "produce", "copy", "--input", "json"], stdin=reader.stdout, capture_output=True,
-        env=env, timeout=WAIT_S,
+        [*kcli_cmd, "produce", "copy", "--input", "json"],
+        stdin=reader.stdout,
+        capture_output=True,
+        env=env,
+        timeout=WAIT_S,
     )
     reader.stdout.close()
     assert reader.wait(timeout=WAIT_S) == 0
@@ -191,7 +226,9 @@ def test_offsets_positive_negative_and_out_of_range(kcli):
 
 def test_max_messages_and_one_record_by_partition_and_offset(kcli, topic):
     ok(kcli("produce", topic, "--partition", "1", "a", "b", "c"))
-    one = ok(kcli("consume", topic, "--partition", "1", "--from-offset", "1", "--max-messages", "1"))
+    one = ok(
+        kcli("consume", topic, "--partition", "1", "--from-offset", "1", "--max-messages", "1")
+    )
     assert one.stdout == "b\n"
     two = ok(kcli("consume", topic, "--max-messages", "2"))
     assert two.stdout == "a\nb\n"
@@ -203,7 +240,7 @@ def test_from_time_iso_and_relative(kcli):
     base = 1_700_000_000_000
     rows = [{"value": f"v{i}", "timestamp": base + i * 60_000} for i in range(5)]
     ok(kcli("produce", "tm", "--input", "json", input="".join(json.dumps(r) + "\n" for r in rows)))
-    iso = datetime.fromtimestamp((base + 2 * 60_000) / 1000, tz=timezone.utc).isoformat()
+    iso = datetime.fromtimestamp((base + 2 * 60_000) / 1000, tz=UTC).isoformat()
     assert ok(kcli("consume", "tm", "--from-time", iso)).stdout == "v2\nv3\nv4\n"
     ok(kcli("produce", "tm", "fresh"))  # timestamp: now
     assert ok(kcli("consume", "tm", "--from-time", "-1h")).stdout == "fresh\n"
@@ -274,3 +311,48 @@ def test_group_commits_only_what_was_printed(kcli, topic):
     assert part.stdout == "v0\nv1\nv2\nv3\n"
     rest = ok(kcli("consume", topic, "--group", "h"))
     assert rest.stdout == "".join(f"v{i}\n" for i in range(4, 10))
+
+
+def test_a_reader_that_leaves_early_is_not_an_error(kcli, data_dir):
+    ok(kcli("topic", "create", "h"))
+    ok(kcli("produce", "h", input="".join(f"{i}\n" for i in range(50_000))))
+    kcli_cmd = f'"{sys.executable}" -m kcli --data-dir "{data_dir}"'
+    result = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", f"{kcli_cmd} consume h | head -n 2"],
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "0\n1\n"
+    assert "Traceback" not in result.stderr and "Error" not in result.stderr
+
+
+def test_lines_typed_slowly_are_written_before_the_input_ends(kcli, data_dir):
+    ok(kcli("topic", "create", "typed"))
+    env = {k: v for k, v in os.environ.items() if k != "KCLI_DATA_DIR"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kcli", "--data-dir", str(data_dir), "produce", "typed"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        proc.stdin.write(b"first line\n")
+        proc.stdin.flush()
+        log = Store(data_dir).log("typed", 0)
+        deadline = time.monotonic() + WAIT_S
+        while log.log_end_offset < 1:  # durable and visible while the producer still waits
+            assert time.monotonic() < deadline, "the line was not written while stdin stayed open"
+            time.sleep(0.05)
+        assert log.read_records(0)[0].value == b"first line"
+        proc.stdin.write(b"second line\n")
+        proc.stdin.close()
+        assert proc.wait(timeout=WAIT_S) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert [r.value for r in Store(data_dir).log("typed", 0).read_records(0)] == [
+        b"first line",
+        b"second line",
+    ]

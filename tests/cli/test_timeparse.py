@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -37,7 +37,9 @@ def test_forms(text, expected):
 def test_a_time_without_zone_is_local():
     local = datetime(2024, 5, 1, 8, 0, 0).astimezone()
     assert parse_time("2024-05-01T08:00:00", now=NOW) == int(local.timestamp() * 1000)
-    assert parse_time("2024-05-01", now=NOW) == int(datetime(2024, 5, 1).astimezone().timestamp() * 1000)
+    assert parse_time("2024-05-01", now=NOW) == int(
+        datetime(2024, 5, 1).astimezone().timestamp() * 1000
+    )
 
 
 @pytest.mark.parametrize("text", ["", "yesterday", "1h", "+1h", "-1y", "--1h", "2024-13-01", "-h"])
@@ -52,4 +54,4 @@ def test_durations():
     assert parse_duration_ms("90s") == 90_000
     with pytest.raises(KcliError):
         parse_duration_ms("ninety")
-    assert datetime.fromtimestamp(NOW / 1000, tz=timezone.utc).hour == 8
+    assert datetime.fromtimestamp(NOW / 1000, tz=UTC).hour == 8

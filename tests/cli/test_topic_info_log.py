@@ -18,7 +18,9 @@ def ok(result):
 
 
 def test_create_list_describe_alter_delete(kcli):
-    created = ok(kcli("topic", "create", "a", "--partitions", "2", "--config", "retention.ms=60000"))
+    created = ok(
+        kcli("topic", "create", "a", "--partitions", "2", "--config", "retention.ms=60000")
+    )
     assert created.stdout == ""
     assert "Created topic a with 2 partitions" in created.stderr
     ok(kcli("topic", "create", "b"))
@@ -94,8 +96,13 @@ def test_info(kcli, data_dir):
 def test_log_dump_batches_records_index_and_a_bad_crc(kcli, data_dir):
     ok(
         kcli(
-            "topic", "create", "d",
-            "--config", "segment.bytes=300", "--config", "index.interval.bytes=100",
+            "topic",
+            "create",
+            "d",
+            "--config",
+            "segment.bytes=300",
+            "--config",
+            "index.interval.bytes=100",
         )
     )
     for i in range(6):
@@ -113,7 +120,11 @@ def test_log_dump_batches_records_index_and_a_bad_crc(kcli, data_dir):
     assert any(r["type"] == "timeindex" for r in rows)
     # Each index entry points at the batch holding its offset.
     for entry in (r for r in rows if r["type"] == "index"):
-        batch = next(b for b in batches if b["position"] == entry["position"] and b["segment"][:20] == entry["segment"][:20])
+        batch = next(
+            b
+            for b in batches
+            if b["position"] == entry["position"] and b["segment"][:20] == entry["segment"][:20]
+        )
         assert batch["base_offset"] <= entry["offset"] <= batch["last_offset"]
     # Damage one byte of a closed segment's first record: the dump shows it, changes nothing.
     path = Store(data_dir).log("d", 0).segments()[0].path
@@ -146,7 +157,9 @@ def test_perf_produce_and_consume_report(kcli):
     assert produced["test"] == "produce" and produced["records"] == 3000
     assert produced["bytes"] == 150_000
     assert produced["records_per_sec"] > 0
-    assert 0 <= produced["p50_latency_ms"] <= produced["p99_latency_ms"] <= produced["max_latency_ms"]
+    assert (
+        0 <= produced["p50_latency_ms"] <= produced["p99_latency_ms"] <= produced["max_latency_ms"]
+    )
     (consumed,) = json_lines(ok(kcli("perf", "consume", "perf", "-n", "2000", "-o", "json")).stdout)
     assert consumed["records"] == 2000 and consumed["bytes"] == 100_000
     plain = ok(kcli("perf", "consume", "perf", "-n", "9999"))

@@ -39,7 +39,9 @@ def test_delivery_reports_come_after_the_data_is_on_disk(store, producer):
 
     def on_delivery(err, msg):
         # The record is readable from the log when its report arrives.
-        (found,) = [r for r in records(store, msg.topic(), msg.partition()) if r.offset == msg.offset()]
+        (found,) = [
+            r for r in records(store, msg.topic(), msg.partition()) if r.offset == msg.offset()
+        ]
         reports.append((err, msg, found))
 
     producer.produce("one", "hello", key=b"k", on_delivery=on_delivery, headers={"h": "v"})
@@ -114,7 +116,9 @@ def test_unknown_config_keys_are_refused_like_confluent_kafka(store):
         Producer({"data.dir": str(store.data_dir), "no.such.key": 1})
     assert "No such configuration property" in str(info.value)
     # Keys that only matter on a network are accepted, so scripts run unchanged.
-    Producer({"data.dir": str(store.data_dir), "bootstrap.servers": "localhost:9092", "acks": "all"})
+    Producer(
+        {"data.dir": str(store.data_dir), "bootstrap.servers": "localhost:9092", "acks": "all"}
+    )
 
 
 def test_one_append_per_partition_per_flush(store, producer):
@@ -140,7 +144,7 @@ def test_poll_writes_after_linger_and_serves_reports(store):
 
 def test_full_buffers_are_written_without_waiting(store):
     p = Producer({"data.dir": str(store.data_dir), "batch.num.messages": 10})
-    for i in range(25):
+    for _ in range(25):
         p.produce("one", b"x")
     assert store.log("one", 0).log_end_offset == 20  # two full batches written
     p.flush()

@@ -51,7 +51,10 @@ def test_two_minute_tour(tmp_path):
     assert sections["p0 from 1"] == "alice: kafka is a log\ncoffee!\n"
     (row,) = [json.loads(x) for x in sections["one as json"].splitlines()]
     assert (row["partition"], row["offset"], row["key"], row["value"]) == (
-        0, 1, "alice", "alice: kafka is a log",
+        0,
+        1,
+        "alice",
+        "alice: kafka is a log",
     )
     assert sections["last of p0"] == "coffee!\n"
     desc = json.loads(sections["describe"])
@@ -59,5 +62,7 @@ def test_two_minute_tour(tmp_path):
     assert "Created topic tweets with 3 partitions." in result.stderr
     assert "Produced 2 records to tweets: partition 0 offsets 0..1." in result.stderr
     assert "Produced 1 record to tweets: partition 1 offset 0." in result.stderr
-    assert "Produced 2 records to tweets: partition 0 offset 2, partition 2 offset 0." in result.stderr
+    assert (
+        "Produced 2 records to tweets: partition 0 offset 2, partition 2 offset 0." in result.stderr
+    )
     assert Path(env["KCLI_DATA_DIR"], "tweets-0", "00000000000000000000.log").stat().st_size > 0

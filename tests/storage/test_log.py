@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import struct
+import threading
 
 import pytest
 from kafka.record import MemoryRecords
@@ -360,3 +361,31 @@ def test_kafka_python_batches_are_stored_byte_for_byte(data_dir, compression):
     assert [r.offset for r in records] == list(range(3, 63))
     assert [(r.timestamp, r.key, r.value, r.headers) for r in records] == expected
     assert [r.offset for r in kafka_python_read(log.segments()[0].path)] == list(range(63))
+
+
+def test_threads_share_a_log_and_flushes_group_commit(data_dir):
+    _, log = open_log(data_dir, segment_bytes=5000)
+    errors = []
+
+    def produce(thread):
+        try:
+            for i in range(40):
+                log.append_records([b"t%d:%d:%d" % (thread, i, j) for j in range(5)], fsync=False)
+                log.flush()
+        except Exception as exc:  # reported below: a thread's exception would vanish
+            errors.append(exc)
+
+    threads = [threading.Thread(target=produce, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    values = [r.value for r in all_records(log)]
+    assert len(values) == len(set(values)) == 4 * 40 * 5
+    for t in range(4):
+        mine = [v for v in values if v.startswith(b"t%d:" % t)]
+        assert mine == [b"t%d:%d:%d" % (t, i, j) for i in range(40) for j in range(5)]
+    assert len(log.segments()) > 3
+    assert log._durable_writes == log._writes  # every write covered by an fsync
+    log.check()
