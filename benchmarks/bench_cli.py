@@ -66,34 +66,49 @@ if batch:
 """
 
 
-def timed(cmd, *, stdin=None, env=None, repeat=1, setup=None) -> list[float]:
-    """Wall times of ``repeat`` runs of ``cmd`` (stdout discarded); raises if one fails."""
-    times = []
-    for _ in range(repeat):
-        if setup is not None:
-            setup()
+class Runs:
+    """Wall and CPU (user + sys) seconds of repeated runs of one command."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def run(self, cmd, *, stdin=None, env=None) -> None:
         src = open(stdin, "rb") if stdin else subprocess.DEVNULL
         try:
             start = time.perf_counter()
-            proc = subprocess.run(
+            proc = subprocess.Popen(
                 cmd, stdin=src, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
             )
-            times.append(time.perf_counter() - start)
+            err = proc.stderr.read()
+            _, status, usage = os.wait4(proc.pid, 0)
+            self.wall.append(time.perf_counter() - start)
         finally:
             if stdin:
                 src.close()
+        self.cpu.append(usage.ru_utime + usage.ru_stime)
+        proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(map(str, cmd))} failed: {proc.stderr.decode()}")
-    return times
+            raise SystemExit(f"{' '.join(map(str, cmd))} failed: {err.decode()}")
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.wall)
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu)
 
 
-def show(name: str, times: list[float], base: float | None = None, target: str = "") -> float:
-    med = statistics.median(times)
-    ratio = f"  {med / base:5.2f}x" if base else ""
+def show(r: Runs, base: Runs | None = None, target: str = "") -> None:
+    ratio = ""
+    if base is not None:
+        ratio = f"  {r.median / base.median:5.2f}x wall {r.cpu_median / base.cpu_median:5.2f}x cpu"
     print(
-        f"  {name:<46} median {med * 1000:8.0f} ms  best {min(times) * 1000:8.0f} ms{ratio}  {target}"
+        f"  {r.name:<40} wall {r.median * 1000:7.0f} ms (best {min(r.wall) * 1000:6.0f})"
+        f"  cpu {r.cpu_median * 1000:7.0f} ms{ratio}  {target}"
     )
-    return med
 
 
 def kcli_env(data_dir: Path) -> dict:
@@ -129,72 +144,77 @@ def main() -> None:
 
 def run(work: Path, args) -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    print("Runs of the commands compared are interleaved, so load from elsewhere hits all alike;")
+    print("CPU time (user + sys of the process) is the steadier figure on a busy machine.")
     data = work / "data"
     env = kcli_env(data)
     subprocess.run([*KCLI, "topic", "create", "one"], env=env, check=True, capture_output=True)
 
-    print("\nStart-up (floor: python -c 'import typer, rich.console, pydantic')")
-    r = args.repeat
-    floor = show(
-        "import floor", timed([PYTHON, "-c", "import typer, rich.console, pydantic"], repeat=r)
-    )
-    show("python -c pass", timed([PYTHON, "-c", "pass"], repeat=r), floor)
-    show("kcli --help", timed([*KCLI, "--help"], env=env, repeat=r), floor, "(target <= 1.5x)")
-    show(
-        "kcli produce one 'hello'",
-        timed([*KCLI, "produce", "one", "hello"], env=env, repeat=r),
-        floor,
-        "(target <= 1.6x)",
-    )
+    print("\nStart-up, against the import floor: python -c 'import typer, rich.console, pydantic'")
+    floor, empty = Runs("import floor"), Runs("python -c pass")
+    help_, one = Runs("kcli --help"), Runs("kcli produce one 'hello'")
+    for _ in range(args.repeat):
+        floor.run([PYTHON, "-c", "import typer, rich.console, pydantic"])
+        empty.run([PYTHON, "-c", "pass"])
+        help_.run([*KCLI, "--help"], env=env)
+        one.run([*KCLI, "produce", "one", "hello"], env=env)
+    show(floor)
+    show(empty, floor)
+    show(help_, floor, "(target <= 1.5x)")
+    show(one, floor, "(target <= 1.6x)")
 
     n = args.lines
     lines = work / "lines.txt"
     write_lines(lines, n)
     print(f"\nProduce {n:,} stdin lines ({lines.stat().st_size / 1e6:.1f} MB), start-up included")
     db = work / "bench.db"
-
-    def fresh_db():
+    sqlite = Runs("sqlite3 (WAL, NORMAL, 1000-row tx)")
+    store = Runs("store API (Log.append_records, 10k/call)")
+    kcli = Runs("kcli produce TOPIC < lines")
+    topics = []
+    for _ in range(max(3, args.repeat // 2)):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
-
-    counter = iter(range(10**6))
-
-    def fresh_topic():
-        name = f"p{next(counter)}"
-        subprocess.run([*KCLI, "topic", "create", name], env=env, check=True, capture_output=True)
-        fresh_topic.name = name
-
-    rp = max(3, r // 2)
-    sqlite = show(
-        "sqlite3 (WAL, NORMAL, 1000-row tx)",
-        timed([PYTHON, "-c", SQLITE_SCRIPT, str(db)], stdin=lines, repeat=rp, setup=fresh_db),
+        sqlite.run([PYTHON, "-c", SQLITE_SCRIPT, str(db)], stdin=lines)
+        for runs, cmd in (
+            (store, [PYTHON, "-c", STORE_SCRIPT, str(data)]),
+            (kcli, [*KCLI, "produce"]),
+        ):
+            name = f"p{len(topics)}"
+            topics.append(name)
+            subprocess.run(
+                [*KCLI, "topic", "create", name], env=env, check=True, capture_output=True
+            )
+            runs.run([*cmd, name], stdin=lines, env=env)
+    show(sqlite)
+    show(store, sqlite)
+    show(kcli, sqlite, "(target < 1.0x sqlite3)")
+    print(
+        f"  {'':<40} = {n / kcli.median:,.0f} records/s wall, {n / kcli.cpu_median:,.0f} per CPU-second"
     )
-    store_times = []
-    kcli_times = []
-    for _ in range(rp):
-        fresh_topic()
-        store_times += timed(
-            [PYTHON, "-c", STORE_SCRIPT, str(data), fresh_topic.name], stdin=lines, env=env
-        )
-        fresh_topic()
-        kcli_times += timed([*KCLI, "produce", fresh_topic.name], stdin=lines, env=env)
-    show("store API (Log.append_records, 10k per call)", store_times, sqlite)
-    med = show("kcli produce TOPIC < lines", kcli_times, sqlite, "(target < 1.0x sqlite3)")
-    print(f"  {'':<46} = {n / med:,.0f} records/s")
 
     print("\nConsume -o json, start-up included")
-    t = timed([*KCLI, "consume", fresh_topic.name, "-o", "json"], env=env, repeat=rp)
-    med = show(f"kcli consume -o json ({n:,} records)", t)
-    print(f"  {'':<46} = {n / med:,.0f} records/s")
+    small = Runs(f"kcli consume -o json ({n:,} records)")
+    for _ in range(3):
+        small.run([*KCLI, "consume", topics[-1], "-o", "json"], env=env)
+    show(small)
+    print(
+        f"  {'':<40} = {n / small.median:,.0f} records/s wall, {n / small.cpu_median:,.0f} per CPU-second"
+    )
     m = args.consume_records
     if m:
         big = work / "big.txt"
         write_lines(big, m)
         subprocess.run([*KCLI, "topic", "create", "big"], env=env, check=True, capture_output=True)
-        timed([*KCLI, "produce", "big"], stdin=big, env=env)
-        t = timed([*KCLI, "consume", "big", "-o", "json"], env=env, repeat=3)
-        med = show(f"kcli consume -o json ({m:,} records)", t)
-        print(f"  {'':<46} = {m / med:,.0f} records/s  (target >= 250,000)")
+        Runs("load").run([*KCLI, "produce", "big"], stdin=big, env=env)
+        large = Runs(f"kcli consume -o json ({m:,} records)")
+        for _ in range(3):
+            large.run([*KCLI, "consume", "big", "-o", "json"], env=env)
+        show(large)
+        print(
+            f"  {'':<40} = {m / large.median:,.0f} records/s wall, "
+            f"{m / large.cpu_median:,.0f} per CPU-second  (target >= 250,000)"
+        )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ damages indexes as a kill mid-write would, then checks the partition: every ackn
 record there exactly once, offsets contiguous, whole batches only, recover() and check()
 clean, an idempotent producer's resend deduplicated.
 
-    python benchmarks/soak_crash.py [--trials 500] [--parallel 4] [--seed 1] [--dir PATH]
+    python benchmarks/soak_crash.py [--trials 200] [--parallel 4] [--seed 1] [--dir PATH]
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def run_trial_group(data_dir: Path, work: Path, rng: random.Random, seeds: list[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=500)
+    parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--parallel", type=int, default=4, help="trials at a time")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dir", type=Path, default=None, help="where to write (default: temp)")
@@ -103,7 +103,7 @@ def main() -> None:
                 for key, value in result.items():
                     totals[key] = totals.get(key, 0) + value
             done = seeds[-1] + 1
-            if done % 50 < args.parallel or done == args.trials:
+            if done // 50 != (done - len(seeds)) // 50 or done == args.trials:
                 print(f"{done} trials, {totals.get('failed', 0)} failed", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)

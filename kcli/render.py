@@ -591,54 +591,67 @@ def topic_describe(desc, segments: dict[int, list], form: str) -> None:
 
 
 def partition_picture(parts, segments: dict[int, list]) -> None:
-    """Each partition as a bar of offsets, left to right, on one scale for all partitions.
+    """Each partition as a row of offsets, left to right, on one scale for all partitions.
 
-    Segments alternate between two shades so their boundaries show; offsets already removed
-    by retention are drawn as ░.  Reads at 80 columns and without colours.
+    With few records every offset is its own block under its number; with many, the row is
+    scaled.  Segments alternate between two shades so their boundaries show; offsets already
+    removed by retention are drawn as ░.  Reads at 80 columns and without colours.
     """
     from rich.text import Text
 
     con = console()
     width = min(con.width, 100)
     top = max((p.log_end_offset for p in parts), default=0)
+    live = {
+        p.partition: [s for s in segments.get(p.partition, []) if s.next_offset > s.base_offset]
+        for p in parts
+    }
     labels = []
     for p in parts:
-        n = len([s for s in segments.get(p.partition, []) if s.next_offset > s.base_offset])
-        rng = (
-            f"{p.log_start_offset}..{p.log_end_offset - 1}"
-            if p.log_end_offset > p.log_start_offset
-            else "empty"
-        )
-        labels.append(f"{rng} {n} seg" if rng != "empty" else rng)
+        n = len(live[p.partition])
+        if p.log_end_offset > p.log_start_offset:
+            labels.append(f"{n} segment{'s' if n != 1 else ''}")
+        else:
+            labels.append("empty")
     label_width = max((len(x) for x in labels), default=5)
     name_width = len(str(max((p.partition for p in parts), default=0))) + 1
-    bar = max(10, width - name_width - label_width - 6)
-    con.print(
-        Text.assemble(
-            ("Offsets", "bold"),
-            (f" 0 → {top:,}, left to right", ""),
-            ("  █▓ segments  ░ removed by retention", "dim"),
-        )
-    )
+    bar = max(10, width - name_width - label_width - 4)
+    cell = min(bar // top, 8) if top else 0
     styles = ("cyan", "blue")
     glyphs = ("█", "▓")
+    con.print(
+        Text.assemble(
+            ("Offsets, left to right", "bold"),
+            ("   █▓ segments (alternating)   ░ removed by retention", "dim"),
+        )
+    )
+    axis = Text(" " * (name_width + 2), style="dim")
+    if cell >= 3:
+        for o in range(top):
+            axis.append(f"{o:<{cell}}"[:cell])
+    elif top:
+        axis.append(f"{0:<{bar - len(str(top - 1))}}{top - 1}")
+    con.print(axis, no_wrap=True, overflow="crop")
     for p, label in zip(parts, labels, strict=True):
         text = Text(f" p{p.partition:<{name_width - 1}} ", style="bold")
-        cells = 0
-        if top:
-            gone = round(p.log_start_offset * bar / top)
-            if gone:
-                text.append("░" * gone, style="dim")
-                cells = gone
-            live = [s for s in segments.get(p.partition, []) if s.next_offset > s.base_offset]
-            for i, seg in enumerate(live):
-                end = max(round(seg.next_offset * bar / top), cells + 1)
-                end = min(end, bar)
-                if end > cells:
-                    text.append(glyphs[i % 2] * (end - cells), style=styles[i % 2])
-                    cells = end
-        text.append(" " * (bar - cells + 1))
-        text.append(label, style="dim" if label == "empty" else "")
+        used = 0
+        if cell >= 3:
+            block = cell - 1
+            text.append(("░" * block + " ") * p.log_start_offset, style="dim")
+            for i, seg in enumerate(live[p.partition]):
+                count = seg.next_offset - max(seg.base_offset, p.log_start_offset)
+                text.append((glyphs[i % 2] * block + " ") * count, style=styles[i % 2])
+            used = cell * p.log_end_offset
+        elif top:
+            used = round(p.log_start_offset * bar / top)
+            text.append("░" * used, style="dim")
+            for i, seg in enumerate(live[p.partition]):
+                end = min(max(round(seg.next_offset * bar / top), used + 1), bar)
+                if end > used:
+                    text.append(glyphs[i % 2] * (end - used), style=styles[i % 2])
+                    used = end
+        text.append(" " * (max(bar, cell * top) - used + 1))
+        text.append(label, style="dim")
         con.print(text, no_wrap=True, overflow="crop")
 
 

@@ -43,6 +43,8 @@ from pyspark.sql.types import BinaryType, IntegerType, StringType, StructType
 
 from pyspark_kcli.options import SinkOptions, SparkOptionError
 from pyspark_kcli.source import HEADERS_TYPE
+from storage.partitioner import partition_for_key
+from storage.records import ProducerRecord, encode_batch
 
 # Kafka's producer epoch is an int16 and a sequence an int32.  After 32767 micro-batches the
 # epoch would overflow, so the producer id moves on to a new "generation" instead.
@@ -119,6 +121,7 @@ class _TaskWriter:
         self.generation = batch_id // EPOCHS_PER_PRODUCER_ID
         self.pending: dict[tuple[str, int], list] = {}
         self.partition_counts: dict[str, int] = {}
+        self.key_cache: dict[str, dict] = {}
         # Unkeyed rows without a partition go round-robin, starting at the task's number, so a
         # replayed task sends every row where the first attempt did.
         self.unkeyed = task
@@ -129,21 +132,27 @@ class _TaskWriter:
             n = self.partition_counts[topic] = self.store.topic(topic).partitions
         return n
 
-    def add_arrow(self, batch) -> None:
-        from storage.partitioner import partition_for_key
-        from storage.records import ProducerRecord
+    def bucket(self, topic: str, partition: int) -> list:
+        bucket = self.pending.get((topic, partition))
+        if bucket is None:
+            self.store.log(topic, partition)  # PartitionNotFound before anything is written
+            bucket = self.pending[(topic, partition)] = []
+        return bucket
 
+    def key_partitions(self, topic: str) -> dict:
+        """key → partition for ``topic``: keys repeat (stores, customers), murmur2 is Python."""
+        cache = self.key_cache.get(topic)
+        if cache is None:
+            cache = self.key_cache[topic] = {}
+        return cache
+
+    def add_arrow(self, batch) -> None:
         names = batch.schema.names
         n = batch.num_rows
+        if not n:
+            return
         values = _binary_column(batch, "value")
         keys = _binary_column(batch, "key") if "key" in names else [None] * n
-        partitions = batch.column("partition").to_pylist() if "partition" in names else [None] * n
-        if self.options.topic is not None:
-            topics = [self.options.topic] * n
-        elif "topic" in names:
-            topics = batch.column("topic").to_pylist()
-        else:
-            topics = [None] * n
         if "headers" in names:
             headers = [
                 tuple((h["key"], h["value"]) for h in hs) if hs else ()
@@ -151,29 +160,59 @@ class _TaskWriter:
             ]
         else:
             headers = [()] * n
-        for value, key, partition, topic, hs in zip(
-            values, keys, partitions, topics, headers, strict=True
+        explicit = batch.column("partition").to_pylist() if "partition" in names else None
+        if self.options.topic is not None and explicit is None:
+            self._add_to_topic(self.options.topic, values, keys, headers)
+            return
+        if self.options.topic is not None:
+            topics = [self.options.topic] * n
+        else:
+            topics = batch.column("topic").to_pylist()
+        for value, key, hs, topic, partition in zip(
+            values, keys, headers, topics, explicit or [None] * n, strict=True
         ):
             if topic is None:
                 raise SparkOptionError(
                     'a row has a null topic; set the option "topic" or fill the topic column'
                 )
             if partition is None:
-                count = self.partitions_of(topic)
-                if key is not None:
-                    partition = partition_for_key(key, count)
-                else:
-                    partition = self.unkeyed % count
-                    self.unkeyed += 1
-            bucket = self.pending.get((topic, partition))
-            if bucket is None:
-                self.store.log(topic, partition)  # PartitionNotFound before anything is written
-                bucket = self.pending[(topic, partition)] = []
-            bucket.append(ProducerRecord(value, key, hs))
+                partition = self.partition_for(topic, key)
+            self.bucket(topic, partition).append(_record(value, key, hs))
+
+    def partition_for(self, topic: str, key: bytes | None) -> int:
+        """Kafka's murmur2 partition for a key; round-robin for rows without one."""
+        count = self.partitions_of(topic)
+        if key is None:
+            self.unkeyed += 1
+            return (self.unkeyed - 1) % count
+        cache = self.key_partitions(topic)
+        partition = cache.get(key)
+        if partition is None:
+            partition = cache[key] = partition_for_key(key, count)
+        return partition
+
+    def _add_to_topic(self, topic: str, values: list, keys: list, headers: list) -> None:
+        """The common case, one topic and no partition column, without per-row lookups."""
+        count = self.partitions_of(topic)
+        cache = self.key_partitions(topic)
+        buckets = [self.bucket(topic, p) for p in range(count)]
+        unkeyed = self.unkeyed
+        for value, key, hs in zip(values, keys, headers, strict=True):
+            if key is None:
+                partition = unkeyed % count
+                unkeyed += 1
+            else:
+                partition = cache.get(key)
+                if partition is None:
+                    partition = cache[key] = partition_for_key(key, count)
+            buckets[partition].append(_record(value, key, hs))
+        self.unkeyed = unkeyed
 
     def flush(self) -> KcliCommitMessage:
         message = KcliCommitMessage(task=self.task)
         for (topic, partition), records in sorted(self.pending.items()):
+            if not records:
+                continue
             log_ = self.store.log(topic, partition)
             batches = encode_with_sequences(
                 records, log_.config.max_message_bytes, self.store.clock.now_ms()
@@ -192,6 +231,11 @@ class _TaskWriter:
         self.pending.clear()
         self.store.close()
         return message
+
+
+def _record(value, key, headers):
+    """A ProducerRecord without NamedTuple's Python-level constructor (one per row)."""
+    return tuple.__new__(ProducerRecord, (value, key, headers, None))
 
 
 def _binary_column(batch, name: str) -> list:
@@ -226,9 +270,9 @@ def encode_with_sequences(
     budget = max(1024, max_bytes - 1024)
     for record in records:
         value, key, headers, _ts = record
-        rough = 24 + len(value or b"") + len(key or b"") + sum(
-            len(k) + len(v or b"") + 4 for k, v in headers
-        )
+        rough = 24 + len(value or b"") + (len(key) if key else 0)
+        if headers:
+            rough += sum(len(k) + len(v or b"") + 4 for k, v in headers)
         if group and (size + rough > budget or len(group) >= RECORDS_PER_BATCH):
             out.append((_Unstamped(group, now_ms), seq))
             seq += len(group)
@@ -241,8 +285,6 @@ def encode_with_sequences(
 
 
 def _stamp(unstamped: _Unstamped, pid: int, epoch: int, base_sequence: int) -> bytes:
-    from storage.records import encode_batch
-
     return encode_batch(
         unstamped.items,
         timestamp=unstamped.timestamp,

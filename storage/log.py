@@ -364,8 +364,16 @@ class Log:
     def refresh(self) -> None:
         """Catch up with appends, rolls and deletions made by other processes."""
         with self._mutex:
-            self._load_segments()
-            self._scan_active(writer=False)
+            for _attempt in range(3):
+                self._load_segments()
+                try:
+                    self._scan_active(writer=False)
+                    return
+                except _SegmentGone:
+                    continue  # only a topic deletion removes the active segment: look again
+            raise StorageError(
+                f"the segments of {self.name} keep disappearing; the topic may have been deleted"
+            )
 
     @property
     def log_start_offset(self) -> int:
@@ -925,6 +933,11 @@ class Log:
                     offset = self._segments[i].base_offset
                 continue
             position = found.position
+            if found.header.size > limit - position:
+                raise CorruptRecord(
+                    f"{seg.log_path}: the batch at byte position {position} claims "
+                    f"{found.header.size} bytes, past the end of the complete batches ({limit})"
+                )
             budget = max_bytes - total
             if not pieces and budget < found.header.size:
                 budget = found.header.size  # at least one whole batch, as Kafka's Fetch

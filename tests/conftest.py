@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+# `kafka_cluster` and `cluster`: one `kcli serve` per session for the tests that run against
+# a Kafka cluster (see tests/remote/cluster.py).
+pytest_plugins = ["tests.remote.cluster"]
+
 # Generous: two shared cores can make a process start take seconds.
 KCLI_TIMEOUT_S = 120
 

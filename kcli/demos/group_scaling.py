@@ -39,7 +39,7 @@ def run(ctx: DemoContext) -> list[str]:
     from kcli import Producer
     from storage.groups import GroupNotFound, GroupStore
 
-    step_s = ctx.duration(3.0, 0.3)
+    step_s = ctx.duration(3.0, 0.1)
     session_ms = 2000 if ctx.fast else 6000
     store = ctx.store()
     reset_groups(store, GROUP)

@@ -120,7 +120,8 @@ class Course:
         """Forget progress (one lesson or all) and delete what those lessons created.
 
         Returns what was deleted, so the command can say so.  A lesson's topics and groups are
-        the ones its checks name; demos' ``demo-*`` topics are left alone.
+        the ones its front matter lists under ``creates`` and its checks name; the demos'
+        ``demo-*`` topics are left alone.
         """
         lessons = [self.lesson(number)] if number is not None else list(self.lessons)
         removed = _remove_lesson_state(self.data_dir, lessons)
@@ -133,17 +134,15 @@ class Course:
 
 
 def lesson_resources(lesson: Lesson) -> tuple[set[str], set[str]]:
-    """The topics and groups a lesson's checks name."""
-    topics: set[str] = set()
-    groups: set[str] = set()
+    """The topics and groups a lesson creates (its front matter) or its checks name."""
+    topics: set[str] = set(lesson.creates_topics)
+    groups: set[str] = set(lesson.creates_groups)
     for spec in lesson.checks:
         for key in ("topic", "source", "target"):
             if spec.get(key):
                 topics.add(str(spec[key]))
         if spec.get("group"):
             groups.add(str(spec["group"]))
-        topics.update(str(t) for t in spec.get("also_topics", ()))
-        groups.update(str(g) for g in spec.get("also_groups", ()))
     return topics, groups
 
 

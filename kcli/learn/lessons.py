@@ -4,6 +4,7 @@ A lesson file (``tutorials/NN-slug.md``) looks like::
 
     ---
     title: What Kafka is
+    creates: {topics: [hello, signups]}
     checks:
       - {kind: topic, topic: signups}
       - {kind: records, topic: signups, min: 3}
@@ -82,6 +83,9 @@ class Lesson:
     body: str
     checks: tuple[dict, ...] = field(default_factory=tuple)
     minutes: int = 10
+    # What the lesson's commands create, so `kcli learn reset` can remove it.
+    creates_topics: tuple[str, ...] = ()
+    creates_groups: tuple[str, ...] = ()
 
     def sections(self) -> dict[str, str]:
         """The body's ``## `` sections by heading, in order."""
@@ -216,6 +220,7 @@ def parse_lesson(path: Path) -> Lesson:
         text = text[end + 5 :]
     body = _INCLUDE.sub(lambda inc: _include(path.parent, inc.group(1)), text)
     checks = tuple(meta.get("checks") or ())
+    creates = meta.get("creates") or {}
     return Lesson(
         number=int(m.group(1)),
         slug=m.group(2),
@@ -224,6 +229,8 @@ def parse_lesson(path: Path) -> Lesson:
         body=body.lstrip("\n"),
         checks=checks,
         minutes=int(meta.get("minutes", 10)),
+        creates_topics=tuple(str(t) for t in creates.get("topics", ())),
+        creates_groups=tuple(str(g) for g in creates.get("groups", ())),
     )
 
 

@@ -103,11 +103,13 @@ def check_outcome(console: Console, outcome: CheckOutcome) -> None:
     """``kcli learn check``: each requirement met or missing, then the verdict."""
     lesson = outcome.lesson
     console.print(Text(f"Checking lesson {lesson.number}: {lesson.title}", style="bold"))
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="green")
+    grid.add_column()
     for finding in outcome.report.findings:
-        if finding.ok:
-            console.print(Text.assemble(("  ✓ ", "green"), finding.message))
-        else:
-            console.print(Text.assemble(("  ✗ ", "red bold"), finding.message))
+        mark = Text("✓", style="green") if finding.ok else Text("✗", style="red bold")
+        grid.add_row(mark, finding.message)  # long messages wrap under the text
+    console.print(Padding(grid, (0, 0, 0, 2)))
     console.print()
     if outcome.report.passed:
         console.print(Text(f"✓ Lesson {lesson.number} passed.", style="bold green"))

@@ -121,7 +121,7 @@ class LessonRunner:
         data_dir: Path,
         cwd: Path,
         *,
-        timeout: float = 90.0,
+        timeout: float = 240.0,
         wait_timeout: float = 60.0,
         extra_env: dict[str, str] | None = None,
     ):

@@ -18,12 +18,14 @@ from kcli.serve.config import NODE_ID, BrokerConfig
 from kcli.serve.fetch_wait import AppendWatcher
 from kcli.serve.protocol import (
     ApiVersionsResponse,
+    CreatePartitionsResponse,
     CreateTopicsResponse,
     DeleteTopicsResponse,
     DescribeConfigsResponse,
     ErrorCode,
     FetchResponse,
     FindCoordinatorResponse,
+    IncrementalAlterConfigsResponse,
     InitProducerIdResponse,
     ListOffsetsResponse,
     MetadataResponse,
@@ -64,6 +66,8 @@ RESOURCE_BROKER = 4
 SOURCE_DYNAMIC_TOPIC_CONFIG = 1
 SOURCE_STATIC_BROKER_CONFIG = 4
 SOURCE_DEFAULT_CONFIG = 5
+# IncrementalAlterConfigs operations.
+CONFIG_OPERATIONS = {0: "SET", 1: "DELETE", 2: "APPEND", 3: "SUBTRACT"}
 # DescribeConfigs v3 config types.
 TYPE_BOOLEAN, TYPE_STRING, TYPE_INT, TYPE_LONG, TYPE_LIST = 1, 2, 3, 5, 7
 _TOPIC_CONFIG_TYPES = {
@@ -615,6 +619,107 @@ class Broker:
                 )
         self.watcher.wake_all()  # fetches waiting on a deleted topic report it now
         return DeleteTopicsResponse(version=req.version, throttle_time_ms=0, responses=results)
+
+    # -- CreatePartitions / IncrementalAlterConfigs ----------------------------------------
+
+    async def create_partitions(self, conn: ConnectionStats, req: Request):
+        body = req.body
+        results = []
+        async with self.admin_lock:
+            for topic in body.topics:
+                error, message = await self.run(self._create_partitions, topic, body.validate_only)
+                if error == ErrorCode.NONE and not body.validate_only:
+                    log.info(
+                        "%s grew topic '%s' to %d partitions", conn.label, topic.name, topic.count
+                    )
+                results.append(
+                    CreatePartitionsResponse.CreatePartitionsTopicResult(
+                        name=topic.name, error_code=error, error_message=message
+                    )
+                )
+        return CreatePartitionsResponse(version=req.version, throttle_time_ms=0, results=results)
+
+    def _create_partitions(self, topic, validate_only: bool) -> tuple[ErrorCode, str | None]:
+        if topic.assignments and any(list(a.broker_ids) != [NODE_ID] for a in topic.assignments):
+            return (
+                ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                f"kcli serve is a single broker (id {NODE_ID}); every replica list must be [0]",
+            )
+        try:
+            meta = self.store.topic(topic.name)
+            if topic.count == meta.partitions:
+                # Kafka refuses a request that changes nothing; the store would accept it.
+                return (
+                    ErrorCode.INVALID_PARTITIONS,
+                    f"topic '{topic.name}' already has {meta.partitions} partitions",
+                )
+            if validate_only:
+                if topic.count < meta.partitions:
+                    # The store refuses a shrink before writing anything: its error is the answer.
+                    self.store.alter_topic(topic.name, partitions=topic.count)
+                if topic.count > MAX_PARTITIONS:
+                    raise InvalidPartitions(
+                        f"partition count must be from 1 to {MAX_PARTITIONS}; got {topic.count}"
+                    )
+            else:
+                self.store.alter_topic(topic.name, partitions=topic.count)
+        except StorageError as exc:
+            return error_code(exc), str(exc)
+        return ErrorCode.NONE, None
+
+    async def incremental_alter_configs(self, conn: ConnectionStats, req: Request):
+        body = req.body
+        responses = []
+        async with self.admin_lock:
+            for resource in body.resources:
+                error, message = await self.run(self._alter_configs, resource, body.validate_only)
+                if error == ErrorCode.NONE and not body.validate_only:
+                    log.info(
+                        "%s set %s on topic '%s'",
+                        conn.label,
+                        ", ".join(f"{c.name}={c.value}" for c in resource.configs),
+                        resource.resource_name,
+                    )
+                responses.append(
+                    IncrementalAlterConfigsResponse.AlterConfigsResourceResponse(
+                        error_code=error,
+                        error_message=message,
+                        resource_type=resource.resource_type,
+                        resource_name=resource.resource_name,
+                    )
+                )
+        return IncrementalAlterConfigsResponse(
+            version=req.version, throttle_time_ms=0, responses=responses
+        )
+
+    def _alter_configs(self, resource, validate_only: bool) -> tuple[ErrorCode, str | None]:
+        if resource.resource_type != RESOURCE_TOPIC:
+            return (
+                ErrorCode.INVALID_REQUEST,
+                f"kcli serve alters topic configs (resource type {RESOURCE_TOPIC}) only; broker "
+                f"configs are set with kcli serve --config KEY=VALUE at start",
+            )
+        changes: dict[str, str] = {}
+        for c in resource.configs:
+            if c.config_operation != 0:
+                op = CONFIG_OPERATIONS.get(c.config_operation, str(c.config_operation))
+                # The store keeps overrides it can set, not a way to drop one.
+                return (
+                    ErrorCode.INVALID_REQUEST,
+                    f"kcli serve can SET topic configs, not {op} them ('{c.name}')",
+                )
+            if c.value is None:
+                return ErrorCode.INVALID_CONFIG, f"setting '{c.name}' needs a value"
+            changes[c.name] = c.value
+        try:
+            meta = self.store.topic(resource.resource_name)
+            if validate_only:
+                meta.config.with_overrides(changes)
+            elif changes:
+                self.store.alter_topic(resource.resource_name, config=changes)
+        except StorageError as exc:
+            return error_code(exc), str(exc)
+        return ErrorCode.NONE, None
 
     # -- DescribeConfigs ------------------------------------------------------------------
 

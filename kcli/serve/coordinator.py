@@ -35,6 +35,7 @@ from kcli.serve.consumer_protocol import (
     encode_subscription,
 )
 from kcli.serve.protocol import (
+    DeleteGroupsResponse,
     DescribeGroupsResponse,
     ErrorCode,
     HeartbeatResponse,
@@ -771,6 +772,39 @@ class GroupCoordinator:
                 for g, t in sorted(listed.items())
             ],
         )
+
+    # -- DeleteGroups ---------------------------------------------------------------------
+
+    async def delete_groups(self, conn: ConnectionStats, req: Request):
+        results = []
+        for group_id in req.body.groups_names:
+            group = self.groups.get(group_id)
+            if group is not None and (group.members or group.pending):
+                error = ErrorCode.NON_EMPTY_GROUP
+            else:
+                # Publish the group's final (empty) state first, so that the store does not
+                # see the members of an older snapshot, and a later publication does not
+                # bring the deleted group back.
+                snapshot = None
+                if group is not None:
+                    snapshot = self._snapshot(group)
+                    del self.groups[group_id]
+                self._dirty.discard(group_id)
+                try:
+                    await self.run(self._delete_group, group_id, snapshot)
+                    error = ErrorCode.NONE
+                    log.info("%s deleted group '%s'", conn.label, group_id)
+                except StorageError as exc:
+                    error = _group_error_code(exc)
+            results.append(
+                DeleteGroupsResponse.DeletableGroupResult(group_id=group_id, error_code=error)
+            )
+        return DeleteGroupsResponse(version=req.version, throttle_time_ms=0, results=results)
+
+    def _delete_group(self, group_id: str, snapshot: dict | None) -> None:
+        if snapshot is not None:
+            self._publish([snapshot])
+        self.group_store.delete_group(group_id)
 
     # -- timers and publication -----------------------------------------------------------
 

@@ -14,14 +14,20 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from kafka.protocol.admin import (
+    CreatePartitionsRequest,
+    CreatePartitionsResponse,
     CreateTopicsRequest,
     CreateTopicsResponse,
+    DeleteGroupsRequest,
+    DeleteGroupsResponse,
     DeleteTopicsRequest,
     DeleteTopicsResponse,
     DescribeConfigsRequest,
     DescribeConfigsResponse,
     DescribeGroupsRequest,
     DescribeGroupsResponse,
+    IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse,
     ListGroupsRequest,
     ListGroupsResponse,
 )
@@ -145,6 +151,16 @@ APIS: dict[int, Api] = {
         Api(20, "DeleteTopics", DeleteTopicsRequest, DeleteTopicsResponse, 1, 3),
         Api(22, "InitProducerId", InitProducerIdRequest, InitProducerIdResponse, 0, 1),
         Api(32, "DescribeConfigs", DescribeConfigsRequest, DescribeConfigsResponse, 1, 3),
+        Api(37, "CreatePartitions", CreatePartitionsRequest, CreatePartitionsResponse, 0, 1),
+        Api(42, "DeleteGroups", DeleteGroupsRequest, DeleteGroupsResponse, 0, 1),
+        Api(
+            44,
+            "IncrementalAlterConfigs",
+            IncrementalAlterConfigsRequest,
+            IncrementalAlterConfigsResponse,
+            0,
+            0,
+        ),
     )
 }
 API_VERSIONS_KEY = 18

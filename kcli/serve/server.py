@@ -168,6 +168,9 @@ class KafkaServer:
             20: b.delete_topics,
             22: b.init_producer_id,
             32: b.describe_configs,
+            37: b.create_partitions,
+            42: c.delete_groups,
+            44: b.incremental_alter_configs,
         }
         self._server = await asyncio.start_server(
             self._on_connection, self.host, self.port, reuse_address=True

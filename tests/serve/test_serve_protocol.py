@@ -60,6 +60,9 @@ ADVERTISED = {
     20: (1, 3),  # DeleteTopics
     22: (0, 1),  # InitProducerId
     32: (1, 3),  # DescribeConfigs
+    37: (0, 1),  # CreatePartitions
+    42: (0, 1),  # DeleteGroups
+    44: (0, 0),  # IncrementalAlterConfigs
 }
 
 

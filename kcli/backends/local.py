@@ -1,0 +1,135 @@
+"""The local store as a backend: a data directory, kcli's own Producer and Consumer."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kcli.backends.base import (
+    Backend,
+    BackendInfo,
+    PartitionDescription,
+    TopicDescription,
+    TopicInfo,
+)
+
+
+class LocalBackend(Backend):
+    """Topics, records and groups in a kcli data directory (see storage.Store)."""
+
+    kind = "local"
+
+    def __init__(self, data_dir: str | os.PathLike):
+        self.data_dir = Path(data_dir)
+        self._store = None
+        self._groups = None
+
+    @property
+    def store(self):
+        """The storage.Store (opened on first use: creating a backend touches no files)."""
+        if self._store is None:
+            from storage import Store
+
+            self._store = Store(self.data_dir)
+        return self._store
+
+    # -- topics -------------------------------------------------------------------------
+
+    def topics(self) -> list[TopicInfo]:
+        return [TopicInfo(m.name, m.partitions, m.topic_id) for m in self.store.topics()]
+
+    def topic(self, name: str) -> TopicInfo:
+        meta = self.store.topic(name)
+        return TopicInfo(meta.name, meta.partitions, meta.topic_id)
+
+    def topic_exists(self, name: str) -> bool:
+        from storage import validate_topic_name
+
+        validate_topic_name(name)  # a name like ../x must never become a path
+        return self.store.topic_exists(name)
+
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        config: Mapping[str, str] | None = None,
+        *,
+        if_not_exists: bool = False,
+    ) -> TopicInfo:
+        meta = self.store.create_topic(
+            name, partitions, dict(config or {}), if_not_exists=if_not_exists
+        )
+        return TopicInfo(meta.name, meta.partitions, meta.topic_id)
+
+    def alter_topic(
+        self,
+        name: str,
+        *,
+        partitions: int | None = None,
+        config: Mapping[str, str] | None = None,
+    ) -> TopicInfo:
+        meta = self.store.alter_topic(
+            name, partitions=partitions, config=dict(config) if config else None
+        )
+        return TopicInfo(meta.name, meta.partitions, meta.topic_id)
+
+    def delete_topic(self, name: str) -> None:
+        self.store.delete_topic(name)
+
+    def describe_topic(self, name: str) -> TopicDescription:
+        d = self.store.describe_topic(name)
+        return TopicDescription(
+            topic=d.topic,
+            topic_id=d.topic_id,
+            partitions=tuple(
+                PartitionDescription(
+                    p.partition, p.log_start_offset, p.log_end_offset, p.size_bytes, p.segments
+                )
+                for p in d.partitions
+            ),
+            config=dict(d.config),
+            overrides=dict(d.overrides),
+        )
+
+    def segments(self, name: str) -> dict[int, list]:
+        meta = self.store.topic(name)
+        return {p: self.store.log(name, p).segments() for p in range(meta.partitions)}
+
+    # -- records ------------------------------------------------------------------------
+
+    def producer(self, conf: Mapping[str, Any] | None = None):
+        from kcli.client.producer import Producer
+
+        return Producer({**(conf or {}), "data.dir": str(self.data_dir)})
+
+    def consumer(self, conf: Mapping[str, Any] | None = None):
+        from kcli.client.consumer import Consumer
+
+        return Consumer({**(conf or {}), "data.dir": str(self.data_dir)})
+
+    # -- groups and the rest ------------------------------------------------------------
+
+    def groups(self):
+        if self._groups is None:
+            from storage.groups import GroupStore
+
+            self._groups = GroupStore(self.store)
+        return self._groups
+
+    def info(self) -> BackendInfo:
+        i = self.store.info()
+        return BackendInfo(
+            kind=self.kind,
+            location=str(i.data_dir),
+            cluster_id=i.cluster_id,
+            topics=i.topics,
+            partitions=i.partitions,
+            size_bytes=i.size_bytes,
+            details={"data_dir": str(i.data_dir)},
+        )
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
