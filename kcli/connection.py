@@ -369,9 +369,10 @@ def translate_java_properties(properties: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def local_only_error(command: str) -> KcliError:
+def local_only_error(command: str | None = None) -> KcliError:
     """The error a command that needs the local store gives when a cluster was chosen."""
+    what = f"'kcli {command}'" if command else "this command"
     return KcliError(
-        f"'kcli {command}' works only on the local store; drop --bootstrap-server "
+        f"{what} works only on the local store; drop --bootstrap-server "
         f"(and --profile, KCLI_BOOTSTRAP_SERVER, KCLI_PROFILE) to use it"
     )

@@ -1,10 +1,16 @@
-"""Where the store lives: ``--data-dir``, else ``KCLI_DATA_DIR``, else the user data dir."""
+"""The global options every command shares: where the store lives (``--data-dir``, else
+``KCLI_DATA_DIR``, else the user data dir), or which Kafka cluster to talk to instead
+(``--bootstrap-server`` and friends, see kcli.connection)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kcli.connection import Connection
 
 ENV_DATA_DIR = "KCLI_DATA_DIR"
 
@@ -31,9 +37,32 @@ class Settings:
 
     data_dir: Path
     debug: bool = False
+    # The cluster chosen with --bootstrap-server / --profile / ..., None for the local store.
+    connection: Connection | None = None
+
+    @property
+    def remote(self) -> bool:
+        return self.connection is not None
+
+    def backend(self):
+        """The local store or the cluster, behind kcli.backends' one interface."""
+        from kcli.backends import open_backend
+
+        return open_backend(self.connection, self.data_dir, debug=self.debug)
+
+    def require_local(self, command: str | None) -> None:
+        """KcliError when a cluster was chosen: ``command`` works on the local store only."""
+        if self.connection is not None:
+            from kcli.connection import local_only_error
+
+            raise local_only_error(command)
 
     def store(self):
-        """Open the store (imports the engine only when a command needs it)."""
+        """Open the local store (imports the engine only when a command needs it).
+
+        A command that gets here while a cluster was chosen is one that only the local
+        store can serve: it says so rather than quietly using local data."""
+        self.require_local(None)
         from storage import Store
 
         return Store(self.data_dir)

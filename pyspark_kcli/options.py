@@ -69,7 +69,7 @@ def offsets_from_json(data: Mapping, *, what: str = "offsets") -> Offsets:
                 ) from None
             if isinstance(offset, bool) or not isinstance(offset, int):
                 raise SparkOptionError(
-                    f'{what}: the offset of {topic}-{p} must be an integer, not {offset!r}'
+                    f"{what}: the offset of {topic}-{p} must be an integer, not {offset!r}"
                 )
             out[(topic, p)] = offset
     return out
@@ -155,7 +155,11 @@ def resolve_data_dir(options: Mapping[str, str]) -> Path:
 def parse_subscription(options: dict[str, str]) -> Subscription:
     given = [k for k in ("assign", "subscribe", "subscribepattern") if options.get(k)]
     if len(given) != 1:
-        names = {"assign": "assign", "subscribe": "subscribe", "subscribepattern": "subscribePattern"}
+        names = {
+            "assign": "assign",
+            "subscribe": "subscribe",
+            "subscribepattern": "subscribePattern",
+        }
         found = ", ".join(names[k] for k in given) or "none"
         raise SparkOptionError(
             "set exactly one of the options subscribe (a comma list of topics), "

@@ -31,9 +31,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate, repeat
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql.datasource import (
     DataSourceArrowWriter,
     DataSourceStreamArrowWriter,
@@ -42,8 +46,8 @@ from pyspark.sql.datasource import (
 from pyspark.sql.types import BinaryType, IntegerType, StringType, StructType
 
 from pyspark_kcli.options import SinkOptions, SparkOptionError
+from pyspark_kcli.partitioning import partitions_for_keys
 from pyspark_kcli.source import HEADERS_TYPE
-from storage.partitioner import partition_for_key
 from storage.records import ProducerRecord, encode_batch
 
 # Kafka's producer epoch is an int16 and a sequence an int32.  After 32767 micro-batches the
@@ -119,9 +123,8 @@ class _TaskWriter:
         self.task = task
         self.epoch = batch_id % EPOCHS_PER_PRODUCER_ID
         self.generation = batch_id // EPOCHS_PER_PRODUCER_ID
-        self.pending: dict[tuple[str, int], list] = {}
+        self.pending: dict[tuple[str, int], _Bucket] = {}
         self.partition_counts: dict[str, int] = {}
-        self.key_cache: dict[str, dict] = {}
         # Unkeyed rows without a partition go round-robin, starting at the task's number, so a
         # replayed task sends every row where the first attempt did.
         self.unkeyed = task
@@ -132,166 +135,143 @@ class _TaskWriter:
             n = self.partition_counts[topic] = self.store.topic(topic).partitions
         return n
 
-    def bucket(self, topic: str, partition: int) -> list:
+    def bucket(self, topic: str, partition: int) -> _Bucket:
         bucket = self.pending.get((topic, partition))
         if bucket is None:
             self.store.log(topic, partition)  # PartitionNotFound before anything is written
-            bucket = self.pending[(topic, partition)] = []
+            bucket = self.pending[(topic, partition)] = _Bucket()
         return bucket
 
-    def key_partitions(self, topic: str) -> dict:
-        """key → partition for ``topic``: keys repeat (stores, customers), murmur2 is Python."""
-        cache = self.key_cache.get(topic)
-        if cache is None:
-            cache = self.key_cache[topic] = {}
-        return cache
-
     def add_arrow(self, batch) -> None:
-        names = batch.schema.names
-        n = batch.num_rows
-        if not n:
-            return
-        values = _binary_column(batch, "value")
-        keys = _binary_column(batch, "key") if "key" in names else [None] * n
-        if "headers" in names:
-            headers = [
-                tuple((h["key"], h["value"]) for h in hs) if hs else ()
-                for hs in batch.column("headers").to_pylist()
-            ]
-        else:
-            headers = [()] * n
-        explicit = batch.column("partition").to_pylist() if "partition" in names else None
-        if self.options.topic is not None and explicit is None:
-            self._add_to_topic(self.options.topic, values, keys, headers)
+        """Route an Arrow batch of rows; nothing is written before ``flush``."""
+        if not batch.num_rows:
             return
         if self.options.topic is not None:
-            topics = [self.options.topic] * n
+            self.add_to_topic(self.options.topic, batch)
+            return
+        topics = batch.column("topic")
+        if topics.null_count:
+            raise SparkOptionError(
+                'a row has a null topic; set the option "topic" or fill the topic column'
+            )
+        for topic in pc.unique(topics).to_pylist():
+            self.add_to_topic(topic, batch.filter(pc.equal(topics, topic)))
+
+    def add_to_topic(self, topic: str, batch) -> None:
+        """Rows for one topic: partition column, else murmur2 of the key, else round-robin."""
+        names = batch.schema.names
+        n = batch.num_rows
+        count = self.partitions_of(topic)
+        if "partition" in names:
+            parts = pc.cast(batch.column("partition"), pa.int64())
         else:
-            topics = batch.column("topic").to_pylist()
-        for value, key, hs, topic, partition in zip(
-            values, keys, headers, topics, explicit or [None] * n, strict=True
-        ):
-            if topic is None:
-                raise SparkOptionError(
-                    'a row has a null topic; set the option "topic" or fill the topic column'
-                )
-            if partition is None:
-                partition = self.partition_for(topic, key)
-            self.bucket(topic, partition).append(_record(value, key, hs))
-
-    def partition_for(self, topic: str, key: bytes | None) -> int:
-        """Kafka's murmur2 partition for a key; round-robin for rows without one."""
-        count = self.partitions_of(topic)
-        if key is None:
-            self.unkeyed += 1
-            return (self.unkeyed - 1) % count
-        cache = self.key_partitions(topic)
-        partition = cache.get(key)
-        if partition is None:
-            partition = cache[key] = partition_for_key(key, count)
-        return partition
-
-    def _add_to_topic(self, topic: str, values: list, keys: list, headers: list) -> None:
-        """The common case, one topic and no partition column, without per-row lookups."""
-        count = self.partitions_of(topic)
-        cache = self.key_partitions(topic)
-        buckets = [self.bucket(topic, p) for p in range(count)]
-        unkeyed = self.unkeyed
-        for value, key, hs in zip(values, keys, headers, strict=True):
-            if key is None:
-                partition = unkeyed % count
-                unkeyed += 1
+            parts = pa.nulls(n, pa.int64())
+        keys = _binary(batch.column("key")) if "key" in names else None
+        if keys is not None and keys.null_count < n and parts.null_count:
+            parts = pc.coalesce(parts, partitions_for_keys(keys, count))
+        if parts.null_count:
+            # Round-robin over the rows still without a partition, in row order.
+            unplaced = pc.is_null(parts)
+            rank = pc.add(
+                pc.cumulative_sum(pc.cast(unplaced, pa.int64())),
+                pa.scalar(self.unkeyed - 1, pa.int64()),
+            )
+            size = pa.scalar(count, pa.int64())
+            parts = pc.coalesce(parts, pc.subtract(rank, pc.multiply(pc.divide(rank, size), size)))
+            self.unkeyed += pc.sum(pc.cast(unplaced, pa.int64())).as_py()
+        values = _binary(batch.column("value"))
+        # About what each record takes in a RecordBatch, to cut batches near max.message.bytes.
+        sizes = pc.add(pc.fill_null(pc.binary_length(values), 0), pa.scalar(24, pa.int32()))
+        if keys is not None:
+            sizes = pc.add(sizes, pc.fill_null(pc.binary_length(keys), 0))
+        headers = batch.column("headers") if "headers" in names else None
+        for partition in sorted(pc.unique(parts).to_pylist()):
+            rows = pc.indices_nonzero(pc.equal(parts, pa.scalar(partition, pa.int64())))
+            bucket = self.bucket(topic, partition)
+            row_values = pc.take(values, rows).to_pylist()
+            row_keys = pc.take(keys, rows).to_pylist() if keys is not None else None
+            row_sizes = pc.take(sizes, rows).to_pylist()
+            if headers is not None:
+                row_headers = [
+                    tuple((h["key"], h["value"]) for h in hs) if hs else ()
+                    for hs in pc.take(headers, rows).to_pylist()
+                ]
+                row_sizes = [
+                    size + sum(len(k) + len(v or b"") + 10 for k, v in hs)
+                    for size, hs in zip(row_sizes, row_headers, strict=True)
+                ]
             else:
-                partition = cache.get(key)
-                if partition is None:
-                    partition = cache[key] = partition_for_key(key, count)
-            buckets[partition].append(_record(value, key, hs))
-        self.unkeyed = unkeyed
+                row_headers = [()] * len(row_values)
+            # ProducerRecords built in C: tuple.__new__ skips NamedTuple's Python constructor.
+            bucket.records.extend(
+                map(
+                    tuple.__new__,
+                    repeat(ProducerRecord),
+                    zip(row_values, row_keys or repeat(None), row_headers, repeat(None)),
+                )
+            )
+            bucket.sizes.extend(row_sizes)
 
     def flush(self) -> KcliCommitMessage:
+        """Append every routed row, in RecordBatches stamped with this piece's identity."""
         message = KcliCommitMessage(task=self.task)
-        for (topic, partition), records in sorted(self.pending.items()):
-            if not records:
+        for (topic, partition), bucket in sorted(self.pending.items()):
+            if not bucket.records:
                 continue
             log_ = self.store.log(topic, partition)
-            batches = encode_with_sequences(
-                records, log_.config.max_message_bytes, self.store.clock.now_ms()
-            )
+            ranges = split_batches(bucket.sizes, log_.config.max_message_bytes)
+            now = self.store.clock.now_ms()
             name = f"{topic}-{partition}"
-            for i, (group, seq) in enumerate(batches):
+            for i, (start, end) in enumerate(ranges):
                 sub_unit = i // BATCHES_PER_PRODUCER_ID
                 pid = producer_id(self.query_id, self.task, self.generation, sub_unit)
-                # Sequences restart at 0 for each producer id.
-                first_seq = batches[sub_unit * BATCHES_PER_PRODUCER_ID][1]
-                info = log_.append(_stamp(group, pid, self.epoch, seq - first_seq))
-                if getattr(info, "duplicate", False):
-                    message.duplicates += group.records
+                # Sequences count from 0 for each producer id (and each epoch).
+                first = ranges[sub_unit * BATCHES_PER_PRODUCER_ID][0]
+                batch = encode_batch(
+                    bucket.records[start:end],
+                    timestamp=now,
+                    producer_id=pid,
+                    producer_epoch=self.epoch,
+                    base_sequence=start - first,
+                )
+                info = log_.append(batch)
+                if info.duplicate:
+                    message.duplicates += end - start
                 else:
-                    message.appended[name] = message.appended.get(name, 0) + group.records
+                    message.appended[name] = message.appended.get(name, 0) + end - start
         self.pending.clear()
         self.store.close()
         return message
 
 
-def _record(value, key, headers):
-    """A ProducerRecord without NamedTuple's Python-level constructor (one per row)."""
-    return tuple.__new__(ProducerRecord, (value, key, headers, None))
+class _Bucket:
+    """The rows one task sends to one partition, with a rough size for each."""
+
+    __slots__ = ("records", "sizes")
+
+    def __init__(self):
+        self.records: list = []
+        self.sizes: list[int] = []
 
 
-def _binary_column(batch, name: str) -> list:
-    import pyarrow as pa
-
-    column = batch.column(name)
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        return [None if v is None else v.encode("utf-8") for v in column.to_pylist()]
-    return column.to_pylist()
-
-
-@dataclass(frozen=True)
-class _Unstamped:
-    """Records of one future RecordBatch, with their timestamp fixed at encoding time."""
-
-    items: list
-    timestamp: int
-
-    @property
-    def records(self) -> int:
-        return len(self.items)
-
-
-def encode_with_sequences(
-    records: list, max_bytes: int, now_ms: int
-) -> list[tuple[_Unstamped, int]]:
-    """Split records into RecordBatch-sized groups, each with its base sequence (from 0)."""
-    out: list[tuple[_Unstamped, int]] = []
-    seq = 0
-    group: list = []
-    size = 0
-    budget = max(1024, max_bytes - 1024)
-    for record in records:
-        value, key, headers, _ts = record
-        rough = 24 + len(value or b"") + (len(key) if key else 0)
-        if headers:
-            rough += sum(len(k) + len(v or b"") + 4 for k, v in headers)
-        if group and (size + rough > budget or len(group) >= RECORDS_PER_BATCH):
-            out.append((_Unstamped(group, now_ms), seq))
-            seq += len(group)
-            group, size = [], 0
-        group.append(record)
-        size += rough
-    if group:
-        out.append((_Unstamped(group, now_ms), seq))
+def split_batches(sizes: list[int], max_bytes: int) -> list[tuple[int, int]]:
+    """Row ranges [start, end) of at most about ``max_bytes`` (and RECORDS_PER_BATCH rows)."""
+    budget = max(1024, max_bytes - 1024)  # room for the batch header and varint slack
+    before = list(accumulate(sizes, initial=0))  # before[i]: bytes of rows 0..i-1
+    out = []
+    start = 0
+    n = len(sizes)
+    while start < n:
+        end = bisect_right(before, before[start] + budget) - 1
+        end = max(start + 1, min(end, start + RECORDS_PER_BATCH, n))
+        out.append((start, end))
+        start = end
     return out
 
 
-def _stamp(unstamped: _Unstamped, pid: int, epoch: int, base_sequence: int) -> bytes:
-    return encode_batch(
-        unstamped.items,
-        timestamp=unstamped.timestamp,
-        producer_id=pid,
-        producer_epoch=epoch,
-        base_sequence=base_sequence,
-    )
+def _binary(column):
+    """A string or binary column as binary (UTF-8 bytes for strings; no copy)."""
+    return column if column.type == pa.binary() else pc.cast(column, pa.binary())
 
 
 def _task_identity() -> tuple[str | None, int | None, int]:

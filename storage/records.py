@@ -29,8 +29,8 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterable, Sequence
-from itertools import chain
-from operator import itemgetter
+from itertools import chain, repeat
+from operator import add, itemgetter
 from typing import NamedTuple
 
 from crc32c import crc32c
@@ -249,6 +249,8 @@ def set_log_append_time(batch: bytearray, now_ms: int) -> None:
 # first starts with the previous record's header count (0), so a batch's records are just
 # prefixes and values interleaved, joined in one C call.
 _PREFIX_MAX_RECORDS = _VARINT_TABLE_SIZE
+# Largest value the varied-length path takes: its record size must stay in the varint table.
+_VARIED_MAX = _VARINT_TABLE_SIZE - 16
 _VALUE, _KEY, _HEADERS, _TIMESTAMP = (itemgetter(i) for i in range(4))
 _PREFIX_CACHE_SIZE = 64
 _prefixes: dict[int, list[bytes]] = {}
@@ -327,6 +329,28 @@ def encode_batch(
             prefixes = _uniform_prefixes(lengths.pop(), count)
             extend(chain.from_iterable(zip(prefixes[:count], values, strict=True)))
             parts.append(b"\x00")
+            records = ()
+        elif values is not None and None not in values and max(map(len, values)) < _VARIED_MAX:
+            # Values of varied lengths (stdin lines): the bytes of the loop below, each
+            # per-record step done by map/zip in C.  Record body: attributes, timestamp
+            # delta 0, offset delta, key length -1, value length, value, header count 0.
+            value_lens = list(map(len, values))
+            value_len_bytes = list(map(varint.__getitem__, value_lens))
+            offset_bytes = varint[:count]
+            sizes = map(add, map(add, value_lens, map(len, value_len_bytes)), map(len, offset_bytes))
+            extend(
+                chain.from_iterable(
+                    zip(
+                        map(varint.__getitem__, map(add, sizes, repeat(4))),
+                        repeat(b"\x00\x00"),
+                        offset_bytes,
+                        repeat(b"\x01"),
+                        value_len_bytes,
+                        values,
+                        repeat(b"\x00"),
+                    )
+                )
+            )
             records = ()
     if plain and records:
         records = [ProducerRecord(v) for v in records]
@@ -568,6 +592,10 @@ def _decode_records(buf, pos, end, base_offset, base_ts, log_append_time, first,
             if b < 0x80:
                 offset_delta = (b >> 1) ^ -(b & 1)
                 pos += 1
+            elif buf[pos + 1] < 0x80:  # offset deltas 64..8191: records past the 64th
+                z = (b & 0x7F) | (buf[pos + 1] << 7)
+                offset_delta = (z >> 1) ^ -(z & 1)
+                pos += 2
             else:
                 offset_delta, pos = decode_varint(buf, pos)
             offset = base_offset + offset_delta

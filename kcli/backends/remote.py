@@ -861,6 +861,8 @@ class RemoteConsumer:
                 )
             )
         self._cooperative = "cooperative-sticky" in names
+        self._group_id = str(conf["group.id"])
+        self._auto_commit = str(conf.get("enable.auto.commit", True)).lower() in ("true", "1")
         self._c = backend.new_client("consumer", conf)
         self._on_assign = self._on_revoke = self._on_lost = None
         self._closed = False
@@ -1062,11 +1064,24 @@ class RemoteConsumer:
         return out
 
     def close(self) -> None:
-        """Commit (with enable.auto.commit), leave the group, disconnect."""
+        """Commit (with enable.auto.commit), leave the group, disconnect.
+
+        Returns once the commit is acknowledged and the cluster no longer counts this
+        consumer as a member, as kcli's own Consumer does: a ``kcli group describe`` or
+        ``reset`` run right after sees the group as this consumer left it.
+        """
         if self._closed:
             return
         self._closed = True
+        member_id = self.memberid() if self._grouped else None
+        if self._grouped and self._auto_commit:
+            try:
+                self._c.commit(asynchronous=False)
+            except self._backend.ck.KafkaException:
+                pass  # nothing stored, or the group moved on: close() says the rest
         self._call(self._c.close)
+        if member_id:
+            self._backend.groups().wait_until_left(self._group_id, member_id)
 
     def __enter__(self):
         return self
@@ -1163,6 +1178,19 @@ class RemoteGroups:
         if desc is None:
             raise GroupNotFound(group_not_found_message(group, self._b._group_names()))
         return desc
+
+    def wait_until_left(self, group: str, member_id: str, timeout_s: float = 10.0) -> None:
+        """Wait (a little) until ``member_id`` is no longer in the group: librdkafka sends
+        LeaveGroup as it closes but does not wait for the answer."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                desc = self._describe([group]).get(group)
+            except Exception:  # not allowed to describe groups: nothing to wait on
+                return
+            if desc is None or all(m.member_id != member_id for m in desc.members):
+                return
+            time.sleep(0.02)
 
     def committed(self, group: str, partitions: list[tuple[str, int]] | None = None) -> dict:
         """{(topic, partition): committed offset} (partitions without one are left out)."""

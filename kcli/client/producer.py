@@ -203,7 +203,10 @@ class Producer:
         records = buf.records
         if not records:
             buf.since = time.monotonic()
-        records.append(tuple.__new__(self._record_type, (value, key, headers, timestamp)))
+        if key is None and timestamp is None and not headers and value.__class__ is bytes:
+            records.append(value)  # a bare value: the encoder's fast path
+        else:
+            records.append(tuple.__new__(self._record_type, (value, key, headers, timestamp)))
         buf.callbacks.append(on_delivery or callback or self._default_cb)
         buf.nbytes += size
         self._queued += 1
@@ -276,7 +279,10 @@ class Producer:
             records = buf.records
             if not records:
                 buf.since = time.monotonic()
-            records.append(new(record_type, (value, key, headers, timestamp)))
+            if key is None and timestamp is None and not headers and value.__class__ is bytes:
+                records.append(value)
+            else:
+                records.append(new(record_type, (value, key, headers, timestamp)))
             buf.callbacks.append(m.get("callback") or m.get("on_delivery") or default_cb)
             buf.nbytes += size
             queued += 1
@@ -359,13 +365,16 @@ class Producer:
                 chunk = group[lo : lo + step]
                 if not buf.records:
                     buf.since = time.monotonic()
-                buf.records.extend(
-                    map(
-                        new,
-                        repeat(record_type),
-                        zip(chunk, repeat(key), repeat(headers), repeat(None)),
+                if key is None and not headers:
+                    buf.records.extend(chunk)  # bare values: the encoder's fast path
+                else:
+                    buf.records.extend(
+                        map(
+                            new,
+                            repeat(record_type),
+                            zip(chunk, repeat(key), repeat(headers), repeat(None)),
+                        )
                     )
-                )
                 buf.callbacks.extend([cb] * len(chunk))
                 buf.nbytes += sum(map(len, chunk)) + extra * len(chunk)
                 self._queued += len(chunk)
@@ -464,7 +473,11 @@ class Producer:
         for i, cb in enumerate(callbacks):
             if cb is None:
                 continue
-            value, key, headers, ts = records[i]
+            record = records[i]
+            if record.__class__ is bytes:
+                value, key, headers, ts = record, None, (), None
+            else:
+                value, key, headers, ts = record
             offset = base if info is None else base + i
             msg = new(
                 Message,

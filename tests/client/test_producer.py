@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 
 from kcli.client.producer import Producer
@@ -213,3 +215,31 @@ def test_produce_many_stops_at_the_first_bad_value(store):
     p.flush()
     expected = (kafka_python_murmur2(b"same") & 0x7FFFFFFF) % 2
     assert [r.value for r in records(store, "small", expected)][-4:] == [b"d", b"e", b"f", b"g"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(max_size=300), min_size=1, max_size=300))
+def test_bulk_values_encode_exactly_as_the_general_encoder(values):
+    """produce_many hands bare values to the encoder's fast paths: same bytes as record by
+    record (the varied-length path is switched off for the reference)."""
+    import storage.records as records_module
+
+    fast = records_module.encode_batch(values, timestamp=1_700_000_000_000)
+    saved = records_module._VARIED_MAX
+    records_module._VARIED_MAX = -1
+    try:
+        slow = records_module.encode_batch(
+            [records_module.ProducerRecord(v) for v in values], timestamp=1_700_000_000_000
+        )
+    finally:
+        records_module._VARIED_MAX = saved
+    assert fast == slow
+    assert [r.value for r in records_module.decode_batch(fast)] == values
+
+
+def test_stdin_like_values_of_every_length_round_trip(store):
+    values = [b"x" * n for n in (0, 1, 62, 63, 64, 127, 128, 8191, 8192, 16000, 20000)] * 13
+    p = Producer({"data.dir": str(store.data_dir)})
+    p.produce_many("one", values)
+    p.flush()
+    assert [r.value for r in records(store, "one", 0)] == values

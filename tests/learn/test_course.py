@@ -29,6 +29,9 @@ def test_lesson_has_every_part(lesson):
     learn = sections["What you will learn"].strip().splitlines()
     assert 2 <= len(learn) <= 4, "'What you will learn' should be 2-3 lines"
     assert "```text" in sections["The idea"], "the idea needs a small picture"
+    for picture in re.findall(r"```text\n(.*?)```", lesson.body, re.S):
+        wide = [line for line in picture.splitlines() if len(line) > 76]
+        assert not wide, f"pictures must fit an 80-column terminal: {wide}"
     assert any(s.section == "Try it" for s in lesson.steps()), "no commands to try"
     assert lesson.checks, "a lesson needs a check"
     for spec in lesson.checks:

@@ -114,7 +114,9 @@ def test_profile_mistakes_are_explained(config_file):
     config_file.write_text("[profile.a\n")
     with pytest.raises(KcliError, match="not valid TOML"):
         resolve(profile="a")
-    config_file.write_text(f'[profile.a]\nbootstrap_server = "a:1"\nconfig = {{"x" = "${{NOPE}}{SECRET}"}}\n')
+    config_file.write_text(
+        f'[profile.a]\nbootstrap_server = "a:1"\nconfig = {{"x" = "${{NOPE}}{SECRET}"}}\n'
+    )
     with pytest.raises(KcliError, match="environment has no NOPE") as caught:
         resolve(profile="a")
     assert SECRET not in str(caught.value)

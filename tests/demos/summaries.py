@@ -1,0 +1,130 @@
+"""What each demo's summary must say, checked wherever a demo runs in the suite (in a pipe by
+tests/demos, on a pseudo-terminal inside the lessons).
+
+Each check asserts invariants that hold on any machine (a blocking sender is held back, every
+group reads every record, a killed member's partitions move), never timings.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kcli.learn.runner import normalize
+
+TITLE = "What this demo showed"
+
+
+def summary_text(output: str) -> str:
+    """The summary as one line of text, from terminal output (a panel) or pipe output."""
+    lines = normalize(output)
+    starts = [i for i, line in enumerate(lines) if TITLE in line]
+    assert starts, "the demo printed no summary:\n" + "\n".join(lines[-30:])
+    body = []
+    for line in lines[starts[-1] + 1 :]:
+        if line.startswith("╰"):
+            break
+        body.append(line.strip("│ "))
+    return " ".join(body)
+
+
+def _ints(pattern: str, text: str) -> list[int]:
+    m = re.search(pattern, text)
+    assert m, f"{pattern!r} not in: {text}"
+    return [int(g) for g in m.groups()]
+
+
+def socket_vs_log(text: str) -> None:
+    (rate,) = _ints(r"the producer wanted 1000 msg/s but managed (\d+) msg/s", text)
+    assert rate < 800  # held back by the 100 msg/s reader
+    dropped, offered = _ints(r"non-blocking socket: (\d+) of (\d+) messages dropped", text)
+    assert 0 < dropped < offered
+    lost, got, sent = _ints(
+        r"late reader: (\d+) messages sent .*? lost; it got (\d+) of the (\d+)", text
+    )
+    assert lost > 0 and got == sent
+    a, b, total = _ints(r"A got (\d+), B got (\d+) of (\d+)", text)
+    assert a + b == total
+    written, second, late, total, replay = _ints(
+        r"the producer wrote (\d+) records.*? read (\d+) and (\d+) of (\d+), and a replay "
+        r"from offset 0 read (\d+)",
+        text,
+    )
+    assert written > 0 and second == late == total == replay == written
+
+
+def slow_consumer(text: str) -> None:
+    (peak,) = _ints(r"the lag grew to (\d+) records", text)
+    assert peak > 0
+    produced, consumed, committed, end = _ints(
+        r"nothing lost: (\d+) records produced, (\d+) consumed, committed offsets at (\d+) "
+        r"\(log-end (\d+)\)",
+        text,
+    )
+    assert produced == consumed == committed == end
+
+
+def retention(text: str) -> None:
+    (day,) = _ints(r"the first segment was deleted on day (\d+)", text)
+    assert day == 8  # the records of day 1 are more than 7 days old on day 8
+    (start,) = _ints(r"log_start_offset is now (\d+)", text)
+    assert start > 0
+    assert "reading offset 0 now fails" in text
+
+
+def pubsub(text: str) -> None:
+    assert "(every group got every record)" in text
+    (total,) = _ints(r"read the same (\d+) records", text)
+    for app in ("email", "search", "analytics", "archive"):
+        assert f"{app} {total}" in text
+    (started,) = _ints(r"'archive' started when (\d+) records", text)
+    assert 0 < started < total
+
+
+def group_scaling(text: str) -> None:
+    assert re.search(r"1 consumer \(generation \d+\): C1 p0\+p1\+p2\+p3", text)
+    assert re.search(r"5 consumers \(generation \d+\): [^•]*idle", text)
+    assert "was killed: its partitions moved after" in text
+    assert "left cleanly: its partitions moved after" in text
+    assert "no partition had two owners in any generation" in text
+
+
+def queue_vs_log(text: str) -> None:
+    first, second, count = _ints(r"billing took (\d+) and analytics took (\d+) of (\d+)", text)
+    assert first + second == count
+    assert "late 'audit' app got 0 messages" in text
+    a, b, late, total = _ints(r"read (\d+), (\d+) and (\d+) of (\d+)", text)
+    assert a == b == late == total == count
+
+
+def pipeline(text: str) -> None:
+    (purchases,) = _ints(r"produced (\d+) purchases", text)
+    invoices, files = _ints(r"sink: (\d+) invoices in .*? and (\d+) invoice files", text)
+    assert purchases > 0 and invoices >= purchases and files == purchases
+    committed, total = _ints(r"committed offsets reached (\d+) of (\d+)", text)
+    assert committed == total == purchases
+
+
+def iot(text: str) -> None:
+    devices, sent = _ints(r"(\d+) devices sent (\d+) readings", text)
+    (processed,) = _ints(r"shared the 6 partitions and processed (\d+)", text)
+    assert processed == sent > 0
+    assert f"{devices} devices were seen, each by exactly one processor" in text
+
+
+def cluster(text: str) -> None:
+    assert text.lstrip("•- ").startswith("SIMULATED")
+    assert "leaders per broker b1: 2, b2: 2, b3: 2, b4: 2" in text
+    assert "nothing was lost" in text
+
+
+CHECKS = {
+    "socket-vs-log": socket_vs_log,
+    "slow-consumer": slow_consumer,
+    "retention": retention,
+    "pubsub": pubsub,
+    "group-scaling": group_scaling,
+    "queue-vs-log": queue_vs_log,
+    "pipeline": pipeline,
+    "iot": iot,
+    "cluster": cluster,
+}
