@@ -46,8 +46,11 @@ def main() -> None:
         t = time.perf_counter()
         make_topic(data_dir, "bench-in", n)
         make_topic(data_dir, "bench-warm", 1000)
-        print(f"setup: {n:,} records appended to a {PARTITIONS}-partition topic in "
-              f"{time.perf_counter() - t:.1f} s", file=sys.stderr)
+        print(
+            f"setup: {n:,} records appended to a {PARTITIONS}-partition topic in "
+            f"{time.perf_counter() - t:.1f} s",
+            file=sys.stderr,
+        )
         make_parquet(work / "parquet-in", n)
         make_parquet(work / "parquet-warm", 1000)
 

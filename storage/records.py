@@ -337,7 +337,9 @@ def encode_batch(
             value_lens = list(map(len, values))
             value_len_bytes = list(map(varint.__getitem__, value_lens))
             offset_bytes = varint[:count]
-            sizes = map(add, map(add, value_lens, map(len, value_len_bytes)), map(len, offset_bytes))
+            sizes = map(
+                add, map(add, value_lens, map(len, value_len_bytes)), map(len, offset_bytes)
+            )
             extend(
                 chain.from_iterable(
                     zip(

@@ -145,7 +145,7 @@ def _run(ctx, spark) -> list[str]:
         ctx,
         "Spark Structured Streaming: source → process → sink",
         f"Checkout counters produce purchases (keyed by store) to '{SOURCE}'. A Spark query "
-        f"reads it with format(\"kcli\"), sums the amounts per store and after each micro-batch "
+        f'reads it with format("kcli"), sums the amounts per store and after each micro-batch '
         f"writes the totals to '{SINK}'.",
     )
     query = start_totals_query(spark, ctx.data_dir, checkpoint, {"processingTime": "1 second"})

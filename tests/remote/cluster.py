@@ -99,3 +99,45 @@ def kafka_cluster(tmp_path_factory):
 def cluster(kafka_cluster) -> SharedCluster:
     """The shared `kcli serve`, with no topics and no groups."""
     return kafka_cluster.reset()
+
+
+# -- the CLI contract suite, twice: local store and cluster ---------------------------------
+#
+# tests/cli and tests/e2e take `data_dir` and `kcli` from `cli_data_dir` and `cli_runner`
+# below (their conftest.py renames them), so each of their tests runs as test[local] and
+# test[remote].  A test marked @pytest.mark.local_only(reason) runs only as test[local]:
+# it needs what only the local store has (files on disk, log dump).
+
+
+def pytest_generate_tests(metafunc):
+    if "backend_kind" in metafunc.fixturenames:
+        local_only = metafunc.definition.get_closest_marker("local_only") is not None
+        metafunc.parametrize("backend_kind", ["local"] if local_only else ["local", "remote"])
+
+
+@pytest.fixture
+def cli_data_dir(backend_kind, tmp_path, request) -> Path:
+    """The data directory kcli's files are in: a fresh one locally; the shared cluster's
+    (emptied for this test) when remote."""
+    if backend_kind == "remote":
+        return request.getfixturevalue("cluster").data_dir
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def cli_runner(backend_kind, cli_data_dir, request):
+    """``kcli(*args)``: a real kcli process on the local store, or, remote, the same
+    command with --bootstrap-server pointing at the shared cluster (whose data directory
+    is ``data_dir``, so a test can still look at the files)."""
+    from tests.conftest import run_kcli
+
+    extra: tuple[str, ...] = ()
+    if backend_kind == "remote":
+        extra = ("--bootstrap-server", request.getfixturevalue("cluster").bootstrap)
+
+    def run(*args: str, **kwargs):
+        return run_kcli(cli_data_dir, *extra, *args, **kwargs)
+
+    run.backend = backend_kind
+    run.global_args = extra
+    return run

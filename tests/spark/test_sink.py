@@ -32,9 +32,7 @@ def test_write_routes_rows_like_kafka(spark, store, data_dir):
     unkeyed = [r.value for records in by_partition.values() for r in records if r.key is None]
     assert sorted(unkeyed) == sorted(f"unkeyed {i}".encode() for i in range(8))
     assert {len([r for r in rs if r.key is None]) for rs in by_partition.values()} == {2}
-    assert all(
-        r.headers == (("origin", b"spark"),) for rs in by_partition.values() for r in rs
-    )
+    assert all(r.headers == (("origin", b"spark"),) for rs in by_partition.values() for r in rs)
     pinned = store.log("audit", 1).read_records(0)
     assert [(r.key, r.value) for r in pinned] == [(b"pinned", b"to partition 1")]
     assert store.log("audit", 0).log_end_offset == 0

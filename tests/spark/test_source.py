@@ -39,8 +39,7 @@ def test_batch_read_equals_kcli_consume_json(spark, store, data_dir, kcli):
                 "key": None if r.key is None else bytes(r.key).decode(),
                 "value": bytes(r.value).decode(),
                 "headers": [
-                    [h.key, None if h.value is None else bytes(h.value).decode()]
-                    for h in r.headers
+                    [h.key, None if h.value is None else bytes(h.value).decode()] for h in r.headers
                 ],
             }
             for r in rows
@@ -135,7 +134,9 @@ def test_fail_on_data_loss_after_retention(spark, store, data_dir, tmp_path):
 
     # A batch read asked to start below the log start offset fails the same way.
     with pytest.raises(Exception, match="retention has deleted offsets 0"):
-        read(spark, data_dir, subscribe="readings", startingOffsets='{"readings":{"0":0}}').collect()
+        read(
+            spark, data_dir, subscribe="readings", startingOffsets='{"readings":{"0":0}}'
+        ).collect()
 
 
 @pytest.mark.parametrize(

@@ -35,54 +35,43 @@ def data_batches(query) -> list[int]:
     return [p["numInputRows"] for p in query.recentProgress if p["numInputRows"]]
 
 
-def test_backlog_available_now_in_several_batches_every_record_once(spark, store, data_dir, tmp_path):
+def test_backlog_in_several_batches_then_restart_reads_only_new_records(
+    spark, store, data_dir, tmp_path
+):
     store.create_topic("orders", 3)
     store.create_topic("copy", 3)
     sent = {p: [f"p{p}-{i}" for i in range(100 + 20 * p)] for p in range(3)}
     for p, values in sent.items():
         produce(store, "orders", p, values)
+    checkpoint = tmp_path / "ckpt"
 
-    query = copy_query(
-        spark,
-        data_dir,
-        "orders",
-        "copy",
-        tmp_path / "ckpt",
-        trigger={"availableNow": True},
-        maxOffsetsPerTrigger="70",
-    )
-    query.awaitTermination(300)
-    assert query.exception() is None
+    def run():
+        query = copy_query(
+            spark,
+            data_dir,
+            "orders",
+            "copy",
+            checkpoint,
+            trigger={"availableNow": True},
+            maxOffsetsPerTrigger="70",
+        )
+        query.awaitTermination(300)
+        assert query.exception() is None
+        return data_batches(query)
 
-    sizes = data_batches(query)
+    sizes = run()
     assert sum(sizes) == 360
     assert len(sizes) >= 360 // 70 and max(sizes) <= 70
     assert topic_values(store, "copy") == sent  # every record once, in order
 
-
-def test_restart_from_checkpoint_reads_only_new_records(spark, store, data_dir, tmp_path):
-    store.create_topic("clicks", 2)
-    store.create_topic("clicks-copy", 2)
-    produce(store, "clicks", 0, [f"a{i}" for i in range(30)])
-    produce(store, "clicks", 1, [f"b{i}" for i in range(20)])
-    checkpoint = tmp_path / "ckpt"
-
-    first = copy_query(spark, data_dir, "clicks", "clicks-copy", checkpoint, trigger={"availableNow": True})
-    first.awaitTermination(300)
-    assert sum(data_batches(first)) == 50
-
-    produce(store, "clicks", 1, [f"b{i}" for i in range(20, 27)])
-    second = copy_query(spark, data_dir, "clicks", "clicks-copy", checkpoint, trigger={"availableNow": True})
-    second.awaitTermination(300)
-    assert second.exception() is None
-    assert sum(data_batches(second)) == 7
-    assert topic_values(store, "clicks-copy") == {
-        0: [f"a{i}" for i in range(30)],
-        1: [f"b{i}" for i in range(27)],
-    }
-    # The checkpoint holds Kafka-shaped offsets.
+    # The checkpoint holds Kafka-shaped offsets; a restart goes on from them.
     offsets = sorted((checkpoint / "offsets").glob("[0-9]*"), key=lambda p: int(p.name))
-    assert offsets[-1].read_text().splitlines()[-1] == '{"clicks": {"0": 30, "1": 27}}'
+    assert offsets[-1].read_text().splitlines()[-1] == '{"orders": {"0": 100, "1": 120, "2": 140}}'
+    new = [f"p1-{i}" for i in range(120, 127)]
+    produce(store, "orders", 1, new)
+    sent[1] += new
+    assert run() == [7]
+    assert topic_values(store, "copy") == sent
 
 
 def test_replayed_batch_creates_no_duplicates(spark, store, data_dir, tmp_path):
@@ -139,8 +128,8 @@ PRODUCER = textwrap.dedent(
     for i in range(int(sys.argv[2])):
         p = i % 2
         store.log("sensor", p).append_records([ProducerRecord(f"p{p}-{i // 2:05d}".encode())])
-        if i % 50 == 0:
-            time.sleep(0.05)
+        if i % 10 == 0:
+            time.sleep(0.04)  # about 4 s in all: several 1-second triggers
     """
 )
 
@@ -158,6 +147,8 @@ def test_live_producer_while_processing_time_query_runs(spark, store, data_dir, 
         trigger={"processingTime": "1 second"},
     )
     try:
+        # The query is up (its first, idle trigger is done) before the first record is sent.
+        wait_for(lambda: query.lastProgress is not None, what="the query's first trigger")
         producer = subprocess.Popen([sys.executable, "-c", PRODUCER, str(data_dir), str(total)])
         assert producer.wait(timeout=300) == 0
 
