@@ -25,7 +25,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from filelock import FileLock, Timeout
 
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
@@ -128,7 +127,7 @@ class Store:
             self._ensure_dirs()
         elif not self.data_dir.is_dir():
             raise DataDirError(f"data directory {self.data_dir} does not exist")
-        self._store_lock = FileLock(str(self.data_dir / STORE_LOCK_FILE), thread_local=False)
+        self._store_lock = None  # created on first use: importing filelock costs start-up time
 
     # -- data directory --------------------------------------------------------------------
 
@@ -176,13 +175,23 @@ class Store:
         return self.data_dir / GROUPS_DIR
 
     def _locked(self):
+        """The store lock: excludes other processes (a file lock) and other threads (a mutex)."""
+        from filelock import FileLock, Timeout
+
+        if self._store_lock is None:
+            self._store_lock = FileLock(str(self.data_dir / STORE_LOCK_FILE), thread_local=False)
+        self._mutex.acquire()
         try:
             self._store_lock.acquire(timeout=30)
         except Timeout:
+            self._mutex.release()
             raise StorageError(
                 f"the data directory is locked by another process ({self._store_lock.lock_file})"
             ) from None
-        return _Releaser(self._store_lock)
+        except BaseException:
+            self._mutex.release()
+            raise
+        return _Releaser(self._store_lock, self._mutex)
 
     def _topic_file(self, name: str) -> Path:
         return self.data_dir / TOPICS_DIR / f"{name}.json"
@@ -432,14 +441,18 @@ class Store:
 
 
 class _Releaser:
-    def __init__(self, lock: FileLock):
+    def __init__(self, lock, mutex: threading.RLock):
         self._lock = lock
+        self._mutex = mutex
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self._lock.release()
+        try:
+            self._lock.release()
+        finally:
+            self._mutex.release()
 
 
 def _check_partition_count(partitions: int) -> None:
