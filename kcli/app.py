@@ -36,6 +36,9 @@ app = typer.Typer(
 )
 
 
+_CLUSTER_PANEL = "A Kafka cluster instead of the local store (see docs/remote.md)"
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"kcli {__version__}")
@@ -52,13 +55,41 @@ def main_options(
         "see 'kcli info').",
         show_envvar=True,
     ),
+    bootstrap_server: str | None = typer.Option(
+        None,
+        "--bootstrap-server",
+        help="Talk to this Kafka cluster instead of the local store (or set "
+        "KCLI_BOOTSTRAP_SERVER). Topics, produce, consume, groups and perf work the same.",
+        metavar="HOST:PORT[,...]",
+        rich_help_panel=_CLUSTER_PANEL,
+    ),
+    command_config: Path | None = typer.Option(
+        None,
+        "--command-config",
+        help="A properties file of Kafka client settings for the cluster, as for Kafka's "
+        "tools: security.protocol, sasl.mechanism, sasl.username, sasl.password, "
+        "ssl.ca.location ... (librdkafka's names).",
+        metavar="FILE",
+        rich_help_panel=_CLUSTER_PANEL,
+    ),
+    profile: str | None = typer.Option(
+        None,
+        "--profile",
+        help="Use the cluster of profile NAME in kcli's config file (or set KCLI_PROFILE; "
+        "KCLI_CONFIG names the file).",
+        metavar="NAME",
+        rich_help_panel=_CLUSTER_PANEL,
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
     """kcli: a Kafka you can run, read and break on your own laptop."""
-    set_current(Settings(resolve_data_dir(data_dir), debug=debug))
+    from kcli.connection import resolve_connection
+
+    connection = resolve_connection(bootstrap_server, command_config, profile)
+    set_current(Settings(resolve_data_dir(data_dir), debug=debug, connection=connection))
 
 
 app.add_typer(topic_cmd.app, name="topic")

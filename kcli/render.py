@@ -119,6 +119,11 @@ def hint(text: str) -> None:
     note(f"Hint: {text}")
 
 
+def _dash(value) -> str:
+    """A value, or "-" where the backend does not know it (None)."""
+    return "-" if value is None else str(value)
+
+
 def human_bytes(n: int) -> str:
     """1536 -> '1.5 KiB'."""
     size = float(n)
@@ -508,7 +513,12 @@ def topic_list(rows: list[dict], form: str) -> None:
         table(
             ["TOPIC", "PARTITIONS", "RECORDS", "SIZE"],
             [
-                (r["topic"], r["partitions"], f"{r['records']:,}", human_bytes(r["size_bytes"]))
+                (
+                    r["topic"],
+                    r["partitions"],
+                    f"{r['records']:,}",
+                    "-" if r["size_bytes"] is None else human_bytes(r["size_bytes"]),
+                )
                 for r in rows
             ],
             right=["PARTITIONS", "RECORDS", "SIZE"],
@@ -539,14 +549,15 @@ def topic_describe(desc, segments: dict[int, list], form: str) -> None:
     if form == PLAIN:
         configs = ",".join(f"{k}={v}" for k, v in sorted(desc.overrides.items()))
         line(
-            f"Topic: {desc.topic}\tTopicId: {desc.topic_id}\tPartitionCount: {len(parts)}"
+            f"Topic: {desc.topic}\tTopicId: {desc.topic_id or '-'}\tPartitionCount: {len(parts)}"
             f"\tConfigs: {configs}"
         )
         for p in parts:
+            # A cluster does not show sizes and segments (None): "-".
             line(
                 f"\tTopic: {desc.topic}\tPartition: {p.partition}"
                 f"\tLogStartOffset: {p.log_start_offset}\tLogEndOffset: {p.log_end_offset}"
-                f"\tSize: {p.size_bytes}\tSegments: {p.segments}"
+                f"\tSize: {_dash(p.size_bytes)}\tSegments: {_dash(p.segments)}"
             )
         return
     from rich.text import Text
@@ -559,7 +570,7 @@ def topic_describe(desc, segments: dict[int, list], form: str) -> None:
             (desc.topic, "bold cyan"),
             f"  {len(parts)} partition{'s' if len(parts) != 1 else ''}, "
             f"{records:,} record{'s' if records != 1 else ''}",
-            (f"  (id {desc.topic_id})", "dim"),
+            (f"  (id {desc.topic_id})" if desc.topic_id else "", "dim"),
         )
     )
     table(
@@ -570,8 +581,8 @@ def topic_describe(desc, segments: dict[int, list], form: str) -> None:
                 p.log_start_offset,
                 p.log_end_offset,
                 p.log_end_offset - p.log_start_offset,
-                human_bytes(p.size_bytes),
-                p.segments,
+                "-" if p.size_bytes is None else human_bytes(p.size_bytes),
+                _dash(p.segments),
             )
             for p in parts
         ],
@@ -590,41 +601,57 @@ def topic_describe(desc, segments: dict[int, list], form: str) -> None:
     table(["CONFIG", "VALUE", "SOURCE"], rows)
 
 
-def partition_picture(parts, segments: dict[int, list]) -> None:
+def partition_picture(parts, segments: dict[int, list] | None) -> None:
     """Each partition as a row of offsets, left to right, on one scale for all partitions.
 
     With few records every offset is its own block under its number; with many, the row is
     scaled.  Segments alternate between two shades so their boundaries show; offsets already
     removed by retention are drawn as ░.  Reads at 80 columns and without colours.
+    ``segments`` None (a cluster, which does not show them): one block per partition.
     """
+    from types import SimpleNamespace
+
     from rich.text import Text
 
     con = console()
     width = min(con.width, 100)
     top = max((p.log_end_offset for p in parts), default=0)
-    live = {
-        p.partition: [s for s in segments.get(p.partition, []) if s.next_offset > s.base_offset]
-        for p in parts
-    }
+    if segments is None:
+        live = {
+            p.partition: [
+                SimpleNamespace(base_offset=p.log_start_offset, next_offset=p.log_end_offset)
+            ]
+            if p.log_end_offset > p.log_start_offset
+            else []
+            for p in parts
+        }
+    else:
+        live = {
+            p.partition: [s for s in segments.get(p.partition, []) if s.next_offset > s.base_offset]
+            for p in parts
+        }
     labels = []
     for p in parts:
         n = len(live[p.partition])
-        if p.log_end_offset > p.log_start_offset:
-            labels.append(f"{n} segment{'s' if n != 1 else ''}")
-        else:
+        records = p.log_end_offset - p.log_start_offset
+        if records <= 0:
             labels.append("empty")
+        elif segments is None:
+            labels.append(f"{records} record{'s' if records != 1 else ''}")
+        else:
+            labels.append(f"{n} segment{'s' if n != 1 else ''}")
     label_width = max((len(x) for x in labels), default=5)
     name_width = len(str(max((p.partition for p in parts), default=0))) + 1
     bar = max(10, width - name_width - label_width - 4)
     cell = min(bar // top, 8) if top else 0
     styles = ("cyan", "blue")
     glyphs = ("█", "▓")
-    con.print(
-        Text.assemble(
-            ("Offsets, left to right", "bold"),
-            ("   █▓ segments (alternating)   ░ removed by retention", "dim"),
-        )
+    legend = (
+        "   █ records (a cluster does not show its segments)   ░ removed by retention"
+        if segments is None
+        else "   █▓ segments (alternating)   ░ removed by retention"
     )
+    con.print(Text.assemble(("Offsets, left to right", "bold"), (legend, "dim")))
     axis = Text(" " * (name_width + 2), style="dim")
     if cell >= 3:
         for o in range(top):
@@ -909,19 +936,34 @@ class LogDump:
 
 
 def store_info(data: dict, form: str) -> None:
+    """What ``kcli info`` shows: the local store (``data_dir``) or a cluster
+    (``bootstrap_servers``)."""
     if form == JSON:
         json_line(data)
     elif form == PLAIN:
         for key, value in data.items():
             line(f"{key}: {value}")
     else:
-        rows = [
-            ("Version", f"kcli {data['version']}"),
-            ("Data directory", data["data_dir"]),
+        rows = [("Version", f"kcli {data['version']}")]
+        if "data_dir" in data:
+            rows.append(("Data directory", data["data_dir"]))
+        else:
+            security = data["security_protocol"]
+            if data.get("sasl_mechanism"):
+                security += f" ({data['sasl_mechanism']})"
+            rows += [
+                ("Kafka cluster", data["bootstrap_servers"]),
+                ("Chosen by", data["from"]),
+                ("Security", security),
+                ("Brokers", str(data["brokers"])),
+            ]
+        rows += [
             ("Cluster id", data["cluster_id"]),
             ("Topics", f"{data['topics']} ({data['partitions']} partitions)"),
-            ("Size on disk", human_bytes(data["size_bytes"])),
         ]
+        if "size_bytes" in data:
+            rows.append(("Size on disk", human_bytes(data["size_bytes"])))
+        rows.append(("Config file", data["config_file"]))
         from rich import box
         from rich.table import Table
 

@@ -22,8 +22,9 @@ Writing takes a ``value`` column (string or binary) and optional ``key``, ``head
 ``topic`` (or the ``topic`` option) and ``partition`` (else Kafka's murmur2 partitioner on the
 key, round-robin without one)::
 
-    (counts.selectExpr("store AS key", "CAST(total AS STRING) AS value")
-       .writeStream.format("kcli").option("topic", "totals")
+    (totals.selectExpr("store AS key", "CAST(total AS STRING) AS value")
+       .writeStream.format("kcli").outputMode("complete")  # or append; Python sinks get no update
+       .option("topic", "totals")
        .option("checkpointLocation", "/tmp/totals-ckpt").start())
 
 Exactly once, unlike Spark's Kafka sink

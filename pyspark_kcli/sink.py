@@ -4,27 +4,30 @@ Exactly once, the way Kafka's idempotent producer is: every RecordBatch the sink
 carries a producer id, producer epoch and base sequence derived from *which piece of which
 micro-batch it is*:
 
-* producer id  — a hash of (the query's id, the Spark task's partition, a sub-unit number);
-  the query id is stored in the checkpoint, so it is the same after a restart;
+* producer id — a hash of (the query's id, the Spark task's partition number, a sub-unit
+  number); the query id is stored in the checkpoint, so it is the same after a restart;
 * producer epoch — the micro-batch id (batchId), so each micro-batch is a new epoch of the
   same producer and a task left over from an older micro-batch is fenced;
-* base sequence — the position of the batch's first record among that piece's records for
-  that partition, counting from 0.
+* base sequence — the position of the batch's first record among the records this task sends
+  to that partition in this micro-batch, counting from 0.
 
 When Spark replays a micro-batch (after a crash, or because its commit file was removed), the
 replayed tasks produce the same (producer id, epoch, sequence range) for the same records, and
 the log, which checks them under the partition lock as part of the append, skips what it
 already holds.  The identity travels inside the appended batch itself, so there is no window
-between "appended" and "remembered" for a crash to fall into.
+between "appended" and "remembered" for a crash to fall into.  A task that died half-way
+through leaves a prefix of its batches; the replay skips that prefix and appends the rest.
 
-Kafka remembers the last 5 batches per producer (``max.in.flight.requests.per.connection``), so
-a task writes at most 5 batches per (producer id, partition) and takes a new sub-unit (a new
-producer id) for the next 5.
+Kafka remembers the last 5 batches per producer and partition (a producer has at most 5
+requests in flight), and kcli's log does the same, so a task writes at most 5 batches per
+producer id and partition and takes a new sub-unit (a new producer id) for the next 5.
 
-This relies on a replayed micro-batch producing the same rows, in the same order, in the same
-tasks — true for a query that maps or filters what it reads from kcli (the source replays the
-exact offsets recorded in the checkpoint), and for aggregations whose output Spark recomputes
-from the same state.
+This relies on a replayed micro-batch sending the same rows from each task to each
+partition — true for a query that maps or filters what it reads from kcli (the source replays
+the exact offsets recorded in its checkpoint) and for aggregations, which Spark recomputes from
+the same state.  The log judges a replay by producer ids and sequence numbers, not by the
+bytes: a replay that sends other rows is not made exactly-once by this, but in most such cases
+the log refuses batches whose sequence does not follow (OutOfOrderSequence) and the query stops.
 """
 
 from __future__ import annotations
@@ -105,10 +108,6 @@ class KcliCommitMessage(WriterCommitMessage):
     task: int
     appended: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
-
-    @property
-    def records(self) -> int:
-        return sum(self.appended.values())
 
 
 class _TaskWriter:
@@ -215,33 +214,36 @@ class _TaskWriter:
     def flush(self) -> KcliCommitMessage:
         """Append every routed row, in RecordBatches stamped with this piece's identity."""
         message = KcliCommitMessage(task=self.task)
-        for (topic, partition), bucket in sorted(self.pending.items()):
-            if not bucket.records:
-                continue
-            log_ = self.store.log(topic, partition)
-            ranges = split_batches(bucket.sizes, log_.config.max_message_bytes)
-            now = self.store.clock.now_ms()
-            name = f"{topic}-{partition}"
-            for i, (start, end) in enumerate(ranges):
-                sub_unit = i // BATCHES_PER_PRODUCER_ID
-                pid = producer_id(self.query_id, self.task, self.generation, sub_unit)
-                # Sequences count from 0 for each producer id (and each epoch).
-                first = ranges[sub_unit * BATCHES_PER_PRODUCER_ID][0]
-                batch = encode_batch(
-                    bucket.records[start:end],
-                    timestamp=now,
-                    producer_id=pid,
-                    producer_epoch=self.epoch,
-                    base_sequence=start - first,
-                )
-                info = log_.append(batch)
-                if info.duplicate:
-                    message.duplicates += end - start
-                else:
-                    message.appended[name] = message.appended.get(name, 0) + end - start
-        self.pending.clear()
-        self.store.close()
+        try:
+            for (topic, partition), bucket in sorted(self.pending.items()):
+                if bucket.records:
+                    self._append(topic, partition, bucket, message)
+        finally:
+            self.pending.clear()
+            self.store.close()
         return message
+
+    def _append(self, topic: str, partition: int, bucket: _Bucket, message) -> None:
+        log_ = self.store.log(topic, partition)
+        ranges = split_batches(bucket.sizes, log_.config.max_message_bytes)
+        now = self.store.clock.now_ms()
+        name = f"{topic}-{partition}"
+        for i, (start, end) in enumerate(ranges):
+            sub_unit = i // BATCHES_PER_PRODUCER_ID
+            pid = producer_id(self.query_id, self.task, self.generation, sub_unit)
+            # Sequences count from 0 for each producer id (and each epoch).
+            first = ranges[sub_unit * BATCHES_PER_PRODUCER_ID][0]
+            batch = encode_batch(
+                bucket.records[start:end],
+                timestamp=now,
+                producer_id=pid,
+                producer_epoch=self.epoch,
+                base_sequence=start - first,
+            )
+            if log_.append(batch).duplicate:
+                message.duplicates += end - start
+            else:
+                message.appended[name] = message.appended.get(name, 0) + end - start
 
 
 class _Bucket:

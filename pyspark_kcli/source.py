@@ -101,27 +101,44 @@ class KcliInputPartition(InputPartition):
 # -- planning (driver) ----------------------------------------------------------------------
 
 
-def subscribed_partitions(store, subscription: Subscription) -> list[TopicPartition]:
-    """The topic-partitions a subscription covers right now."""
-    from storage.errors import PartitionNotFound
+def subscribed_partitions(
+    store, subscription: Subscription, *, missing_ok: bool = False
+) -> list[TopicPartition]:
+    """The topic-partitions a subscription covers right now.
+
+    A topic that does not exist is an error, unless ``missing_ok`` (a running query whose
+    topic was deleted: that is data loss, judged by the caller).
+    """
+    from storage.errors import PartitionNotFound, TopicNotFound
+
+    def partitions(topic: str) -> int:
+        try:
+            return store.topic(topic).partitions
+        except TopicNotFound:
+            if missing_ok:
+                return 0
+            raise
 
     if subscription.assigned:
         counts: dict[str, int] = {}
+        out = []
         for topic, partition in subscription.assigned:
             if topic not in counts:
-                counts[topic] = store.topic(topic).partitions
-            if not 0 <= partition < counts[topic]:
+                counts[topic] = partitions(topic)
+            if 0 <= partition < counts[topic]:
+                out.append((topic, partition))
+            elif not missing_ok:
                 raise PartitionNotFound(
                     f"option assign names {topic}-{partition}, but topic '{topic}' has "
                     f"{counts[topic]} partition(s), numbered 0..{counts[topic] - 1}"
                 )
-        return list(subscription.assigned)
+        return out
     if subscription.pattern is not None:
         rx = re.compile(subscription.pattern)
-        metas = [m for m in store.topics() if rx.fullmatch(m.name)]
+        named = [(m.name, m.partitions) for m in store.topics() if rx.fullmatch(m.name)]
     else:
-        metas = [store.topic(t) for t in subscription.topics]
-    return [(m.name, p) for m in metas for p in range(m.partitions)]
+        named = [(t, partitions(t)) for t in subscription.topics]
+    return [(t, p) for t, count in named for p in range(count)]
 
 
 def log_bounds(store, tp: TopicPartition) -> tuple[int, int]:
@@ -219,22 +236,35 @@ def read_partition(
     options: SourceOptions, part: KcliInputPartition, schema: StructType
 ) -> Iterator:
     """Arrow record batches with the records of ``part`` (offsets start..end-1)."""
-    import pyarrow as pa
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    from storage.errors import OffsetOutOfRange, PartitionNotFound, TopicNotFound
-    from storage.records import decode_batch, read_header
+    from storage.errors import PartitionNotFound, TopicNotFound
 
     arrow_schema = to_arrow_schema(schema, timezone="UTC")
-    where = f"{part.topic}-{part.partition}"
+    store = open_store(options)
     try:
-        log_ = open_store(options).log(part.topic, part.partition)
-    except (TopicNotFound, PartitionNotFound):
-        report_data_loss(
-            options.fail_on_data_loss,
-            f"{where} no longer exists, but offsets {part.start}..{part.end - 1} were not read",
-        )
-        return
+        try:
+            log_ = store.log(part.topic, part.partition)
+        except (TopicNotFound, PartitionNotFound):
+            report_data_loss(
+                options.fail_on_data_loss,
+                f"{part.topic}-{part.partition} no longer exists, but offsets "
+                f"{part.start}..{part.end - 1} were not read",
+            )
+            return
+        yield from _read_log(options, log_, part, arrow_schema)
+    finally:
+        # Spark reuses its Python workers: a task must not leave files open behind it.
+        store.close()
+
+
+def _read_log(options: SourceOptions, log_, part: KcliInputPartition, arrow_schema) -> Iterator:
+    import pyarrow as pa
+
+    from storage.errors import OffsetOutOfRange
+    from storage.records import decode_batch, read_header
+
+    where = f"{part.topic}-{part.partition}"
     offset = part.start
     end = part.end
     while offset < end:
@@ -382,7 +412,7 @@ class KcliStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return self._store
 
     def _latest(self) -> Offsets:
-        tps = subscribed_partitions(self.store, self.options.subscription)
+        tps = subscribed_partitions(self.store, self.options.subscription, missing_ok=True)
         return {tp: self.store.log(*tp).log_end_offset for tp in tps}
 
     def initialOffset(self) -> dict:

@@ -614,7 +614,7 @@ class RemoteProducer:
         self._p = backend.new_client("producer", settings)
         self._round_robin = RoundRobin()
         self._meta: dict[str, tuple[int, int | None]] = {}
-        self._wrapped: dict[int, Any] = {}
+        self._last_cb = self._last_wrapped = None
         self._closed = False
 
     def _load_meta(self, topic: str) -> tuple[int, int | None]:
@@ -638,9 +638,8 @@ class RemoteProducer:
         """A confluent-kafka delivery callback calling ``cb(err, msg)`` with kcli types."""
         if cb is None:
             return None
-        wrapped = self._wrapped.get(id(cb))
-        if wrapped is not None:
-            return wrapped[1]
+        if cb is self._last_cb:  # the usual case: one callback for every record
+            return self._last_wrapped
         from kcli.client.types import Message
 
         backend = self._backend
@@ -663,7 +662,7 @@ class RemoteProducer:
                 ),
             )
 
-        self._wrapped[id(cb)] = (cb, report)  # cb kept alive so that its id stays its own
+        self._last_cb, self._last_wrapped = cb, report
         return report
 
     def produce(

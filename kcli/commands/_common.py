@@ -33,10 +33,26 @@ def parse_pairs(values: list[str] | None, option: str) -> dict[str, str]:
 
 
 def store():
-    """The store chosen by --data-dir / KCLI_DATA_DIR."""
+    """The local store chosen by --data-dir / KCLI_DATA_DIR (for commands that work only
+    there; the others call backend())."""
     from kcli.settings import current
 
     return current().store()
+
+
+def backend():
+    """The local store or the cluster chosen by --bootstrap-server / --profile, behind one
+    interface (kcli.backends)."""
+    from kcli.settings import current
+
+    return current().backend()
+
+
+def require_local(command: str) -> None:
+    """Refuse, with a clear error, to run ``kcli COMMAND`` against a cluster."""
+    from kcli.settings import current
+
+    current().require_local(command)
 
 
 def data_dir() -> str:

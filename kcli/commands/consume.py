@@ -4,7 +4,7 @@ from typing import Literal
 
 import typer
 
-from kcli.commands._common import Output, client_error, data_dir, output_option
+from kcli.commands._common import Output, backend, client_error, output_option
 
 # Records asked from the consumer per call, and the fetch size per partition: big enough to
 # amortise the work per call, small enough that the allocator reuses its buffers (bigger chunks
@@ -141,13 +141,11 @@ def consume(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--format'") from None
 
-    from kcli.client.consumer import Consumer
     from kcli.client.types import KafkaException
-    from storage import Store
 
-    meta = Store(data_dir()).topic(topic)
+    b = backend()
+    meta = b.topic(topic)
     conf = {
-        "data.dir": data_dir(),
         "enable.partition.eof": True,
         "max.partition.fetch.bytes": _FETCH_BYTES,
         "client.id": "kcli-consume",
@@ -163,7 +161,7 @@ def consume(
             }
         )
     try:
-        consumer = Consumer(conf)
+        consumer = b.consumer(conf)
     except KafkaException as exc:
         raise client_error(exc) from None
     reader = _Reader(consumer, topic, writer, max_messages, follow, group is not None)

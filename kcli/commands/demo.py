@@ -27,6 +27,7 @@ def _run(module: str, fast: bool, seconds: float | None, **options) -> None:
     from kcli.demos._common import DemoContext
     from kcli.settings import current
 
+    current().require_local("demo")  # demos run their own producers and consumers on files
     ctx = DemoContext(current().data_dir, fast=fast, seconds=seconds)
     importlib.import_module(f"kcli.demos.{module}").run(ctx, **options)
 
@@ -120,6 +121,7 @@ def spark(fast: bool = _FAST) -> None:
     from kcli.errors import KcliError
     from kcli.settings import current
 
+    current().require_local("demo spark")
     try:
         module = importlib.import_module("kcli.demos.spark")
     except ModuleNotFoundError as exc:

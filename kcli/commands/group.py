@@ -6,7 +6,7 @@ import time
 
 import typer
 
-from kcli.commands._common import Output, output_option, store
+from kcli.commands._common import Output, backend, output_option
 
 app = typer.Typer(
     help="Consumer groups: which member reads which partitions, how far each partition's "
@@ -18,9 +18,8 @@ GROUP_ARG = typer.Argument(..., help="The group id (what consumers pass as --gro
 
 
 def _groups():
-    from storage.groups import GroupStore
-
-    return GroupStore(store())
+    """The groups of the local store or of the cluster (the same methods either way)."""
+    return backend().groups()
 
 
 # -- list --------------------------------------------------------------------------------------
@@ -47,7 +46,7 @@ def list_groups(output: Output = output_option()) -> None:
         return
     if form == render.PLAIN:
         render.plain_rows(
-            (s.group, s.state, s.members, s.assignor, s.generation) for s in summaries
+            (s.group, s.state, s.members, s.assignor, _dash(s.generation)) for s in summaries
         )
         return
     if not summaries:
@@ -62,7 +61,7 @@ def list_groups(output: Output = output_option()) -> None:
             _state_text(s.state),
             Text(str(s.members)),
             Text(s.assignor or "-"),
-            Text(str(s.generation)),
+            Text(_dash(s.generation)),
             Text(s.coordinator, style="dim"),
         )
     render.console().print(t)
@@ -135,9 +134,10 @@ def watch(
 
 def _watch(group: str, interval: float, count: int | None, output: str | None) -> None:
     from kcli import render
+    from storage.groups import validate_group_id
 
+    validate_group_id(group)  # before the first refresh
     gs = _groups()
-    gs.group_path(group)  # validates the group id before the first refresh
     form = render.resolve(output)
     try:
         if form == render.TABLE:
@@ -408,7 +408,7 @@ def _header_line(desc):
         (desc.group, "bold"),
         "  ",
         _state_text(desc.state),
-        (f"  assignor {desc.assignor or '-'}  generation {desc.generation}  ", "dim"),
+        (f"  assignor {desc.assignor or '-'}  generation {_dash(desc.generation)}  ", "dim"),
         f"{len(desc.members)} member(s)",
     )
 
@@ -453,7 +453,7 @@ def _render_members(desc, form: str) -> None:
                 m.member_id,
                 m.client_id,
                 m.host,
-                desc.generation,
+                _dash(desc.generation),
                 _assignment_str(m.assignment) or "-",
             )
             for m in desc.members
@@ -530,7 +530,7 @@ def _render_state(desc, form: str) -> None:
                     desc.coordinator,
                     desc.assignor or "-",
                     desc.state,
-                    desc.generation,
+                    _dash(desc.generation),
                     len(desc.members),
                 )
             ]
@@ -546,7 +546,7 @@ def _render_state(desc, form: str) -> None:
         Text(desc.coordinator),
         Text(desc.assignor or "-"),
         _state_text(desc.state),
-        Text(str(desc.generation)),
+        Text(_dash(desc.generation)),
         Text(str(len(desc.members))),
     )
     render.console().print(t)
@@ -619,8 +619,9 @@ def reset(
         from kcli.timeparse import parse_time
 
         spec = ResetSpec("datetime", parse_time(to_datetime))
-    gs = _groups()
-    gs.store.topic(topic)  # TopicNotFound, with the existing topics as a hint
+    b = backend()
+    gs = b.groups()
+    b.topic(topic)  # TopicNotFound, with the existing topics as a hint
     gs.check_inactive(group, "reset")
     plan = gs.plan_reset(group, topic, spec, sorted(set(partition)) if partition else None)
     if execute:

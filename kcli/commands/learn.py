@@ -34,6 +34,9 @@ def _console(stderr: bool = False):
 @app.callback()
 def learn(ctx: typer.Context) -> None:
     """Show where you are in the lessons and what to do next."""
+    from kcli.settings import current
+
+    current().require_local("learn")  # lessons check the local store
     if ctx.invoked_subcommand is not None:
         return
     from kcli.learn import render

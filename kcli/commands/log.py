@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import typer
 
-from kcli.commands._common import Output, output_option, store
+from kcli.commands._common import Output, output_option, require_local, store
 
 app = typer.Typer(
     help="Look inside a partition's files: segments, batches, records and indexes.",
@@ -36,6 +36,7 @@ def dump(
     """
     from kcli import render
 
+    require_local("log dump")  # a cluster's files are on its brokers, not here
     form = render.resolve(output)
     log = store().log(topic, partition)
     segments = log.segments()

@@ -2,7 +2,7 @@
 
 import typer
 
-from kcli.commands._common import Output, client_error, data_dir, output_option
+from kcli.commands._common import Output, backend, client_error, output_option
 
 app = typer.Typer(
     help="Measure throughput and latency, like kafka-producer-perf-test and "
@@ -34,14 +34,13 @@ def perf_produce(
 ) -> None:
     """Send N records of B bytes and report records/s, MB/s and delivery latency.
 
-    Latency is the time from produce() to the delivery report, that is until the record is fsynced (records wait up to linger.ms = 5 ms to be batched). Random uppercase payload, as in Kafka's tool.
+    Latency is the time from produce() to the delivery report, that is until the record is fsynced (on a cluster: acknowledged by the in-sync replicas); records wait up to linger.ms = 5 ms to be batched. Random uppercase payload, as in Kafka's tool.
     """
     import random
     import string
     import time
 
     from kcli import render
-    from kcli.client.producer import Producer
     from kcli.client.types import KafkaException
     from kcli.errors import KcliError
 
@@ -53,7 +52,7 @@ def perf_produce(
         raise typer.BadParameter("use a rate > 0, or -1 for no limit", param_hint="'--throughput'")
     payload = "".join(random.choices(string.ascii_uppercase, k=record_size)).encode()
     try:
-        producer = Producer({"data.dir": data_dir()})
+        producer = backend().producer()
     except KafkaException as exc:
         raise client_error(exc) from None
     latencies: list[float] = []
@@ -112,14 +111,16 @@ def perf_consume(
     import time
 
     from kcli import render
-    from kcli.client.consumer import Consumer
     from kcli.client.types import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
-    from storage import Store
 
     if num_records < 1:
         raise typer.BadParameter("must be 1 or more", param_hint="'--num-records'")
-    meta = Store(data_dir()).topic(topic)
-    consumer = Consumer({"data.dir": data_dir(), "enable.partition.eof": True})
+    b = backend()
+    meta = b.topic(topic)
+    try:
+        consumer = b.consumer({"enable.partition.eof": True})
+    except KafkaException as exc:
+        raise client_error(exc) from None
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(meta.partitions)])
     clock = time.perf_counter
     latencies: list[float] = []

@@ -4,7 +4,7 @@ from typing import Literal
 
 import typer
 
-from kcli.commands._common import Output, client_error, data_dir, output_option, parse_pairs
+from kcli.commands._common import Output, backend, client_error, output_option, parse_pairs
 
 # Stdin is read in chunks of this many bytes and handed to the producer this many lines at a
 # time; memory stays constant however long the input is.
@@ -63,7 +63,7 @@ def produce(
     ),
     output: Output | None = output_option(),
 ) -> None:
-    """Write records to a topic; exit status 0 means every record is on disk (fsynced).
+    """Write records to a topic; exit status 0 means every record is stored (fsynced on the local store; acknowledged by every in-sync replica on a cluster).
 
     Values come from the arguments, or else one per line of stdin, streamed in batches (constant memory, any length).
 
@@ -90,16 +90,14 @@ def produce(
         for k, v in parse_pairs(header, "--header").items()
     ]
 
-    from storage import Store
-
-    meta = Store(data_dir()).topic(topic)
+    b = backend()
+    meta = b.topic(topic)
     if partition is not None and not 0 <= partition < meta.partitions:
         raise KcliError(
             f"topic '{topic}' has {meta.partitions} partition(s), numbered "
             f"0..{meta.partitions - 1}; partition {partition} does not exist"
         )
 
-    from kcli.client.producer import Producer
     from kcli.client.types import KafkaException
 
     json_out = render.resolve(output) == render.JSON
@@ -115,13 +113,7 @@ def produce(
     # where each record went; big ones only report failures, which keeps them fast.
     detail = json_out or more is None or more.small()
     session = _Deliveries(topic, json_out=json_out, detail=detail)
-    producer = Producer(
-        {
-            "data.dir": data_dir(),
-            "linger.ms": 1000,
-            "delivery.report.only.error": not detail,
-        }
-    )
+    producer = b.producer({"linger.ms": 1000, "delivery.report.only.error": not detail})
     started = time.monotonic()
     feeder = _Feeder(
         producer,

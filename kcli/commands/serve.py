@@ -44,9 +44,11 @@ def serve(
 
       kcli serve --port 19092 --config num.partitions=3
     """
+    from kcli.settings import current
+
+    current().require_local("serve")  # it serves the local store; it cannot front a cluster
     from kcli.serve import broker_config, is_loopback
     from kcli.serve import serve as run_server
-    from kcli.settings import current
 
     if not is_loopback(host) and not allow_remote:
         raise typer.BadParameter(

@@ -2,7 +2,7 @@
 
 import typer
 
-from kcli.commands._common import Output, output_option, parse_pairs, store
+from kcli.commands._common import Output, backend, output_option, parse_pairs
 
 app = typer.Typer(
     help="Create, list, describe, alter and delete topics.",
@@ -41,9 +41,9 @@ def create(
 
     overrides = parse_pairs(config, "--config")
     validate_topic_name(name)
-    s = store()
-    existed = if_not_exists and s.topic_exists(name)
-    meta = s.create_topic(name, partitions, overrides, if_not_exists=if_not_exists)
+    b = backend()
+    existed = if_not_exists and b.topic_exists(name)
+    meta = b.create_topic(name, partitions, overrides, if_not_exists=if_not_exists)
     if existed:
         render.note(f"Topic {name} already exists ({meta.partitions} partitions); nothing changed.")
         return
@@ -59,14 +59,15 @@ def list_topics(output: Output | None = output_option()) -> None:
     from kcli import render
 
     form = render.resolve(output)
-    s = store()
+    b = backend()
     rows = []
-    for meta in s.topics():
+    for meta in b.topics():
         row = {"topic": meta.name, "partitions": meta.partitions}
         if form == render.TABLE:
-            desc = s.describe_topic(meta.name)
+            desc = b.describe_topic(meta.name)
             row["records"] = sum(p.log_end_offset - p.log_start_offset for p in desc.partitions)
-            row["size_bytes"] = sum(p.size_bytes for p in desc.partitions)
+            sizes = [p.size_bytes for p in desc.partitions]
+            row["size_bytes"] = None if None in sizes else sum(sizes)  # None: a cluster
         rows.append(row)
     render.topic_list(rows, form)
 
@@ -77,11 +78,10 @@ def describe(name: str = _NAME, output: Output | None = output_option()) -> None
     from kcli import render
 
     form = render.resolve(output)
-    s = store()
-    desc = s.describe_topic(name)
-    segments = {}
-    if form == render.TABLE:
-        segments = {p.partition: s.log(name, p.partition).segments() for p in desc.partitions}
+    b = backend()
+    desc = b.describe_topic(name)
+    # A cluster does not show its segments: None, and the picture shows offsets only.
+    segments = b.segments(name) if form == render.TABLE else {}
     render.topic_describe(desc, segments, form)
 
 
@@ -101,9 +101,9 @@ def alter(
     overrides = parse_pairs(config, "--config")
     if partitions is None and not overrides:
         raise typer.BadParameter("nothing to change: give --partitions N and/or --config K=V")
-    s = store()
-    before = s.topic(name)
-    meta = s.alter_topic(name, partitions=partitions, config=overrides or None)
+    b = backend()
+    before = b.topic(name)
+    meta = b.alter_topic(name, partitions=partitions, config=overrides or None)
     changes = []
     if partitions is not None:
         changes.append(f"partitions {before.partitions} -> {meta.partitions}")
@@ -116,5 +116,5 @@ def delete(name: str = _NAME) -> None:
     """Delete a topic and all its records."""
     from kcli import render
 
-    store().delete_topic(name)
+    backend().delete_topic(name)
     render.note(f"Deleted topic {name}.")

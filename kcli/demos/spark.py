@@ -1,9 +1,10 @@
 """Demo: Spark Structured Streaming with kcli topics as source and sink.
 
 Checkout counters produce purchases (keyed by store) to a topic while a Spark query reads it
-with ``format("kcli")``, keeps running totals per store and writes every updated total to a
-second topic.  Then the last micro-batch is replayed, as after a crash, to show that the kcli
-sink writes it only once.  Needs the ``spark`` extra (pyspark, pyarrow) and Java 17+.
+with ``format("kcli")``, keeps running totals per store and, after each micro-batch, writes
+them to a second topic.  Then the last micro-batch is replayed, as after a crash, to show
+that the kcli sink writes it only once.  Needs the ``spark`` extra (pyspark, pyarrow) and
+Java 17+.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ def _run(ctx, spark) -> list[str]:
         stages.add_column("records", justify="right")
         stages.add_row("source", f"counters → topic {SOURCE}", str(produced["count"]))
         stages.add_row("process", f"Spark: {batches} micro-batches read", str(rows))
-        stages.add_row("sink", f"topic {SINK} (updated totals)", str(_end(store, SINK)))
+        stages.add_row("sink", f"topic {SINK} (all totals, each batch)", str(_end(store, SINK)))
         totals = Table(header_style="bold", title="latest total per store in " + SINK)
         totals.add_column("store")
         totals.add_column("purchases", justify="right")
@@ -181,7 +182,7 @@ def _run(ctx, spark) -> list[str]:
             return f"purchases {produced['count']}, Spark is planning its first micro-batch"
         return (
             f"purchases {produced['count']}, Spark read {rows} in {batches} micro-batches, "
-            f"{_end(store, SINK)} total updates in {SINK}"
+            f"{_end(store, SINK)} totals written to {SINK}"
         )
 
     try:
@@ -235,7 +236,8 @@ def _run(ctx, spark) -> list[str]:
         f"Spark read all {rows} purchases from '{SOURCE}' ({PARTITIONS} partitions) in "
         f"{batches} micro-batch{'es' if batches != 1 else ''}, while the counters were still "
         "producing them",
-        f"it wrote {updates} updated totals to '{SINK}'; the latest one per store "
+        f"after each micro-batch it wrote every store's total to '{SINK}' ({updates} records); "
+        "the latest one per store "
         + (
             f"equals a direct sum over the topic ({len(expected)} stores, {total:.2f} in all)"
             if agree

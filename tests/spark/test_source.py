@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from storage import ProducerRecord
+
 from .helpers import produce, topic_values
 
 
@@ -56,6 +58,16 @@ def test_batch_read_equals_kcli_consume_json(spark, store, data_dir, kcli):
     )
     assert len(from_spark) == 120
     assert from_spark == from_cli
+
+
+def test_log_append_time_topics_report_timestamp_type_1(spark, store, data_dir):
+    store.create_topic("stamped", 1, {"message.timestamp.type": "LogAppendTime"})
+    info = store.log("stamped", 0).append_records(
+        [ProducerRecord(b"a", timestamp=1000), ProducerRecord(b"b", timestamp=2000)]
+    )
+    rows = read(spark, data_dir, subscribe="stamped").collect()
+    assert [r.timestampType for r in rows] == [1, 1]
+    assert {round(r.timestamp.timestamp() * 1000) for r in rows} == {info.log_append_time}
 
 
 def test_starting_and_ending_offsets_json(spark, store, data_dir):
