@@ -25,7 +25,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
     GROUPS_DIR,

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from storage import CONFIG_KEYS, Store
+
+# A cluster's admin API shows no files: sizes and segment counts are null there.
+NO_FILES = {"size_bytes": None, "segments": None}
 
 
 def json_lines(text: str) -> list[dict]:
@@ -34,15 +39,16 @@ def test_create_list_describe_alter_delete(kcli):
     ok(kcli("produce", "a", "--partition", "1", "x", "y"))
     (desc,) = json_lines(ok(kcli("topic", "describe", "a", "-o", "json")).stdout)
     assert list(desc) == ["topic", "partitions", "config"]
+    files = {"size_bytes": 0, "segments": 1} if kcli.backend == "local" else NO_FILES
     assert desc["partitions"][0] == {
         "partition": 0,
         "log_start_offset": 0,
         "log_end_offset": 0,
-        "size_bytes": 0,
-        "segments": 1,
+        **files,
     }
     assert desc["partitions"][1]["log_end_offset"] == 2
-    assert desc["partitions"][1]["size_bytes"] > 0
+    if kcli.backend == "local":
+        assert desc["partitions"][1]["size_bytes"] > 0
     assert sorted(desc["config"]) == sorted(CONFIG_KEYS)
     assert desc["config"]["retention.ms"] == 60000
     assert desc["config"]["segment.bytes"] == 1073741824  # Kafka's default, effective
@@ -58,11 +64,11 @@ def test_describe_plain_is_kafka_topics_style(kcli):
     lines = ok(kcli("topic", "describe", "k")).stdout.splitlines()
     assert lines[0].startswith("Topic: k\tTopicId: ")
     assert lines[0].endswith("\tPartitionCount: 2\tConfigs: segment.bytes=1000")
-    assert lines[1] == (
-        "\tTopic: k\tPartition: 0\tLogStartOffset: 0\tLogEndOffset: 0\tSize: 0\tSegments: 1"
-    )
+    files = "Size: 0\tSegments: 1" if kcli.backend == "local" else "Size: -\tSegments: -"
+    assert lines[1] == f"\tTopic: k\tPartition: 0\tLogStartOffset: 0\tLogEndOffset: 0\t{files}"
 
 
+@pytest.mark.local_only("segments and retention run by the test are the local store's")
 def test_describe_picture_shows_segments_and_retention_at_80_columns(kcli, data_dir):
     ok(kcli("topic", "create", "pic", "--partitions", "2", "--config", "segment.bytes=200"))
     for i in range(8):
@@ -89,16 +95,45 @@ def test_describe_picture_shows_segments_and_retention_at_80_columns(kcli, data_
     assert "retention.bytes" in out and "set for this topic" in out
 
 
+def test_describe_picture_on_a_cluster_shows_offsets_without_segments(kcli):
+    ok(kcli("topic", "create", "pic", "--partitions", "2", "--config", "segment.bytes=200"))
+    ok(kcli("produce", "pic", "--partition", "0", *[f"record {i}" for i in range(16)]))
+    ok(kcli("produce", "pic", "--partition", "1", "lonely"))
+    out = ok(kcli("topic", "describe", "pic", "-o", "table", env={"COLUMNS": "80"})).stdout
+    lines = out.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    bar0 = next(line for line in lines if line.startswith(" p0 "))
+    bar1 = next(line for line in lines if line.startswith(" p1 "))
+    if kcli.backend == "local":
+        assert bar0.endswith("segments") and bar1.endswith("1 segment")
+    else:
+        assert "a cluster does not show its segments" in out
+        assert bar0.split()[1:-2] == ["█"] * 16 and bar0.endswith("16 records")
+        assert bar1.endswith("1 record")
+
+
 def test_info(kcli, data_dir):
     ok(kcli("topic", "create", "i", "--partitions", "3"))
     ok(kcli("produce", "i", "hello"))
     (info,) = json_lines(ok(kcli("info", "-o", "json")).stdout)
-    assert info["version"] and info["data_dir"] == str(data_dir)
-    assert info["topics"] == 1 and info["partitions"] == 3 and info["size_bytes"] > 0
+    assert info["version"] and info["topics"] == 1 and info["partitions"] == 3
+    assert info["cluster_id"] == Store(data_dir).cluster_id
     plain = ok(kcli("info")).stdout
-    assert f"data_dir: {data_dir}" in plain
+    if kcli.backend == "local":
+        assert info["data_dir"] == str(data_dir) and info["size_bytes"] > 0
+        assert f"data_dir: {data_dir}" in plain
+    else:  # where the cluster is instead of a directory; a broker shows no sizes
+        bootstrap = kcli.global_args[-1]
+        assert info["bootstrap_servers"] == bootstrap and "size_bytes" not in info
+        assert (info["from"], info["security_protocol"], info["brokers"]) == (
+            "--bootstrap-server",
+            "PLAINTEXT",
+            1,
+        )
+        assert f"bootstrap_servers: {bootstrap}" in plain
 
 
+@pytest.mark.local_only("log dump reads the local store's files")
 def test_log_dump_batches_records_index_and_a_bad_crc(kcli, data_dir):
     ok(
         kcli(
@@ -143,6 +178,7 @@ def test_log_dump_batches_records_index_and_a_bad_crc(kcli, data_dir):
     assert path.read_bytes() == bytes(data)
 
 
+@pytest.mark.local_only("log dump reads the local store's files")
 def test_log_dump_plain_is_kafka_dump_log_style(kcli):
     ok(kcli("topic", "create", "p"))
     ok(kcli("produce", "p", "--key", "k", "hello"))
