@@ -647,7 +647,7 @@ def partition_picture(parts, segments: dict[int, list] | None) -> None:
     styles = ("cyan", "blue")
     glyphs = ("█", "▓")
     legend = (
-        "   █ records (a cluster does not show its segments)   ░ removed by retention"
+        "   █ records (no segments shown)   ░ removed by retention"
         if segments is None
         else "   █▓ segments (alternating)   ░ removed by retention"
     )

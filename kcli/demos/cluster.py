@@ -107,6 +107,10 @@ class _Cluster:
                         continue
                     follower = self.logs[(b, part.number)]
                     start = follower.log_end_offset
+                    if start > leader_log.log_end_offset:
+                        # Ahead of a new leader elected while it was catching up: Kafka would
+                        # truncate it to the leader's high watermark; the demo lets it wait.
+                        continue
                     data = leader_log.read(start, 1 << 20).records
                     if data:
                         follower.append(list(split_batches(data)), fsync=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -17,6 +18,9 @@ from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 from storage import Store
 
 WAIT_S = 60.0
+# Recent enough to outlive retention.ms (7 days): a broker deletes older segments as soon as a
+# new one rolls, which a cluster's batching may make happen between produce and consume.
+AN_HOUR_AGO_MS = (int(time.time()) - 3600) * 1000
 
 
 def json_lines(text: str) -> list[dict]:
@@ -134,14 +138,14 @@ def test_non_utf8_payloads_round_trip_through_json(kcli, data_dir):
             "value_b64": base64.b64encode(raw_value).decode(),
             "key_b64": base64.b64encode(raw_key).decode(),
             "partition": 1,
-            "timestamp": 1_700_000_000_123,
+            "timestamp": AN_HOUR_AGO_MS + 123,
             "headers_b64": [["bin", base64.b64encode(b"\x80\x81").decode()], ["none", None]],
         },
         {
             "value": "plain ✓ text",
             "key": None,
             "partition": 0,
-            "timestamp": 1_700_000_000_456,
+            "timestamp": AN_HOUR_AGO_MS + 456,
             "headers": [["h", "v"]],
         },
         {"value": None, "key": "tombstone", "partition": 0},
@@ -157,7 +161,7 @@ def test_non_utf8_payloads_round_trip_through_json(kcli, data_dir):
     assert isinstance(binary["value"], str) and "\ufffd" in binary["value"]
     assert base64.b64decode(binary["value_b64"]) == raw_value
     assert base64.b64decode(binary["key_b64"]) == raw_key
-    assert binary["timestamp"] == 1_700_000_000_123
+    assert binary["timestamp"] == AN_HOUR_AGO_MS + 123
     assert binary["headers_b64"] == [
         ["bin", base64.b64encode(b"\x80\x81").decode()],
         ["none", None],
@@ -176,16 +180,15 @@ def test_non_utf8_payloads_round_trip_through_json(kcli, data_dir):
     assert store.log("src", 1).read_records(0)[0].value == raw_value
 
 
-def test_consume_a_pipe_of_json_into_produce(kcli, data_dir, topic):
+def test_consume_a_pipe_of_json_into_produce(kcli, topic):
     ok(kcli("produce", topic, *[f"m{i}" for i in range(30)]))
     ok(kcli("topic", "create", "copy", "--partitions", "3"))
     env = {k: v for k, v in os.environ.items() if k != "KCLI_DATA_DIR"}
-    kcli_cmd = [sys.executable, "-m", "kcli", "--data-dir", str(data_dir)]
     reader = subprocess.Popen(
-        [*kcli_cmd, "consume", topic, "-o", "json"], stdout=subprocess.PIPE, env=env
+        kcli.argv("consume", topic, "-o", "json"), stdout=subprocess.PIPE, env=env
     )
     writer = subprocess.run(
-        [*kcli_cmd, "produce", "copy", "--input", "json"],
+        kcli.argv("produce", "copy", "--input", "json"),
         stdin=reader.stdout,
         capture_output=True,
         env=env,
@@ -262,11 +265,11 @@ def test_table_view_shows_partition_offset_and_key(kcli, topic):
     assert "\x1b[" not in out  # no colours outside a terminal
 
 
-def _spawn(data_dir, *args):
+def _spawn(kcli, *args):
     env = {k: v for k, v in os.environ.items() if k != "KCLI_DATA_DIR"}
     env["PYTHONUNBUFFERED"] = "1"
     return subprocess.Popen(
-        [sys.executable, "-m", "kcli", "--data-dir", str(data_dir), *args],
+        kcli.argv(*args),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -275,10 +278,10 @@ def _spawn(data_dir, *args):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_follow_waits_for_new_records_and_stops_cleanly(kcli, data_dir, sig):
+def test_follow_waits_for_new_records_and_stops_cleanly(kcli, sig):
     ok(kcli("topic", "create", "f", "--partitions", "2"))
     ok(kcli("produce", "f", "old"))
-    follower = _spawn(data_dir, "consume", "f", "--follow")
+    follower = _spawn(kcli, "consume", "f", "--follow")
     try:
         assert follower.stdout.readline() == "old\n"
         ok(kcli("produce", "f", "new"))
@@ -313,12 +316,12 @@ def test_group_commits_only_what_was_printed(kcli, topic):
     assert rest.stdout == "".join(f"v{i}\n" for i in range(4, 10))
 
 
-def test_a_reader_that_leaves_early_is_not_an_error(kcli, data_dir):
+def test_a_reader_that_leaves_early_is_not_an_error(kcli):
     ok(kcli("topic", "create", "h"))
     ok(kcli("produce", "h", input="".join(f"{i}\n" for i in range(50_000))))
-    kcli_cmd = f'"{sys.executable}" -m kcli --data-dir "{data_dir}"'
+    kcli_cmd = shlex.join(kcli.argv("consume", "h"))
     result = subprocess.run(
-        ["bash", "-o", "pipefail", "-c", f"{kcli_cmd} consume h | head -n 2"],
+        ["bash", "-o", "pipefail", "-c", f"{kcli_cmd} | head -n 2"],
         capture_output=True,
         text=True,
         timeout=WAIT_S,
@@ -332,7 +335,7 @@ def test_lines_typed_slowly_are_written_before_the_input_ends(kcli, data_dir):
     ok(kcli("topic", "create", "typed"))
     env = {k: v for k, v in os.environ.items() if k != "KCLI_DATA_DIR"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kcli", "--data-dir", str(data_dir), "produce", "typed"],
+        kcli.argv("produce", "typed"),
         stdin=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,

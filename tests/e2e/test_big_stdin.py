@@ -18,27 +18,27 @@ GENERATOR = (
 )
 
 
-def test_a_million_lines_stream_in_constant_memory(tmp_path):
-    data = tmp_path / "data"
-    Store(data).create_topic("big", 2)
+def test_a_million_lines_stream_in_constant_memory(kcli, data_dir):
+    result = kcli("topic", "create", "big", "--partitions", "2")
+    assert result.returncode == 0, result.stderr
     env = {k: v for k, v in os.environ.items() if k != "KCLI_DATA_DIR"}
     gen = subprocess.Popen([sys.executable, "-c", GENERATOR], stdout=subprocess.PIPE)
-    kcli = subprocess.Popen(
-        [sys.executable, "-m", "kcli", "--data-dir", str(data), "produce", "big"],
+    producer = subprocess.Popen(
+        kcli.argv("produce", "big"),
         stdin=gen.stdout,
         stderr=subprocess.PIPE,
         env=env,
     )
     gen.stdout.close()
-    stderr = kcli.stderr.read().decode()
-    _, status, usage = os.wait4(kcli.pid, 0)
-    kcli.returncode = os.waitstatus_to_exitcode(status)
+    stderr = producer.stderr.read().decode()
+    _, status, usage = os.wait4(producer.pid, 0)
+    producer.returncode = os.waitstatus_to_exitcode(status)
     assert gen.wait(timeout=300) == 0
-    assert kcli.returncode == 0, stderr
+    assert producer.returncode == 0, stderr
     assert f"Produced {LINES:,} records to big" in stderr
     # ~47 MB of input: a process that held it (or its records) would be far above this.
     assert usage.ru_maxrss < 100 * 1024, f"max RSS {usage.ru_maxrss} KiB"
-    store = Store(data)
+    store = Store(data_dir)
     ends = [store.log("big", p).log_end_offset for p in range(2)]
     assert sum(ends) == LINES
     # Round-robin: line i went to partition (start + i) % 2, in order within each partition.

@@ -27,14 +27,16 @@ kcli topic describe tweets -o json
 """
 
 
-def test_two_minute_tour(tmp_path):
+def test_two_minute_tour(tmp_path, kcli, data_dir):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     shim = bin_dir / "kcli"
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m kcli "$@"\n')
     shim.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k != "KCLI_DATA_DIR"}
-    env["KCLI_DATA_DIR"] = str(tmp_path / "data")
+    env["KCLI_DATA_DIR"] = str(data_dir)
+    if kcli.backend == "remote":  # the same session, pointed at a cluster once for all
+        env["KCLI_BOOTSTRAP_SERVER"] = kcli.global_args[-1]
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
     result = subprocess.run(
         ["bash", "-c", TOUR], capture_output=True, text=True, env=env, timeout=300

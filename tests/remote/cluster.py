@@ -8,6 +8,7 @@ live members), a fresh server on a fresh data directory.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -138,6 +139,11 @@ def cli_runner(backend_kind, cli_data_dir, request):
     def run(*args: str, **kwargs):
         return run_kcli(cli_data_dir, *extra, *args, **kwargs)
 
+    def argv(*args: str) -> list[str]:
+        """The command line of the same kcli process, for tests that start it themselves."""
+        return [sys.executable, "-m", "kcli", "--data-dir", str(cli_data_dir), *extra, *args]
+
     run.backend = backend_kind
     run.global_args = extra
+    run.argv = argv
     return run
