@@ -77,11 +77,15 @@ def main() -> None:
             }
             results: dict[str, dict[str, list[float]]] = {}
             for name, base in targets.items():
-                subprocess.run([*base, "topic", "create", "warmup"], check=True)
+                subprocess.run(
+                    [*base, "topic", "create", "warmup"], check=True, capture_output=True
+                )
                 r = results[name] = {"topic list": [], "produce": [], "consume -o json": []}
                 for i in range(args.repeat):
                     topic = f"bench-{i}"
-                    subprocess.run([*base, "topic", "create", topic], check=True)
+                    subprocess.run(
+                        [*base, "topic", "create", topic], check=True, capture_output=True
+                    )
                     r["topic list"].append(timed([*base, "topic", "list"]))
                     r["produce"].append(timed([*base, "produce", topic], stdin=lines))
                     r["consume -o json"].append(timed([*base, "consume", topic, "-o", "json"]))

@@ -61,7 +61,6 @@ _ERR_ALL_BROKERS_DOWN = -187
 _ERR_TIMED_OUT = -185
 _ERR_AUTHENTICATION = -169
 _ERR_STATE = -172
-_ERR_INVALID_ARG = -186
 _UNREACHABLE = frozenset({_ERR_SSL, _ERR_TRANSPORT, _ERR_RESOLVE, _ERR_ALL_BROKERS_DOWN})
 # Kafka's error codes that need words of kcli's own.
 _UNKNOWN_TOPIC_OR_PART = 3
@@ -78,6 +77,18 @@ _NON_EMPTY_GROUP = 68
 _GROUP_ID_NOT_FOUND = 69
 # DescribeConfigs' source of a config set for the topic itself.
 _DYNAMIC_TOPIC_CONFIG = 1
+# kcli's choices for its clients (a --command-config or profile may still change them).
+PRODUCER_DEFAULTS = {
+    # Keys land where Kafka's Java producer (and the local store) put them.
+    "partitioner": "murmur2_random",
+    "allow.auto.create.topics": False,
+}
+CONSUMER_DEFAULTS = {
+    "auto.offset.reset": "earliest",  # as kcli's own Consumer
+    "allow.auto.create.topics": False,
+    # How long a broker may hold an empty fetch: the end of a partition is seen this soon.
+    "fetch.wait.max.ms": 100,
+}
 # The assignors librdkafka implements.
 _ASSIGNORS = ("range", "roundrobin", "cooperative-sticky")
 # A record's bytes in a batch besides key, value and headers (at most), and a batch header.
@@ -212,10 +223,12 @@ class RemoteBackend(Backend):
 
     # -- clients ------------------------------------------------------------------------
 
-    def client_config(self, conf: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """librdkafka settings for a new client: kcli's defaults, then the connection's
+    def client_config(
+        self, conf: Mapping[str, Any] | None = None, defaults: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """librdkafka settings for a new client: kcli's ``defaults``, then the connection's
         properties, then ``conf`` (a command's own settings; the user's client.id stays)."""
-        merged: dict[str, Any] = {"client.id": "kcli"}
+        merged: dict[str, Any] = {"client.id": "kcli", **(defaults or {})}
         merged.update(self.connection.client_config())
         user_client_id = self.connection.properties.get("client.id")
         merged.update(conf or {})
@@ -226,7 +239,9 @@ class RemoteBackend(Backend):
         merged["logger"] = self._logger
         return merged
 
-    def new_client(self, kind: str, conf: Mapping[str, Any]):
+    def new_client(
+        self, kind: str, conf: Mapping[str, Any], defaults: Mapping[str, Any] | None = None
+    ):
         """A confluent-kafka Producer, Consumer or AdminClient; bad settings become KcliError."""
         ck = self.ck
         cls = {
@@ -235,7 +250,7 @@ class RemoteBackend(Backend):
             "admin": ck.admin.AdminClient,
         }[kind]
         try:
-            return cls(self.client_config(conf))
+            return cls(self.client_config(conf, defaults))
         except (ck.KafkaException, ValueError, TypeError) as exc:
             reason = exc.args[0].str() if isinstance(exc, ck.KafkaException) else str(exc)
             sources = ", ".join(self.connection.sources)
@@ -609,9 +624,7 @@ class RemoteProducer:
         conf = dict(conf or {})
         self._backend = backend
         self._default_cb = conf.pop("on_delivery", None)
-        settings = {"partitioner": "murmur2_random", "allow.auto.create.topics": False}
-        settings.update(conf)
-        self._p = backend.new_client("producer", settings)
+        self._p = backend.new_client("producer", conf, PRODUCER_DEFAULTS)
         self._round_robin = RoundRobin()
         self._meta: dict[str, tuple[int, int | None]] = {}
         self._last_cb = self._last_wrapped = None
@@ -846,8 +859,6 @@ class RemoteConsumer:
             conf["group.id"] = f"kcli-no-group-{uuid.uuid4().hex[:12]}"
             conf["enable.auto.commit"] = False
             conf["enable.auto.offset.store"] = False
-        conf.setdefault("auto.offset.reset", "earliest")
-        conf.setdefault("allow.auto.create.topics", False)
         strategy = str(conf.get("partition.assignment.strategy", "range"))
         names = [s.strip() for s in strategy.split(",") if s.strip()]
         bad = [s for s in names if s not in _ASSIGNORS]
@@ -862,7 +873,7 @@ class RemoteConsumer:
         self._cooperative = "cooperative-sticky" in names
         self._group_id = str(conf["group.id"])
         self._auto_commit = str(conf.get("enable.auto.commit", True)).lower() in ("true", "1")
-        self._c = backend.new_client("consumer", conf)
+        self._c = backend.new_client("consumer", conf, CONSUMER_DEFAULTS)
         self._on_assign = self._on_revoke = self._on_lost = None
         self._closed = False
 
@@ -1028,20 +1039,26 @@ class RemoteConsumer:
         self._check()
         return None if m is None else self._message(m)
 
-    def consume(self, num_messages: int = 1, timeout: float | None = -1) -> list:
-        got = self._call(self._c.consume, num_messages, -1 if timeout is None else timeout)
+    def _consume(self, num_messages: int, timeout: float | None) -> list:
+        """Up to ``num_messages`` messages, returning as soon as any are there (librdkafka's
+        consume() waits for all of them until the timeout)."""
+        got = self._call(self._c.consume, num_messages, 0)
+        if not got and timeout != 0:
+            got = self._call(self._c.consume, 1, -1 if timeout is None else timeout)
+            if got and num_messages > 1:
+                got += self._call(self._c.consume, num_messages - 1, 0)
         self._check()
-        return [self._message(m) for m in got]
+        return got
+
+    def consume(self, num_messages: int = 1, timeout: float | None = -1) -> list:
+        return [self._message(m) for m in self._consume(num_messages, timeout)]
 
     def consume_records(self, max_records: int = 100_000, timeout: float | None = -1) -> list:
         """kcli-only: records as ``(topic, partition, [(offset, timestamp, key, value,
         headers), ...])`` runs, events (end of partition ...) as error Messages."""
         from kcli.client.types import Message
 
-        got = self._call(
-            self._c.consume, min(max_records, 1_000_000), -1 if timeout is None else timeout
-        )
-        self._check()
+        got = self._consume(min(max_records, 1_000_000), timeout)
         out: list = []
         run: list | None = None
         where = None
