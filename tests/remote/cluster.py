@@ -8,6 +8,7 @@ live members), a fresh server on a fresh data directory.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,13 @@ SERVE_CONFIG = (
     "auto.create.topics.enable=false",
 )
 RESET_TIMEOUT_S = 60.0
+# A cluster or profile chosen in the developer's shell must not turn local tests remote.
+_CLUSTER_VARIABLES = ("KCLI_BOOTSTRAP_SERVER", "KCLI_PROFILE", "KCLI_CONFIG")
+
+
+def pytest_configure(config):
+    for name in _CLUSTER_VARIABLES:
+        os.environ.pop(name, None)
 
 
 class SharedCluster:
