@@ -69,7 +69,8 @@ BAD_INPUTS = {
     "length too short for a header": (struct.pack(">i", 3) + b"abc", "frame length 3 is too short"),
     "truncated frame": (struct.pack(">i", 100) + b"\0" * 50, "after 50 bytes of a 100-byte frame"),
     "unknown api key": (_frame(_header(999, 0)), "unknown or unsupported API key 999"),
-    "api kcli serve does not implement": (_frame(_header(42, 0)), "unsupported API key 42"),
+    # SaslHandshake (17): a real Kafka API that kcli serve does not offer (no authentication).
+    "api kcli serve does not implement": (_frame(_header(17, 1)), "unsupported API key 17"),
     "garbage body": (_frame(_header(0, 8) + b"\x00\x01"), "cannot decode Produce v8 request"),
     "request cut inside its frame": (_frame(_metadata_v8()[:-3]), "cannot decode Metadata v8"),
     "client id longer than the frame": (
