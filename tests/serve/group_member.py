@@ -15,6 +15,7 @@ import sys
 
 SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 500
+REBALANCE_TIMEOUT_MS = 10000
 stopping = False
 
 
@@ -46,6 +47,9 @@ def run_kafka_python(bootstrap, topic, group, client_id):
         enable_auto_commit=False,
         session_timeout_ms=SESSION_TIMEOUT_MS,
         heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+        # The rebalance timeout (kafka-python sends max.poll.interval.ms, default 300 s): a
+        # member that misses a rebalance is dropped after 10 s instead of stalling the group.
+        max_poll_interval_ms=REBALANCE_TIMEOUT_MS,
     )
     consumer.subscribe([topic], listener=Listener())
     while not stopping:
