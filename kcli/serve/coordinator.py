@@ -15,25 +15,40 @@ Membership lives in this process's memory, as in a Kafka broker.  A snapshot of 
 protocol) is published through ``GroupStore`` so that ``kcli group list/describe`` show wire
 groups next to groups of kcli processes; committed offsets go to the same ``GroupStore`` that
 kcli's own consumers use.
+
+This module holds the state machine (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) and the
+DescribeGroups, ListGroups and DeleteGroups handlers; the group records are in
+``group_state``, OffsetCommit/OffsetFetch in ``group_offsets``, and the timers and the
+publication of snapshots in ``group_timers``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from kcli.serve.config import BrokerConfig
 from kcli.serve.consumer_protocol import (
     CONSUMER_PROTOCOL_TYPE,
     decode_assignment,
-    decode_subscription,
     encode_assignment,
     encode_subscription,
 )
+from kcli.serve.errors import group_error_code
+from kcli.serve.group_offsets import GroupOffsets
+from kcli.serve.group_state import (
+    COMPLETING_REBALANCE,
+    DEAD,
+    EMPTY,
+    PREPARING_REBALANCE,
+    STABLE,
+    Group,
+    Member,
+)
+from kcli.serve.group_timers import GroupTimers
 from kcli.serve.protocol import (
     DeleteGroupsResponse,
     DescribeGroupsResponse,
@@ -42,8 +57,6 @@ from kcli.serve.protocol import (
     JoinGroupResponse,
     LeaveGroupResponse,
     ListGroupsResponse,
-    OffsetCommitResponse,
-    OffsetFetchResponse,
     Request,
     SyncGroupResponse,
 )
@@ -51,66 +64,6 @@ from kcli.serve.stats import ConnectionStats
 from storage import StorageError, Store
 
 log = logging.getLogger("kcli.serve")
-
-EMPTY = "Empty"
-PREPARING_REBALANCE = "PreparingRebalance"
-COMPLETING_REBALANCE = "CompletingRebalance"
-STABLE = "Stable"
-DEAD = "Dead"
-
-TICK_S = 0.1
-# Published snapshots are refreshed this often while a group has members, so that readers can
-# tell a live coordinator from one that has gone.
-REPUBLISH_S = 2.0
-
-
-@dataclass
-class Member:
-    """One consumer in a group, as the coordinator knows it."""
-
-    member_id: str
-    group_instance_id: str | None
-    client_id: str
-    client_host: str
-    session_timeout_ms: int
-    rebalance_timeout_ms: int
-    protocol_type: str
-    protocols: list[tuple[str, bytes]]
-    joined_at: float
-    last_heartbeat: float
-    assignment: bytes = b""
-    join_future: asyncio.Future | None = None
-    sync_future: asyncio.Future | None = None
-
-    def metadata(self, protocol: str) -> bytes:
-        for name, metadata in self.protocols:
-            if name == protocol:
-                return metadata
-        return b""
-
-
-@dataclass
-class Group:
-    """A group's live protocol state."""
-
-    group_id: str
-    state: str = EMPTY
-    generation: int = 0
-    protocol_type: str = ""
-    protocol: str = ""
-    leader: str = ""
-    members: dict[str, Member] = field(default_factory=dict)
-    # member ids handed out with MEMBER_ID_REQUIRED, and when they expire
-    pending: dict[str, float] = field(default_factory=dict)
-    rebalance_deadline: float = 0.0
-    join_not_before: float = 0.0
-
-    def protocols_in_common(self) -> list[str]:
-        common: set[str] | None = None
-        for member in self.members.values():
-            names = {name for name, _ in member.protocols}
-            common = names if common is None else common & names
-        return sorted(common or ())
 
 
 @dataclass(frozen=True)
@@ -123,7 +76,7 @@ class _JoinResult:
     members: tuple[tuple[str, str | None, bytes], ...] = ()
 
 
-class GroupCoordinator:
+class GroupCoordinator(GroupTimers, GroupOffsets):
     """Handlers for the group APIs, and the timers that expire sessions and rebalances."""
 
     def __init__(self, store: Store, config: BrokerConfig, *, run: Callable):
@@ -235,7 +188,7 @@ class GroupCoordinator:
                 generation = await self.run(self._claim, group_id)
             except StorageError as exc:
                 log.info("%s cannot join group '%s': %s", conn.label, group_id, exc)
-                return _JoinResult(_group_error_code(exc))
+                return _JoinResult(group_error_code(exc))
             group = self.groups.get(group_id)  # another join may have created it meanwhile
             if group is None:
                 group = self.groups[group_id] = Group(group_id, generation=generation)
@@ -548,127 +501,6 @@ class GroupCoordinator:
             ],
         )
 
-    # -- offsets --------------------------------------------------------------------------
-
-    async def offset_commit(self, conn: ConnectionStats, req: Request):
-        body = req.body
-        error = self._commit_error(
-            body.group_id, body.generation_id_or_member_epoch, body.member_id
-        )
-        offsets = {}
-        errors: dict[tuple[str, int], ErrorCode] = {}
-        wanted = [(t.name, p) for t in body.topics for p in t.partitions]
-        if error == ErrorCode.NONE:
-            known = await self.run(self._partition_counts, {name for name, _ in wanted})
-            for name, part in wanted:
-                tp = (name, part.partition_index)
-                metadata = part.committed_metadata or ""
-                if not 0 <= part.partition_index < known.get(name, 0):
-                    errors[tp] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-                elif len(metadata.encode()) > self.config.offset_metadata_max_bytes:
-                    errors[tp] = ErrorCode.OFFSET_METADATA_TOO_LARGE
-                else:
-                    offsets[tp] = (part.committed_offset, metadata)
-            if offsets:
-                error = await self._store_offsets(conn, body, offsets)
-        response_topics: dict[str, list] = {}
-        part_cls = OffsetCommitResponse.OffsetCommitResponseTopic.OffsetCommitResponsePartition
-        for name, part in wanted:
-            tp = (name, part.partition_index)
-            response_topics.setdefault(name, []).append(
-                part_cls(partition_index=part.partition_index, error_code=errors.get(tp, error))
-            )
-        return OffsetCommitResponse(
-            version=req.version,
-            throttle_time_ms=0,
-            topics=[
-                OffsetCommitResponse.OffsetCommitResponseTopic(name=name, partitions=parts)
-                for name, parts in response_topics.items()
-            ],
-        )
-
-    def _commit_error(self, group_id: str, generation: int, member_id: str) -> ErrorCode:
-        if not group_id:
-            return ErrorCode.INVALID_GROUP_ID
-        group = self.groups.get(group_id)
-        if generation < 0 and (group is None or not group.members):
-            return ErrorCode.NONE  # a simple commit: checked against kcli members by the store
-        if group is not None and group.state == COMPLETING_REBALANCE:
-            return ErrorCode.REBALANCE_IN_PROGRESS
-        member = group.members.get(member_id) if group is not None else None
-        if member is None:
-            return ErrorCode.UNKNOWN_MEMBER_ID
-        if generation != group.generation:
-            return ErrorCode.ILLEGAL_GENERATION
-        member.last_heartbeat = self._loop_time()
-        return ErrorCode.NONE
-
-    async def _store_offsets(self, conn: ConnectionStats, body, offsets) -> ErrorCode:
-        from storage.groups import OffsetAndMetadata
-
-        now_ms = int(time.time() * 1000)
-        values = {
-            tp: OffsetAndMetadata(offset, metadata, now_ms)
-            for tp, (offset, metadata) in offsets.items()
-        }
-        group = self.groups.get(body.group_id)
-        try:
-            if group is not None and group.members:
-                await self.run(self.group_store.commit_offsets_trusted, body.group_id, values)
-            else:
-                await self.run(self.group_store.commit_offsets, body.group_id, values)
-        except StorageError as exc:
-            log.info(
-                "offset commit of %s for group '%s' failed: %s", conn.label, body.group_id, exc
-            )
-            return _group_error_code(exc)
-        return ErrorCode.NONE
-
-    def _partition_counts(self, topics: set[str]) -> dict[str, int]:
-        out = {}
-        for name in topics:
-            try:
-                out[name] = self.store.topic(name).partitions
-            except StorageError:
-                pass
-        return out
-
-    async def offset_fetch(self, conn: ConnectionStats, req: Request):
-        body = req.body
-        wanted = None
-        if body.topics is not None:
-            wanted = [(t.name, p) for t in body.topics for p in t.partition_indexes]
-        try:
-            committed = await self.run(self.group_store.fetch_offsets, body.group_id, wanted)
-            error = ErrorCode.NONE
-        except StorageError as exc:
-            log.info("offset fetch for group '%s' failed: %s", body.group_id, exc)
-            committed, error = {}, _group_error_code(exc)
-        if wanted is None:
-            wanted = sorted(committed)
-        part_cls = OffsetFetchResponse.OffsetFetchResponseTopic.OffsetFetchResponsePartition
-        topics: dict[str, list] = {}
-        for tp in wanted:
-            found = committed.get(tp)
-            topics.setdefault(tp[0], []).append(
-                part_cls(
-                    partition_index=tp[1],
-                    committed_offset=found.offset if found else -1,
-                    committed_leader_epoch=-1,
-                    metadata=found.metadata if found else "",
-                    error_code=error if req.version < 2 else ErrorCode.NONE,
-                )
-            )
-        return OffsetFetchResponse(
-            version=req.version,
-            throttle_time_ms=0,
-            topics=[
-                OffsetFetchResponse.OffsetFetchResponseTopic(name=name, partitions=parts)
-                for name, parts in topics.items()
-            ],
-            error_code=error,
-        )
-
     # -- DescribeGroups / ListGroups ------------------------------------------------------
 
     async def describe_groups(self, conn: ConnectionStats, req: Request):
@@ -724,7 +556,7 @@ class GroupCoordinator:
         except StorageError as exc:
             log.info("describing group '%s' failed: %s", group_id, exc)
             return group_cls(
-                error_code=_group_error_code(exc),
+                error_code=group_error_code(exc),
                 group_id=group_id,
                 group_state="",
                 protocol_type="",
@@ -795,7 +627,7 @@ class GroupCoordinator:
                     error = ErrorCode.NONE
                     log.info("%s deleted group '%s'", conn.label, group_id)
                 except StorageError as exc:
-                    error = _group_error_code(exc)
+                    error = group_error_code(exc)
             results.append(
                 DeleteGroupsResponse.DeletableGroupResult(group_id=group_id, error_code=error)
             )
@@ -805,109 +637,6 @@ class GroupCoordinator:
         if snapshot is not None:
             self._publish([snapshot])
         self.group_store.delete_group(group_id)
-
-    # -- timers and publication -----------------------------------------------------------
-
-    async def _tick_loop(self) -> None:
-        while True:
-            if not any(g.members or g.pending for g in self.groups.values()):
-                self._wake.clear()
-                await self._wake.wait()
-            await asyncio.sleep(TICK_S)
-            try:
-                self._tick()
-            except Exception:  # never let one bad group stop every group's timers
-                log.exception("group timers failed")
-
-    def _tick(self) -> None:
-        now = self._loop_time()
-        for group in list(self.groups.values()):
-            for member_id, expires in list(group.pending.items()):
-                if now > expires:
-                    del group.pending[member_id]
-            for member in list(group.members.values()):
-                waiting = member.join_future is not None or member.sync_future is not None
-                if not waiting and now - member.last_heartbeat > member.session_timeout_ms / 1000:
-                    self._remove_member(
-                        group,
-                        member,
-                        f"no heartbeat within session.timeout.ms={member.session_timeout_ms}",
-                    )
-            self._maybe_complete_join(group)
-            if (
-                group.state == EMPTY
-                and not group.members
-                and not group.pending
-                and group.group_id not in self._dirty
-            ):
-                # Its published state says all there is to say; forget it here.
-                del self.groups[group.group_id]
-
-    async def _publish_loop(self) -> None:
-        last_full = 0.0
-        while True:
-            await asyncio.sleep(TICK_S * 2)
-            now = self._loop_time()
-            if now - last_full >= REPUBLISH_S:
-                last_full = now
-                self._dirty.update(g.group_id for g in self.groups.values() if g.members)
-            await self._publish_dirty()
-
-    async def _publish_dirty(self) -> None:
-        if not self._dirty:
-            return
-        snapshots = [
-            self._snapshot(self.groups[g]) for g in sorted(self._dirty) if g in self.groups
-        ]
-        self._dirty.clear()
-        try:
-            await self.run(self._publish, snapshots)
-        except Exception as exc:  # publishing is for display; the protocol goes on without it
-            log.warning("could not publish group state: %s", exc)
-
-    def _snapshot(self, group: Group) -> dict:
-        from storage.groups import MemberDescription
-
-        now = self._loop_time()
-        wall_ms = int(time.time() * 1000)
-        members = tuple(
-            MemberDescription(
-                member_id=m.member_id,
-                client_id=m.client_id,
-                host=m.client_host,
-                pid=None,
-                topics=decode_subscription(m.metadata(group.protocol) or m.protocols[0][1])
-                if group.protocol_type == CONSUMER_PROTOCOL_TYPE
-                else (),
-                assignment=decode_assignment(m.assignment)
-                if group.protocol_type == CONSUMER_PROTOCOL_TYPE
-                else (),
-                last_heartbeat_ms=wall_ms - int((now - m.last_heartbeat) * 1000),
-            )
-            for m in group.members.values()
-        )
-        return {
-            "group": group.group_id,
-            "state": group.state,
-            "generation": group.generation,
-            "protocol_type": group.protocol_type or CONSUMER_PROTOCOL_TYPE,
-            "assignor": group.protocol,
-            "members": members,
-        }
-
-    def _publish(self, snapshots: list[dict]) -> None:
-        for snapshot in snapshots:
-            group = snapshot.pop("group")
-            try:
-                self.group_store.publish_external(group, **snapshot)
-            except StorageError as exc:
-                log.warning("could not publish the state of group '%s': %s", group, exc)
-
-
-def _group_error_code(exc: StorageError) -> int:
-    """Kafka's error code for a GroupStore error (groups' errors carry theirs)."""
-    code = getattr(exc, "error_code", None)
-    return code if isinstance(code, int) else ErrorCode.UNKNOWN_SERVER_ERROR
 
 
 def _resolve(future: asyncio.Future | None, value) -> None:

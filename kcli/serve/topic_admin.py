@@ -1,0 +1,313 @@
+"""Topic administration: CreateTopics, DeleteTopics, CreatePartitions,
+IncrementalAlterConfigs and DescribeConfigs.
+
+Creating, growing and deleting topics and altering their configs take the broker's
+``admin_lock`` (the store's lock file keeps processes apart, not threads of this one).
+
+``TopicAdmin`` is a mixin of ``Broker``: it uses the broker's ``store``, ``config``, ``run``,
+``watcher`` and ``admin_lock``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kcli.serve.config import NODE_ID
+from kcli.serve.errors import error_code
+from kcli.serve.protocol import (
+    CreatePartitionsResponse,
+    CreateTopicsResponse,
+    DeleteTopicsResponse,
+    DescribeConfigsResponse,
+    ErrorCode,
+    IncrementalAlterConfigsResponse,
+    Request,
+)
+from kcli.serve.stats import ConnectionStats
+from storage import (
+    InvalidPartitions,
+    StorageError,
+    TopicAlreadyExists,
+    validate_topic_name,
+)
+from storage.store import MAX_PARTITIONS
+from storage.topic_config import config_from_user
+
+log = logging.getLogger("kcli.serve")
+
+# DescribeConfigs resource types and config sources (Kafka's ConfigResource / ConfigSource).
+RESOURCE_TOPIC = 2
+RESOURCE_BROKER = 4
+SOURCE_DYNAMIC_TOPIC_CONFIG = 1
+SOURCE_STATIC_BROKER_CONFIG = 4
+SOURCE_DEFAULT_CONFIG = 5
+# IncrementalAlterConfigs operations.
+CONFIG_OPERATIONS = {0: "SET", 1: "DELETE", 2: "APPEND", 3: "SUBTRACT"}
+# DescribeConfigs v3 config types.
+TYPE_BOOLEAN, TYPE_STRING, TYPE_INT, TYPE_LONG, TYPE_LIST = 1, 2, 3, 5, 7
+_TOPIC_CONFIG_TYPES = {
+    "retention.ms": TYPE_LONG,
+    "retention.bytes": TYPE_LONG,
+    "segment.bytes": TYPE_INT,
+    "segment.ms": TYPE_LONG,
+    "max.message.bytes": TYPE_INT,
+    "index.interval.bytes": TYPE_INT,
+    "cleanup.policy": TYPE_LIST,
+    "message.timestamp.type": TYPE_STRING,
+}
+
+
+class TopicAdmin:
+    """Handlers for the topic and config admin APIs."""
+
+    # -- CreateTopics / DeleteTopics ------------------------------------------------------
+
+    async def create_topics(self, conn: ConnectionStats, req: Request):
+        body = req.body
+        results = []
+        async with self.admin_lock:
+            for topic in body.topics:
+                error, message = await self.run(self._create_topic, topic, body.validate_only)
+                if error == ErrorCode.NONE and not body.validate_only:
+                    log.info("%s created topic '%s'", conn.label, topic.name)
+                results.append(
+                    CreateTopicsResponse.CreatableTopicResult(
+                        name=topic.name, error_code=error, error_message=message
+                    )
+                )
+        return CreateTopicsResponse(version=req.version, throttle_time_ms=0, topics=results)
+
+    def _create_topic(self, topic, validate_only: bool) -> tuple[ErrorCode, str | None]:
+        partitions = topic.num_partitions
+        if topic.assignments:
+            if any(list(a.broker_ids) != [NODE_ID] for a in topic.assignments):
+                return (
+                    ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                    f"kcli serve is a single broker (id {NODE_ID}); every replica list must be [0]",
+                )
+            partitions = len(topic.assignments)
+        elif partitions == -1:
+            partitions = self.config.num_partitions
+        if topic.replication_factor not in (-1, 1) and not topic.assignments:
+            return (
+                ErrorCode.INVALID_REPLICATION_FACTOR,
+                f"replication factor {topic.replication_factor} is impossible on kcli serve, "
+                f"a single broker: use 1 (or -1 for the default)",
+            )
+        configs = {c.name: c.value for c in topic.configs if c.value is not None}
+        try:
+            if validate_only:
+                validate_topic_name(topic.name)
+                if not 1 <= partitions <= MAX_PARTITIONS:
+                    raise InvalidPartitions(
+                        f"partition count must be from 1 to {MAX_PARTITIONS}; got {partitions}"
+                    )
+                config_from_user(configs)
+                if self.store.topic_exists(topic.name):
+                    raise TopicAlreadyExists(f"topic '{topic.name}' already exists")
+            else:
+                self.store.create_topic(topic.name, partitions, configs)
+        except StorageError as exc:
+            return error_code(exc), str(exc)
+        return ErrorCode.NONE, None
+
+    async def delete_topics(self, conn: ConnectionStats, req: Request):
+        results = []
+        async with self.admin_lock:
+            for name in req.body.topic_names:
+                try:
+                    await self.run(self.store.delete_topic, name)
+                    error = ErrorCode.NONE
+                    log.info("%s deleted topic '%s'", conn.label, name)
+                except StorageError as exc:
+                    error = error_code(exc)
+                results.append(
+                    DeleteTopicsResponse.DeletableTopicResult(name=name, error_code=error)
+                )
+        self.watcher.wake_all()  # fetches waiting on a deleted topic report it now
+        return DeleteTopicsResponse(version=req.version, throttle_time_ms=0, responses=results)
+
+    # -- CreatePartitions / IncrementalAlterConfigs ----------------------------------------
+
+    async def create_partitions(self, conn: ConnectionStats, req: Request):
+        body = req.body
+        results = []
+        async with self.admin_lock:
+            for topic in body.topics:
+                error, message = await self.run(self._create_partitions, topic, body.validate_only)
+                if error == ErrorCode.NONE and not body.validate_only:
+                    log.info(
+                        "%s grew topic '%s' to %d partitions", conn.label, topic.name, topic.count
+                    )
+                results.append(
+                    CreatePartitionsResponse.CreatePartitionsTopicResult(
+                        name=topic.name, error_code=error, error_message=message
+                    )
+                )
+        return CreatePartitionsResponse(version=req.version, throttle_time_ms=0, results=results)
+
+    def _create_partitions(self, topic, validate_only: bool) -> tuple[ErrorCode, str | None]:
+        if topic.assignments and any(list(a.broker_ids) != [NODE_ID] for a in topic.assignments):
+            return (
+                ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                f"kcli serve is a single broker (id {NODE_ID}); every replica list must be [0]",
+            )
+        try:
+            meta = self.store.topic(topic.name)
+            if topic.count == meta.partitions:
+                # Kafka refuses a request that changes nothing; the store would accept it.
+                return (
+                    ErrorCode.INVALID_PARTITIONS,
+                    f"topic '{topic.name}' already has {meta.partitions} partitions",
+                )
+            if validate_only:
+                if topic.count < meta.partitions:
+                    # The store refuses a shrink before writing anything: its error is the answer.
+                    self.store.alter_topic(topic.name, partitions=topic.count)
+                if topic.count > MAX_PARTITIONS:
+                    raise InvalidPartitions(
+                        f"partition count must be from 1 to {MAX_PARTITIONS}; got {topic.count}"
+                    )
+            else:
+                self.store.alter_topic(topic.name, partitions=topic.count)
+        except StorageError as exc:
+            return error_code(exc), str(exc)
+        return ErrorCode.NONE, None
+
+    async def incremental_alter_configs(self, conn: ConnectionStats, req: Request):
+        body = req.body
+        responses = []
+        async with self.admin_lock:
+            for resource in body.resources:
+                error, message = await self.run(self._alter_configs, resource, body.validate_only)
+                if error == ErrorCode.NONE and not body.validate_only:
+                    log.info(
+                        "%s set %s on topic '%s'",
+                        conn.label,
+                        ", ".join(f"{c.name}={c.value}" for c in resource.configs),
+                        resource.resource_name,
+                    )
+                responses.append(
+                    IncrementalAlterConfigsResponse.AlterConfigsResourceResponse(
+                        error_code=error,
+                        error_message=message,
+                        resource_type=resource.resource_type,
+                        resource_name=resource.resource_name,
+                    )
+                )
+        return IncrementalAlterConfigsResponse(
+            version=req.version, throttle_time_ms=0, responses=responses
+        )
+
+    def _alter_configs(self, resource, validate_only: bool) -> tuple[ErrorCode, str | None]:
+        if resource.resource_type != RESOURCE_TOPIC:
+            return (
+                ErrorCode.INVALID_REQUEST,
+                f"kcli serve alters topic configs (resource type {RESOURCE_TOPIC}) only; broker "
+                f"configs are set with kcli serve --config KEY=VALUE at start",
+            )
+        changes: dict[str, str] = {}
+        for c in resource.configs:
+            if c.config_operation != 0:
+                op = CONFIG_OPERATIONS.get(c.config_operation, str(c.config_operation))
+                # The store keeps overrides it can set, not a way to drop one.
+                return (
+                    ErrorCode.INVALID_REQUEST,
+                    f"kcli serve can SET topic configs, not {op} them ('{c.name}')",
+                )
+            if c.value is None:
+                return ErrorCode.INVALID_CONFIG, f"setting '{c.name}' needs a value"
+            changes[c.name] = c.value
+        try:
+            meta = self.store.topic(resource.resource_name)
+            if validate_only:
+                meta.config.with_overrides(changes)
+            elif changes:
+                self.store.alter_topic(resource.resource_name, config=changes)
+        except StorageError as exc:
+            return error_code(exc), str(exc)
+        return ErrorCode.NONE, None
+
+    # -- DescribeConfigs ------------------------------------------------------------------
+
+    async def describe_configs(self, conn: ConnectionStats, req: Request):
+        results = []
+        for resource in req.body.resources:
+            results.append(await self.run(self._describe_config, resource))
+        return DescribeConfigsResponse(version=req.version, throttle_time_ms=0, results=results)
+
+    def _describe_config(self, resource):
+        result_cls = DescribeConfigsResponse.DescribeConfigsResult
+        entry_cls = result_cls.DescribeConfigsResourceResult
+        keys = resource.configuration_keys
+        entries = []
+        try:
+            if resource.resource_type == RESOURCE_TOPIC:
+                meta = self.store.topic(resource.resource_name)
+                for name, value in meta.config.to_kafka().items():
+                    overridden = name in meta.overrides
+                    entries.append(
+                        (
+                            name,
+                            str(value),
+                            SOURCE_DYNAMIC_TOPIC_CONFIG if overridden else SOURCE_DEFAULT_CONFIG,
+                            _TOPIC_CONFIG_TYPES.get(name, TYPE_STRING),
+                        )
+                    )
+            elif resource.resource_type == RESOURCE_BROKER:
+                if resource.resource_name not in ("", str(NODE_ID)):
+                    return result_cls(
+                        error_code=ErrorCode.INVALID_REQUEST,
+                        error_message=f"kcli serve is broker {NODE_ID}; there is no broker "
+                        f"'{resource.resource_name}'",
+                        resource_type=resource.resource_type,
+                        resource_name=resource.resource_name,
+                        configs=[],
+                    )
+                for name, value in self.config.to_kafka().items():
+                    is_bool = isinstance(value, bool)
+                    entries.append(
+                        (
+                            name,
+                            str(value).lower() if is_bool else str(value),
+                            SOURCE_STATIC_BROKER_CONFIG,
+                            TYPE_BOOLEAN if is_bool else TYPE_LONG,
+                        )
+                    )
+            else:
+                return result_cls(
+                    error_code=ErrorCode.INVALID_REQUEST,
+                    error_message=f"kcli serve describes topics (2) and brokers (4), not "
+                    f"resource type {resource.resource_type}",
+                    resource_type=resource.resource_type,
+                    resource_name=resource.resource_name,
+                    configs=[],
+                )
+        except StorageError as exc:
+            return result_cls(
+                error_code=error_code(exc),
+                error_message=str(exc),
+                resource_type=resource.resource_type,
+                resource_name=resource.resource_name,
+                configs=[],
+            )
+        return result_cls(
+            error_code=0,
+            error_message=None,
+            resource_type=resource.resource_type,
+            resource_name=resource.resource_name,
+            configs=[
+                entry_cls(
+                    name=name,
+                    value=value,
+                    read_only=resource.resource_type == RESOURCE_BROKER,
+                    config_source=source,
+                    is_sensitive=False,
+                    synonyms=[],
+                    config_type=config_type,
+                    documentation=None,
+                )
+                for name, value, source, config_type in entries
+                if keys is None or name in keys
+            ],
+        )
