@@ -1,0 +1,150 @@
+"""librdkafka's error codes, error reports and log lines, and how kcli words them.
+
+librdkafka reports connection trouble through ``error_cb`` and retries for ever;
+``_ErrorReports`` collects those reports so that kcli can fail fast, with one line saying why
+(refused, unknown host, TLS, authentication) and never a secret.  Its log lines go to stderr
+only with ``--debug``.  Errors a producer or consumer sees become kcli's KafkaError and
+KafkaException (secrets masked).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections import deque
+from typing import TYPE_CHECKING
+
+from kcli.connection import Connection
+from kcli.errors import KcliError
+
+if TYPE_CHECKING:
+    from kcli.backends.remote import RemoteBackend
+
+# librdkafka's client-side error codes (RD_KAFKA_RESP_ERR__*).
+_ERR_SSL = -181
+_ERR_TRANSPORT = -195
+_ERR_RESOLVE = -193
+_ERR_ALL_BROKERS_DOWN = -187
+_ERR_TIMED_OUT = -185
+_ERR_AUTHENTICATION = -169
+_ERR_STATE = -172
+_UNREACHABLE = frozenset({_ERR_SSL, _ERR_TRANSPORT, _ERR_RESOLVE, _ERR_ALL_BROKERS_DOWN})
+# Kafka's error codes that need words of kcli's own.
+_UNKNOWN_TOPIC_OR_PART = 3
+_INVALID_TOPIC = 17
+_ILLEGAL_GENERATION = 22
+_INVALID_GROUP_ID = 24
+_UNKNOWN_MEMBER_ID = 25
+_REBALANCE_IN_PROGRESS = 27
+_AUTHORIZATION_FAILED = {29: "topic", 30: "group", 31: "cluster"}
+_TOPIC_ALREADY_EXISTS = 36
+_INVALID_PARTITIONS = 37
+_INVALID_CONFIG = 40
+_NON_EMPTY_GROUP = 68
+_GROUP_ID_NOT_FOUND = 69
+
+
+class _ErrorReports:
+    """What librdkafka's error_cb reported, and whether that means giving up now."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self.connected = False  # once the cluster has answered, connection trouble is transient
+        self.reports: deque[tuple[int, str]] = deque(maxlen=50)
+
+    def error_cb(self, err) -> None:
+        self.reports.append((err.code(), self.connection.scrub(err.str())))
+
+    def check(self) -> None:
+        """Raise KcliError for an error no retry will cure."""
+        codes = [code for code, _ in self.reports]
+        if _ERR_AUTHENTICATION in codes:
+            raise authentication_error(self.connection, self._text(_ERR_AUTHENTICATION))
+        if not self.connected and _ERR_ALL_BROKERS_DOWN in codes:
+            raise unreachable_error(self.connection, self.reason())
+
+    def _text(self, code: int) -> str:
+        return next(text for c, text in self.reports if c == code)
+
+    def reason(self) -> str:
+        """The most telling report of why no broker can be reached."""
+        for code in (_ERR_AUTHENTICATION, _ERR_SSL, _ERR_RESOLVE, _ERR_TRANSPORT):
+            for c, text in self.reports:
+                if c == code:
+                    return text
+        return self.reports[-1][1] if self.reports else "no broker answered"
+
+
+def unreachable_error(connection: Connection, reason: str) -> KcliError:
+    hint = "check the address and that the cluster is running"
+    lowered = reason.lower()
+    if "refused" in lowered:
+        hint = "is a broker running there? check the host and port"
+    elif "resolve" in lowered or "name or service" in lowered:
+        hint = "check the host name"
+    elif "ssl" in lowered or "certificate" in lowered or "handshake" in lowered:
+        hint = "check security.protocol and ssl.ca.location"
+    elif "apiversion" in lowered or "disconnected" in lowered:
+        hint = "does security.protocol match the listener (PLAINTEXT, SSL, SASL_SSL)?"
+    return KcliError(
+        f"cannot connect to the Kafka cluster at {connection.bootstrap_servers} "
+        f"({connection.origin}): {reason}; {hint}"
+    )
+
+
+def authentication_error(connection: Connection, reason: str) -> KcliError:
+    return KcliError(
+        f"the Kafka cluster at {connection.bootstrap_servers} refused the credentials: "
+        f"{reason}; check sasl.mechanism, sasl.username and sasl.password (for Confluent "
+        f"Cloud: PLAIN with an API key and its secret)"
+    )
+
+
+class _Logs(logging.Handler):
+    """librdkafka's log lines: shown (secrets masked) on stderr with --debug, else dropped."""
+
+    def __init__(self, connection: Connection):
+        super().__init__()
+        self.connection = connection
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(f"kcli: librdkafka: {self.connection.scrub(record.getMessage())}\n")
+        except Exception:  # a log line must never break a command
+            pass
+
+
+def _librdkafka_logger(connection: Connection, debug: bool) -> logging.Logger:
+    logger = logging.getLogger(f"kcli.librdkafka.{id(connection)}")
+    if not logger.handlers:
+        logger.propagate = False
+        if debug:
+            logger.addHandler(_Logs(connection))
+            logger.setLevel(logging.DEBUG)
+        else:
+            logger.addHandler(logging.NullHandler())
+            logger.setLevel(logging.CRITICAL + 1)
+    return logger
+
+
+def _kafka_error(backend: RemoteBackend, err):
+    """confluent-kafka's KafkaError as kcli's (secrets masked)."""
+    from kcli.client.types import KafkaError
+
+    return KafkaError(err.code(), backend.connection.scrub(err.str()), err.fatal(), err.retriable())
+
+
+def _kafka_exception(backend: RemoteBackend, exc):
+    from kcli.client.types import KafkaException
+
+    return KafkaException(_kafka_error(backend, exc.args[0]))
+
+
+def _check_reports(backend: RemoteBackend) -> None:
+    """An error no retry will cure (see _ErrorReports.check) as kcli's KafkaException."""
+    from kcli.client.types import KafkaError, KafkaException
+
+    try:
+        backend.errors.check()
+    except KcliError as exc:
+        raise KafkaException(KafkaError(KafkaError._FATAL, str(exc))) from None

@@ -1,0 +1,275 @@
+"""The consumer groups of a cluster, through the admin API, as GroupStore gives them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from kcli.backends.base import (
+    group_not_empty_message,
+    group_not_found_message,
+    partition_not_found_message,
+)
+from kcli.backends.remote_errors import (
+    _ILLEGAL_GENERATION,
+    _REBALANCE_IN_PROGRESS,
+    _UNKNOWN_MEMBER_ID,
+)
+
+if TYPE_CHECKING:
+    from kcli.backends.remote import RemoteBackend
+
+_GROUP_STATES = {
+    "STABLE": "Stable",
+    "EMPTY": "Empty",
+    "PREPARING_REBALANCING": "PreparingRebalance",
+    "COMPLETING_REBALANCING": "CompletingRebalance",
+    "DEAD": "Dead",
+    "UNKNOWN": "Unknown",
+}
+
+
+class RemoteGroups:
+    """The consumer groups of a cluster, with GroupStore's methods and value types.
+
+    The admin API does not tell a group's generation, nor member pids and heartbeats: those
+    are None (generation, pid) and -1 (last_heartbeat_ms).  A member's subscribed topics are
+    the topics of its assignment.
+    """
+
+    def __init__(self, backend: RemoteBackend):
+        self._b = backend
+
+    def _ck(self):
+        return self._b.ck
+
+    def list_groups(self) -> list:
+        from storage.groups import GroupSummary
+
+        b = self._b
+        result = b.wait_one(
+            b.admin.list_consumer_groups(request_timeout=b.timeout_s), "listing consumer groups"
+        )
+        if result.errors and not result.valid:
+            raise b.error(result.errors[0], "listing consumer groups")
+        ids = sorted({g.group_id for g in result.valid})
+        described = self._describe(ids)
+        out = []
+        for gid in ids:
+            d = described.get(gid)
+            if d is None:
+                continue
+            out.append(
+                GroupSummary(gid, d.state, len(d.members), d.assignor, d.generation, d.coordinator)
+            )
+        return out
+
+    def _describe(self, ids: list[str]) -> dict:
+        """{group: GroupDescription, or None for a group the cluster does not know}."""
+        from storage.groups import GroupDescription, MemberDescription
+
+        if not ids:
+            return {}
+        b = self._b
+        futures = b.admin.describe_consumer_groups(ids, request_timeout=b.timeout_s)
+        got = b.wait(futures, "describing consumer groups")
+        out: dict = {}
+        for gid, g in got.items():
+            state = _GROUP_STATES.get(getattr(g.state, "name", str(g.state)), str(g.state))
+            if state == "Dead" and not g.members:
+                out[gid] = None
+                continue
+            members = []
+            for m in sorted(g.members, key=lambda m: m.member_id):
+                tps = m.assignment.topic_partitions if m.assignment else []
+                assignment = tuple(sorted((tp.topic, tp.partition) for tp in tps))
+                members.append(
+                    MemberDescription(
+                        member_id=m.member_id,
+                        client_id=m.client_id,
+                        host=m.host,
+                        pid=None,
+                        topics=tuple(sorted({t for t, _ in assignment})),
+                        assignment=assignment,
+                        last_heartbeat_ms=-1,
+                    )
+                )
+            node = g.coordinator
+            out[gid] = GroupDescription(
+                group=gid,
+                state=state,
+                protocol_type="consumer",
+                assignor=g.partition_assignor or "",
+                generation=None,
+                coordinator=f"{node.host}:{node.port} (id: {node.id})" if node else "",
+                members=tuple(members),
+            )
+        return out
+
+    def describe_group(self, group: str):
+        from storage.groups import GroupNotFound, validate_group_id
+
+        validate_group_id(group)
+        desc = self._describe([group])[group]
+        if desc is None:
+            raise GroupNotFound(group_not_found_message(group, self._b._group_names()))
+        return desc
+
+    def wait_until_left(self, group: str, member_id: str, timeout_s: float = 10.0) -> None:
+        """Wait (a little) until ``member_id`` is no longer in the group: librdkafka sends
+        LeaveGroup as it closes but does not wait for the answer."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                desc = self._describe([group]).get(group)
+            except Exception:  # not allowed to describe groups: nothing to wait on
+                return
+            if desc is None or all(m.member_id != member_id for m in desc.members):
+                return
+            time.sleep(0.02)
+
+    def committed(self, group: str, partitions: list[tuple[str, int]] | None = None) -> dict:
+        """{(topic, partition): committed offset} (partitions without one are left out)."""
+        ck, b = self._ck(), self._b
+        request = ck.ConsumerGroupTopicPartitions(
+            group, None if partitions is None else [ck.TopicPartition(t, p) for t, p in partitions]
+        )
+        futures = b.admin.list_consumer_group_offsets([request], request_timeout=b.timeout_s)
+        got = b.wait(futures, f"reading the committed offsets of group '{group}'", group=group)
+        return {
+            (tp.topic, tp.partition): tp.offset
+            for tp in got[group].topic_partitions or []
+            if tp.offset >= 0 and tp.error is None
+        }
+
+    def partition_offsets(self, group: str) -> list:
+        from storage.groups import PartitionOffsets
+
+        b = self._b
+        desc = self.describe_group(group)
+        committed = self.committed(group)
+        owner = {tp: m for m in desc.members for tp in m.assignment}
+        topics = {t for t, _ in committed} | {t for m in desc.members for t in m.topics}
+        md = b.metadata()
+        wanted: list[tuple[str, int]] = []
+        for topic in sorted(topics):
+            t = md.topics.get(topic)
+            count = len(t.partitions) if t is not None and t.error is None else 0
+            known = {p for tt, p in committed if tt == topic}
+            wanted += [(topic, p) for p in sorted(set(range(count)) | known) if p < count]
+        ends: dict[tuple[str, int], int] = {}
+        for topic in sorted({t for t, _ in wanted}):
+            parts = [p for t, p in wanted if t == topic]
+            for p, end in b.list_offsets(topic, parts, b.ck.admin.OffsetSpec.latest()).items():
+                ends[(topic, p)] = end
+        rows = []
+        for key in wanted:
+            c = committed.get(key)
+            m = owner.get(key)
+            rows.append(
+                PartitionOffsets(
+                    topic=key[0],
+                    partition=key[1],
+                    committed_offset=c,
+                    log_end_offset=ends[key],
+                    lag=None if c is None else ends[key] - c,
+                    member_id=m.member_id if m else None,
+                    client_id=m.client_id if m else None,
+                    host=m.host if m else None,
+                )
+            )
+        return rows
+
+    def check_inactive(self, group: str, verb: str = "reset") -> None:
+        from storage.groups import GroupNotEmpty, validate_group_id
+
+        validate_group_id(group)
+        desc = self._describe([group])[group]
+        if desc is not None and desc.members:
+            raise GroupNotEmpty(group_not_empty_message(group, list(desc.members), verb))
+
+    def plan_reset(self, group: str, topic: str, spec, partitions: Sequence[int] | None = None):
+        from storage import PartitionNotFound, StorageError
+        from storage.groups import OffsetReset, validate_group_id
+
+        b = self._b
+        validate_group_id(group)
+        count = b.topic(topic).partitions
+        numbers = list(range(count)) if partitions is None else list(partitions)
+        for p in numbers:
+            if not 0 <= p < count:
+                raise PartitionNotFound(partition_not_found_message(topic, count, p))
+        committed = self.committed(group, [(topic, p) for p in numbers])
+        specs = b.ck.admin.OffsetSpec
+        starts = b.list_offsets(topic, numbers, specs.earliest())
+        ends = b.list_offsets(topic, numbers, specs.latest())
+        found = {}
+        if spec.kind == "datetime":
+            found = b.list_offsets(topic, numbers, specs.for_timestamp(spec.value))
+        plan = []
+        for p in numbers:
+            start, end = starts[p], ends[p]
+            old = committed.get((topic, p))
+            if spec.kind == "earliest":
+                target = start
+            elif spec.kind == "latest":
+                target = end
+            elif spec.kind == "offset":
+                target = spec.value
+            elif spec.kind == "shift":
+                target = (start if old is None else old) + spec.value
+            elif spec.kind == "datetime":
+                target = end if found[p] < 0 else found[p]
+            else:
+                raise StorageError(f"unknown reset kind '{spec.kind}'")
+            new = min(max(target, start), end)
+            plan.append(
+                OffsetReset(
+                    topic=topic,
+                    partition=p,
+                    committed_offset=old,
+                    new_offset=new,
+                    log_start_offset=start,
+                    log_end_offset=end,
+                    clamped=new != target,
+                )
+            )
+        return plan
+
+    def execute_reset(self, group: str, plan: Sequence) -> None:
+        from storage.groups import GroupNotEmpty
+
+        if not plan:
+            return
+        ck, b = self._ck(), self._b
+        self.check_inactive(group, "reset")
+        request = ck.ConsumerGroupTopicPartitions(
+            group, [ck.TopicPartition(r.topic, r.partition, r.new_offset) for r in plan]
+        )
+        futures = b.admin.alter_consumer_group_offsets([request], request_timeout=b.timeout_s)
+        what = f"resetting the offsets of group '{group}'"
+        got = b.wait(futures, what, group=group)
+        for tp in got[group].topic_partitions or []:
+            if tp.error is None:
+                continue
+            if tp.error.code() in (_UNKNOWN_MEMBER_ID, _REBALANCE_IN_PROGRESS, _ILLEGAL_GENERATION):
+                # A member joined between the check and the commit.
+                raise GroupNotEmpty(
+                    f"group '{group}' has live members; its offsets can only be reset while "
+                    f"the group is inactive — stop its consumers and try again"
+                )
+            raise b.error(tp.error, what, group=group)
+
+    def delete_group(self, group: str) -> None:
+        from storage.groups import GroupNotEmpty, GroupNotFound, validate_group_id
+
+        b = self._b
+        validate_group_id(group)
+        desc = self._describe([group])[group]
+        if desc is None:
+            raise GroupNotFound(group_not_found_message(group, b._group_names()))
+        if desc.members:
+            raise GroupNotEmpty(group_not_empty_message(group, list(desc.members), "deleted"))
+        futures = b.admin.delete_consumer_groups([group], request_timeout=b.timeout_s)
+        b.wait(futures, f"deleting group '{group}'", group=group)

@@ -1,0 +1,254 @@
+"""The producer adapter: kcli's Producer API over confluent-kafka's Producer.
+
+Keyed records go where Kafka's Java producer and the local store put them
+(``partitioner=murmur2_random``); records without a key get kcli's per-record round-robin
+(storage.RoundRobin), chosen here and passed as an explicit partition.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from kcli.backends.base import partition_not_found_message, record_too_large_message
+from kcli.backends.remote_errors import _check_reports, _kafka_error, _kafka_exception
+from kcli.errors import KcliError
+
+if TYPE_CHECKING:
+    from kcli.backends.remote import RemoteBackend
+
+# kcli's choices for its clients (a --command-config or profile may still change them).
+PRODUCER_DEFAULTS = {
+    # Keys land where Kafka's Java producer (and the local store) put them.
+    "partitioner": "murmur2_random",
+    "allow.auto.create.topics": False,
+}
+# A record's bytes in a batch besides key, value and headers (at most), and a batch header.
+_RECORD_OVERHEAD = 36
+_BATCH_HEADER_SIZE = 61
+
+
+class RemoteProducer:
+    """kcli's Producer API over confluent-kafka's Producer, for ``kcli produce`` and ``perf``.
+
+    Checks what the local producer checks before queueing (unknown topic or partition, a
+    record over the topic's max.message.bytes, a bad timestamp) and raises the same
+    KafkaException; delivery reports carry kcli Messages and KafkaErrors.
+    """
+
+    def __init__(self, backend: RemoteBackend, conf: Mapping[str, Any] | None = None):
+        from storage import RoundRobin
+
+        conf = dict(conf or {})
+        self._backend = backend
+        self._default_cb = conf.pop("on_delivery", None)
+        self._p = backend.new_client("producer", conf, PRODUCER_DEFAULTS)
+        self._round_robin = RoundRobin()
+        self._meta: dict[str, tuple[int, int | None]] = {}
+        self._last_cb = self._last_wrapped = None
+        self._closed = False
+
+    def _load_meta(self, topic: str) -> tuple[int, int | None]:
+        from kcli.client.types import KafkaError, KafkaException
+        from storage import StorageError
+
+        try:
+            partitions = self._backend.topic(topic).partitions
+        except StorageError as exc:
+            raise KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, str(exc))) from None
+        try:
+            config, _ = self._backend.topic_configs(topic)
+            limit = config.get("max.message.bytes")
+        except KcliError:  # not allowed to read configs: the broker still checks
+            limit = None
+        meta = (partitions, limit if isinstance(limit, int) else None)
+        self._meta[topic] = meta
+        return meta
+
+    def _callback(self, cb):
+        """A confluent-kafka delivery callback calling ``cb(err, msg)`` with kcli types."""
+        if cb is None:
+            return None
+        if cb is self._last_cb:  # the usual case: one callback for every record
+            return self._last_wrapped
+        from kcli.client.types import Message
+
+        backend = self._backend
+
+        def report(err, msg):
+            kerr = None if err is None else _kafka_error(backend, err)
+            ts_type, ts = msg.timestamp()
+            cb(
+                kerr,
+                Message(
+                    msg.topic(),
+                    msg.partition(),
+                    msg.offset(),
+                    ts_type,
+                    ts,
+                    msg.key(),
+                    msg.value(),
+                    msg.headers(),
+                    kerr,
+                ),
+            )
+
+        self._last_cb, self._last_wrapped = cb, report
+        return report
+
+    def produce(
+        self,
+        topic: str,
+        value=None,
+        key=None,
+        partition: int = -1,
+        on_delivery=None,
+        timestamp: int = 0,
+        headers=None,
+        callback=None,
+    ) -> None:
+        """Queue one record (see kcli.client.Producer.produce)."""
+        from kcli.client.types import KafkaError, KafkaException
+
+        if self._closed:
+            raise RuntimeError("Producer has been closed")
+        meta = self._meta.get(topic) or self._load_meta(topic)
+        partitions, limit = meta
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        if isinstance(key, str):
+            key = key.encode("utf-8")
+        if partition < 0:
+            if partitions == 1:
+                partition = 0
+            elif key is None:
+                partition = self._round_robin.partition(partitions)
+            # else: librdkafka's murmur2_random picks it, as Kafka's Java producer would
+        elif partition >= partitions:
+            raise KafkaException(
+                KafkaError(
+                    KafkaError._UNKNOWN_PARTITION,
+                    partition_not_found_message(topic, partitions, partition),
+                )
+            )
+        if timestamp and (timestamp.__class__ is not int or timestamp < 0):
+            raise KafkaException(
+                KafkaError(
+                    KafkaError._INVALID_ARG,
+                    f"invalid timestamp {timestamp!r}: use milliseconds since the epoch "
+                    f"(a whole number >= 0; 0 means now)",
+                )
+            )
+        if limit is not None:
+            size = (len(value) if value else 0) + (len(key) if key else 0)
+            if headers:
+                size += sum(len(k.encode()) + len(v or b"") + 10 for k, v in _pairs(headers))
+            if size > limit - _RECORD_OVERHEAD - _BATCH_HEADER_SIZE:
+                _check_size(topic, limit, value, key, headers)
+        cb = self._callback(on_delivery or callback or self._default_cb)
+        try:
+            self._p.produce(
+                topic,
+                value,
+                key,
+                partition,
+                on_delivery=cb,
+                timestamp=timestamp or 0,
+                headers=list(_pairs(headers)) if headers else None,
+            )
+        except self._backend.ck.KafkaException as exc:
+            raise _kafka_exception(self._backend, exc) from None
+
+    def produce_many(
+        self,
+        topic: str,
+        values: list,
+        key=None,
+        partition: int = -1,
+        headers=None,
+        on_delivery=None,
+    ) -> int:
+        """kcli-only: one record per value, all with the same key and headers.  Waits for
+        room when librdkafka's queue is full.  On an error, ``queued`` says how many values
+        before the failing one were queued."""
+        from kcli.client.types import KafkaException
+
+        produce = self.produce
+        for i, value in enumerate(values):
+            while True:
+                try:
+                    produce(topic, value, key, partition, on_delivery, 0, headers)
+                    break
+                except BufferError:
+                    self.poll(0.05)
+                except KafkaException as exc:
+                    exc.queued = i
+                    raise
+        return len(values)
+
+    def poll(self, timeout: float | None = None) -> int:
+        """Serve delivery reports (waiting up to ``timeout`` seconds for one)."""
+        try:
+            served = self._p.poll(-1 if timeout is None else timeout)
+        except self._backend.ck.KafkaException as exc:
+            raise _kafka_exception(self._backend, exc) from None
+        self._check()
+        return served
+
+    def flush(self, timeout: float | None = None) -> int:
+        """Wait until every queued record is acknowledged (or failed); return how many are
+        still waiting.  Fails fast on errors no retry will cure (authentication)."""
+        deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
+        while True:
+            step = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
+            left = self._p.flush(step)
+            self._check()
+            if left == 0 or (deadline is not None and time.monotonic() >= deadline):
+                self._meta.clear()  # pick up partitions added meanwhile
+                return left
+
+    def _check(self) -> None:
+        _check_reports(self._backend)
+
+    def __len__(self) -> int:
+        return len(self._p)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def close(self, timeout: float | None = None) -> None:
+        """Deliver what is queued, then disconnect."""
+        if self._closed:
+            return
+        try:
+            self.flush(timeout)
+        finally:
+            self._closed = True
+            try:
+                self._p.close()
+            except Exception:  # closing twice or after a fatal error: nothing left to do
+                pass
+
+
+def _pairs(headers) -> list[tuple[str, bytes | None]]:
+    items = headers.items() if isinstance(headers, dict) else headers
+    out = []
+    for k, v in items:
+        if isinstance(v, str):
+            v = v.encode("utf-8")
+        out.append((k, v))
+    return out
+
+
+def _check_size(topic: str, limit: int, value, key, headers) -> None:
+    """The exact size of the record as a one-record batch, against max.message.bytes."""
+    from kcli.client.types import KafkaError, KafkaException
+    from storage.records import ProducerRecord, encode_batch
+
+    record = ProducerRecord(value, key, tuple(_pairs(headers or ())), 0)
+    size = len(encode_batch([record], timestamp=0))
+    if size > limit:
+        raise KafkaException(
+            KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, record_too_large_message(topic, size, limit))
+        )
