@@ -19,6 +19,15 @@ import threading
 import time
 from collections.abc import Sequence
 
+from kcli.client.config import as_int
+from kcli.client.types import (
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+    error_message,
+)
+
 # How often the thread looks at the group's state between heartbeats.
 WATCH_INTERVAL_S = 0.02
 
@@ -259,3 +268,254 @@ class GroupMembership:
             return
         with self._mu:
             self._absorb(view, epoch)
+
+
+# -- the consumer's side: subscribe, rebalance callbacks, group commits ---------------------------
+#
+# The group's eager rebalance protocol (see storage.groups): a background thread heartbeats
+# (GroupMembership above); revoking and assigning happen in the application's thread, inside
+# poll()/consume(), where the rebalance callbacks run as in confluent-kafka.
+
+
+class GroupSubscription:
+    """The group half of ``Consumer`` (a mixin): ``subscribe``, ``unsubscribe``, ``memberid``,
+    the rebalance callbacks run inside poll(), and reading and writing the group's committed
+    offsets.  It works on the consumer's state (``_conf``, ``_store``, ``_assigned`` ...)."""
+
+    def _init_group(self) -> None:
+        self._membership = None
+        self._groups = None
+        self._subscription: list[str] = []
+        self._on_assign = self._on_revoke = self._on_lost = None
+        self._assign_calls = 0
+        conf = self._conf
+        session = as_int(conf, "session.timeout.ms", 45000, minimum=1)
+        if "heartbeat.interval.ms" in conf:
+            heartbeat = as_int(conf, "heartbeat.interval.ms", 3000, minimum=1)
+            if heartbeat >= session:
+                raise KafkaException(
+                    KafkaError(
+                        KafkaError._INVALID_ARG,
+                        f"heartbeat.interval.ms ({heartbeat}) must be lower than "
+                        f"session.timeout.ms ({session}); a third of it is usual",
+                    )
+                )
+        else:
+            # Kafka's 3000 ms, unless the session is too short for three heartbeats.
+            heartbeat = max(1, min(3000, session // 3))
+        max_poll = as_int(conf, "max.poll.interval.ms", 300000, minimum=1)
+        if max_poll < session:
+            raise KafkaException(
+                KafkaError(
+                    KafkaError._INVALID_ARG,
+                    f"max.poll.interval.ms ({max_poll}) must be >= session.timeout.ms ({session})",
+                )
+            )
+        from storage.assignors import COOPERATIVE_STICKY, UnknownAssignor, parse_strategy
+
+        try:
+            strategy = parse_strategy(
+                str(conf.get("partition.assignment.strategy", "range,roundrobin"))
+            )
+        except UnknownAssignor as exc:
+            raise KafkaException(KafkaError(KafkaError._INVALID_ARG, str(exc))) from None
+        if COOPERATIVE_STICKY in strategy and len(strategy) > 1:
+            raise KafkaException(
+                KafkaError(
+                    KafkaError._INVALID_ARG,
+                    "partition.assignment.strategy: cooperative-sticky cannot be combined with "
+                    "eager assignors (range, roundrobin, sticky)",
+                )
+            )
+        self._group_session_ms = session
+        self._group_heartbeat_ms = heartbeat
+        self._group_max_poll_ms = max_poll
+        self._group_strategy = strategy
+
+    def subscribe(self, topics: list[str], on_assign=None, on_revoke=None, on_lost=None) -> None:
+        """Join the group (``group.id``) and read the partitions it assigns to this member.
+
+        ``on_assign(consumer, partitions)`` runs inside poll() when partitions are assigned
+        (it may call assign() with other offsets); ``on_revoke(consumer, partitions)`` before
+        they are taken away (commit there); ``on_lost(consumer, partitions)`` when the member
+        was removed from the group and its partitions may already belong to another member
+        (``on_revoke`` is called instead if ``on_lost`` is not given).
+        """
+        self._check_open()
+        self._require_group("subscribe")
+        if (
+            isinstance(topics, str)
+            or not topics
+            or not all(isinstance(t, str) and t for t in topics)
+        ):
+            raise KafkaException(
+                KafkaError(KafkaError._INVALID_ARG, "subscribe() takes a non-empty list of topics")
+            )
+        patterns = [t for t in topics if t.startswith("^")]
+        if patterns:
+            raise KafkaException(
+                KafkaError(
+                    KafkaError._INVALID_ARG,
+                    f"regex subscriptions ({', '.join(patterns)}) are not supported by kcli; "
+                    f"list the topics by name",
+                )
+            )
+        from storage.groups import GroupError
+
+        self._on_assign, self._on_revoke, self._on_lost = on_assign, on_revoke, on_lost
+        self._subscription = sorted(set(topics))
+        for topic in self._subscription:
+            if not self._store.topic_exists(topic):
+                self._pending_errors.append(
+                    error_message(
+                        KafkaError(
+                            KafkaError.UNKNOWN_TOPIC_OR_PART,
+                            f"Subscribed topic not available: {topic}: Broker: Unknown topic "
+                            f"or partition",
+                        ),
+                        topic,
+                    )
+                )
+        if self._membership is not None:
+            self._membership.update_topics(self._subscription)
+            return
+        self.unassign()
+        membership = GroupMembership(
+            self._group_store(),
+            self._group_id,
+            topics=self._subscription,
+            assignors=self._group_strategy,
+            client_id=self._client_id,
+            session_timeout_ms=self._group_session_ms,
+            heartbeat_interval_ms=self._group_heartbeat_ms,
+            rebalance_timeout_ms=self._group_max_poll_ms,
+        )
+        try:
+            membership.start()
+        except GroupError as exc:
+            raise KafkaException(KafkaError(exc.error_code, str(exc))) from None
+        self._membership = membership
+
+    def unsubscribe(self) -> None:
+        """Give the partitions back (committing them with enable.auto.commit) and leave."""
+        self._check_open()
+        if self._membership is None:
+            return
+        self._revoke(lost=False)
+        self._membership.leave()
+        self._membership = None
+        self._subscription = []
+
+    def memberid(self) -> str | None:
+        """This consumer's member id in its group (None when not a group member)."""
+        m = self._membership
+        return m.member_id or None if m is not None else None
+
+    def _group_tick(self) -> None:
+        """Called at every poll: revoke, rejoin and take a new assignment when the group says so."""
+        m = self._membership
+        if m is None:
+            return
+        error = m.take_error()
+        if error is not None:
+            self._pending_errors.append(
+                error_message(KafkaError(KafkaError._STATE, f"group {self._group_id}: {error}"))
+            )
+        what = m.must_revoke()
+        if what is not None:
+            self._revoke(lost=what == "lost")
+            from storage.groups import GroupError
+
+            try:
+                m.rejoin()
+            except GroupError as exc:
+                raise KafkaException(KafkaError(exc.error_code, str(exc))) from None
+        got = m.take_assignment()
+        if got is not None:
+            self._take_assignment(got[1])
+
+    def _group_verify(self, items: list) -> list:
+        """Hand out what was just read only if this member still owns its partitions.
+
+        A process frozen (SIGSTOP, a laptop lid, a debugger) for longer than its session may
+        have been removed from the group while it slept, between the check before its fetch
+        and the fetch itself; its partitions may belong to another member by now.  Then the
+        records are dropped (the new owner reads them from the committed offsets) and the
+        partitions are given up as lost.
+        """
+        m = self._membership
+        if m is None or not items or m.still_member():
+            return items
+        self._group_tick()
+        return [it for it in items if isinstance(it, Message) and it.error() is not None]
+
+    def _take_assignment(self, tps) -> None:
+        partitions = [TopicPartition(t, p) for t, p in tps]
+        self._assigned = {}
+        self._order = []
+        calls = self._assign_calls
+        if self._on_assign is not None:
+            self._on_assign(self, partitions)
+        if self._assign_calls == calls:
+            # The callback did not assign by itself: start from the committed offsets.
+            self._add_partitions(partitions)
+
+    def _revoke(self, *, lost: bool) -> None:
+        """Stop reading every assigned partition; commit first unless the member was removed."""
+        partitions = [TopicPartition(t, p) for t, p in self._order]
+        if not lost:
+            try:
+                self._auto_commit(force=True)
+            except KafkaException:
+                pass  # the group moved on already; on_commit has seen the error
+        callback = self._on_lost if lost and self._on_lost is not None else self._on_revoke
+        self._assigned = {}
+        self._order = []
+        if callback is not None and partitions:
+            callback(self, partitions)
+
+    def _leave_group(self) -> None:
+        """Called by close(): revoke (on_revoke), then leave so the others rebalance at once."""
+        m = self._membership
+        if m is None:
+            return
+        try:
+            partitions = [TopicPartition(t, p) for t, p in self._order]
+            self._assigned = {}
+            self._order = []
+            if self._on_revoke is not None and partitions:
+                self._on_revoke(self, partitions)
+        finally:
+            m.leave()
+            self._membership = None
+
+    def _group_store(self):
+        """The consumer's one ``storage.groups.GroupStore``, made on first use."""
+        if self._groups is None:
+            from storage.groups import GroupStore
+
+            self._groups = GroupStore(self._store)
+        return self._groups
+
+    def _commit_to_store(self, offsets: dict[tuple[str, int], int]) -> None:
+        groups = self._group_store()
+        m = self._membership
+        if m is None:
+            groups.commit_offsets(self._group_id, offsets)
+            return
+        if m.generation < 0:
+            raise KafkaException(
+                KafkaError(
+                    KafkaError.REBALANCE_IN_PROGRESS,
+                    f"group {self._group_id} is rebalancing; commit after the next assignment",
+                )
+            )
+        groups.commit_offsets(
+            self._group_id, offsets, generation=m.generation, member_id=m.member_id
+        )
+
+    def _fetch_committed(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        if not self._group_id:
+            return {}
+        found = self._group_store().fetch_offsets(self._group_id, keys)
+        return {k: v.offset for k, v in found.items()}
