@@ -144,6 +144,19 @@ class Pacer:
             time.sleep(delay)
 
 
+def wait_for_stable_group(groups, group: str, members: int, timeout: float = 30.0) -> None:
+    """Wait, up to ``timeout`` seconds, until ``group`` is Stable with ``members`` members.
+
+    Returns either way: a demo goes on and shows what happens if the group is slow to form.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        known = {g.group: g for g in groups.list_groups()}
+        if group in known and known[group].state == "Stable" and known[group].members == members:
+            return
+        time.sleep(0.05)
+
+
 def reset_topic(store, name: str, partitions: int = 1, config: dict[str, str] | None = None):
     """Give a demo a fresh topic of its own (demo topics are named ``demo-...``)."""
     assert name.startswith(DEMO_PREFIX)

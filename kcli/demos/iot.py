@@ -13,7 +13,15 @@ from rich.table import Table
 from rich.text import Text
 
 from kcli.demos import _workers
-from kcli.demos._common import DemoContext, heading, live_view, reset_groups, reset_topic, summary
+from kcli.demos._common import (
+    DemoContext,
+    heading,
+    live_view,
+    reset_groups,
+    reset_topic,
+    summary,
+    wait_for_stable_group,
+)
 
 TOPIC = "demo-iot-readings"
 GROUP = "demo-iot-processors"
@@ -96,16 +104,7 @@ def run(ctx: DemoContext, *, devices: int = 1000) -> list[str]:
     done: list[tuple[str, list[str], list[str]]] = []
     try:
         with live_view(ctx, render, plain):
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                known = {g.group: g for g in groups.list_groups()}
-                if (
-                    GROUP in known
-                    and known[GROUP].state == "Stable"
-                    and known[GROUP].members == PROCESSORS
-                ):
-                    break
-                time.sleep(0.05)
+            wait_for_stable_group(groups, GROUP, PROCESSORS)
             started = time.monotonic()
             fleet = _workers.start(
                 _workers.iot_fleet,

@@ -24,6 +24,7 @@ from kcli.demos._common import (
     reset_groups,
     reset_topic,
     summary,
+    wait_for_stable_group,
 )
 
 SOURCE = "demo-pipeline-purchases"
@@ -135,16 +136,7 @@ def run(ctx: DemoContext, *, out: str | None = None) -> list[str]:
     )
     try:
         with live_view(ctx, render, plain):
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                known = {g.group: g for g in groups.list_groups()}
-                if (
-                    GROUP in known
-                    and known[GROUP].state == "Stable"
-                    and known[GROUP].members == BILLERS
-                ):
-                    break
-                time.sleep(0.05)
+            wait_for_stable_group(groups, GROUP, BILLERS)
             threads = [threading.Thread(target=counter, args=(c,), daemon=True) for c in rung]
             for t in threads:
                 t.start()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.table import Table
@@ -107,16 +108,19 @@ def _table(rows: list[tuple[str, str, str]]) -> Table:
     return table
 
 
-# -- part 1: a blocking sender ---------------------------------------------------------------
-
-
-def _blocking(ctx: DemoContext, seconds: float) -> _Stats:
-    heading(
-        ctx,
-        "1. A blocking socket",
-        "The producer sends 64-byte messages at 1000/s; the consumer reads 100/s. Watch the "
-        "producer wait in send() once the socket buffers are full.",
-    )
+def _against_slow_reader(
+    ctx: DemoContext,
+    seconds: float,
+    title: str,
+    text: str,
+    *,
+    blocking: bool,
+    rows: Callable[[_Stats], list[tuple[str, str, str]]],
+    plain: Callable[[_Stats], str],
+    send: Callable[[socket.socket, _Stats, float], None],
+) -> _Stats:
+    """Parts 1 and 2: ``send`` produces over a socket, until the deadline, to a slow reader."""
+    heading(ctx, title, text)
     stats, stop = _Stats(), threading.Event()
     server = _listener()
     reader = threading.Thread(
@@ -124,115 +128,113 @@ def _blocking(ctx: DemoContext, seconds: float) -> _Stats:
     )
     reader.start()
     client = _connect(server.getsockname()[1])
+    if not blocking:
+        client.setblocking(False)
 
-    def render():
-        return _table(
-            [
-                ("messages", f"{stats.sent} sent", f"{stats.received} received"),
-                ("rate", f"{stats.rate():.0f}/s", ""),
-                ("waiting in send()", f"{stats.waited_s:.1f} s", ""),
-                ("in the socket buffers", f"{stats.sent - stats.received}", ""),
-            ]
-        )
-
-    def plain():
-        return (
-            f"sent {stats.sent} ({stats.rate():.0f}/s), received {stats.received}, "
-            f"waited {stats.waited_s:.1f} s in send()"
-        )
-
-    with live_view(ctx, render, plain):
+    with live_view(ctx, lambda: _table(rows(stats)), lambda: plain(stats)):
         stats.started = time.monotonic()
-        deadline = stats.started + seconds
-        pacer = Pacer(PRODUCER_RATE)
-        i = 0
-        while time.monotonic() < deadline:
-            pacer.wait()
-            view = memoryview(_message(i))
-            while view and time.monotonic() < deadline:
-                t = time.monotonic()
-                try:
-                    n = client.send(view)  # blocks (up to the 0.1 s timeout) while full
-                except TimeoutError:
-                    n = 0
-                stats.waited_s += time.monotonic() - t
-                view = view[n:]
-            if view:
-                break
-            stats.sent += 1
-            i += 1
+        send(client, stats, stats.started + seconds)
         stats.finished = time.monotonic()
         stop.set()
         reader.join()
     client.close()
     server.close()
     return stats
+
+
+# -- part 1: a blocking sender ---------------------------------------------------------------
+
+
+def _send_blocking(client: socket.socket, stats: _Stats, deadline: float) -> None:
+    pacer = Pacer(PRODUCER_RATE)
+    i = 0
+    while time.monotonic() < deadline:
+        pacer.wait()
+        view = memoryview(_message(i))
+        while view and time.monotonic() < deadline:
+            t = time.monotonic()
+            try:
+                n = client.send(view)  # blocks (up to the 0.1 s timeout) while full
+            except TimeoutError:
+                n = 0
+            stats.waited_s += time.monotonic() - t
+            view = view[n:]
+        if view:
+            break
+        stats.sent += 1
+        i += 1
+
+
+def _blocking(ctx: DemoContext, seconds: float) -> _Stats:
+    return _against_slow_reader(
+        ctx,
+        seconds,
+        "1. A blocking socket",
+        "The producer sends 64-byte messages at 1000/s; the consumer reads 100/s. Watch the "
+        "producer wait in send() once the socket buffers are full.",
+        blocking=True,
+        rows=lambda stats: [
+            ("messages", f"{stats.sent} sent", f"{stats.received} received"),
+            ("rate", f"{stats.rate():.0f}/s", ""),
+            ("waiting in send()", f"{stats.waited_s:.1f} s", ""),
+            ("in the socket buffers", f"{stats.sent - stats.received}", ""),
+        ],
+        plain=lambda stats: (
+            f"sent {stats.sent} ({stats.rate():.0f}/s), received {stats.received}, "
+            f"waited {stats.waited_s:.1f} s in send()"
+        ),
+        send=_send_blocking,
+    )
 
 
 # -- part 2: a sender that must not wait ------------------------------------------------------
 
 
+def _send_dropping(client: socket.socket, stats: _Stats, deadline: float) -> None:
+    pacer = Pacer(PRODUCER_RATE)
+    pending = b""  # the unsent tail of a message: it must go before any other
+    i = 0
+    while time.monotonic() < deadline:
+        pacer.wait()
+        msg = _message(i)
+        i += 1
+        if pending:
+            try:
+                pending = pending[client.send(pending) :]
+            except BlockingIOError:
+                pass
+            if pending:
+                stats.dropped += 1
+                continue
+            stats.sent += 1
+        try:
+            n = client.send(msg)
+        except BlockingIOError:
+            stats.dropped += 1
+            continue
+        if n < len(msg):
+            pending = msg[n:]
+        else:
+            stats.sent += 1
+
+
 def _non_blocking(ctx: DemoContext, seconds: float) -> _Stats:
-    heading(
+    return _against_slow_reader(
         ctx,
+        seconds,
         "2. A non-blocking socket",
         "Same rates, but the producer must not wait (think: a sensor, a web request): when the "
         "buffers are full, the message is dropped.",
+        blocking=False,
+        rows=lambda stats: [
+            ("messages", f"{stats.sent} delivered", f"{stats.received} received"),
+            ("dropped", f"{stats.dropped}", ""),
+        ],
+        plain=lambda stats: (
+            f"delivered {stats.sent}, dropped {stats.dropped}, received {stats.received}"
+        ),
+        send=_send_dropping,
     )
-    stats, stop = _Stats(), threading.Event()
-    server = _listener()
-    reader = threading.Thread(
-        target=_slow_reader, args=(server, stats, stop, CONSUMER_RATE), daemon=True
-    )
-    reader.start()
-    client = _connect(server.getsockname()[1])
-    client.setblocking(False)
-
-    def render():
-        return _table(
-            [
-                ("messages", f"{stats.sent} delivered", f"{stats.received} received"),
-                ("dropped", f"{stats.dropped}", ""),
-            ]
-        )
-
-    def plain():
-        return f"delivered {stats.sent}, dropped {stats.dropped}, received {stats.received}"
-
-    with live_view(ctx, render, plain):
-        stats.started = time.monotonic()
-        deadline = stats.started + seconds
-        pacer = Pacer(PRODUCER_RATE)
-        pending = b""  # the unsent tail of a message: it must go before any other
-        i = 0
-        while time.monotonic() < deadline:
-            pacer.wait()
-            msg = _message(i)
-            i += 1
-            if pending:
-                try:
-                    pending = pending[client.send(pending) :]
-                except BlockingIOError:
-                    pass
-                if pending:
-                    stats.dropped += 1
-                    continue
-                stats.sent += 1
-            try:
-                n = client.send(msg)
-            except BlockingIOError:
-                stats.dropped += 1
-                continue
-            if n < len(msg):
-                pending = msg[n:]
-            else:
-                stats.sent += 1
-        stats.finished = time.monotonic()
-        stop.set()
-        reader.join()
-    client.close()
-    server.close()
-    return stats
 
 
 # -- part 3: a consumer that starts late -----------------------------------------------------
