@@ -22,29 +22,26 @@ Durability: ``append`` fsyncs before it returns unless called with ``fsync=False
 
 No in-memory state here is authoritative: everything can be recomputed from the files, and is,
 whenever this process might be behind (``refresh``).
+
+This module holds ``Log`` itself (state, refresh, append, roll, flush) and ``encode_batches``.
+``Log`` takes its other parts from mixins, one concept per module: the read path
+(``storage.log_reader``), retention (``storage.retention``), recovery and verification
+(``storage.recovery``) and the producer-state catch-up (``storage.log_producer_state``); the
+values it returns are in ``storage.log_types`` and re-exported here.
 """
 
 from __future__ import annotations
 
-import bisect
 import os
 import struct
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-
-from crc32c import crc32c
 
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
-    ATTRIBUTES_POS,
     BATCH_HEADER_SIZE,
-    CRC_POS,
-    DELETED_SUFFIX,
-    INDEX_SUFFIX,
     INT32_MAX,
-    LAST_OFFSET_DELTA_POS,
     LOG_OVERHEAD,
     LOG_SUFFIX,
     MAGIC,
@@ -52,16 +49,20 @@ from storage.constants import (
     NO_PRODUCER_ID,
     NO_SEQUENCE,
     PARTITION_LOCK_FILE,
-    TIME_INDEX_SUFFIX,
 )
-from storage.errors import (
-    CorruptRecord,
-    DuplicateSequence,
-    OffsetOutOfRange,
-    RecordTooLarge,
-    StorageError,
-)
+from storage.errors import CorruptRecord, DuplicateSequence, RecordTooLarge, StorageError
+from storage.fileio import fsync_dir, fsync_file, writev_all
 from storage.flock import FileMutex, LockTimeout
+from storage.log_producer_state import SNAPSHOT_AFTER_BATCHES, LogProducerState
+from storage.log_reader import DEFAULT_FETCH_BYTES, LogReader
+from storage.log_types import (
+    AppendInfo,
+    DeletedSegment,
+    FetchResult,
+    RecoveryReport,
+    SegmentInfo,
+    _SegmentGone,
+)
 from storage.producer_state import (
     BatchMetadata,
     ProducerState,
@@ -72,92 +73,34 @@ from storage.records import (
     LOG_APPEND_TIME,
     BatchHeader,
     ProducerRecord,
-    Record,
-    decode_batch_at,
     encode_batch,
     read_header,
     set_log_append_time,
     validate_batch,
 )
-from storage.segment import LOOKUP_CHUNK, Segment, TornTail
+from storage.recovery import LogRecovery
+from storage.retention import LogRetention
+from storage.segment import Segment, TornTail
 from storage.topic_config import TopicConfig
 
+__all__ = [
+    "DEFAULT_BATCH_RECORDS",
+    "DEFAULT_FETCH_BYTES",
+    "LOCK_TIMEOUT_S",
+    "SNAPSHOT_AFTER_BATCHES",
+    "AppendInfo",
+    "DeletedSegment",
+    "FetchResult",
+    "Log",
+    "RecoveryReport",
+    "SegmentInfo",
+    "encode_batches",
+]
+
 LOCK_TIMEOUT_S = 30.0
-DEFAULT_FETCH_BYTES = 1 << 20
 # Records per batch when a caller hands over records rather than encoded batches.
 DEFAULT_BATCH_RECORDS = 1000
-# A producer-state catch-up that read more batch headers than this leaves a snapshot behind,
-# so the next process starts from there.
-SNAPSHOT_AFTER_BATCHES = 1000
-# Below this many records wanted, read_records fetches one batch at a time.
-_POINT_READ_RECORDS = 64
-try:
-    _IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024)
-except (AttributeError, ValueError, OSError):
-    _IOV_MAX = 16
 _BASE_OFFSET = struct.Struct(">q")
-_INT32 = struct.Struct(">i")
-_CRC = struct.Struct(">I")
-
-
-@dataclass(frozen=True)
-class AppendInfo:
-    """What an append assigned: offsets ``base_offset`` to ``last_offset`` inclusive.
-
-    ``duplicate`` is True when the batches were an idempotent producer's retry of batches
-    already in the log: nothing was written and the offsets are those of the first copy.
-    """
-
-    base_offset: int
-    last_offset: int
-    log_append_time: int  # -1 unless the topic uses LogAppendTime
-    log_start_offset: int
-    duplicate: bool = False
-
-    @property
-    def count(self) -> int:
-        return self.last_offset - self.base_offset + 1
-
-
-@dataclass(frozen=True)
-class SegmentInfo:
-    """One segment as ``describe`` and ``log dump`` show it."""
-
-    base_offset: int
-    next_offset: int  # one past the last offset it holds
-    size_bytes: int
-    largest_timestamp: int
-    active: bool
-    path: Path
-
-
-@dataclass(frozen=True)
-class DeletedSegment:
-    """A segment removed by retention, and why."""
-
-    base_offset: int
-    next_offset: int
-    size_bytes: int
-    reason: str  # "retention.ms" or "retention.bytes"
-
-
-@dataclass(frozen=True)
-class RecoveryReport:
-    """What ``recover`` found and repaired."""
-
-    log_end_offset: int
-    truncated_bytes: int
-    rebuilt_indexes: tuple[int, ...]  # base offsets of segments whose indexes were rebuilt
-    removed_files: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    """Raw batches read from a log, as a Fetch response carries them."""
-
-    records: bytes
-    high_watermark: int
-    log_start_offset: int
 
 
 class _Pending:
@@ -173,7 +116,7 @@ class _Pending:
         self.update = update
 
 
-class Log:
+class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
     """A partition's log: append batches, read by offset or time, recover, apply retention."""
 
     def __init__(
@@ -272,7 +215,7 @@ class Log:
             if writer:
                 seg = Segment(self.directory, 0)
                 seg.create()
-                _fsync_dir(self.directory)
+                fsync_dir(self.directory)
                 self._load_segments()
             else:
                 self._next_offset = 0
@@ -472,51 +415,6 @@ class Log:
             # Another process appended; if it was killed before writing its index entries,
             # add them now.
             self._index_from(active, self._read_fd(active))
-
-    def _cleanup_leftovers(self) -> None:
-        """Files a crash can leave: indexes whose .log is gone, temp files, .deleted files."""
-        bases = set(self._bases)
-        for name in os.listdir(self.directory):
-            path = self.directory / name
-            stem, _, suffix = name.partition(".")
-            if name.endswith((".tmp", DELETED_SUFFIX)):
-                path.unlink(missing_ok=True)
-            elif "." + suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX) and stem.isdigit():
-                if int(stem) not in bases:
-                    path.unlink(missing_ok=True)
-
-    def _repair_active_index(self) -> None:
-        active = self._segments[-1]
-        fd = self._read_fd(active)
-        if not active.index_tail_is_sane(fd, active.size()):
-            active.rebuild_indexes(fd, self.config.index_interval_bytes)
-            self._scanned_base = -1
-            self._scan_active(writer=True)
-            return
-        # Entries a killed writer did not get to write: add them now.
-        self._index_from(active, fd)
-
-    def _index_from(self, seg: Segment, fd: int) -> None:
-        entry = seg.offset_index.last_entry()
-        last_pos = entry[1] if entry else 0
-        last_time = seg.time_index.last_entry()
-        max_ts = last_time[0] if last_time else -1
-        interval = self.config.index_interval_bytes
-        offset_entries = []
-        time_entries = []
-        for item in seg.iter_batches(fd, last_pos):
-            if isinstance(item, TornTail):
-                break
-            position, header = item
-            max_ts = max(max_ts, header.max_timestamp)
-            if position - last_pos > interval:
-                offset_entries.append((header.last_offset, position))
-                if last_time is None or max_ts > last_time[0]:
-                    last_time = (max_ts, header.last_offset)
-                    time_entries.append(last_time)
-                last_pos = position
-        seg.offset_index.append_entries(offset_entries)
-        seg.time_index.append_entries(time_entries)
 
     def append(
         self, batches: bytes | bytearray | memoryview | Sequence, *, fsync: bool = True
@@ -734,7 +632,7 @@ class Log:
         for p in pending:
             iov.append(_BASE_OFFSET.pack(p.offset))
             iov.append(memoryview(p.data)[8:])
-        _writev_all(fd, iov)
+        writev_all(fd, iov)
         self._writes += 1
         if fsync:
             os.fsync(fd)
@@ -777,7 +675,7 @@ class Log:
         # The old segment is closed for good: make it and its indexes durable.
         self._close_write_fd()
         for path in (old.offset_index.path, old.time_index.path):
-            _fsync_file(path)
+            fsync_file(path)
         # Close the old segment's time index with its largest timestamp (as Kafka does on roll)
         # so retention can judge it without scanning.
         last_time = old.time_index.last_entry()
@@ -790,7 +688,7 @@ class Log:
             state.write_snapshot()
         new = Segment(self.directory, self._next_offset)
         new.create()
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         self._load_segments()
         self._scanned_base = new.base_offset
         self._scan_starts_at_index = False
@@ -820,378 +718,6 @@ class Log:
             with self._mutex:
                 self._durable_writes = max(self._durable_writes, covered)
 
-    # -- producer state -------------------------------------------------------------------
-
-    def _catch_up_producer_state(self) -> None:
-        """Under the lock: make the producer state valid up to the log end offset."""
-        state = self._producer_state
-        target = self._next_offset
-        if state.end_offset == target:
-            return
-        start_offset = self._bases[0]
-        if state.end_offset > target or state.end_offset < start_offset:
-            state.unload()
-        for snapshot in reversed(state.snapshot_offsets()):
-            if snapshot > target or snapshot < start_offset:
-                continue
-            if state.loaded and snapshot <= state.end_offset:
-                break  # what we hold is newer than any snapshot
-            if state.load_snapshot(snapshot):
-                break
-            state.delete_snapshots([snapshot])  # damaged: never trust it again
-        if not state.loaded:
-            state.reset(start_offset)
-        scanned = self._scan_producer_batches(state, target)
-        if scanned >= SNAPSHOT_AFTER_BATCHES:
-            state.write_snapshot()
-            self._prune_snapshots()
-
-    def _scan_producer_batches(self, state: ProducerState, target: int) -> int:
-        """Feed the headers of the batches from ``state.end_offset`` to ``target``."""
-        scanned = 0
-        i = bisect.bisect_right(self._bases, state.end_offset) - 1
-        last = len(self._segments) - 1
-        while state.end_offset < target and 0 <= i <= last:
-            seg = self._segments[i]
-            if scanned and seg.base_offset == state.end_offset:
-                if not state.snapshot_path(seg.base_offset).exists():
-                    state.write_snapshot()
-            fd = self._read_fd(seg)
-            found = seg.find_batch(fd, state.end_offset)
-            if found is not None:
-                end = self._scanned_pos if i == last else None
-                for item in seg.iter_batches(fd, found.position, end):
-                    if isinstance(item, TornTail):
-                        break
-                    h = item.header
-                    if h.base_offset >= target:
-                        break
-                    state.apply_header(
-                        h.producer_id,
-                        h.producer_epoch,
-                        h.base_sequence,
-                        h.base_offset,
-                        h.last_offset_delta,
-                        h.max_timestamp,
-                    )
-                    state.end_offset = h.base_offset + h.last_offset_delta + 1
-                    scanned += 1
-            i += 1
-            if i <= last:
-                state.end_offset = self._segments[i].base_offset
-        state.end_offset = target
-        return scanned
-
-    def _prune_snapshots(self) -> None:
-        """Keep the snapshots at segment boundaries and the newest other one."""
-        bases = set(self._bases)
-        others = [o for o in self._producer_state.snapshot_offsets() if o not in bases]
-        self._producer_state.delete_snapshots(others[:-1])
-
-    # -- reading --------------------------------------------------------------------------
-
-    def _check_offset(self, offset: int) -> None:
-        start = self._bases[0] if self._bases else 0
-        if offset < start or offset > self._next_offset:
-            raise OffsetOutOfRange(
-                f"offset {offset} is out of range for {self.name}: valid offsets are "
-                f"{start}..{self._next_offset} (log_start_offset..log_end_offset)",
-                offset=offset,
-                log_start_offset=start,
-                log_end_offset=self._next_offset,
-            )
-
-    def _fetch(self, offset: int, max_bytes: int) -> list[tuple[bytes, int, int]]:
-        """Refresh, then (buffer, position, size) of whole, CRC-checked batches from the one
-        holding ``offset``: about ``max_bytes`` of them, at least one."""
-        for _attempt in range(3):
-            self.refresh()
-            self._check_offset(offset)
-            try:
-                return self._read_locked(offset, max_bytes)
-            except _SegmentGone:
-                continue  # retention in another process: look again
-        raise StorageError(f"{self.name}: segments keep disappearing while reading")
-
-    def _read_locked(self, offset: int, max_bytes: int) -> list[tuple[bytes, int, int]]:
-        pieces: list[tuple[bytes, int, int]] = []
-        if offset >= self._next_offset:
-            return pieces
-        i = bisect.bisect_right(self._bases, offset) - 1
-        last = len(self._segments) - 1
-        total = 0
-        while 0 <= i <= last:
-            seg = self._segments[i]
-            fd = self._read_fd(seg)
-            # Never past the last complete batch seen in the active segment: what follows may
-            # be a batch still being written.
-            limit = self._scanned_pos if i == last else os.fstat(fd).st_size
-            found = seg.find_batch(fd, offset, limit)
-            if found is None or found.position >= limit:
-                i += 1
-                if i <= last:
-                    offset = self._segments[i].base_offset
-                continue
-            position = found.position
-            if found.header.size > limit - position:
-                raise CorruptRecord(
-                    f"{seg.log_path}: the batch at byte position {position} claims "
-                    f"{found.header.size} bytes, past the end of the complete batches ({limit})"
-                )
-            budget = max_bytes - total
-            if not pieces and budget < found.header.size:
-                budget = found.header.size  # at least one whole batch, as Kafka's Fetch
-            budget = min(budget, limit - position)
-            if budget < BATCH_HEADER_SIZE:
-                break
-            data = os.pread(fd, budget, position)
-            pos = 0
-            end = len(data)
-            while pos + BATCH_HEADER_SIZE <= end:
-                size = _INT32.unpack_from(data, pos + 8)[0] + LOG_OVERHEAD
-                if size < BATCH_HEADER_SIZE or data[pos + 16] != MAGIC:
-                    raise CorruptRecord(
-                        f"{seg.log_path}: no valid batch header at byte position "
-                        f"{position + pos} (magic {data[pos + 16]}, batchLength {size - 12})"
-                    )
-                if pos + size > end:
-                    break
-                crc = crc32c(memoryview(data)[pos + ATTRIBUTES_POS : pos + size])
-                if crc != _CRC.unpack_from(data, pos + CRC_POS)[0]:
-                    raise CorruptRecord(
-                        f"{seg.log_path}: CRC-32C mismatch in the batch at byte position "
-                        f"{position + pos}"
-                    )
-                pieces.append((data, pos, size))
-                total += size
-                pos += size
-            if pos < end or total >= max_bytes:
-                break
-            # This segment is exhausted: continue in the next one.
-            i += 1
-            if i <= last:
-                offset = self._segments[i].base_offset
-        return pieces
-
-    def read(self, offset: int, max_bytes: int = DEFAULT_FETCH_BYTES) -> FetchResult:
-        """Whole batches starting with the one holding ``offset``, about ``max_bytes`` of them.
-
-        At least one batch is returned even if it is larger than ``max_bytes`` (as Kafka's
-        Fetch does), so a consumer always makes progress.  Empty at the log end offset.
-        """
-        with self._mutex:
-            pieces = self._fetch(offset, max_bytes)
-            return FetchResult(
-                _join(pieces), self._next_offset, self._bases[0] if self._bases else 0
-            )
-
-    def read_records(
-        self, offset: int, max_records: int | None = None, max_bytes: int = DEFAULT_FETCH_BYTES
-    ) -> list[Record]:
-        """Decoded records from ``offset`` on (at most ``max_records``); [] at the end.
-
-        Without ``max_records``, what one fetch of ``max_bytes`` returns.  With a small
-        ``max_records`` only the batches needed are read and decoded, so a point read costs
-        one index lookup and one batch, however long the partition.
-        """
-        out: list[Record] = []
-        while True:
-            want = max_bytes
-            if max_records is not None and max_records - len(out) < _POINT_READ_RECORDS:
-                want = 1
-            with self._mutex:
-                pieces = self._fetch(offset, want)
-            if not pieces:
-                return out
-            for buf, pos, size in pieces:
-                limit = None if max_records is None else max_records - len(out)
-                out += decode_batch_at(buf, pos, size, min_offset=offset, max_records=limit)
-                if limit is not None and len(out) >= max_records:
-                    return out
-            if max_records is None:
-                return out
-            buf, pos, _size = pieces[-1]
-            base = _BASE_OFFSET.unpack_from(buf, pos)[0]
-            offset = max(offset, base + _INT32.unpack_from(buf, pos + LAST_OFFSET_DELTA_POS)[0] + 1)
-
-    def offset_for_time(self, timestamp: int) -> int | None:
-        """The earliest offset whose record timestamp is >= ``timestamp`` (None: none is)."""
-        with self._mutex:
-            for _attempt in range(3):
-                self.refresh()
-                try:
-                    return self._offset_for_time(timestamp)
-                except _SegmentGone:
-                    continue
-            raise StorageError(f"{self.name}: segments keep disappearing while reading")
-
-    def _offset_for_time(self, timestamp: int) -> int | None:
-        last = len(self._segments) - 1
-        for i, seg in enumerate(self._segments):
-            if self._largest_timestamp(seg, i == last) < timestamp:
-                continue
-            fd = self._read_fd(seg)
-            entry = seg.time_index.lookup_below(timestamp)
-            start_offset = entry[1] + 1 if entry else seg.base_offset
-            found = seg.find_batch(fd, start_offset)
-            if found is None:
-                continue
-            end = self._scanned_pos if i == last else None
-            for item in seg.iter_batches(fd, found.position, end, chunk=LOOKUP_CHUNK):
-                if isinstance(item, TornTail):
-                    break
-                if item.header.max_timestamp < timestamp:
-                    continue
-                batch = os.pread(fd, item.header.size, item.position)
-                for record in decode_batch_at(batch, 0, len(batch)):
-                    if record.timestamp >= timestamp:
-                        return record.offset
-        return None
-
-    # -- retention ------------------------------------------------------------------------
-
-    def apply_retention(self) -> list[DeletedSegment]:
-        """Delete closed segments past retention.ms or beyond retention.bytes.
-
-        Whole segments only, oldest first, never the active one; ``log_start_offset`` moves to
-        the base offset of the first segment left.  A segment is past retention.ms when its
-        largest record timestamp is older than retention.ms.
-        """
-        with self._mutex:
-            self._acquire()
-            try:
-                self._sync_for_write()
-                return self._apply_retention_locked()
-            finally:
-                self._file_lock.release()
-
-    def _apply_retention_locked(self) -> list[DeletedSegment]:
-        deleted: list[DeletedSegment] = []
-        now = self.clock.now_ms()
-        retention_ms = self.config.retention_ms
-        retention_bytes = self.config.retention_bytes
-        closed = self._segments[:-1]
-        total = sum(s.size() for s in self._segments)
-        for i, seg in enumerate(closed):
-            size = seg.size()
-            reason = None
-            if retention_ms >= 0:
-                largest = self._largest_timestamp(seg, False)
-                if largest >= 0 and now - largest > retention_ms:
-                    reason = "retention.ms"
-            if reason is None and retention_bytes >= 0 and total - size >= retention_bytes:
-                reason = "retention.bytes"
-            if reason is None:
-                break
-            next_offset = self._segments[i + 1].base_offset
-            seg.delete()
-            fd = self._read_fds.pop(seg.base_offset, None)
-            if fd is not None:
-                os.close(fd)
-            self._closed_largest_ts.pop(seg.base_offset, None)
-            total -= size
-            deleted.append(DeletedSegment(seg.base_offset, next_offset, size, reason))
-        if deleted:
-            _fsync_dir(self.directory)
-            self._load_segments()
-            start = self._bases[0]
-            state = self._producer_state
-            state.delete_snapshots(o for o in state.snapshot_offsets() if o < start)
-        return deleted
-
-    # -- verification ---------------------------------------------------------------------
-
-    def recover(self) -> RecoveryReport:
-        """Verify every segment, truncate a torn tail, rebuild missing or damaged indexes.
-
-        A CRC mismatch anywhere but in an incomplete last batch raises CorruptRecord naming
-        the file and byte position: it is never truncated away.
-        """
-        with self._mutex:
-            self._acquire()
-            try:
-                return self._recover_locked()
-            finally:
-                self._file_lock.release()
-
-    def _recover_locked(self) -> RecoveryReport:
-        self._load_segments()
-        removed = []
-        bases = set(self._bases)
-        for name in sorted(os.listdir(self.directory)):
-            stem, _, suffix = name.partition(".")
-            if name.endswith((".tmp", DELETED_SUFFIX)) or (
-                "." + suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX)
-                and stem.isdigit()
-                and int(stem) not in bases
-            ):
-                (self.directory / name).unlink(missing_ok=True)
-                removed.append(name)
-        rebuilt = []
-        truncated = 0
-        next_offset = 0
-        for i, seg in enumerate(self._segments):
-            fd = self._read_fd(seg)
-            size = seg.size()
-            last = i == len(self._segments) - 1
-            sane = seg.index_is_sane(fd, size)
-            # Validate every batch; a torn tail is only allowed in the last segment.
-            valid_size = 0
-            next_offset = seg.base_offset
-            for item in seg.iter_batches(fd, 0, check_crc=True, judge_tail=last):
-                if isinstance(item, TornTail):
-                    if not last:
-                        raise CorruptRecord(
-                            f"{seg.log_path}: incomplete batch at byte position "
-                            f"{item.position} in a closed segment"
-                        )
-                    break
-                valid_size = item.position + item.header.size
-                next_offset = item.header.next_offset
-            if valid_size < size:
-                with open(seg.log_path, "r+b") as f:
-                    f.truncate(valid_size)
-                    os.fsync(f.fileno())
-                truncated += size - valid_size
-            if not sane or valid_size < size:
-                seg.rebuild_indexes(fd, self.config.index_interval_bytes, closed=not last)
-                rebuilt.append(seg.base_offset)
-            if not last and next_offset != self._segments[i + 1].base_offset:
-                raise CorruptRecord(
-                    f"{seg.log_path}: ends at offset {next_offset} but the next segment "
-                    f"starts at {self._segments[i + 1].base_offset}"
-                )
-        # Snapshots beyond the log end describe batches that are not there.
-        state = self._producer_state
-        stale = [o for o in state.snapshot_offsets() if o > next_offset]
-        state.delete_snapshots(stale)
-        removed.extend(self._producer_state.snapshot_path(o).name for o in stale)
-        state.unload()
-        self._scanned_base = -1
-        self._recovered = False
-        self._sync_for_write()
-        return RecoveryReport(
-            log_end_offset=self._next_offset,
-            truncated_bytes=truncated,
-            rebuilt_indexes=tuple(rebuilt),
-            removed_files=tuple(removed),
-        )
-
-    def check(self) -> None:
-        """Read-only verification of every batch's CRC and every index; raises on damage."""
-        with self._mutex:
-            self._load_segments()
-            for i, seg in enumerate(self._segments):
-                fd = self._read_fd(seg)
-                last = i == len(self._segments) - 1
-                for item in seg.iter_batches(fd, 0, check_crc=True):
-                    if isinstance(item, TornTail) and not last:
-                        raise CorruptRecord(
-                            f"{seg.log_path}: incomplete batch at byte position {item.position}"
-                        )
-                if not seg.index_is_sane(fd, seg.size()):
-                    raise CorruptRecord(f"{seg.offset_index.path}: index does not match the log")
-
     def _close_fds(self) -> None:
         for fd in self._read_fds.values():
             os.close(fd)
@@ -1209,10 +735,6 @@ class Log:
             self.close()
         except Exception:
             pass
-
-
-class _SegmentGone(Exception):
-    """A segment file vanished under a reader (retention in another process)."""
 
 
 def encode_batches(
@@ -1257,54 +779,3 @@ def encode_batches(
         if sequence >= 0:
             sequence = (sequence + len(chunk)) % (INT32_MAX + 1)
     return out
-
-
-def _join(pieces: list[tuple[bytes, int, int]]) -> bytes:
-    """The pieces' bytes as one object, without a copy when they are one whole buffer."""
-    if not pieces:
-        return b""
-    buf, start, _ = pieces[0]
-    last_buf, last_pos, last_size = pieces[-1]
-    if last_buf is buf:
-        end = last_pos + last_size
-        return buf if start == 0 and end == len(buf) else buf[start:end]
-    return b"".join(memoryview(b)[p : p + s] for b, p, s in pieces)
-
-
-def _writev_all(fd: int, iov: list) -> None:
-    """``writev`` in groups of IOV_MAX buffers, resuming after a short write."""
-    while iov:
-        group = iov[:_IOV_MAX]
-        want = sum(len(b) for b in group)
-        written = os.writev(fd, group)
-        if written == want:
-            del iov[: len(group)]
-            continue
-        # A short write (a full disk, a signal): skip what was written and go on.
-        while written:
-            first = iov[0]
-            if written >= len(first):
-                written -= len(first)
-                del iov[0]
-            else:
-                iov[0] = memoryview(first)[written:]
-                written = 0
-
-
-def _fsync_file(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
