@@ -27,7 +27,6 @@ when decoding a column-by-column check with strided slices followed by arithmeti
 from __future__ import annotations
 
 import struct
-import zlib
 from collections.abc import Iterable, Sequence
 from itertools import chain, repeat
 from operator import add, itemgetter
@@ -35,6 +34,7 @@ from typing import NamedTuple
 
 from crc32c import crc32c
 
+from storage.compression import decompress as _decompress
 from storage.constants import (
     ATTRIBUTES_POS,
     BATCH_HEADER_SIZE,
@@ -445,55 +445,6 @@ def encode_batch(
     crc = crc32c(payload)
     prefix = _PREFIX.pack(base_offset, len(payload) + 9, partition_leader_epoch, MAGIC)
     return prefix + _CRC.pack(crc) + payload
-
-
-def _decompress(codec: int, data) -> bytes:
-    name = COMPRESSION_NAMES.get(codec, f"codec {codec}")
-    try:
-        decompress = _decompressor(codec)
-    except ImportError:
-        decompress = None
-    if decompress is None:
-        raise StorageError(
-            f"this batch is compressed with {name}; install the Python package for {name} "
-            f"(python-snappy, lz4 or zstandard) to read it"
-        )
-    try:
-        return decompress(bytes(data))
-    except Exception as exc:  # each codec library raises its own error type
-        raise CorruptRecord(
-            f"the {name}-compressed records cannot be decompressed ({exc})"
-        ) from None
-
-
-def _decompressor(codec: int):
-    if codec == 1:
-        return lambda raw: zlib.decompress(raw, 16 + zlib.MAX_WBITS)
-    if codec == 2:
-        import snappy  # type: ignore[import-not-found]
-
-        def unsnappy(raw: bytes) -> bytes:
-            if not raw.startswith(b"\x82SNAPPY\x00"):
-                return snappy.decompress(raw)
-            # xerial framing, as Java producers write it
-            out = []
-            pos = 16
-            while pos < len(raw):
-                (n,) = struct.unpack_from(">i", raw, pos)
-                out.append(snappy.decompress(raw[pos + 4 : pos + 4 + n]))
-                pos += 4 + n
-            return b"".join(out)
-
-        return unsnappy
-    if codec == 3:
-        import lz4.frame  # type: ignore[import-not-found]
-
-        return lz4.frame.decompress
-    if codec == 4:
-        import zstandard  # type: ignore[import-not-found]
-
-        return lambda raw: zstandard.ZstdDecompressor().decompressobj().decompress(raw)
-    return None
 
 
 def decode_batch(batch, *, min_offset: int = 0, max_records: int | None = None) -> list[Record]:

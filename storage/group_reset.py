@@ -1,0 +1,137 @@
+"""Lag and offset resets: ``kafka-consumer-groups --describe`` and ``--reset-offsets``.
+
+``GroupResets`` is the part of ``storage.groups.GroupStore`` that joins committed offsets with
+the logs: each partition's committed offset, log end offset, lag and owner, and the plan
+(and its execution) that moves a group's committed offsets while the group is inactive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from storage.errors import StorageError
+from storage.group_types import (
+    MemberDescription,
+    OffsetAndMetadata,
+    OffsetReset,
+    PartitionOffsets,
+    ResetSpec,
+    validate_group_id,
+)
+
+
+class GroupResets:
+    """Lag per partition and offset resets (a mixin of GroupStore)."""
+
+    # -- lag -------------------------------------------------------------------------------
+
+    def partition_offsets(self, group: str) -> list[PartitionOffsets]:
+        """Every partition of the topics the group subscribes to or has committed offsets for,
+        with committed offset, log end offset, lag and current owner (Kafka's ``--describe``)."""
+        desc = self.describe_group(group)
+        offsets = self.fetch_offsets(group)
+        owner: dict[tuple[str, int], MemberDescription] = {}
+        topics = {t for t, _p in offsets}
+        for m in desc.members:
+            topics.update(m.topics)
+            for tp in m.assignment:
+                owner[tp] = m
+        rows = []
+        for topic in sorted(topics):
+            try:
+                count = self.store.topic(topic).partitions
+            except StorageError:
+                count = 0  # deleted, or subscribed before it exists
+            known = {p for t, p in offsets if t == topic}
+            for partition in sorted(set(range(count)) | known):
+                committed = offsets.get((topic, partition))
+                try:
+                    log_end = self.store.log(topic, partition).log_end_offset
+                except StorageError:
+                    continue
+                m = owner.get((topic, partition))
+                rows.append(
+                    PartitionOffsets(
+                        topic=topic,
+                        partition=partition,
+                        committed_offset=committed.offset if committed else None,
+                        log_end_offset=log_end,
+                        lag=log_end - committed.offset if committed else None,
+                        member_id=m.member_id if m else None,
+                        client_id=m.client_id if m else None,
+                        host=m.host if m else None,
+                    )
+                )
+        return rows
+
+    # -- resets ----------------------------------------------------------------------------
+
+    def plan_reset(
+        self,
+        group: str,
+        topic: str,
+        spec: ResetSpec,
+        partitions: Sequence[int] | None = None,
+    ) -> list[OffsetReset]:
+        """Where each partition's committed offset would move (nothing is changed).
+
+        Offsets outside [log_start_offset, log_end_offset] are moved to the nearest end, as
+        Kafka's kafka-consumer-groups tool does.
+        """
+        validate_group_id(group)
+        meta = self.store.topic(topic)
+        if partitions is None:
+            partitions = range(meta.partitions)
+        committed = self.fetch_offsets(group)
+        plan = []
+        for p in partitions:
+            log = self.store.log(topic, p)  # PartitionNotFound for a bad partition number
+            start, end = log.log_start_offset, log.log_end_offset
+            old = committed.get((topic, p))
+            if spec.kind == "earliest":
+                target = start
+            elif spec.kind == "latest":
+                target = end
+            elif spec.kind == "offset":
+                target = spec.value
+            elif spec.kind == "shift":
+                base = old.offset if old else start
+                target = base + spec.value
+            elif spec.kind == "datetime":
+                found = log.offset_for_time(spec.value)
+                target = end if found is None else found
+            else:
+                raise StorageError(f"unknown reset kind '{spec.kind}'")
+            new = min(max(target, start), end)
+            plan.append(
+                OffsetReset(
+                    topic=topic,
+                    partition=p,
+                    committed_offset=old.offset if old else None,
+                    new_offset=new,
+                    log_start_offset=start,
+                    log_end_offset=end,
+                    clamped=new != target,
+                )
+            )
+        return plan
+
+    def check_inactive(self, group: str, verb: str = "reset") -> None:
+        """GroupNotEmpty if the group has live members (what a reset or delete requires)."""
+        validate_group_id(group)
+        state = self._read_state(group)
+        if state is not None:
+            self._raise_if_live(group, state, verb)
+
+    def execute_reset(self, group: str, plan: Sequence[OffsetReset]) -> None:
+        """Commit a reset plan, refusing while the group has live members."""
+        validate_group_id(group)
+        with self._lock(group):
+            state = self._read_state(group)
+            if state is not None:
+                self._raise_if_live(group, state, "reset")
+            offsets = {(r.topic, r.partition): OffsetAndMetadata(r.new_offset) for r in plan}
+            clean = self._normalize_offsets(offsets, self._now())
+            current = self._read_offsets(group)
+            current.update(clean)
+            self._write_offsets(group, current)

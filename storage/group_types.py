@@ -1,0 +1,318 @@
+"""The vocabulary of consumer groups: constants, errors, value types and the group files.
+
+Everything here is plain data shared by ``storage.groups.GroupStore`` and its parts
+(``group_membership``, ``group_offsets``, ``group_reset``, ``group_serve``): Kafka's group
+states and protocol error codes, the frozen values the store returns, the contents of a group's
+``state.json``, how a group id becomes a directory name, and the atomic JSON write every group
+file goes through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from storage.errors import StorageError
+
+GROUP_ID_MAX_LENGTH = 249
+STATE_FILE = "state.json"
+OFFSETS_FILE = "offsets.json"
+LOCK_TIMEOUT_S = 30.0
+PROTOCOL_TYPE = "consumer"
+
+# Group states, as Kafka names them.
+EMPTY = "Empty"
+PREPARING_REBALANCE = "PreparingRebalance"
+COMPLETING_REBALANCE = "CompletingRebalance"
+STABLE = "Stable"
+DEAD = "Dead"
+
+COORDINATOR_KCLI = "kcli"
+COORDINATOR_SERVE = "serve"
+
+# Kafka's defaults for the member configs the store needs.
+DEFAULT_SESSION_TIMEOUT_MS = 45_000
+DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000
+DEFAULT_MAX_POLL_INTERVAL_MS = 300_000
+
+_SAFE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+class GroupError(StorageError):
+    """Base class of consumer-group errors; ``error_code`` is Kafka's protocol error code."""
+
+    error_code = -1
+
+
+class InvalidGroupId(GroupError):
+    """A group id that is empty, too long or not printable."""
+
+    error_code = 24
+
+
+class GroupNotFound(GroupError):
+    """No group of that id has ever stored state or offsets here."""
+
+    error_code = 69
+
+
+class GroupNotEmpty(GroupError):
+    """The operation needs a group without live members."""
+
+    error_code = 68
+
+
+class IllegalGeneration(GroupError):
+    """A commit or heartbeat from a generation that is no longer the group's."""
+
+    error_code = 22
+
+
+class UnknownMemberId(GroupError):
+    """The member id is not (or no longer) in the group."""
+
+    error_code = 25
+
+
+class RebalanceInProgress(GroupError):
+    """The group is rebalancing; the member must rejoin first."""
+
+    error_code = 27
+
+
+class InconsistentGroupProtocol(GroupError):
+    """A joining member shares no assignor with the group's members."""
+
+    error_code = 23
+
+
+class GroupProtocolMismatch(GroupError):
+    """The group is coordinated elsewhere (kcli processes versus ``kcli serve``)."""
+
+    error_code = 23
+
+
+class InvalidSessionTimeout(GroupError):
+    """A session timeout the group cannot work with."""
+
+    error_code = 26
+
+
+# -- values ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OffsetAndMetadata:
+    """A committed offset: the next offset the group will read, plus the committer's note."""
+
+    offset: int
+    metadata: str = ""
+    commit_timestamp: int = -1  # ms
+
+
+@dataclass(frozen=True)
+class MemberDescription:
+    """One member of a group, as ``describe_group`` shows it."""
+
+    member_id: str
+    client_id: str
+    host: str
+    pid: int | None  # None for members connected over the wire
+    topics: tuple[str, ...]  # subscription
+    assignment: tuple[tuple[str, int], ...]  # (topic, partition), sorted
+    last_heartbeat_ms: int
+
+
+@dataclass(frozen=True)
+class GroupDescription:
+    """A group's state, generation, assignor and members."""
+
+    group: str
+    state: str  # "Empty" | "Stable" | "PreparingRebalance" | "CompletingRebalance" | "Dead"
+    protocol_type: str
+    assignor: str  # "" when the group has no members
+    generation: int
+    coordinator: str  # "kcli" or "serve"
+    members: tuple[MemberDescription, ...]
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """One line of ``list_groups``."""
+
+    group: str
+    state: str
+    members: int
+    assignor: str
+    generation: int
+    coordinator: str
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """What a member learns from a join or a heartbeat."""
+
+    member_id: str
+    group_state: str
+    generation: int
+    assignor: str
+    # True while the group waits for this member to revoke its partitions and rejoin.
+    rejoin_needed: bool
+    # This member's partitions in ``generation``; None until the rebalance has completed.
+    assignment: tuple[tuple[str, int], ...] | None
+    session_timeout_ms: int
+
+
+@dataclass(frozen=True)
+class PartitionOffsets:
+    """One partition of a group's topics: committed offset, log end offset, lag and owner."""
+
+    topic: str
+    partition: int
+    committed_offset: int | None
+    log_end_offset: int
+    lag: int | None
+    member_id: str | None
+    client_id: str | None
+    host: str | None
+
+
+@dataclass(frozen=True)
+class OffsetReset:
+    """One line of a reset plan: where the group's committed offset is and where it would go."""
+
+    topic: str
+    partition: int
+    committed_offset: int | None
+    new_offset: int
+    log_start_offset: int
+    log_end_offset: int
+    clamped: bool = False  # the requested offset lay outside the log and was moved inside
+
+
+@dataclass(frozen=True)
+class ResetSpec:
+    """Where ``reset`` moves committed offsets (``kafka-consumer-groups --reset-offsets``)."""
+
+    kind: str  # "earliest" | "latest" | "offset" | "shift" | "datetime"
+    value: int = 0  # the offset, the shift, or the timestamp in ms
+
+
+@dataclass
+class _GroupState:
+    """The contents of state.json."""
+
+    group: str
+    protocol_type: str = PROTOCOL_TYPE
+    coordinator: str = COORDINATOR_KCLI
+    state: str = EMPTY
+    generation: int = 0
+    assignor: str = ""
+    rebalance_deadline_ms: int = 0
+    members: dict[str, dict[str, Any]] = field(default_factory=dict)
+    assignment: dict[str, list[list[Any]]] = field(default_factory=dict)
+    partitions: dict[str, int] = field(default_factory=dict)
+    external: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "protocol_type": self.protocol_type,
+            "coordinator": self.coordinator,
+            "state": self.state,
+            "generation": self.generation,
+            "assignor": self.assignor,
+            "rebalance_deadline_ms": self.rebalance_deadline_ms,
+            "members": self.members,
+            "assignment": self.assignment,
+            "partitions": self.partitions,
+            "external": self.external,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> _GroupState:
+        return cls(
+            group=raw["group"],
+            protocol_type=raw.get("protocol_type", PROTOCOL_TYPE),
+            coordinator=raw.get("coordinator", COORDINATOR_KCLI),
+            state=raw.get("state", EMPTY),
+            generation=int(raw.get("generation", 0)),
+            assignor=raw.get("assignor", ""),
+            rebalance_deadline_ms=int(raw.get("rebalance_deadline_ms", 0)),
+            members=dict(raw.get("members", {})),
+            assignment=dict(raw.get("assignment", {})),
+            partitions=dict(raw.get("partitions", {})),
+            external=dict(raw.get("external", {})),
+        )
+
+
+def _copy_state(state: _GroupState) -> _GroupState:
+    return _GroupState.from_json(json.loads(json.dumps(state.to_json())))
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def validate_group_id(group: str) -> None:
+    """Kafka accepts any non-empty group id; kcli also keeps it short and printable."""
+    if not isinstance(group, str) or not group:
+        raise InvalidGroupId("group id is empty; use 1-249 printable characters")
+    if len(group) > GROUP_ID_MAX_LENGTH:
+        raise InvalidGroupId(
+            f"group id is {len(group)} characters long; the maximum is {GROUP_ID_MAX_LENGTH}"
+        )
+    if not group.isprintable():
+        raise InvalidGroupId(
+            f"group id {group!r} contains control characters; use printable characters only"
+        )
+
+
+def group_dir_name(group: str) -> str:
+    """The directory name of a group: safe on every file system, never '.', '..' or a path."""
+    out = []
+    for ch in group:
+        if ch in _SAFE_CHARS:
+            out.append(ch)
+        else:
+            out.append("".join(f"%{b:02X}" for b in ch.encode("utf-8")))
+    name = "".join(out)
+    if name.startswith("."):
+        name = "%2E" + name[1:]
+    if len(name) > 200:
+        digest = hashlib.sha256(group.encode("utf-8")).hexdigest()[:16]
+        name = f"{name[:180]}~{digest}"
+    return name
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_json(path: Path, body: dict[str, Any], *, durable: bool) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    data = (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
+    with open(tmp, "wb") as f:
+        f.write(data)
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
+    os.replace(tmp, path)
+    if durable:
+        _fsync_dir(path.parent)
+
+
+def _as_tp_list(items: Iterable[Sequence[Any]]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted((str(t), int(p)) for t, p in items))
