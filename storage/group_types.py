@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from storage.errors import StorageError
+from storage.fileio import atomic_write
 
 GROUP_ID_MAX_LENGTH = 249
 STATE_FILE = "state.json"
@@ -293,25 +292,10 @@ def group_dir_name(group: str) -> str:
     return name
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_json(path: Path, body: dict[str, Any], *, durable: bool) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    data = (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
-    with open(tmp, "wb") as f:
-        f.write(data)
-        if durable:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
-    if durable:
-        _fsync_dir(path.parent)
+    atomic_write(
+        path, (json.dumps(body, indent=1, sort_keys=True) + "\n").encode(), durable=durable
+    )
 
 
 def _as_tp_list(items: Iterable[Sequence[Any]]) -> tuple[tuple[str, int], ...]:

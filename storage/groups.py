@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING
 from filelock import FileLock, Timeout
 
 from storage.errors import StorageError
+from storage.fileio import fsync_dir
 from storage.group_membership import GroupMembership
 from storage.group_offsets import GroupOffsets
 from storage.group_reset import GroupResets
@@ -88,7 +89,6 @@ from storage.group_types import (
     UnknownMemberId,
     _as_tp_list,
     _copy_state,
-    _fsync_dir,
     _GroupState,
     _write_json,
     group_dir_name,
@@ -349,7 +349,7 @@ class GroupStore(GroupMembership, GroupOffsets, GroupResets, ServeGroups):
                 d.rmdir()
             except OSError:
                 pass
-            _fsync_dir(self.groups_dir)
+            fsync_dir(self.groups_dir)
             self._state_cache.pop(group, None)
 
     def _raise_if_live(self, group: str, state: _GroupState, verb: str) -> None:

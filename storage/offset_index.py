@@ -14,6 +14,7 @@ import struct
 from pathlib import Path
 
 from storage.constants import OFFSET_INDEX_ENTRY_SIZE
+from storage.fileio import atomic_write
 
 _ENTRY = struct.Struct(">II")
 
@@ -95,17 +96,8 @@ class OffsetIndex:
     def write_all(self, entries: list[tuple[int, int]]) -> None:
         """Replace the whole index (recovery)."""
         data = b"".join(_ENTRY.pack(o - self.base_offset, p) for o, p in entries)
-        _replace_file(self.path, data)
+        atomic_write(self.path, data)
 
     def truncate_entries(self, count: int) -> None:
         with open(self.path, "r+b") as f:
             f.truncate(count * self.entry_size)
-
-
-def _replace_file(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

@@ -39,6 +39,7 @@ from crc32c import crc32c
 
 from storage.constants import FILENAME_DIGITS, INT32_MAX, NO_PRODUCER_EPOCH, SNAPSHOT_SUFFIX
 from storage.errors import InvalidProducerEpoch, OutOfOrderSequence
+from storage.fileio import atomic_write
 
 # Batches remembered per producer (Kafka's ProducerStateEntry.NUM_BATCHES_TO_RETAIN): a
 # producer has at most 5 requests in flight, so only its last 5 batches can be retried.
@@ -204,12 +205,7 @@ class ProducerState:
         body = _COUNT.pack(len(entries)) + b"".join(entries)
         data = _VERSION_CRC.pack(SNAPSHOT_VERSION, crc32c(body)) + body
         path = self.snapshot_path(self.end_offset)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, data)
         return path
 
     def load_snapshot(self, offset: int) -> bool:

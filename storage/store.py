@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from storage.errors import (
     TopicAlreadyExists,
     TopicNotFound,
 )
+from storage.fileio import atomic_write, fsync_dir
 from storage.log import DeletedSegment, Log
 from storage.segment import Segment
 from storage.topic_config import TopicConfig, config_from_user, parse_overrides, validate_config
@@ -137,7 +137,7 @@ class Store:
             (self.data_dir / GROUPS_DIR).mkdir(exist_ok=True)
             if not (self.data_dir / META_FILE).exists():
                 cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-                _atomic_write(
+                atomic_write(
                     self.data_dir / META_FILE,
                     f"# kcli data directory\nversion=1\ncluster.id={cluster_id}\n".encode(),
                 )
@@ -216,7 +216,7 @@ class Store:
                 raise StorageError(
                     f"{path} is damaged (expected a line next.producer.id=N, found {text[:40]!r})"
                 ) from None
-            _atomic_write(path, f"next.producer.id={next_id + 1}\n".encode())
+            atomic_write(path, f"next.producer.id={next_id + 1}\n".encode())
             return next_id
 
     # -- topics -----------------------------------------------------------------------------
@@ -258,7 +258,7 @@ class Store:
         with self._locked():
             meta = self._require(name)
             self._topic_file(name).unlink()
-            _fsync_dir(self.data_dir / TOPICS_DIR)
+            fsync_dir(self.data_dir / TOPICS_DIR)
             with self._mutex:
                 for key in [k for k in self._logs if k[0] == name]:
                     self._logs.pop(key).close()
@@ -350,7 +350,7 @@ class Store:
             "partitions": meta.partitions,
             "config": meta.overrides,
         }
-        _atomic_write(self._topic_file(meta.name), (json.dumps(body, indent=2) + "\n").encode())
+        atomic_write(self._topic_file(meta.name), (json.dumps(body, indent=2) + "\n").encode())
         self._meta_cache.pop(meta.name, None)
 
     # -- partitions ---------------------------------------------------------------------------
@@ -469,37 +469,9 @@ def _create_partition_dir(d: Path) -> None:
     """A partition directory with its first, empty segment, as Kafka creates it."""
     d.mkdir()
     Segment(d, 0).create()
-    _fsync_dir(d)
+    fsync_dir(d)
 
 
 def _new_topic_id() -> str:
     """A Kafka-style topic id: a random UUID, URL-safe base64 without padding."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``path`` as Kafka writes checkpoints: temp file, fsync, rename, fsync the dir."""
-    # A short temp name: "<249-character topic>.json" plus a suffix would pass NAME_MAX (255).
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the file from other users
-        with open(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-atomic_write = _atomic_write

@@ -14,7 +14,7 @@ import struct
 from pathlib import Path
 
 from storage.constants import TIME_INDEX_ENTRY_SIZE
-from storage.offset_index import _replace_file
+from storage.fileio import atomic_write
 
 _ENTRY = struct.Struct(">qI")
 
@@ -87,4 +87,4 @@ class TimeIndex:
                 f.write(b"".join(_ENTRY.pack(t, o - self.base_offset) for t, o in entries))
 
     def write_all(self, entries: list[tuple[int, int]]) -> None:
-        _replace_file(self.path, b"".join(_ENTRY.pack(t, o - self.base_offset) for t, o in entries))
+        atomic_write(self.path, b"".join(_ENTRY.pack(t, o - self.base_offset) for t, o in entries))

@@ -8,7 +8,6 @@ so an interrupted ``kcli learn check`` never leaves it half-written.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,14 +78,6 @@ def save(data_dir: Path, progress: Progress) -> None:
         "current": progress.current,
         "passed": {str(k): v for k, v in sorted(progress.passed.items())},
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(json.dumps(body, indent=2) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    from storage.fileio import atomic_write
+
+    atomic_write(path, (json.dumps(body, indent=2) + "\n").encode())
