@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kcli.backends.remote_errors import _ERR_STATE, _check_reports, _kafka_error, _kafka_exception
+from kcli.client.types import KafkaError, KafkaException, Message, TopicPartition
 
 if TYPE_CHECKING:
     from kcli.backends.remote import RemoteBackend
@@ -35,8 +36,6 @@ class RemoteConsumer:
     """
 
     def __init__(self, backend: RemoteBackend, conf: Mapping[str, Any] | None = None):
-        from kcli.client.types import KafkaError, KafkaException
-
         conf = dict(conf or {})
         self._backend = backend
         self._grouped = bool(conf.get("group.id"))
@@ -72,8 +71,6 @@ class RemoteConsumer:
 
     @staticmethod
     def _ktp(tp):
-        from kcli.client.types import TopicPartition
-
         return TopicPartition(tp.topic, tp.partition, tp.offset)
 
     def _call(self, fn, *args, **kwargs):
@@ -172,8 +169,6 @@ class RemoteConsumer:
     def store_offsets(self, message=None, offsets: Sequence | None = None) -> None:
         """Mark offsets for the next commit; partitions no longer assigned are skipped, as
         kcli's Consumer skips them."""
-        from kcli.client.types import TopicPartition
-
         todo = list(offsets or [])
         if message is not None:
             todo.append(TopicPartition(message.topic(), message.partition(), message.offset() + 1))
@@ -196,15 +191,11 @@ class RemoteConsumer:
 
     @staticmethod
     def _ktp_of(message):
-        from kcli.client.types import TopicPartition
-
         return TopicPartition(message.topic(), message.partition(), message.offset() + 1)
 
     # -- reading ------------------------------------------------------------------------
 
     def _message(self, m):
-        from kcli.client.types import Message
-
         err = m.error()
         if err is not None:
             kerr = _kafka_error(self._backend, err)
@@ -236,8 +227,6 @@ class RemoteConsumer:
     def consume_records(self, max_records: int = 100_000, timeout: float | None = -1) -> list:
         """kcli-only: records as ``(topic, partition, [(offset, timestamp, key, value,
         headers), ...])`` runs, events (end of partition ...) as error Messages."""
-        from kcli.client.types import Message
-
         got = self._consume(min(max_records, 1_000_000), timeout)
         out: list = []
         run: list | None = None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from kcli.backends.base import partition_not_found_message, record_too_large_message
 from kcli.backends.remote_errors import _check_reports, _kafka_error, _kafka_exception
+from kcli.client.types import KafkaError, KafkaException, Message
 from kcli.errors import KcliError
 
 if TYPE_CHECKING:
@@ -50,7 +51,6 @@ class RemoteProducer:
         self._closed = False
 
     def _load_meta(self, topic: str) -> tuple[int, int | None]:
-        from kcli.client.types import KafkaError, KafkaException
         from storage import StorageError
 
         try:
@@ -72,8 +72,6 @@ class RemoteProducer:
             return None
         if cb is self._last_cb:  # the usual case: one callback for every record
             return self._last_wrapped
-        from kcli.client.types import Message
-
         backend = self._backend
 
         def report(err, msg):
@@ -109,8 +107,6 @@ class RemoteProducer:
         callback=None,
     ) -> None:
         """Queue one record (see kcli.client.Producer.produce)."""
-        from kcli.client.types import KafkaError, KafkaException
-
         if self._closed:
             raise RuntimeError("Producer has been closed")
         meta = self._meta.get(topic) or self._load_meta(topic)
@@ -172,8 +168,6 @@ class RemoteProducer:
         """kcli-only: one record per value, all with the same key and headers.  Waits for
         room when librdkafka's queue is full.  On an error, ``queued`` says how many values
         before the failing one were queued."""
-        from kcli.client.types import KafkaException
-
         produce = self.produce
         for i, value in enumerate(values):
             while True:
@@ -243,7 +237,6 @@ def _pairs(headers) -> list[tuple[str, bytes | None]]:
 
 def _check_size(topic: str, limit: int, value, key, headers) -> None:
     """The exact size of the record as a one-record batch, against max.message.bytes."""
-    from kcli.client.types import KafkaError, KafkaException
     from storage.records import ProducerRecord, encode_batch
 
     record = ProducerRecord(value, key, tuple(_pairs(headers or ())), 0)
