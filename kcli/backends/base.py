@@ -19,7 +19,7 @@ that the ``kcli group`` commands use (``list_groups``, ``describe_group``,
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -138,6 +138,37 @@ class Backend(ABC):
     @abstractmethod
     def groups(self):
         """The consumer-group service (GroupStore's methods, see the module docstring)."""
+
+    def group_snapshot(self, group: str):
+        """A group's ``GroupDescription`` and ``PartitionOffsets`` rows, or None while the
+        group does not exist (what ``kcli group watch`` refreshes)."""
+        from storage.groups import GroupNotFound
+
+        gs = self.groups()
+        try:
+            return gs.describe_group(group), gs.partition_offsets(group)
+        except GroupNotFound:
+            return None
+
+    def reset_offsets(
+        self,
+        group: str,
+        topic: str,
+        spec,
+        partitions: Sequence[int] | None = None,
+        *,
+        execute: bool = False,
+    ) -> list:
+        """Plan moving ``group``'s committed offsets on ``topic`` as ``spec``
+        (``storage.groups.ResetSpec``) says, and apply the plan when ``execute``; returns it
+        (``OffsetReset`` rows).  Refused while the group has live members."""
+        gs = self.groups()
+        self.topic(topic)  # TopicNotFound, with the existing topics as a hint
+        gs.check_inactive(group, "reset")
+        plan = gs.plan_reset(group, topic, spec, partitions)
+        if execute:
+            gs.execute_reset(group, plan)
+        return plan
 
     # -- the backend itself -------------------------------------------------------------
 

@@ -16,12 +16,22 @@ The pieces live in one module per concept:
 * ``progress`` — progress bars;
 * ``records`` — consumed records (``RecordWriter``, kcat ``--format`` strings);
 * ``topics`` and ``picture`` — ``kcli topic list/describe`` and the partition picture;
+* ``groups`` — ``kcli group`` (list, describe, watch, reset, simulate);
 * ``log_dump`` — ``kcli log dump``;
 * ``reports`` — ``kcli info`` and ``kcli perf``.
 
 Commands import only this package (``from kcli import render``) and use the names below.
 """
 
+from kcli.render.groups import (
+    group_describe,
+    group_list,
+    group_members,
+    group_reset,
+    group_simulation,
+    group_state,
+    group_watch,
+)
 from kcli.render.log_dump import LogDump
 from kcli.render.output import (
     JSON,
@@ -58,6 +68,13 @@ __all__ = [
     "colors",
     "compile_format",
     "console",
+    "group_describe",
+    "group_list",
+    "group_members",
+    "group_reset",
+    "group_simulation",
+    "group_state",
+    "group_watch",
     "hint",
     "human_bytes",
     "human_ms",

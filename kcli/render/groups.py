@@ -1,0 +1,631 @@
+"""``kcli group``: the group list, a group's partitions, members and state, the live watch,
+the offset-reset plan and the assignor simulation, as JSON, plain lines or rich tables."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from kcli.render.output import JSON, PLAIN, TABLE, _dash, console, json_line, line, note, plain_rows
+
+# -- list ------------------------------------------------------------------------------------
+
+
+def group_list(summaries, form: str) -> None:
+    """``GroupSummary`` values: state, members, assignor, generation, coordinator."""
+    if form == JSON:
+        for s in summaries:
+            json_line(
+                {
+                    "group": s.group,
+                    "state": s.state,
+                    "members": s.members,
+                    "assignor": s.assignor,
+                    "generation": s.generation,
+                }
+            )
+        return
+    if form == PLAIN:
+        plain_rows(
+            (s.group, s.state, s.members, s.assignor, _dash(s.generation)) for s in summaries
+        )
+        return
+    if not summaries:
+        note("No consumer groups yet. Start one with: kcli consume TOPIC --group NAME")
+        return
+    from rich.text import Text
+
+    t = _table(["GROUP", "STATE", "MEMBERS", "ASSIGNOR", "GENERATION", "COORDINATOR"], {2, 4})
+    for s in summaries:
+        t.add_row(
+            Text(s.group, style="bold"),
+            _state_text(s.state),
+            Text(str(s.members)),
+            Text(s.assignor or "-"),
+            Text(_dash(s.generation)),
+            Text(s.coordinator, style="dim"),
+        )
+    console().print(t)
+
+
+# -- describe --------------------------------------------------------------------------------
+
+
+def group_describe(desc, rows, form: str) -> None:
+    """A group's partitions (``PartitionOffsets`` rows) as Kafka's describe shows them; on a
+    table, a note on idle members or a rebalance under way."""
+    _render_partitions(desc, rows, form)
+    if form == TABLE:
+        _state_hint(desc)
+
+
+# -- watch -----------------------------------------------------------------------------------
+
+
+def group_watch(snapshot, group: str, interval: float, count: int | None, form: str) -> None:
+    """Refresh a group's view every ``interval`` seconds, ``count`` times or until Ctrl-C: in
+    place on a table, one snapshot after another otherwise.  ``snapshot()`` gives the group's
+    (description, partition rows), or None while the group does not exist."""
+    try:
+        if form == TABLE:
+            from rich.live import Live
+
+            with Live(
+                _watch_view(snapshot, group, interval),
+                console=console(),
+                auto_refresh=False,
+                transient=False,
+            ) as live:
+                n = 1
+                while count is None or n < count:
+                    time.sleep(interval)
+                    live.update(_watch_view(snapshot, group, interval), refresh=True)
+                    n += 1
+            return
+        n = 0
+        while count is None or n < count:
+            if n:
+                time.sleep(interval)
+                if form == PLAIN:
+                    line()
+            _print_snapshot(snapshot, group, form)
+            n += 1
+    except KeyboardInterrupt:
+        return
+
+
+def _print_snapshot(snapshot, group: str, form: str) -> None:
+    snap = snapshot()
+    if snap is None:
+        note(f"group '{group}' does not exist yet; waiting for it")
+        return
+    _render_partitions(*snap, form)
+    sys.stdout.flush()
+
+
+def _watch_view(snapshot, group: str, interval: float):
+    from rich.console import Group
+    from rich.text import Text
+
+    stamp = time.strftime("%H:%M:%S")
+    snap = snapshot()
+    if snap is None:
+        return Text.assemble(
+            (f"{stamp}  ", "dim"),
+            f"group '{group}' does not exist yet; waiting for a consumer to join it",
+            ("  (Ctrl-C to stop)", "dim"),
+        )
+    desc, rows = snap
+    header = Text.assemble(
+        (f"{stamp}  ", "dim"),
+        _header_line(desc),
+        (f"  refresh {interval:g}s, Ctrl-C to stop", "dim"),
+    )
+    return Group(header, _partitions_table(desc, rows), _members_table(desc))
+
+
+# -- tables ----------------------------------------------------------------------------------
+
+
+# Columns whose values may be folded over several lines when the terminal is narrow (long
+# member ids first); the others keep their header on one line (CURRENT-OFFSET, not CURR/ENT).
+_FOLDABLE = frozenset({"CONSUMER-ID", "ASSIGNMENT", "CLIENT-ID", "RANGE", "ROUNDROBIN", "STICKY"})
+
+
+def _table(columns: list[str], right: set[int] = frozenset(), footer: bool = False):
+    from rich import box
+    from rich.table import Table
+
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, header_style="bold", show_footer=footer)
+    for i, name in enumerate(columns):
+        t.add_column(
+            name,
+            justify="right" if i in right else "left",
+            overflow="fold",
+            no_wrap=name not in _FOLDABLE,
+            min_width=len(name) if name not in _FOLDABLE else None,
+        )
+    return t
+
+
+def _state_text(state: str):
+    from rich.text import Text
+
+    style = {
+        "Stable": "green",
+        "Empty": "dim",
+        "PreparingRebalance": "yellow",
+        "CompletingRebalance": "yellow",
+        "Dead": "red",
+    }.get(state, "")
+    return Text(state, style=style)
+
+
+def _lag_text(lag: int | None):
+    from rich.text import Text
+
+    if lag is None:
+        return Text("-", style="dim")
+    if lag <= 0:
+        return Text(str(lag), style="green")
+    return Text(str(lag), style="red" if lag >= 1000 else "yellow")
+
+
+def _assignment_str(assignment) -> str:
+    return ", ".join(f"{t}-{p}" for t, p in assignment)
+
+
+def _partition_json(group: str, r) -> dict:
+    return {
+        "group": group,
+        "topic": r.topic,
+        "partition": r.partition,
+        "committed_offset": r.committed_offset,
+        "log_end_offset": r.log_end_offset,
+        "lag": r.lag,
+        "member_id": r.member_id,
+        "client_id": r.client_id,
+        "host": r.host,
+    }
+
+
+def _render_partitions(desc, rows, form: str) -> None:
+    if form == JSON:
+        for r in rows:
+            json_line(_partition_json(desc.group, r))
+        return
+    if form == PLAIN:
+        out = [
+            (
+                desc.group,
+                r.topic,
+                r.partition,
+                _dash(r.committed_offset),
+                r.log_end_offset,
+                _dash(r.lag),
+                _dash(r.member_id),
+                _dash(r.host),
+                _dash(r.client_id),
+            )
+            for r in rows
+        ]
+        out += [
+            (desc.group, "-", "-", "-", "-", "-", m.member_id, m.host, m.client_id)
+            for m in desc.members
+            if not m.assignment and desc.state == "Stable"
+        ]
+        plain_rows(out)
+        return
+    console().print(_header_line(desc))
+    console().print(_partitions_table(desc, rows))
+
+
+def _partitions_table(desc, rows):
+    """Kafka's describe columns; on a terminal too narrow for them, a compact form: short
+    member ids (which start with the client id), two-line headers, and no GROUP and CLIENT-ID
+    columns (the header line names the group)."""
+    t = _build_partitions_table(desc, rows, compact=False)
+    if _too_wide(t):
+        t = _build_partitions_table(desc, rows, compact=True)
+    return t
+
+
+def _too_wide(table) -> bool:
+    from rich.measure import Measurement
+
+    con = console()
+    return Measurement.get(con, con.options.update(width=10_000), table).maximum > con.width
+
+
+def _short_id(member_id: str | None, client_id: str | None, compact: bool) -> str:
+    """A member id as shown: whole, or (compact) the client id and 7 hex digits, like a
+    short git hash."""
+    if member_id is None:
+        return "-"
+    if compact and client_id and member_id.startswith(client_id + "-"):
+        return member_id[: len(client_id) + 8] + "…"
+    return member_id
+
+
+def _build_partitions_table(desc, rows, *, compact: bool):
+    from rich.text import Text
+
+    names = [
+        "GROUP",
+        "TOPIC",
+        "PARTITION",
+        "CURRENT-OFFSET",
+        "LOG-END-OFFSET",
+        "LAG",
+        "CONSUMER-ID",
+        "HOST",
+        "CLIENT-ID",
+    ]
+    t = _table(names, {2, 3, 4, 5}, footer=True)
+    if compact:
+        t.columns.pop(8)
+        t.columns.pop(0)
+        for col in t.columns:
+            if str(col.header).endswith("-OFFSET"):
+                col.header = str(col.header).replace("-OFFSET", "-\nOFFSET")
+            col.min_width = None
+            col.no_wrap = True
+    first = 0 if compact else 1  # index of TOPIC
+    lags = [r.lag for r in rows if r.lag is not None]
+    t.columns[first + 3].footer = Text("total" if compact else "total lag", style="bold")
+    t.columns[first + 4].footer = _lag_text(sum(lags) if lags else None)
+    lead = [] if compact else [Text(desc.group)]
+    for r in rows:
+        t.add_row(
+            *lead,
+            Text(r.topic),
+            Text(str(r.partition)),
+            Text(_dash(r.committed_offset), style="" if r.committed_offset is not None else "dim"),
+            Text(str(r.log_end_offset)),
+            _lag_text(r.lag),
+            Text(
+                _short_id(r.member_id, r.client_id, compact),
+                style="" if r.member_id else "dim",
+            ),
+            Text(_dash(r.host), style="" if r.host else "dim"),
+            *([] if compact else [Text(_dash(r.client_id), style="" if r.client_id else "dim")]),
+        )
+    if desc.state == "Stable":
+        dash = Text("-", style="dim")
+        for m in desc.members:
+            if not m.assignment:
+                t.add_row(
+                    *([] if compact else [Text(desc.group, style="dim")]),
+                    Text("(idle)", style="yellow"),
+                    dash,
+                    dash,
+                    dash,
+                    dash,
+                    Text(_short_id(m.member_id, m.client_id, compact)),
+                    Text(m.host),
+                    *([] if compact else [Text(m.client_id)]),
+                )
+    return t
+
+
+def _header_line(desc):
+    from rich.text import Text
+
+    return Text.assemble(
+        ("group ", "dim"),
+        (desc.group, "bold"),
+        "  ",
+        _state_text(desc.state),
+        (f"  assignor {desc.assignor or '-'}  generation {_dash(desc.generation)}  ", "dim"),
+        f"{len(desc.members)} member(s)",
+    )
+
+
+def _state_hint(desc) -> None:
+    idle = [m for m in desc.members if not m.assignment]
+    if desc.state == "Empty":
+        note(f"Group '{desc.group}' has no active members (state Empty).")
+    elif desc.state != "Stable":
+        note(
+            f"Group '{desc.group}' is rebalancing ({desc.state}): partitions show their new "
+            f"owners once it is Stable."
+        )
+    elif idle:
+        note(f"{len(idle)} member(s) idle: the group has more members than partitions to share.")
+
+
+def group_members(desc, form: str) -> None:
+    """One row per member of a ``GroupDescription``."""
+
+    if form == JSON:
+        for m in desc.members:
+            json_line(
+                {
+                    "group": desc.group,
+                    "member_id": m.member_id,
+                    "client_id": m.client_id,
+                    "host": m.host,
+                    "generation": desc.generation,
+                    "assignment": [{"topic": t, "partition": p} for t, p in m.assignment],
+                }
+            )
+        return
+    if form == PLAIN:
+        plain_rows(
+            (
+                desc.group,
+                m.member_id,
+                m.client_id,
+                m.host,
+                _dash(desc.generation),
+                _assignment_str(m.assignment) or "-",
+            )
+            for m in desc.members
+        )
+        return
+    if not desc.members:
+        note(f"Group '{desc.group}' has no active members (state {desc.state}).")
+        return
+    console().print(_members_table(desc))
+
+
+def _members_table(desc):
+    t = _build_members_table(desc, compact=False)
+    if _too_wide(t):
+        t = _build_members_table(desc, compact=True)
+    return t
+
+
+def _build_members_table(desc, *, compact: bool):
+    from rich.text import Text
+
+    now = int(time.time() * 1000)
+    names = ["CONSUMER-ID", "HOST", "CLIENT-ID", "PID", "#PARTITIONS", "ASSIGNMENT", "HEARTBEAT"]
+    if compact:
+        names.remove("CLIENT-ID")
+    t = _table(names, {2, 3} if compact else {3, 4})
+    if compact:
+        t.columns[0].no_wrap = True
+    stable = desc.state == "Stable"
+    for m in desc.members:
+        if m.assignment:
+            assignment = Text(_assignment_str(m.assignment))
+        elif stable:
+            assignment = Text("(idle)", style="yellow")
+        else:
+            assignment = Text("(rebalancing)", style="dim")
+        age = (
+            "-"
+            if m.last_heartbeat_ms < 0
+            else f"{max(0, now - m.last_heartbeat_ms) / 1000:.1f}s ago"
+        )
+        t.add_row(
+            Text(_short_id(m.member_id, m.client_id, compact)),
+            Text(m.host),
+            *([] if compact else [Text(m.client_id)]),
+            Text(_dash(m.pid)),
+            Text(str(len(m.assignment))),
+            assignment,
+            Text(age, style="dim"),
+        )
+    return t
+
+
+def group_state(desc, form: str) -> None:
+    """A group's state, assignor, generation and member count."""
+
+    if form == JSON:
+        json_line(
+            {
+                "group": desc.group,
+                "coordinator": desc.coordinator,
+                "assignor": desc.assignor,
+                "state": desc.state,
+                "generation": desc.generation,
+                "members": len(desc.members),
+            }
+        )
+        return
+    if form == PLAIN:
+        plain_rows(
+            [
+                (
+                    desc.group,
+                    desc.coordinator,
+                    desc.assignor or "-",
+                    desc.state,
+                    _dash(desc.generation),
+                    len(desc.members),
+                )
+            ]
+        )
+        return
+    from rich.text import Text
+
+    t = _table(
+        ["GROUP", "COORDINATOR", "ASSIGNMENT-STRATEGY", "STATE", "GENERATION", "#MEMBERS"], {4, 5}
+    )
+    t.add_row(
+        Text(desc.group, style="bold"),
+        Text(desc.coordinator),
+        Text(desc.assignor or "-"),
+        _state_text(desc.state),
+        Text(_dash(desc.generation)),
+        Text(str(len(desc.members))),
+    )
+    console().print(t)
+
+
+# -- reset -----------------------------------------------------------------------------------
+
+
+def group_reset(group: str, plan, form: str, *, executed: bool) -> None:
+    """An offset-reset plan (``OffsetReset`` rows), its clamped offsets, and whether it was
+    applied or is a dry run."""
+    if form == JSON:
+        for r in plan:
+            json_line(
+                {
+                    "group": group,
+                    "topic": r.topic,
+                    "partition": r.partition,
+                    "committed_offset": r.committed_offset,
+                    "new_offset": r.new_offset,
+                }
+            )
+    elif form == PLAIN:
+        plain_rows(
+            (group, r.topic, r.partition, _dash(r.committed_offset), r.new_offset) for r in plan
+        )
+    else:
+        from rich.text import Text
+
+        t = _table(["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "NEW-OFFSET"], {2, 3, 4})
+        for r in plan:
+            moved = r.committed_offset != r.new_offset
+            t.add_row(
+                Text(group),
+                Text(r.topic),
+                Text(str(r.partition)),
+                Text(
+                    _dash(r.committed_offset), style="" if r.committed_offset is not None else "dim"
+                ),
+                Text(str(r.new_offset), style="bold" if moved else ""),
+            )
+        console().print(t)
+    for r in plan:
+        if r.clamped:
+            note(
+                f"{r.topic}-{r.partition}: the requested offset is outside the log "
+                f"({r.log_start_offset}..{r.log_end_offset}); using {r.new_offset}"
+            )
+    if executed:
+        note(f"Reset the committed offsets of {len(plan)} partition(s) of group '{group}'.")
+    else:
+        note("Dry run: nothing was changed. Add --execute to apply this plan.")
+
+
+# -- simulate --------------------------------------------------------------------------------
+
+
+def group_simulation(results, partitions: int, consumers: int, topics: int, form: str) -> None:
+    """The assignors side by side (``storage.assignors.simulate`` results): who gets what,
+    and what moves when a consumer joins and when one leaves."""
+    if form == JSON:
+        for r in results:
+            json_line(_simulation_json(r, partitions, consumers, topics))
+        return
+    if form == PLAIN:
+        _simulation_plain(results)
+        return
+    _simulation_tables(results, partitions, consumers, topics)
+
+
+def _members_json(assignment) -> list[dict]:
+    return [
+        {"member_id": m, "partitions": [{"topic": t, "partition": p} for t, p in tps]}
+        for m, tps in sorted(assignment.items())
+    ]
+
+
+def _simulation_json(r, partitions: int, consumers: int, topics: int) -> dict:
+    return {
+        "assignor": r.assignor,
+        "partitions": partitions,
+        "consumers": consumers,
+        "topics": topics,
+        "assignment": _members_json(r.assignment),
+        "joined_member": r.joined_member,
+        "after_join": _members_json(r.after_join),
+        "moved_on_join": r.moved_on_join,
+        "leaving_member": r.leaving_member,
+        "after_leave": _members_json(r.after_leave),
+        "moved_on_leave": r.moved_on_leave,
+    }
+
+
+def _simulation_plain(results) -> None:
+    rows = []
+    for scenario, attr in (
+        ("start", "assignment"),
+        ("join", "after_join"),
+        ("leave", "after_leave"),
+    ):
+        for r in results:
+            for member, tps in sorted(getattr(r, attr).items()):
+                rows.append((scenario, r.assignor, member, len(tps), _assignment_str(tps) or "-"))
+    for r in results:
+        rows.append(("moved", r.assignor, "join", r.moved_on_join, r.min_moves_on_join))
+        rows.append(("moved", r.assignor, "leave", r.moved_on_leave, r.min_moves_on_leave))
+    plain_rows(rows)
+
+
+def _owner_map(assignment) -> dict:
+    return {tp: m for m, tps in assignment.items() for tp in tps}
+
+
+def _cell(tps, before: dict | None, member: str):
+    from rich.text import Text
+
+    text = Text()
+    if not tps:
+        return Text("(idle)", style="yellow")
+    by_topic: dict[str, list[int]] = {}
+    for t, p in tps:
+        by_topic.setdefault(t, []).append(p)
+    for i, (topic, ps) in enumerate(by_topic.items()):
+        if i:
+            text.append("  ")
+        text.append(f"{topic}:", style="dim")
+        for p in ps:
+            moved = before is not None and before.get((topic, p)) != member
+            text.append(f" {p}", style="bold yellow" if moved else "")
+    text.append(f"  ({len(tps)})", style="dim")
+    return text
+
+
+def _simulation_tables(results, partitions: int, consumers: int, topics: int) -> None:
+    from rich.text import Text
+
+    con = console()
+    names = [r.assignor.upper() for r in results]
+    topic_desc = "t0" if topics == 1 else f"t0..t{topics - 1}"
+    first = results[0]
+    scenarios = [
+        (
+            f"{consumers} consumer(s) share {partitions} partition(s) of {topic_desc}",
+            "assignment",
+            None,
+        ),
+        (f"{first.joined_member} joins", "after_join", "moved_on_join"),
+    ]
+    if consumers > 1:
+        scenarios.append((f"{first.leaving_member} leaves", "after_leave", "moved_on_leave"))
+    for title, attr, moved_attr in scenarios:
+        members = sorted({m for r in results for m in getattr(r, attr)})
+        t = _table(["MEMBER", *names], footer=moved_attr is not None)
+        for col, r in zip(t.columns[1:], results, strict=True):
+            if moved_attr:
+                minimum = r.min_moves_on_join if attr == "after_join" else r.min_moves_on_leave
+                moved = getattr(r, moved_attr)
+                col.footer = Text(
+                    f"{moved} (min {minimum})",
+                    style="green" if moved == minimum else "yellow",
+                )
+        if moved_attr:
+            t.columns[0].footer = Text("partitions moved", style="bold")
+        # Who owned each partition before: once per assignor, not once per member.
+        befores = [_owner_map(r.assignment) if moved_attr else None for r in results]
+        for member in members:
+            cells = [
+                _cell(getattr(r, attr).get(member, []), before, member)
+                for r, before in zip(results, befores, strict=True)
+            ]
+            t.add_row(Text(member), *cells)
+        con.print(Text(title, style="bold"))
+        con.print(t)
+    note(
+        "Highlighted partitions changed owner. kcli (like Kafka's classic 'eager' protocol) "
+        "pauses every member during a rebalance; what moves decides how much state and "
+        "cache each member loses."
+    )
