@@ -1,10 +1,8 @@
 """``python -m kcli`` and the ``kcli`` console script."""
 
-import os
+from kcli import _startup
 
-# pydantic (used by typer and by topic configs) looks for plugins through importlib.metadata
-# on first use, which costs tens of milliseconds on every command; kcli uses none.
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+_startup.prepare()
 
 from kcli.app import main  # noqa: E402
 

@@ -1,31 +1,73 @@
 """The kcli command line: one Typer app, one sub-app per noun, one error handler.
 
 Command modules import only typer and the standard library at import time; the engine and
-rich are imported inside the commands that need them, so ``kcli --help`` stays quick.
+rich are imported inside the commands that need them, and a command's module is imported
+(and its click command built) only when that command runs or help lists it, so every
+command starts quickly.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
 
 import typer
+import typer.main
+from typer.core import TyperGroup
 
 from kcli import __version__
-from kcli.commands import consume as consume_cmd
-from kcli.commands import demo as demo_cmd
-from kcli.commands import group as group_cmd
-from kcli.commands import info as info_cmd
-from kcli.commands import learn as learn_cmd
-from kcli.commands import log as log_cmd
-from kcli.commands import perf as perf_cmd
-from kcli.commands import produce as produce_cmd
-from kcli.commands import serve as serve_cmd
-from kcli.commands import topic as topic_cmd
 from kcli.settings import ENV_DATA_DIR, Settings, resolve_data_dir, set_current
 
+# Every top-level command, in the order `kcli --help` lists them: its name, the module that
+# defines it and the attribute there, a Typer sub-app (a noun with verbs) or a function.
+COMMANDS = {
+    "topic": ("kcli.commands.topic", "app"),
+    "produce": ("kcli.commands.produce", "produce"),
+    "consume": ("kcli.commands.consume", "consume"),
+    "group": ("kcli.commands.group", "app"),
+    "log": ("kcli.commands.log", "app"),
+    "perf": ("kcli.commands.perf", "app"),
+    "learn": ("kcli.commands.learn", "app"),
+    "demo": ("kcli.commands.demo", "app"),
+    "info": ("kcli.commands.info", "info"),
+    "serve": ("kcli.commands.serve", "serve"),
+}
+
+
+class LazyCommands(TyperGroup):
+    """The top-level group: builds a command only when it is asked for.
+
+    A command line runs one command, but typer builds every command's click parameters up
+    front; for kcli's thirty-odd commands that, and importing their modules, was a tenth of
+    a one-record produce.  Help asks for them all, and gets them all.
+    """
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx, cmd_name: str):
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.commands[cmd_name] = _build(cmd_name)
+        return self.commands.get(cmd_name)
+
+
+def _build(name: str):
+    module, attribute = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
 app = typer.Typer(
+    cls=LazyCommands,
     name="kcli",
     help="Learn Apache Kafka on your laptop: topics, partitions, offsets, consumer groups and "
     "retention on a real commit log in Kafka's own format. Start with: kcli learn",
@@ -90,18 +132,6 @@ def main_options(
 
     connection = resolve_connection(bootstrap_server, command_config, profile)
     set_current(Settings(resolve_data_dir(data_dir), debug=debug, connection=connection))
-
-
-app.add_typer(topic_cmd.app, name="topic")
-app.command("produce")(produce_cmd.produce)
-app.command("consume")(consume_cmd.consume)
-app.add_typer(group_cmd.app, name="group")
-app.add_typer(log_cmd.app, name="log")
-app.add_typer(perf_cmd.app, name="perf")
-app.add_typer(learn_cmd.app, name="learn")
-app.add_typer(demo_cmd.app, name="demo")
-app.command("info")(info_cmd.info)
-app.command("serve")(serve_cmd.serve)
 
 
 def _debug_requested(argv: list[str]) -> bool:

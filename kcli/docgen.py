@@ -74,7 +74,7 @@ def _command(path: str, command, ctx, level: int) -> list[str]:
     out += _params(command, ctx)
     if hasattr(command, "commands"):
         for name in command.list_commands(ctx):
-            sub = command.commands[name]
+            sub = command.get_command(ctx, name)
             if sub.hidden:
                 continue
             sub_ctx = Context(sub, info_name=name, parent=ctx)
@@ -94,7 +94,7 @@ def commands(app=None) -> list[str]:
 
     def walk(command, ctx, path):
         for name in command.list_commands(ctx):
-            sub = command.commands[name]
+            sub = command.get_command(ctx, name)
             if sub.hidden:
                 continue
             found.append(f"{path} {name}")

@@ -1,10 +1,20 @@
-"""Topic configs: Kafka's keys, Kafka's defaults, validated with pydantic."""
+"""Topic configs: Kafka's keys, Kafka's defaults, and what makes a value valid.
+
+A ``TopicConfig`` is a frozen dataclass whose attributes are Kafka's config names with dots
+as underscores (``retention.ms`` is ``retention_ms``).  Every way in goes through
+``validate_config``, so a ``TopicConfig`` always holds valid values: user input
+(``kcli topic create --config``, CreateTopics over the wire) and the overrides stored in a
+topic's metadata file, every time it is read.
+
+The rules are a table (``RULES``), checked by hand rather than by a pydantic model: there are
+eight keys, each an integer in a range or one of a few words, and the table is also what the
+error messages quote.  A pydantic model did the same job but cost every kcli command about
+100 ms of start-up, just to import pydantic's model machinery.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from dataclasses import asdict, dataclass, fields
 
 from storage.constants import (
     DEFAULT_CLEANUP_POLICY,
@@ -23,90 +33,111 @@ from storage.errors import InvalidConfig
 _LONG_MAX = 2**63 - 1
 
 
-class TopicConfig(BaseModel):
-    """The topic configs kcli honours, named as in Kafka (``retention.ms`` ...)."""
+@dataclass(frozen=True)
+class TopicConfig:
+    """The topic configs kcli honours, with Kafka's defaults (``retention_ms`` is
+    ``retention.ms``).  Build one with ``validate_config`` or ``config_from_user``."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
-
-    retention_ms: int = Field(DEFAULT_RETENTION_MS, alias="retention.ms", ge=-1, le=_LONG_MAX)
-    retention_bytes: int = Field(
-        DEFAULT_RETENTION_BYTES, alias="retention.bytes", ge=-1, le=_LONG_MAX
-    )
-    segment_bytes: int = Field(
-        DEFAULT_SEGMENT_BYTES, alias="segment.bytes", ge=MIN_SEGMENT_BYTES, le=INT32_MAX
-    )
-    segment_ms: int = Field(DEFAULT_SEGMENT_MS, alias="segment.ms", ge=1, le=_LONG_MAX)
-    max_message_bytes: int = Field(
-        DEFAULT_MAX_MESSAGE_BYTES, alias="max.message.bytes", ge=0, le=INT32_MAX
-    )
-    index_interval_bytes: int = Field(
-        DEFAULT_INDEX_INTERVAL_BYTES, alias="index.interval.bytes", ge=0, le=INT32_MAX
-    )
-    cleanup_policy: Literal["delete"] = Field(DEFAULT_CLEANUP_POLICY, alias="cleanup.policy")
-    message_timestamp_type: Literal["CreateTime", "LogAppendTime"] = Field(
-        DEFAULT_MESSAGE_TIMESTAMP_TYPE, alias="message.timestamp.type"
-    )
+    retention_ms: int = DEFAULT_RETENTION_MS
+    retention_bytes: int = DEFAULT_RETENTION_BYTES
+    segment_bytes: int = DEFAULT_SEGMENT_BYTES
+    segment_ms: int = DEFAULT_SEGMENT_MS
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    index_interval_bytes: int = DEFAULT_INDEX_INTERVAL_BYTES
+    cleanup_policy: str = DEFAULT_CLEANUP_POLICY
+    message_timestamp_type: str = DEFAULT_MESSAGE_TIMESTAMP_TYPE
 
     def to_kafka(self) -> dict[str, int | str]:
         """Every config with its effective value, under Kafka's names."""
-        return self.model_dump(by_alias=True)
+        return {_kafka_name(name): value for name, value in asdict(self).items()}
 
     def with_overrides(self, overrides: dict[str, str]) -> TopicConfig:
         """A copy with ``overrides`` (Kafka names, string values as typed by a user) applied."""
-        merged = dict(self.to_kafka())
+        merged = self.to_kafka()
         merged.update(parse_overrides(overrides))
         return validate_config(merged)
 
 
-CONFIG_KEYS: tuple[str, ...] = tuple(
-    field.alias for field in TopicConfig.model_fields.values() if field.alias
-)
+def _kafka_name(attribute: str) -> str:
+    return attribute.replace("_", ".")
 
-_HELP = {
-    "retention.ms": "an integer of milliseconds >= -1 (-1 keeps records forever)",
-    "retention.bytes": "an integer of bytes per partition >= -1 (-1 means no size limit)",
-    "segment.bytes": f"an integer of bytes from {MIN_SEGMENT_BYTES} to {INT32_MAX}",
-    "segment.ms": "an integer of milliseconds >= 1",
-    "max.message.bytes": f"an integer of bytes from 0 to {INT32_MAX}",
-    "index.interval.bytes": f"an integer of bytes from 0 to {INT32_MAX}",
-    "cleanup.policy": "delete (kcli does not implement log compaction)",
-    "message.timestamp.type": "CreateTime or LogAppendTime",
+
+CONFIG_KEYS: tuple[str, ...] = tuple(_kafka_name(f.name) for f in fields(TopicConfig))
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a valid value of one config is: an integer in [minimum, maximum] counting
+    ``unit``, or one of ``choices``; ``note`` ends the error message."""
+
+    minimum: int = 0
+    maximum: int = _LONG_MAX
+    unit: str = ""
+    choices: tuple[str, ...] = ()
+    note: str = ""
+
+    def check(self, value: object) -> bool:
+        if self.choices:
+            return value in self.choices
+        return type(value) is int and self.minimum <= value <= self.maximum
+
+    def must_be(self) -> str:
+        if self.choices:
+            text = " or ".join(self.choices)
+        elif self.maximum == _LONG_MAX:
+            text = f"an integer of {self.unit} >= {self.minimum}"
+        else:
+            text = f"an integer of {self.unit} from {self.minimum} to {self.maximum}"
+        return f"{text} ({self.note})" if self.note else text
+
+
+RULES: dict[str, Rule] = {
+    "retention.ms": Rule(-1, unit="milliseconds", note="-1 keeps records forever"),
+    "retention.bytes": Rule(-1, unit="bytes per partition", note="-1 means no size limit"),
+    "segment.bytes": Rule(MIN_SEGMENT_BYTES, INT32_MAX, unit="bytes"),
+    "segment.ms": Rule(1, unit="milliseconds"),
+    "max.message.bytes": Rule(0, INT32_MAX, unit="bytes"),
+    "index.interval.bytes": Rule(0, INT32_MAX, unit="bytes"),
+    "cleanup.policy": Rule(choices=("delete",), note="kcli does not implement log compaction"),
+    "message.timestamp.type": Rule(choices=("CreateTime", "LogAppendTime")),
 }
 
 
+def _unknown(key: str) -> InvalidConfig:
+    return InvalidConfig(f"unknown topic config '{key}'; valid keys are: {', '.join(CONFIG_KEYS)}")
+
+
+def _invalid(key: str, value: object) -> InvalidConfig:
+    return InvalidConfig(f"invalid value '{value}' for {key}: it must be {RULES[key].must_be()}")
+
+
 def parse_overrides(overrides: dict[str, str]) -> dict[str, int | str]:
-    """Check keys and convert numbers; the model then checks ranges."""
+    """Check keys and convert numbers as typed by a user; ``validate_config`` checks ranges."""
     out: dict[str, int | str] = {}
     for key, raw in overrides.items():
-        if key not in CONFIG_KEYS:
-            raise InvalidConfig(
-                f"unknown topic config '{key}'; valid keys are: {', '.join(CONFIG_KEYS)}"
-            )
+        if key not in RULES:
+            raise _unknown(key)
         value = raw.strip() if isinstance(raw, str) else raw
-        if key in ("cleanup.policy", "message.timestamp.type"):
+        if RULES[key].choices:
             out[key] = str(value)
             continue
         try:
             out[key] = int(value)
         except (TypeError, ValueError):
-            raise InvalidConfig(
-                f"invalid value '{raw}' for {key}: it must be {_HELP[key]}"
-            ) from None
+            raise _invalid(key, raw) from None
     return out
 
 
 def validate_config(values: dict) -> TopicConfig:
-    try:
-        return TopicConfig.model_validate(values)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = str(error["loc"][0]) if error.get("loc") else "?"
-        bad = error.get("input")
-        if key not in _HELP:
-            raise InvalidConfig(
-                f"unknown topic config '{key}'; valid keys are: {', '.join(CONFIG_KEYS)}"
-            ) from None
-        raise InvalidConfig(f"invalid value '{bad}' for {key}: it must be {_HELP[key]}") from None
+    """A ``TopicConfig`` from Kafka-named values (missing keys take Kafka's defaults), or
+    ``InvalidConfig`` naming the first bad key and what it must be."""
+    for key, value in values.items():
+        rule = RULES.get(key)
+        if rule is None:
+            raise _unknown(key)
+        if not rule.check(value):
+            raise _invalid(key, value)
+    return TopicConfig(**{key.replace(".", "_"): value for key, value in values.items()})
 
 
 def config_from_user(overrides: dict[str, str] | None) -> TopicConfig:

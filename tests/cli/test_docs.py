@@ -28,6 +28,6 @@ def test_every_command_is_documented_with_a_docstring():
         assert f"`{path}`" in text, f"{path} is missing from docs/cli.md"
         command, ctx = root, Context(root, info_name="kcli")
         for name in path.split()[1:]:
-            command = command.commands[name]
+            command = command.get_command(ctx, name)
             ctx = Context(command, info_name=name, parent=ctx)
         assert (command.help or "").strip(), f"{path} has no docstring (its --help text)"
