@@ -86,32 +86,16 @@ class GroupResets:
         plan = []
         for p in partitions:
             log = self.store.log(topic, p)  # PartitionNotFound for a bad partition number
-            start, end = log.log_start_offset, log.log_end_offset
             old = committed.get((topic, p))
-            if spec.kind == "earliest":
-                target = start
-            elif spec.kind == "latest":
-                target = end
-            elif spec.kind == "offset":
-                target = spec.value
-            elif spec.kind == "shift":
-                base = old.offset if old else start
-                target = base + spec.value
-            elif spec.kind == "datetime":
-                found = log.offset_for_time(spec.value)
-                target = end if found is None else found
-            else:
-                raise StorageError(f"unknown reset kind '{spec.kind}'")
-            new = min(max(target, start), end)
+            found = log.offset_for_time(spec.value) if spec.kind == "datetime" else None
             plan.append(
-                OffsetReset(
-                    topic=topic,
-                    partition=p,
-                    committed_offset=old.offset if old else None,
-                    new_offset=new,
-                    log_start_offset=start,
-                    log_end_offset=end,
-                    clamped=new != target,
+                spec.plan(
+                    topic,
+                    p,
+                    log.log_start_offset,
+                    log.log_end_offset,
+                    old.offset if old else None,
+                    found,
                 )
             )
         return plan

@@ -205,6 +205,35 @@ class ResetSpec:
     kind: str  # "earliest" | "latest" | "offset" | "shift" | "datetime"
     value: int = 0  # the offset, the shift, or the timestamp in ms
 
+    def plan(
+        self,
+        topic: str,
+        partition: int,
+        log_start_offset: int,
+        log_end_offset: int,
+        committed_offset: int | None,
+        offset_for_time: int | None = None,
+    ) -> OffsetReset:
+        """One partition's line of a reset plan.  ``offset_for_time`` is the first offset at
+        or after the ``datetime`` timestamp (None: no such record, so the log end).  A target
+        outside [log_start_offset, log_end_offset] is moved to the nearest end, as Kafka's
+        kafka-consumer-groups tool does."""
+        start, end = log_start_offset, log_end_offset
+        if self.kind == "earliest":
+            target = start
+        elif self.kind == "latest":
+            target = end
+        elif self.kind == "offset":
+            target = self.value
+        elif self.kind == "shift":
+            target = (start if committed_offset is None else committed_offset) + self.value
+        elif self.kind == "datetime":
+            target = end if offset_for_time is None else offset_for_time
+        else:
+            raise StorageError(f"unknown reset kind '{self.kind}'")
+        new = min(max(target, start), end)
+        return OffsetReset(topic, partition, committed_offset, new, start, end, new != target)
+
 
 @dataclass
 class _GroupState:

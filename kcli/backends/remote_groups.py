@@ -190,8 +190,8 @@ class RemoteGroups:
             raise GroupNotEmpty(group_not_empty_message(group, list(desc.members), verb))
 
     def plan_reset(self, group: str, topic: str, spec, partitions: Sequence[int] | None = None):
-        from storage import PartitionNotFound, StorageError
-        from storage.groups import OffsetReset, validate_group_id
+        from storage import PartitionNotFound
+        from storage.groups import validate_group_id
 
         b = self._b
         validate_group_id(group)
@@ -209,32 +209,9 @@ class RemoteGroups:
             found = b.list_offsets(topic, numbers, specs.for_timestamp(spec.value))
         plan = []
         for p in numbers:
-            start, end = starts[p], ends[p]
+            time_offset = found[p] if found.get(p, -1) >= 0 else None
             old = committed.get((topic, p))
-            if spec.kind == "earliest":
-                target = start
-            elif spec.kind == "latest":
-                target = end
-            elif spec.kind == "offset":
-                target = spec.value
-            elif spec.kind == "shift":
-                target = (start if old is None else old) + spec.value
-            elif spec.kind == "datetime":
-                target = end if found[p] < 0 else found[p]
-            else:
-                raise StorageError(f"unknown reset kind '{spec.kind}'")
-            new = min(max(target, start), end)
-            plan.append(
-                OffsetReset(
-                    topic=topic,
-                    partition=p,
-                    committed_offset=old,
-                    new_offset=new,
-                    log_start_offset=start,
-                    log_end_offset=end,
-                    clamped=new != target,
-                )
-            )
+            plan.append(spec.plan(topic, p, starts[p], ends[p], old, time_offset))
         return plan
 
     def execute_reset(self, group: str, plan: Sequence) -> None:
