@@ -150,19 +150,29 @@ class PartitionFetcher:
                 got = True
         return got
 
-    def _fetch_partition(self, st: _PartitionState) -> bool:
-        from storage.errors import OffsetOutOfRange, StorageError
+    def _positioned_log(self, st: _PartitionState):
+        """The partition's Log with ``st.fetch_position`` set, or None when there is nothing
+        to fetch from it (the partition is gone, or its start position is not known yet)."""
+        from storage.errors import StorageError
 
         try:
             log = self._store.log(st.topic, st.partition)
         except StorageError as exc:
             self._remove_with_error(st, KafkaError.UNKNOWN_TOPIC_OR_PART, str(exc))
-            return True
+            return None
         if st.fetch_position is None:
             position = self._start_position(st, log)
             if position is None:
-                return True
+                return None
             st.fetch_position = position
+        return log
+
+    def _fetch_partition(self, st: _PartitionState) -> bool:
+        from storage.errors import OffsetOutOfRange
+
+        log = self._positioned_log(st)
+        if log is None:
+            return True
         try:
             fetched = log.read(st.fetch_position, self._max_partition_fetch_bytes)
         except OffsetOutOfRange as exc:
@@ -283,19 +293,12 @@ class PartitionFetcher:
 
     def _fetch_records(self, st: _PartitionState, budget: int) -> list | None:
         """Up to ``budget`` records of one partition from its fetch position (None: none)."""
-        from storage.errors import OffsetOutOfRange, StorageError
+        from storage.errors import OffsetOutOfRange
         from storage.records import decode_batch, read_header
 
-        try:
-            log = self._store.log(st.topic, st.partition)
-        except StorageError as exc:
-            self._remove_with_error(st, KafkaError.UNKNOWN_TOPIC_OR_PART, str(exc))
+        log = self._positioned_log(st)
+        if log is None:
             return None
-        if st.fetch_position is None:
-            position = self._start_position(st, log)
-            if position is None:
-                return None
-            st.fetch_position = position
         while True:
             try:
                 data = log.read(st.fetch_position, self._max_partition_fetch_bytes).records
