@@ -5,10 +5,11 @@ A group moves through Kafka's states:
     Empty --join--> PreparingRebalance --everyone rejoined--> CompletingRebalance
           --leader's SyncGroup--> Stable --join / leave / session expiry--> PreparingRebalance
 
-JoinGroup requests wait until every known member has rejoined (or the rebalance timeout
-passes: members that did not rejoin are dropped).  Then the generation goes up, a leader is
-chosen and gets every member's subscription; it computes the assignment on the client side
-and sends it in its SyncGroup, which the coordinator hands out to the other members.
+JoinGroup requests wait until every known member has rejoined, and every member that was just
+handed its id has joined with it (or the rebalance timeout passes: members that did not rejoin
+are dropped).  Then the generation goes up, a leader is chosen and gets every member's
+subscription; it computes the assignment on the client side and sends it in its SyncGroup,
+which the coordinator hands out to the other members.
 
 Membership lives in this process's memory, as in a Kafka broker.  A snapshot of every group
 (state, generation, members, their subscriptions and assignments decoded from the consumer
@@ -315,7 +316,11 @@ class GroupCoordinator(GroupTimers, GroupOffsets):
         if now < group.join_not_before:
             return
         waiting = [m for m in group.members.values() if m.join_future is not None]
-        if len(waiting) < len(group.members) and now < group.rebalance_deadline:
+        # As in Kafka (KIP-394), a member that was handed its id with MEMBER_ID_REQUIRED and
+        # has not joined with it yet is waited for too: consumers started together then form
+        # one generation, instead of a first one without them and a second one with them.
+        everyone_joined = len(waiting) == len(group.members) and not group.pending
+        if not everyone_joined and now < group.rebalance_deadline:
             return
         for member in list(group.members.values()):
             if member.join_future is None:

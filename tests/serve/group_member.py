@@ -4,12 +4,15 @@
 
 Prints one JSON object per line: {"assigned": [partitions]} after each rebalance and
 {"p": partition, "o": offset, "v": value} per record; commits after every record.  SIGTERM
-closes the consumer (leaving the group) and exits.
+closes the consumer (leaving the group) and exits.  With GROUP_MEMBER_LOG_DIR set, the client
+library logs at DEBUG to a file there (one per process), to see what a member sent and got.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import signal
 import sys
 
@@ -52,6 +55,13 @@ def run_kafka_python(bootstrap, topic, group, client_id):
         max_poll_interval_ms=REBALANCE_TIMEOUT_MS,
     )
     consumer.subscribe([topic], listener=Listener())
+    # Load the topic's metadata before the first poll().  kafka-python 3.0 drops a join that a
+    # poll() timed out on if the join was started because the partitions changed since this
+    # member, as leader, assigned them: the leader refreshes its snapshot while assigning, so
+    # the next poll() sees nothing to rejoin, never collects the finished join, and the member
+    # stays out of the group with its heartbeats off.  A first join that completes before the
+    # metadata arrives (the leader assigns nothing, then sees four partitions) sets that off.
+    consumer.partitions_for_topic(topic)
     while not stopping:
         batches = consumer.poll(timeout_ms=200)
         for records in batches.values():
@@ -93,6 +103,14 @@ def run_confluent(bootstrap, topic, group, client_id):
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, _stop)
     client, bootstrap, topic, group, client_id = sys.argv[1:6]
+    log_dir = os.environ.get("GROUP_MEMBER_LOG_DIR")
+    if log_dir:
+        logging.basicConfig(
+            filename=os.path.join(log_dir, f"{client_id}-{os.getpid()}.log"),
+            level=logging.DEBUG,
+            format="%(asctime)s.%(msecs)03d %(threadName)s %(name)s %(levelname)s %(message)s",
+            datefmt="%H:%M:%S",
+        )
     if client == "kafka-python":
         run_kafka_python(bootstrap, topic, group, client_id)
     else:
