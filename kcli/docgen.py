@@ -25,6 +25,14 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _argument_name(param) -> str:
+    """An argument as usage lines show it: TOPIC, or VALUE... when it takes any number."""
+    name = (param.metavar or param.name).upper()
+    if param.nargs == -1 and not name.endswith("..."):
+        name += "..."
+    return name
+
+
 def _usage(path: str, command) -> str:
     pieces = [path]
     if any(not p.hidden for p in command.params if p.param_type_name == "option"):
@@ -32,9 +40,7 @@ def _usage(path: str, command) -> str:
     for p in command.params:
         if p.param_type_name != "argument":
             continue
-        name = (p.metavar or p.name).upper()
-        if p.nargs == -1:
-            name = f"{name}..."
+        name = _argument_name(p)
         pieces.append(name if p.required else f"[{name}]")
     if hasattr(command, "commands"):
         pieces.append("COMMAND [ARGS]...")
@@ -48,7 +54,7 @@ def _params(command, ctx) -> list[str]:
     if args:
         out += ["", "| Argument | Description |", "|---|---|"]
         for p in args:
-            name = (p.metavar or p.name).upper() + ("..." if p.nargs == -1 else "")
+            name = _argument_name(p)
             help_text = p.help or ""
             if p.required:
                 help_text += " (required)"

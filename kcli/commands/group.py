@@ -12,7 +12,9 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-GROUP_ARG = typer.Argument(..., help="The group id (what consumers pass as --group / group.id).")
+GROUP_ARG = typer.Argument(
+    ..., help="The group id (what consumers pass as --group / group.id).", metavar="GROUP"
+)
 
 
 def _groups():

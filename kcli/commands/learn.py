@@ -15,7 +15,9 @@ app = typer.Typer(
     no_args_is_help=False,
 )
 
-_LESSON_ARG = typer.Argument(None, help="Lesson number (default: the lesson you are on).")
+_LESSON_ARG = typer.Argument(
+    None, help="Lesson number (default: the lesson you are on).", metavar="NUMBER"
+)
 
 
 def _course():
@@ -136,7 +138,7 @@ def next_lesson(
 @app.command("reset")
 def reset(
     number: int | None = typer.Argument(
-        None, help="Lesson number to redo (default: every lesson)."
+        None, help="Lesson number to redo (default: every lesson).", metavar="NUMBER"
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:

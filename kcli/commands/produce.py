@@ -27,7 +27,7 @@ def produce(
         help="Record values, one record each. Without any, each line of stdin is a record "
         "(empty lines are skipped).",
         show_default=False,
-        metavar="VALUE",
+        metavar="VALUE...",
     ),
     key: str | None = typer.Option(
         None,
