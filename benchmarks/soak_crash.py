@@ -35,20 +35,7 @@ def run_trial_group(data_dir: Path, work: Path, rng: random.Random, seeds: list[
     trials = []
     for seed in seeds:
         topic = f"soak-{seed}"
-        segment_bytes = rng.choice([20_000, 200_000, 2_000_000])
-        store.create_topic(
-            topic, 1, {"segment.bytes": str(segment_bytes), "index.interval.bytes": "1000"}
-        )
-        children = {}
-        for child, mode in enumerate(rng.sample(crash_workers.MODES, 2), start=1):
-            ack = work / f"{topic}-{child}.acks"
-            proc = ctx.Process(
-                target=crash_workers.produce,
-                args=(str(data_dir), topic, child, mode, seed, str(ack)),
-                daemon=True,
-            )
-            proc.start()
-            children[child] = (mode, proc, ack)
+        children = crash_workers.start_trial(ctx, store, work, topic, seed, rng)
         trials.append((topic, seed, children))
     for _topic, _seed, children in trials:
         for _mode, proc, ack in children.values():

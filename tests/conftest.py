@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -55,6 +56,18 @@ def run_kcli(
         env=full_env,
         timeout=timeout,
     )
+
+
+def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    """``result``, after checking the command succeeded without a traceback."""
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def json_lines(text: str) -> list[dict]:
+    """The objects of a JSON Lines output (blank lines skipped)."""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 @pytest.fixture

@@ -15,21 +15,12 @@ import pytest
 from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 
 from storage import Store
+from tests.conftest import json_lines, ok
 
 WAIT_S = 60.0
 # Recent enough to outlive retention.ms (7 days): a broker deletes older segments as soon as a
 # new one rolls, which a cluster's batching may make happen between produce and consume.
 AN_HOUR_AGO_MS = (int(time.time()) - 3600) * 1000
-
-
-def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def ok(result) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    return result
 
 
 @pytest.fixture

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from storage import CONFIG_KEYS, Store
+from tests.conftest import json_lines, ok
 
 # A cluster's admin API shows no files: sizes and segment counts are null there.
 NO_FILES = {"size_bytes": None, "segments": None}
-
-
-def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def ok(result):
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    return result
 
 
 def test_create_list_describe_alter_delete(kcli):

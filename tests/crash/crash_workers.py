@@ -72,6 +72,30 @@ def produce(data_dir: str, topic: str, child: int, mode: str, seed: int, ack_pat
         seq += 1
 
 
+def start_trial(ctx, store: Store, work: Path, topic: str, seed: int, rng: random.Random) -> dict:
+    """Create ``topic`` (small, random segments) and start two producers on it in two of the
+    modes, as ``ctx`` processes; returns {child: (mode, process, ack path)}."""
+    store.create_topic(
+        topic,
+        1,
+        {
+            "segment.bytes": str(rng.choice([20_000, 200_000, 2_000_000])),
+            "index.interval.bytes": "1000",
+        },
+    )
+    children = {}
+    for child, mode in enumerate(rng.sample(MODES, 2), start=1):
+        ack = work / f"{topic}-{child}.acks"
+        proc = ctx.Process(
+            target=produce,
+            args=(str(store.data_dir), topic, child, mode, seed, str(ack)),
+            daemon=True,
+        )
+        proc.start()
+        children[child] = (mode, proc, ack)
+    return children
+
+
 def tear_tail(data_dir, topic: str, rng: random.Random) -> int:
     """Leave what a writer killed in the middle of a write leaves: the first bytes of a batch
     (of a producer that acknowledged nothing) at the end of the active segment; and damage

@@ -25,25 +25,7 @@ def run_round(data_dir, tmp_path, rng, first_trial):
     trials = []
     for t in range(first_trial, first_trial + PARALLEL):
         topic = f"crash-{t}"
-        store.create_topic(
-            topic,
-            1,
-            {
-                "segment.bytes": str(rng.choice([20_000, 200_000, 2_000_000])),
-                "index.interval.bytes": "1000",
-            },
-        )
-        modes = rng.sample(crash_workers.MODES, 2)
-        children = {}
-        for child, mode in enumerate(modes, start=1):
-            ack = tmp_path / f"{topic}-{child}.acks"
-            proc = ctx.Process(
-                target=crash_workers.produce,
-                args=(str(data_dir), topic, child, mode, t, str(ack)),
-                daemon=True,
-            )
-            proc.start()
-            children[child] = (mode, proc, ack)
+        children = crash_workers.start_trial(ctx, store, tmp_path, topic, t, rng)
         trials.append((topic, t, children))
     for topic, _seed, children in trials:
         for _mode, proc, ack in children.values():

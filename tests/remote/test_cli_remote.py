@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import run_kcli
+from tests.conftest import json_lines, ok, run_kcli
 
 SECRET = "Sup3r-s3cret-9x"
 
@@ -93,16 +93,6 @@ def test_local_only_commands_say_so(cluster, args):
     result = run_kcli(cluster.data_dir, "--bootstrap-server", cluster.bootstrap, *args)
     line = one_error_line(result)
     assert "works only on the local store; drop --bootstrap-server" in line
-
-
-def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def ok(result):
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    return result
 
 
 def test_group_commands_read_the_same_on_the_store_and_on_a_cluster(cli_runner):
