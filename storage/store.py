@@ -228,8 +228,13 @@ class Store:
         config: dict[str, str] | None = None,
         *,
         if_not_exists: bool = False,
+        validate_only: bool = False,
     ) -> TopicMetadata:
-        """Create a topic with ``partitions`` partitions and config overrides (Kafka names)."""
+        """Create a topic with ``partitions`` partitions and config overrides (Kafka names).
+
+        With ``validate_only`` (as Kafka's CreateTopics), check everything creating it would
+        check, raise the same errors, and write nothing; the topic id returned is empty.
+        """
         validate_topic_name(name)
         _check_partition_count(partitions)
         config_from_user(config)  # validate before touching the disk
@@ -243,6 +248,8 @@ class Store:
                     f"topic '{name}' already exists with {existing.partitions} partition(s); "
                     f"use --if-not-exists to ignore this"
                 )
+            if validate_only:
+                return TopicMetadata(name, "", partitions, overrides)
             for p in range(partitions):
                 d = self.partition_dir(name, p)
                 if d.exists():  # left behind by a crash during an earlier delete
@@ -267,9 +274,17 @@ class Store:
                 shutil.rmtree(self.partition_dir(name, p), ignore_errors=True)
 
     def alter_topic(
-        self, name: str, *, partitions: int | None = None, config: dict[str, str] | None = None
+        self,
+        name: str,
+        *,
+        partitions: int | None = None,
+        config: dict[str, str] | None = None,
+        validate_only: bool = False,
     ) -> TopicMetadata:
-        """Add partitions (never remove: keys would move) and/or change config overrides."""
+        """Add partitions (never remove: keys would move) and/or change config overrides.
+
+        With ``validate_only``, check and return what the topic would become; write nothing.
+        """
         validate_topic_name(name)
         with self._locked():
             meta = self._require(name)
@@ -287,12 +302,14 @@ class Store:
             if config:
                 meta.config.with_overrides(config)  # validate against the merged config
                 overrides.update(parse_overrides(config))
+            new = TopicMetadata(name, meta.topic_id, new_partitions, overrides)
+            if validate_only:
+                return new
             for p in range(meta.partitions, new_partitions):
                 d = self.partition_dir(name, p)
                 if d.exists():
                     shutil.rmtree(d)
                 _create_partition_dir(d)
-            new = TopicMetadata(name, meta.topic_id, new_partitions, overrides)
             self._write_topic(new)
             return new
 

@@ -298,17 +298,7 @@ class AdminClient:
                     )
                 )
             partitions = 1 if nt.num_partitions in (-1, None) else nt.num_partitions
-            if validate_only:
-                from storage.errors import TopicAlreadyExists
-                from storage.store import validate_topic_name
-                from storage.topic_config import config_from_user
-
-                validate_topic_name(nt.topic)
-                config_from_user(nt.config)
-                if self._store.topic_exists(nt.topic):
-                    raise TopicAlreadyExists(f"topic '{nt.topic}' already exists")
-                return None
-            self._store.create_topic(nt.topic, partitions, nt.config)
+            self._store.create_topic(nt.topic, partitions, nt.config, validate_only=validate_only)
             return None
 
         return {nt.topic: _done(lambda nt=nt: create(nt)) for nt in new_topics}

@@ -25,13 +25,8 @@ from kcli.serve.protocol import (
 )
 from kcli.serve.stats import ConnectionStats
 from storage import (
-    InvalidPartitions,
     StorageError,
-    TopicAlreadyExists,
-    validate_topic_name,
 )
-from storage.store import MAX_PARTITIONS
-from storage.topic_config import config_from_user
 
 log = logging.getLogger("kcli.serve")
 
@@ -96,17 +91,7 @@ class TopicAdmin:
             )
         configs = {c.name: c.value for c in topic.configs if c.value is not None}
         try:
-            if validate_only:
-                validate_topic_name(topic.name)
-                if not 1 <= partitions <= MAX_PARTITIONS:
-                    raise InvalidPartitions(
-                        f"partition count must be from 1 to {MAX_PARTITIONS}; got {partitions}"
-                    )
-                config_from_user(configs)
-                if self.store.topic_exists(topic.name):
-                    raise TopicAlreadyExists(f"topic '{topic.name}' already exists")
-            else:
-                self.store.create_topic(topic.name, partitions, configs)
+            self.store.create_topic(topic.name, partitions, configs, validate_only=validate_only)
         except StorageError as exc:
             return error_code(exc), str(exc)
         return ErrorCode.NONE, None
@@ -160,16 +145,7 @@ class TopicAdmin:
                     ErrorCode.INVALID_PARTITIONS,
                     f"topic '{topic.name}' already has {meta.partitions} partitions",
                 )
-            if validate_only:
-                if topic.count < meta.partitions:
-                    # The store refuses a shrink before writing anything: its error is the answer.
-                    self.store.alter_topic(topic.name, partitions=topic.count)
-                if topic.count > MAX_PARTITIONS:
-                    raise InvalidPartitions(
-                        f"partition count must be from 1 to {MAX_PARTITIONS}; got {topic.count}"
-                    )
-            else:
-                self.store.alter_topic(topic.name, partitions=topic.count)
+            self.store.alter_topic(topic.name, partitions=topic.count, validate_only=validate_only)
         except StorageError as exc:
             return error_code(exc), str(exc)
         return ErrorCode.NONE, None
@@ -219,11 +195,11 @@ class TopicAdmin:
                 return ErrorCode.INVALID_CONFIG, f"setting '{c.name}' needs a value"
             changes[c.name] = c.value
         try:
-            meta = self.store.topic(resource.resource_name)
-            if validate_only:
-                meta.config.with_overrides(changes)
-            elif changes:
-                self.store.alter_topic(resource.resource_name, config=changes)
+            self.store.alter_topic(
+                resource.resource_name,
+                config=changes,
+                validate_only=validate_only or not changes,  # no change: nothing to write
+            )
         except StorageError as exc:
             return error_code(exc), str(exc)
         return ErrorCode.NONE, None

@@ -95,6 +95,26 @@ def test_alter_grows_partitions_and_changes_config(data_dir):
     assert snapshot(data_dir) == before
 
 
+def test_validate_only_checks_like_the_real_call_and_writes_nothing(data_dir):
+    store = Store(data_dir)
+    store.create_topic("t", 2)
+    before = snapshot(data_dir)
+    preview = store.create_topic("u", 3, {"retention.ms": "5000"}, validate_only=True)
+    assert (preview.name, preview.partitions, preview.overrides) == ("u", 3, {"retention.ms": 5000})
+    grown = store.alter_topic(
+        "t", partitions=5, config={"segment.bytes": "2048"}, validate_only=True
+    )
+    assert (grown.partitions, grown.overrides) == (5, {"segment.bytes": 2048})
+    with pytest.raises(TopicAlreadyExists):
+        store.create_topic("t", 2, validate_only=True)
+    with pytest.raises(InvalidPartitions, match="can only grow"):
+        store.alter_topic("t", partitions=1, validate_only=True)
+    with pytest.raises(InvalidConfig):
+        store.create_topic("v", 1, {"retention.ms": "soon"}, validate_only=True)
+    assert snapshot(data_dir) == before
+    assert not store.topic_exists("u") and store.topic("t").partitions == 2
+
+
 def test_partition_numbers(data_dir):
     store = Store(data_dir)
     store.create_topic("t", 2)
