@@ -46,25 +46,21 @@ class Context:
     """What checks read: the store and its consumer-group state, opened lazily."""
 
     def __init__(self, data_dir: Path):
+        from kcli.backends.local import LocalBackend
+
         self.data_dir = Path(data_dir)
-        self._store = None
-        self._groups = None
+        self._local = LocalBackend(self.data_dir)
 
     @property
     def store(self):
-        if self._store is None:
-            from storage import Store
-
-            self._store = Store(self.data_dir)
-        return self._store
+        return self._local.store
 
     @property
     def groups(self):
-        if self._groups is None:
-            from storage.groups import GroupStore
+        return self._local.groups()
 
-            self._groups = GroupStore(self.store)
-        return self._groups
+    def close(self) -> None:
+        self._local.close()
 
     def topic(self, name: str):
         if not self.store.topic_exists(name):
@@ -457,8 +453,7 @@ def run_checks(specs: tuple[dict, ...] | list[dict], data_dir: Path) -> CheckRep
             except _Missing as exc:
                 findings.append(Finding(False, str(exc)))
     finally:
-        if ctx._store is not None:
-            ctx._store.close()
+        ctx.close()
     # Several checks may stop on the same missing topic: say it once.
     unique = list(dict.fromkeys(findings))
     return CheckReport(tuple(unique))
