@@ -2,10 +2,11 @@
 
 Each assigned partition has a ``_PartitionState``: the offset asked for at assign/seek time,
 the *fetch position* (where the next read from the log starts), the *consumed position* and
-the offset to commit, and a buffer of decoded messages that poll()/consume() hand out.  :class:`PartitionFetcher` is the part of
-``Consumer`` (a mixin) that turns a requested offset into a fetch position (committed offsets,
-``auto.offset.reset``, ``OFFSET_TAIL``), reads the log, decodes record batches into
-``Message`` tuples or plain records, and runs the poll loop that waits for them.
+the offset to commit, and a buffer of decoded messages that poll()/consume() hand out.
+:class:`PartitionFetcher` is the part of ``Consumer`` (a mixin) that turns a requested offset
+into a fetch position (committed offsets, ``auto.offset.reset``, ``OFFSET_TAIL``), reads the
+log, decodes record batches into ``Message`` tuples or plain records, and runs the poll loop
+that waits for them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from kcli.client.types import (
     Message,
     error_message,
 )
+from storage.constants import TIMESTAMP_TYPE_MASK
+from storage.errors import OffsetOutOfRange, StorageError
+from storage.records import decode_batch, read_header
 
 # librdkafka's RD_KAFKA_OFFSET_TAIL_BASE: offset -2000 - N means "N records before the end".
 OFFSET_TAIL_BASE = -2000
@@ -153,8 +157,6 @@ class PartitionFetcher:
     def _positioned_log(self, st: _PartitionState):
         """The partition's Log with ``st.fetch_position`` set, or None when there is nothing
         to fetch from it (the partition is gone, or its start position is not known yet)."""
-        from storage.errors import StorageError
-
         try:
             log = self._store.log(st.topic, st.partition)
         except StorageError as exc:
@@ -168,8 +170,6 @@ class PartitionFetcher:
         return log
 
     def _fetch_partition(self, st: _PartitionState) -> bool:
-        from storage.errors import OffsetOutOfRange
-
         log = self._positioned_log(st)
         if log is None:
             return True
@@ -293,9 +293,6 @@ class PartitionFetcher:
 
     def _fetch_records(self, st: _PartitionState, budget: int) -> list | None:
         """Up to ``budget`` records of one partition from its fetch position (None: none)."""
-        from storage.errors import OffsetOutOfRange
-        from storage.records import decode_batch, read_header
-
         log = self._positioned_log(st)
         if log is None:
             return None
@@ -332,9 +329,6 @@ class PartitionFetcher:
 
 
 def _decode_messages(data: bytes, topic: str, partition: int, min_offset: int) -> list[Message]:
-    from storage.constants import TIMESTAMP_TYPE_MASK
-    from storage.records import decode_batch, read_header
-
     new = tuple.__new__
     out: list[Message] = []
     pos = 0
@@ -359,8 +353,6 @@ def _decode_messages(data: bytes, topic: str, partition: int, min_offset: int) -
 
 
 def _next_offset_after(data: bytes) -> int:
-    from storage.records import read_header
-
     pos = 0
     header = None
     while pos < len(data):
