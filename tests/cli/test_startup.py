@@ -79,3 +79,23 @@ def test_lessons_still_render_markdown_after_the_start_up_placeholder():
     )
     assert "Offsets" in proc.stdout and "• one" in proc.stdout
     assert proc.stderr.split() == ["rich.markdown", "Heading", "True"]
+
+
+def test_rich_tracebacks_still_work_after_the_start_up_placeholder():
+    script = (
+        "from kcli import _startup\n"
+        "_startup.prepare()\n"
+        "from rich.console import Console\n"
+        "from rich.traceback import Traceback\n"
+        "try:\n"
+        "    1 / 0\n"
+        "except ZeroDivisionError as exc:\n"
+        "    tb = Traceback.from_exception(type(exc), exc, exc.__traceback__)\n"
+        "Console(width=80, force_terminal=False).print(tb)\n"
+        "print(type(tb).__module__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "ZeroDivisionError" in proc.stdout
+    assert proc.stdout.split()[-1] == "rich.traceback"
