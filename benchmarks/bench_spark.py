@@ -18,7 +18,6 @@ One run, one SparkSession (local[2]):
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -35,10 +34,6 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     args = parser.parse_args()
     n = args.records
-
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *paths])
 
     with tempfile.TemporaryDirectory(prefix="kcli-bench-spark-") as tmp:
         work = Path(tmp)
@@ -118,18 +113,10 @@ def make_parquet(directory: Path, n: int) -> None:
 
 
 def start_spark():
-    from pyspark.sql import SparkSession
+    sys.path.insert(0, str(ROOT))  # run from a clone: the package next to this folder
+    from pyspark_kcli.session import local_session
 
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("kcli-bench-spark")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
+    return local_session("kcli-bench-spark")
 
 
 def kcli_job(spark, data_dir: Path, source: str, sink: str, checkpoint: Path) -> float:

@@ -13,7 +13,6 @@ import json
 import os
 import random
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -63,28 +62,13 @@ def check_spark_installed() -> None:
 
 def start_spark(log_dir: Path):
     """A local Spark on 2 cores, quiet, running its Python workers on this interpreter."""
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    # PySpark finds format("kcli") by importing top-level pyspark_* modules on its workers'
-    # path; a development install is not on it, so put the package's folder there.
-    import pyspark_kcli
+    from pyspark_kcli.session import local_session
 
-    root = str(Path(pyspark_kcli.__file__).resolve().parent.parent)
-    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if root not in paths:
-        os.environ["PYTHONPATH"] = os.pathsep.join([root, *paths])
     log_config = log_dir / "log4j2.properties"
     log_config.write_text(QUIET_LOG4J)
-    from pyspark.sql import SparkSession
-
-    return (
-        SparkSession.builder.master("local[2]")
-        .appName("kcli demo spark")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log_config}")
-        .getOrCreate()
+    return local_session(
+        "kcli demo spark",
+        {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log_config}"},
     )
 
 
