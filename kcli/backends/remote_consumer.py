@@ -232,12 +232,8 @@ class RemoteConsumer:
         run: list | None = None
         where = None
         for m in got:
-            err = m.error()
-            if err is not None:
-                kerr = _kafka_error(self._backend, err)
-                out.append(
-                    Message(m.topic(), m.partition(), m.offset(), 0, -1, None, None, None, kerr)
-                )
+            if m.error() is not None:
+                out.append(self._message(m))
                 where = None
                 continue
             here = (m.topic(), m.partition())

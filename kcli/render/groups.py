@@ -224,17 +224,18 @@ def _partitions_table(desc, rows):
     """Kafka's describe columns; on a terminal too narrow for them, a compact form: short
     member ids (which start with the client id), two-line headers, and no GROUP and CLIENT-ID
     columns (the header line names the group)."""
-    t = _build_partitions_table(desc, rows, compact=False)
-    if _too_wide(t):
-        t = _build_partitions_table(desc, rows, compact=True)
-    return t
+    return _fitting(lambda compact: _build_partitions_table(desc, rows, compact=compact))
 
 
-def _too_wide(table) -> bool:
+def _fitting(build):
+    """``build(compact=False)``, or ``build(compact=True)`` if that is wider than the terminal."""
     from rich.measure import Measurement
 
+    table = build(False)
     con = console()
-    return Measurement.get(con, con.options.update(width=10_000), table).maximum > con.width
+    if Measurement.get(con, con.options.update(width=10_000), table).maximum > con.width:
+        table = build(True)
+    return table
 
 
 def _short_id(member_id: str | None, client_id: str | None, compact: bool) -> str:
@@ -370,10 +371,7 @@ def group_members(desc, form: str) -> None:
 
 
 def _members_table(desc):
-    t = _build_members_table(desc, compact=False)
-    if _too_wide(t):
-        t = _build_members_table(desc, compact=True)
-    return t
+    return _fitting(lambda compact: _build_members_table(desc, compact=compact))
 
 
 def _build_members_table(desc, *, compact: bool):
