@@ -47,6 +47,12 @@ class CorruptRecord(StorageError):
     """Bytes that are not a valid RecordBatch v2 (bad CRC, bad magic, bad lengths)."""
 
 
+class InvalidRecord(CorruptRecord):
+    """A batch with a valid CRC whose records contradict its header or are malformed
+    (Kafka's InvalidRecordException): wrong record count, offset deltas out of order,
+    lengths that do not fill the batch."""
+
+
 class DuplicateSequence(StorageError):
     """An idempotent producer's batch that the log already holds."""
 
