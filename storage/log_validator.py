@@ -115,6 +115,10 @@ def _walk_records(buf, pos: int, end: int, count: int, where: str) -> int:
     the largest timestamp delta.  Builds no record and copies no key or value."""
     max_delta = None
     for n in range(count):
+        if pos >= end:
+            raise InvalidRecord(
+                f"{where}: recordsCount is {count} but the batch holds only {n} records"
+            )
         # One-byte varints (the usual case) inline; anything else through _varint.
         b = buf[pos] if pos < end else 0x80
         if b < 0x80:
