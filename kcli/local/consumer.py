@@ -14,8 +14,8 @@ commits store, as librdkafka does with ``enable.auto.offset.store``.
 
 The class is assembled from three modules, one concept each: this one holds the public
 methods (config, assignment, offsets and commits, poll/consume, lifecycle);
-``kcli.client.fetcher`` the per-partition positions, reading the log and decoding records;
-``kcli.client.membership`` the group (subscribe, rebalance callbacks, heartbeats).
+``kcli.local.fetcher`` the per-partition positions, reading the log and decoding records;
+``kcli.local.coordinator`` the group (subscribe, rebalance callbacks, heartbeats).
 """
 
 from __future__ import annotations
@@ -23,15 +23,7 @@ from __future__ import annotations
 import time
 
 from kcli.client.config import as_bool, as_int, check_keys, data_dir_of
-from kcli.client.fetcher import (  # noqa: F401 - OFFSET_TAIL, OFFSET_TAIL_BASE: public here
-    _RESET_EARLIEST,
-    _RESET_LATEST,
-    OFFSET_TAIL,
-    OFFSET_TAIL_BASE,
-    PartitionFetcher,
-    _PartitionState,
-)
-from kcli.client.membership import GroupSubscription
+from kcli.client.error_codes import GROUP_MOVED_ON, kafka_error_code
 from kcli.client.types import (
     OFFSET_END,
     OFFSET_INVALID,
@@ -39,6 +31,15 @@ from kcli.client.types import (
     KafkaException,
     Message,
     TopicPartition,
+)
+from kcli.local.coordinator import GroupSubscription
+from kcli.local.fetcher import (  # noqa: F401 - OFFSET_TAIL, OFFSET_TAIL_BASE: public here
+    _RESET_EARLIEST,
+    _RESET_LATEST,
+    OFFSET_TAIL,
+    OFFSET_TAIL_BASE,
+    PartitionFetcher,
+    _PartitionState,
 )
 
 CONSUMER_KEYS = frozenset(
@@ -312,7 +313,7 @@ class Consumer(GroupSubscription, PartitionFetcher):
             except KafkaException as exc:
                 # The group moved on (this member was removed, or a rebalance is under way):
                 # like librdkafka, report it to on_commit only; the next poll rejoins.
-                if exc.args[0].code() not in _GROUP_COMMIT_ERRORS:
+                if exc.args[0].code() not in GROUP_MOVED_ON:
                     raise
 
     def _require_group(self, what: str) -> None:
@@ -359,7 +360,7 @@ class Consumer(GroupSubscription, PartitionFetcher):
 
     def list_topics(self, topic: str | None = None, timeout: float = -1):
         """Cluster metadata (topics and partitions), as AdminClient.list_topics returns it."""
-        from kcli.client.admin import AdminClient
+        from kcli.local.admin_client import AdminClient
 
         return AdminClient({"data.dir": str(self._data_dir)}).list_topics(topic, timeout)
 
@@ -383,18 +384,5 @@ class Consumer(GroupSubscription, PartitionFetcher):
         self.close()
 
 
-# Commit errors that mean "the group moved on", not "something is broken".
-_GROUP_COMMIT_ERRORS = frozenset(
-    {KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS}
-)
-
-
 def _error_code(exc: Exception) -> int:
-    name = type(exc).__name__
-    return {
-        "IllegalGeneration": KafkaError.ILLEGAL_GENERATION,
-        "UnknownMemberId": KafkaError.UNKNOWN_MEMBER_ID,
-        "RebalanceInProgress": KafkaError.REBALANCE_IN_PROGRESS,
-        "TopicNotFound": KafkaError.UNKNOWN_TOPIC_OR_PART,
-        "PartitionNotFound": KafkaError.UNKNOWN_TOPIC_OR_PART,
-    }.get(name, KafkaError._STATE)
+    return kafka_error_code(exc, default=KafkaError._STATE)

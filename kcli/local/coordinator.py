@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 
 from kcli.client.config import as_int
+from kcli.client.error_codes import kafka_error_code
 from kcli.client.types import (
     KafkaError,
     KafkaException,
@@ -393,7 +394,7 @@ class GroupSubscription:
         try:
             membership.start()
         except GroupError as exc:
-            raise KafkaException(KafkaError(exc.error_code, str(exc))) from None
+            raise KafkaException(KafkaError(kafka_error_code(exc), str(exc))) from None
         self._membership = membership
 
     def unsubscribe(self) -> None:
@@ -429,7 +430,7 @@ class GroupSubscription:
             try:
                 m.rejoin()
             except GroupError as exc:
-                raise KafkaException(KafkaError(exc.error_code, str(exc))) from None
+                raise KafkaException(KafkaError(kafka_error_code(exc), str(exc))) from None
         got = m.take_assignment()
         if got is not None:
             self._take_assignment(got[1])
