@@ -23,12 +23,12 @@ The pieces live in one module per concept:
 Commands import only this package (``from kcli import render``) and use the names below.
 """
 
+from kcli.render.group_simulation import group_simulation
 from kcli.render.groups import (
     group_describe,
     group_list,
     group_members,
     group_reset,
-    group_simulation,
     group_state,
     group_watch,
 )
