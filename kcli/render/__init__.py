@@ -32,7 +32,7 @@ from kcli.render.groups import (
     group_state,
     group_watch,
 )
-from kcli.render.log_dump import LogDump
+from kcli.render.log_dump import LogDump, log_dump
 from kcli.render.output import (
     JSON,
     PLAIN,
@@ -64,6 +64,7 @@ __all__ = [
     "PLAIN",
     "TABLE",
     "LogDump",
+    "log_dump",
     "RecordWriter",
     "colors",
     "compile_format",
