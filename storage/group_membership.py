@@ -3,8 +3,8 @@
 ``GroupMembership`` is the part of ``storage.groups.GroupStore`` that plays Kafka's group
 coordinator for kcli processes (see ``storage.groups`` for the protocol): it expires silent
 members, moves the group through ``PreparingRebalance`` to ``Stable`` under generation N+1 and
-runs the group's assignor once per rebalance.  It relies on the store's files and lock
-(``_lock``, ``_read_state``, ``_write_state``, ``_now``) and on ``_external_alive``.
+runs the group's assignor once per rebalance.  It works on the store's group files and locks
+through the ``GroupFiles`` it is given.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from storage.assignors import (
     select_protocol,
 )
 from storage.errors import StorageError
+from storage.group_files import GroupPart
 from storage.group_types import (
     COORDINATOR_KCLI,
     COORDINATOR_SERVE,
@@ -41,12 +42,12 @@ from storage.group_types import (
 )
 
 
-class GroupMembership:
-    """Membership and generations of a group of kcli processes (a mixin of GroupStore)."""
+class GroupMembership(GroupPart):
+    """Membership and generations of a group of kcli processes (a part of GroupStore)."""
 
     # -- the coordinator's bookkeeping ------------------------------------------------------
 
-    def _maintain(self, state: _GroupState, now: int) -> bool:
+    def maintain(self, state: _GroupState, now: int) -> bool:
         """Expire silent members and complete a rebalance that can complete.  True if changed."""
         if state.coordinator == COORDINATOR_SERVE:
             return False
@@ -146,7 +147,7 @@ class GroupMembership:
             session_timeout_ms=int(m["session_timeout_ms"]),
         )
 
-    def _unknown_member(self, group: str, member_id: str) -> UnknownMemberId:
+    def unknown_member(self, group: str, member_id: str) -> UnknownMemberId:
         return UnknownMemberId(
             f"member '{member_id}' is not a member of group '{group}': it left, or missed its "
             f"heartbeats for longer than session.timeout.ms and was removed; rejoin the group"
@@ -202,7 +203,7 @@ class GroupMembership:
                 state.external = {}
                 state.members = {}
                 state.state = EMPTY
-            self._maintain(state, now)
+            self.maintain(state, now)
             others = {mid: m["assignors"] for mid, m in state.members.items() if mid != member_id}
             if others and select_protocol({**others, "": prefs}) is None:
                 used = state.assignor or ", ".join(sorted({a for v in others.values() for a in v}))
@@ -225,7 +226,7 @@ class GroupMembership:
             if member_id:
                 current = state.members.get(member_id)
                 if current is None:
-                    raise self._unknown_member(group, member_id)
+                    raise self.unknown_member(group, member_id)
                 changed = current["topics"] != topic_list or current["assignors"] != prefs
                 record["joined_ms"] = current.get("joined_ms", now)
                 state.members[member_id] = record
@@ -251,12 +252,12 @@ class GroupMembership:
             now = self._now()
             state = self._read_state(group)
             if state is None or state.coordinator == COORDINATOR_SERVE:
-                raise self._unknown_member(group, member_id)
-            changed = self._maintain(state, now)
+                raise self.unknown_member(group, member_id)
+            changed = self.maintain(state, now)
             if member_id not in state.members:
                 if changed:
                     self._write_state(state)
-                raise self._unknown_member(group, member_id)
+                raise self.unknown_member(group, member_id)
             if self._metadata_changed(state):
                 self._prepare_rebalance(state, now)
                 changed = True
@@ -291,5 +292,5 @@ class GroupMembership:
                 return
             del state.members[member_id]
             self._prepare_rebalance(state, now)
-            self._maintain(state, now)
+            self.maintain(state, now)
             self._write_state(state)
