@@ -66,6 +66,9 @@ from storage import StorageError, Store
 
 log = logging.getLogger("kcli.serve")
 
+# Every group here speaks the classic protocol (ListGroups v5's group types).
+CLASSIC_GROUP_TYPE = "classic"
+
 
 @dataclass(frozen=True)
 class _JoinResult:
@@ -147,6 +150,7 @@ class GroupCoordinator(GroupTimers, GroupOffsets):
             throttle_time_ms=0,
             error_code=result.error,
             generation_id=result.generation,
+            protocol_type=body.protocol_type,
             protocol_name=result.protocol,
             leader=result.leader,
             member_id=result.member_id or body.member_id,
@@ -404,8 +408,15 @@ class GroupCoordinator(GroupTimers, GroupOffsets):
 
     async def sync_group(self, conn: ConnectionStats, req: Request):
         error, assignment = await self._sync(conn, req)
+        group = self.groups.get(req.body.group_id)
+        ok = error == ErrorCode.NONE and group is not None
         return SyncGroupResponse(
-            version=req.version, throttle_time_ms=0, error_code=error, assignment=assignment
+            version=req.version,
+            throttle_time_ms=0,
+            error_code=error,
+            protocol_type=group.protocol_type if ok else None,
+            protocol_name=group.protocol if ok else None,
+            assignment=assignment,
         )
 
     async def _sync(self, conn: ConnectionStats, req: Request) -> tuple[ErrorCode, bytes]:
@@ -494,6 +505,9 @@ class GroupCoordinator(GroupTimers, GroupOffsets):
             error = ErrorCode.NONE
         else:
             error = results[0][2]
+        # Published before the answer: a tool that resets the group's offsets right after the
+        # last member left must find it empty, as it would on Kafka.
+        await self._publish_dirty()
         return LeaveGroupResponse(
             version=req.version,
             throttle_time_ms=0,
@@ -512,7 +526,7 @@ class GroupCoordinator(GroupTimers, GroupOffsets):
         described = []
         for group_id in req.body.groups:
             group = self.groups.get(group_id)
-            if group is not None and (group.members or group.state != EMPTY):
+            if group is not None:
                 described.append(self._describe_live(group))
             else:
                 described.append(await self.run(self._describe_stored, group_id))
@@ -596,17 +610,23 @@ class GroupCoordinator(GroupTimers, GroupOffsets):
         except StorageError as exc:
             log.info("listing groups failed: %s", exc)
             stored, error = [], ErrorCode.UNKNOWN_SERVER_ERROR
-        listed = {s.group: CONSUMER_PROTOCOL_TYPE for s in stored}
+        listed = {s.group: (CONSUMER_PROTOCOL_TYPE, s.state) for s in stored}
         for group in self.groups.values():
-            if group.members:
-                listed[group.group_id] = group.protocol_type
+            listed[group.group_id] = (group.protocol_type or CONSUMER_PROTOCOL_TYPE, group.state)
+        body = req.body
+        states = {s.lower() for s in body.states_filter or ()} if req.version >= 4 else set()
+        types = {t.lower() for t in body.types_filter or ()} if req.version >= 5 else set()
         return ListGroupsResponse(
             version=req.version,
             throttle_time_ms=0,
             error_code=error,
             groups=[
-                ListGroupsResponse.ListedGroup(group_id=g, protocol_type=t)
-                for g, t in sorted(listed.items())
+                ListGroupsResponse.ListedGroup(
+                    group_id=g, protocol_type=t, group_state=state, group_type=CLASSIC_GROUP_TYPE
+                )
+                for g, (t, state) in sorted(listed.items())
+                if (not states or state.lower() in states)
+                and (not types or CLASSIC_GROUP_TYPE in types)
             ],
         )
 

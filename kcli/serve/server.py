@@ -25,8 +25,10 @@ from kcli.serve.broker import Broker, CloseConnection
 from kcli.serve.config import BrokerConfig
 from kcli.serve.coordinator import GroupCoordinator
 from kcli.serve.fetch_wait import AppendWatcher
+from kcli.serve.partitions import Partitions
 from kcli.serve.protocol import (
     API_VERSIONS_KEY,
+    APIS,
     MIN_REQUEST_BYTES,
     ProtocolError,
     Request,
@@ -36,6 +38,7 @@ from kcli.serve.protocol import (
     unsupported_api_versions_response,
 )
 from kcli.serve.stats import ConnectionStats, ServerStats
+from kcli.serve.topic_admin import TopicAdmin
 from storage import Store
 
 log = logging.getLogger("kcli.serve")
@@ -114,6 +117,7 @@ class KafkaServer:
         self._budget: _ByteBudget | None = None
         self.watcher: AppendWatcher | None = None
         self.broker: Broker | None = None
+        self.admin: TopicAdmin | None = None
         self.coordinator: GroupCoordinator | None = None
         self._handlers: dict[int, object] = {}
 
@@ -138,17 +142,25 @@ class KafkaServer:
         self._stopped = asyncio.Event()
         self._budget = _ByteBudget(self.config.queued_max_request_bytes)
         self.watcher = AppendWatcher(self._log_end_offsets)
+        admin_lock = asyncio.Lock()
+        self.partitions = Partitions(self.store, num_partitions=self.config.num_partitions)
         self.broker = Broker(
-            self.store,
+            self.partitions,
             self.config,
             run=self.run,
             watcher=self.watcher,
             stats=self.stats,
             address=self.address,
             is_stopping=lambda: self._stopping,
+            cluster_id=self.store.cluster_id,
+            log_dir=str(self.store.data_dir),
+            admin_lock=admin_lock,
+        )
+        self.admin = TopicAdmin(
+            self.store, self.config, run=self.run, watcher=self.watcher, admin_lock=admin_lock
         )
         self.coordinator = GroupCoordinator(self.store, self.config, run=self.run)
-        b, c = self.broker, self.coordinator
+        b, a, c = self.broker, self.admin, self.coordinator
         self._handlers = {
             0: b.produce,
             1: b.fetch,
@@ -164,14 +176,23 @@ class KafkaServer:
             15: c.describe_groups,
             16: c.list_groups,
             18: b.api_versions,
-            19: b.create_topics,
-            20: b.delete_topics,
+            19: a.create_topics,
+            20: a.delete_topics,
+            21: b.delete_records,
             22: b.init_producer_id,
-            32: b.describe_configs,
-            37: b.create_partitions,
+            23: b.offset_for_leader_epoch,
+            32: a.describe_configs,
+            33: a.alter_configs,
+            35: b.describe_log_dirs,
+            37: a.create_partitions,
             42: c.delete_groups,
-            44: b.incremental_alter_configs,
+            44: a.incremental_alter_configs,
+            47: c.offset_delete,
+            60: b.describe_cluster,
+            75: b.describe_topic_partitions,
         }
+        missing = set(APIS) ^ set(self._handlers)
+        assert not missing, f"APIs advertised without a handler, or the reverse: {missing}"
         self._server = await asyncio.start_server(
             self._on_connection, self.host, self.port, reuse_address=True
         )
