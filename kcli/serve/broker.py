@@ -18,6 +18,7 @@ from kcli.serve.config import NODE_ID, BrokerConfig
 from kcli.serve.fetch_wait import AppendWatcher
 from kcli.serve.partitions import Appended, Partitions, Read, TopicInfo, count_records
 from kcli.serve.protocol import (
+    MAX_TOPICS_PER_REQUEST,
     ApiVersionsResponse,
     DeleteRecordsResponse,
     DescribeClusterResponse,
@@ -39,9 +40,6 @@ from kcli.serve.stats import ConnectionStats, ServerStats
 
 log = logging.getLogger("kcli.serve")
 
-# Metadata requests naming more topics than this are refused (a client of a cluster this size
-# asks for every topic with a null list, which is not limited).
-MAX_METADATA_TOPICS = 10_000
 # FindCoordinator key types.
 KEY_TYPE_GROUP = 0
 
@@ -174,7 +172,7 @@ class Broker:
         if body.topics is None or (req.version == 0 and not body.topics):
             names = None  # every topic (v0 says so with an empty list)
         else:
-            _check_count("Metadata", "topics", len(body.topics), MAX_METADATA_TOPICS)
+            _check_count("Metadata", "topics", len(body.topics), MAX_TOPICS_PER_REQUEST)
             ids = [t.topic_id for t in body.topics if t.name is None]
             if ids:
                 by_id = await self.run(self.partitions.topic_names, ids)
@@ -215,7 +213,7 @@ class Broker:
 
     async def describe_topic_partitions(self, conn: ConnectionStats, req: Request):
         body = req.body
-        _check_count("DescribeTopicPartitions", "topics", len(body.topics), MAX_METADATA_TOPICS)
+        _check_count("DescribeTopicPartitions", "topics", len(body.topics), MAX_TOPICS_PER_REQUEST)
         names = [t.name for t in body.topics] or None
         topics = sorted(await self.run(self.partitions.topics, names), key=lambda t: t.name)
         cursor = body.cursor

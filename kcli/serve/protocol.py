@@ -80,6 +80,10 @@ from kafka.protocol.producer import (
 
 # Kafka's socket.request.max.bytes: the largest request frame a broker reads.
 DEFAULT_MAX_REQUEST_BYTES = 104_857_600
+# Metadata and DescribeTopicPartitions requests naming more topics than this are refused (a
+# client of a cluster this size asks for every topic, with a null list, which is not limited).
+MAX_TOPICS_PER_REQUEST = 10_000
+METADATA_KEY = 3
 # The smallest frame that can hold a request header (api key, version, correlation id,
 # client id length).
 MIN_REQUEST_BYTES = 10
@@ -265,7 +269,9 @@ def decode_request(frame: bytes) -> Request:
     api_key, version, correlation_id = peek_header(frame)
     api = APIS.get(api_key)
     if api is None:
-        raise ProtocolError(f"unknown or unsupported API key {api_key}")
+        raise ProtocolError(
+            f"API key {api_key} is not one kcli serve implements (ApiVersions lists those it does)"
+        )
     if not api.min_version <= version <= api.max_version:
         raise UnsupportedVersion(api, version, correlation_id)
     view = memoryview(frame)
@@ -273,12 +279,30 @@ def decode_request(frame: bytes) -> Request:
         client_id, pos = _client_id(view)
         if api.flexible(version):
             pos = _skip_tagged_fields(view, pos)
+        if api_key == METADATA_KEY:
+            _check_topic_count(view, pos, api.flexible(version))
         body = api.request.decode(view[pos:], version=version)
+    except RequestLimitExceeded:
+        raise
     except Exception as exc:  # the codec raises struct.error, ValueError, UnicodeError ...
         raise ProtocolError(
             f"cannot decode {api.name} v{version} request: {type(exc).__name__}: {exc}"
         ) from None
     return Request(api, version, correlation_id, client_id, body, len(frame))
+
+
+def _check_topic_count(view: memoryview, pos: int, flexible: bool) -> None:
+    """Refuse a Metadata request naming too many topics before decoding any of them."""
+    if flexible:
+        count, _ = _unsigned_varint(view, pos)
+        count -= 1  # compact arrays store length + 1 (0: null)
+    else:
+        (count,) = _INT32.unpack_from(view, pos)
+    if count > MAX_TOPICS_PER_REQUEST:
+        raise RequestLimitExceeded(
+            f"its Metadata request names {count} topics; kcli serve answers at most "
+            f"{MAX_TOPICS_PER_REQUEST} per request (ask for every topic with a null list)"
+        )
 
 
 def _client_id(view: memoryview) -> tuple[str | None, int]:

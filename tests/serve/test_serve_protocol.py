@@ -15,6 +15,7 @@ from kafka.protocol.admin import (
     DescribeConfigsRequest,
     DescribeConfigsResponse,
 )
+from kafka.protocol.broker_version_data import BROKER_API_VERSIONS
 from kafka.protocol.consumer import (
     FetchRequest,
     FetchResponse,
@@ -35,8 +36,6 @@ from kafka.protocol.producer import (
     ProduceRequest,
     ProduceResponse,
 )
-
-from kafka.protocol.broker_version_data import BROKER_API_VERSIONS
 
 from storage import ProducerRecord, Store, decode_batch, encode_batch
 from storage.records import split_batches
