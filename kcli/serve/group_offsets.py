@@ -3,8 +3,7 @@
 Commits are checked against the live group (generation and member) when it has members, and
 go to the same ``GroupStore`` that kcli's own consumers use.
 
-``GroupOffsets`` is a mixin of ``GroupCoordinator``: it reads the coordinator's ``groups``
-and uses its ``store``, ``config``, ``run`` and ``group_store``.
+``GroupOffsets`` reads the live groups from the coordinator's ``GroupRegistry``.
 """
 
 from __future__ import annotations
@@ -12,8 +11,10 @@ from __future__ import annotations
 import logging
 import time
 
+from kcli.serve.config import BrokerConfig
 from kcli.serve.consumer_protocol import CONSUMER_PROTOCOL_TYPE, decode_subscription
 from kcli.serve.errors import group_error_code
+from kcli.serve.group_registry import GroupRegistry
 from kcli.serve.group_state import COMPLETING_REBALANCE
 from kcli.serve.protocol import (
     ErrorCode,
@@ -29,7 +30,11 @@ log = logging.getLogger("kcli.serve")
 
 
 class GroupOffsets:
-    """Handlers for OffsetCommit and OffsetFetch."""
+    """Handlers for OffsetCommit, OffsetFetch and OffsetDelete."""
+
+    def __init__(self, registry: GroupRegistry, config: BrokerConfig):
+        self.registry = registry
+        self.config = config
 
     async def offset_commit(self, conn: ConnectionStats, req: Request):
         body = req.body
@@ -40,7 +45,7 @@ class GroupOffsets:
         errors: dict[tuple[str, int], ErrorCode] = {}
         wanted = [(t.name, p) for t in body.topics for p in t.partitions]
         if error == ErrorCode.NONE:
-            known = await self.run(self._partition_counts, {name for name, _ in wanted})
+            known = await self.registry.run(self._partition_counts, {name for name, _ in wanted})
             for name, part in wanted:
                 tp = (name, part.partition_index)
                 metadata = part.committed_metadata or ""
@@ -71,7 +76,7 @@ class GroupOffsets:
     def _commit_error(self, group_id: str, generation: int, member_id: str) -> ErrorCode:
         if not group_id:
             return ErrorCode.INVALID_GROUP_ID
-        group = self.groups.get(group_id)
+        group = self.registry.groups.get(group_id)
         if generation < 0 and (group is None or not group.members):
             return ErrorCode.NONE  # a simple commit: checked against kcli members by the store
         if group is not None and group.state == COMPLETING_REBALANCE:
@@ -81,7 +86,7 @@ class GroupOffsets:
             return ErrorCode.UNKNOWN_MEMBER_ID
         if generation != group.generation:
             return ErrorCode.ILLEGAL_GENERATION
-        member.last_heartbeat = self._loop_time()
+        member.last_heartbeat = self.registry.loop_time()
         return ErrorCode.NONE
 
     async def _store_offsets(self, conn: ConnectionStats, body, offsets) -> ErrorCode:
@@ -92,12 +97,16 @@ class GroupOffsets:
             tp: OffsetAndMetadata(offset, metadata, now_ms)
             for tp, (offset, metadata) in offsets.items()
         }
-        group = self.groups.get(body.group_id)
+        group = self.registry.groups.get(body.group_id)
         try:
             if group is not None and group.members:
-                await self.run(self.group_store.commit_offsets_trusted, body.group_id, values)
+                await self.registry.run(
+                    self.registry.group_store.commit_offsets_trusted, body.group_id, values
+                )
             else:
-                await self.run(self.group_store.commit_offsets, body.group_id, values)
+                await self.registry.run(
+                    self.registry.group_store.commit_offsets, body.group_id, values
+                )
         except StorageError as exc:
             log.info(
                 "offset commit of %s for group '%s' failed: %s", conn.label, body.group_id, exc
@@ -109,7 +118,7 @@ class GroupOffsets:
         out = {}
         for name in topics:
             try:
-                out[name] = self.store.topic(name).partitions
+                out[name] = self.registry.store.topic(name).partitions
             except StorageError:
                 pass
         return out
@@ -183,7 +192,9 @@ class GroupOffsets:
     async def _fetch_group(self, group_id: str, wanted: list[tuple[str, int]] | None):
         """(error, {topic: [(partition, committed offset or -1, metadata)]}) of one group."""
         try:
-            committed = await self.run(self.group_store.fetch_offsets, group_id, wanted)
+            committed = await self.registry.run(
+                self.registry.group_store.fetch_offsets, group_id, wanted
+            )
             error = ErrorCode.NONE
         except StorageError as exc:
             log.info("offset fetch for group '%s' failed: %s", group_id, exc)
@@ -203,12 +214,12 @@ class GroupOffsets:
         for topic, partition in partitions:
             by_topic.setdefault(topic, []).append(partition)
         for topic, parts in by_topic.items():
-            self.group_store.delete_offsets(group_id, topic, parts)
+            self.registry.group_store.delete_offsets(group_id, topic, parts)
 
     async def offset_delete(self, conn: ConnectionStats, req: Request):
         """OffsetDelete: forget committed offsets of partitions no live member subscribes to."""
         body = req.body
-        group = self.groups.get(body.group_id)
+        group = self.registry.groups.get(body.group_id)
         subscribed: set[str] = set()
         if group is not None and group.protocol_type == CONSUMER_PROTOCOL_TYPE:
             for m in group.members.values():
@@ -218,7 +229,7 @@ class GroupOffsets:
         wanted = [(t.name, p.partition_index) for t in body.topics for p in t.partitions]
         deletable = [tp for tp in wanted if tp[0] not in subscribed]
         try:
-            await self.run(self._delete_offsets, body.group_id, deletable)
+            await self.registry.run(self._delete_offsets, body.group_id, deletable)
             error = ErrorCode.NONE
         except StorageError as exc:
             log.info("offset delete for group '%s' failed: %s", body.group_id, exc)
