@@ -65,10 +65,18 @@ def _fields(api_key: int, version: int, topic_id: uuid.UUID) -> dict:
     if api_key == 2:  # ListOffsets
         topic = sub("ListOffsetsTopic")
         part = topic.ListOffsetsPartition(partition_index=0, current_leader_epoch=-1, timestamp=-2)
-        return {"replica_id": -1, "isolation_level": 0, "topics": [topic(name=TOPIC, partitions=[part])]}
+        return {
+            "replica_id": -1,
+            "isolation_level": 0,
+            "topics": [topic(name=TOPIC, partitions=[part])],
+        }
     if api_key == 3:  # Metadata
         topic = sub("MetadataRequestTopic")
-        named = topic(name=TOPIC, topic_id=None) if version < 10 else topic(name=None, topic_id=topic_id)
+        named = (
+            topic(name=TOPIC, topic_id=None)
+            if version < 10
+            else topic(name=None, topic_id=topic_id)
+        )
         return {"topics": [named], "allow_auto_topic_creation": False}
     if api_key == 8:  # OffsetCommit
         topic = sub("OffsetCommitRequestTopic")
@@ -101,11 +109,18 @@ def _fields(api_key: int, version: int, topic_id: uuid.UUID) -> dict:
             "member_id": "",
             "group_instance_id": None,
             "protocol_type": "consumer",
-            "protocols": [protocol(name="range", metadata=b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")],
+            "protocols": [
+                protocol(name="range", metadata=b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+            ],
             "reason": None,
         }
     if api_key in (12, 14):  # Heartbeat, SyncGroup: an unknown member
-        fields = {"group_id": GROUP, "generation_id": 1, "member_id": "nobody", "group_instance_id": None}
+        fields = {
+            "group_id": GROUP,
+            "generation_id": 1,
+            "member_id": "nobody",
+            "group_instance_id": None,
+        }
         if api_key == 14:
             fields.update(protocol_type="consumer", protocol_name="range", assignments=[])
         return fields
@@ -144,7 +159,12 @@ def _fields(api_key: int, version: int, topic_id: uuid.UUID) -> dict:
         part = topic.DeleteRecordsPartition(partition_index=0, offset=0)
         return {"topics": [topic(name=TOPIC, partitions=[part])], "timeout_ms": 1000}
     if api_key == 22:
-        return {"transactional_id": None, "transaction_timeout_ms": -1, "producer_id": -1, "producer_epoch": -1}
+        return {
+            "transactional_id": None,
+            "transaction_timeout_ms": -1,
+            "producer_id": -1,
+            "producer_epoch": -1,
+        }
     if api_key == 23:
         topic = sub("OffsetForLeaderTopic")
         part = topic.OffsetForLeaderPartition(partition=0, current_leader_epoch=-1, leader_epoch=0)
@@ -163,7 +183,9 @@ def _fields(api_key: int, version: int, topic_id: uuid.UUID) -> dict:
         if api_key == 44:
             entry["config_operation"] = 0
         return {
-            "resources": [resource(resource_type=2, resource_name=TOPIC, configs=[config(**entry)])],
+            "resources": [
+                resource(resource_type=2, resource_name=TOPIC, configs=[config(**entry)])
+            ],
             "validate_only": True,
         }
     if api_key == 35:
@@ -183,7 +205,11 @@ def _fields(api_key: int, version: int, topic_id: uuid.UUID) -> dict:
         part = topic.OffsetDeleteRequestPartition(partition_index=0)
         return {"group_id": GROUP, "topics": [topic(name=TOPIC, partitions=[part])]}
     if api_key == 60:
-        return {"include_cluster_authorized_operations": False, "endpoint_type": 1, "include_fenced_brokers": False}
+        return {
+            "include_cluster_authorized_operations": False,
+            "endpoint_type": 1,
+            "include_fenced_brokers": False,
+        }
     if api_key == 75:
         topic = sub("TopicRequest")
         return {"topics": [topic(name=TOPIC)], "response_partition_limit": 2000, "cursor": None}
@@ -206,7 +232,12 @@ def conformance_server(shared_server):
         name=TOPIC, num_partitions=1, replication_factor=1, assignments=[], configs=[]
     )
     created = client.call(
-        CreateTopicsRequest, CreateTopicsResponse, 4, topics=[topic], timeout_ms=1000, validate_only=False
+        CreateTopicsRequest,
+        CreateTopicsResponse,
+        4,
+        topics=[topic],
+        timeout_ms=1000,
+        validate_only=False,
     )
     assert created.topics[0].error_code in (0, 36)
     client.close()
@@ -254,3 +285,18 @@ def _error_codes(message) -> list[int]:
             elif isinstance(value, list) or hasattr(value, "_struct"):
                 stack.append(value)
     return found
+
+
+def test_docs_list_every_advertised_api_with_its_versions():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+    for key, api in APIS.items():
+        versions = (
+            f"v{api.min_version}"
+            if api.min_version == api.max_version
+            else f"v{api.min_version}–v{api.max_version}"
+        )
+        assert f"| {key} | {api.name} | {versions} |" in doc, (
+            f"{api.name} is not in docs/protocol.md"
+        )
