@@ -78,10 +78,12 @@ class CommittedOffsets(GroupPart):
                 )
             if not isinstance(value, OffsetAndMetadata):
                 value = OffsetAndMetadata(int(value))
-            if value.offset < 0:
+            # Any int64 is a committed offset, as in Kafka: some clients commit -1 or -2
+            # ("latest"/"earliest") and read it back; readers treat a negative one as none.
+            if not -(2**63) <= value.offset < 2**63:
                 raise StorageError(
                     f"cannot commit offset {value.offset} for {topic}-{partition}: committed "
-                    f"offsets are 0 or more (the next offset to read)"
+                    f"offsets are 64-bit signed integers"
                 )
             if value.commit_timestamp < 0:
                 value = OffsetAndMetadata(value.offset, value.metadata or "", now)
@@ -154,8 +156,11 @@ class CommittedOffsets(GroupPart):
             return offsets
         return {tp: offsets[tp] for tp in partitions if tp in offsets}
 
-    def delete_offsets(self, group: str, topic: str) -> None:
-        """Forget the group's committed offsets for one topic (Kafka's OffsetDelete)."""
+    def delete_offsets(
+        self, group: str, topic: str, partitions: Iterable[int] | None = None
+    ) -> None:
+        """Forget the group's committed offsets for one topic (of ``partitions`` only, if
+        given), as Kafka's OffsetDelete does."""
         validate_group_id(group)
         with self._lock(group):
             state = self._read_state(group)
@@ -176,6 +181,11 @@ class CommittedOffsets(GroupPart):
             if not self._exists(group):
                 raise GroupNotFound(f"group '{group}' does not exist")
             current = self.read_offsets(group)
-            kept = {tp: o for tp, o in current.items() if tp[0] != topic}
+            only = None if partitions is None else set(partitions)
+            kept = {
+                tp: o
+                for tp, o in current.items()
+                if tp[0] != topic or (only is not None and tp[1] not in only)
+            }
             if len(kept) != len(current):
                 self.write_offsets(group, kept)

@@ -76,7 +76,10 @@ class GroupResets(GroupPart):
                         partition=partition,
                         committed_offset=committed.offset if committed else None,
                         log_end_offset=log_end,
-                        lag=log_end - committed.offset if committed else None,
+                        # A negative committed offset is a client's marker, not a position.
+                        lag=log_end - committed.offset
+                        if committed and committed.offset >= 0
+                        else None,
                         member_id=m.member_id if m else None,
                         client_id=m.client_id if m else None,
                         host=m.host if m else None,

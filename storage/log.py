@@ -272,6 +272,14 @@ class Log:
     def _apply_retention_locked(self) -> list[DeletedSegment]:
         return self._retention.delete_expired(self.config.retention_ms, self.config.retention_bytes)
 
+    def delete_segments_before(self, offset: int) -> list[DeletedSegment]:
+        """Delete the closed segments whose records all lie below ``offset`` (Kafka's
+        DeleteRecords, at segment granularity: ``log_start_offset`` moves to the base offset
+        of the first segment left, which may be below ``offset``)."""
+        with self._mutex, self._locked():
+            self._sync_for_write()
+            return self._retention.delete_before(offset)
+
     def recover(self) -> RecoveryReport:
         """Verify every segment, truncate a torn tail, rebuild missing or damaged indexes.
 

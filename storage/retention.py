@@ -1,19 +1,27 @@
 """Retention of a partition's log: deleting whole closed segments past retention.ms or
-beyond retention.bytes, oldest first, which moves ``log_start_offset`` forward.  ``Log`` owns
-one ``LogRetention`` and runs it under the partition lock.
+beyond retention.bytes (or below a DeleteRecords offset), oldest first, which moves
+``log_start_offset`` forward.  ``Log`` owns one ``LogRetention`` and runs it under the
+partition lock.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from storage.clock import Clock
 from storage.fileio import fsync_dir
 from storage.log_segments import LogSegments
 from storage.log_types import DeletedSegment
 from storage.producer_state import ProducerState
+from storage.segment import Segment
+
+# Why a closed segment goes: (segment, next segment's base offset, its size, the log's size)
+# -> a reason, or None to keep it (and every segment after it).
+DeletionReason = Callable[[Segment, int, int, int], "str | None"]
 
 
 class LogRetention:
-    """Deletes a partition's expired segments (call ``delete_expired`` under the lock)."""
+    """Deletes a partition's expired segments (call its methods under the lock)."""
 
     def __init__(self, segments: LogSegments, producer_state: ProducerState, clock: Clock):
         self._segs = segments
@@ -27,22 +35,37 @@ class LogRetention:
         retention.ms when its largest record timestamp is older than retention.ms.
         """
         segs = self._segs
-        deleted: list[DeletedSegment] = []
         now = self._clock.now_ms()
+
+        def reason(seg: Segment, next_offset: int, size: int, total: int) -> str | None:
+            if retention_ms >= 0:
+                largest = segs.largest_timestamp(seg, False)
+                if largest >= 0 and now - largest > retention_ms:
+                    return "retention.ms"
+            if retention_bytes >= 0 and total - size >= retention_bytes:
+                return "retention.bytes"
+            return None
+
+        return self._delete_closed(reason)
+
+    def delete_before(self, offset: int) -> list[DeletedSegment]:
+        """Delete the closed segments whose records all lie below ``offset`` (Kafka's
+        DeleteRecords, at segment granularity)."""
+        return self._delete_closed(
+            lambda seg, next_offset, size, total: "DeleteRecords" if next_offset <= offset else None
+        )
+
+    def _delete_closed(self, why: DeletionReason) -> list[DeletedSegment]:
+        segs = self._segs
+        deleted: list[DeletedSegment] = []
         closed = segs.segments[:-1]
         total = sum(s.size() for s in segs.segments)
         for i, seg in enumerate(closed):
             size = seg.size()
-            reason = None
-            if retention_ms >= 0:
-                largest = segs.largest_timestamp(seg, False)
-                if largest >= 0 and now - largest > retention_ms:
-                    reason = "retention.ms"
-            if reason is None and retention_bytes >= 0 and total - size >= retention_bytes:
-                reason = "retention.bytes"
+            next_offset = segs.segments[i + 1].base_offset
+            reason = why(seg, next_offset, size, total)
             if reason is None:
                 break
-            next_offset = segs.segments[i + 1].base_offset
             seg.delete()
             segs.deleted(seg)
             total -= size

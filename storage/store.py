@@ -339,9 +339,11 @@ class Store:
         *,
         partitions: int | None = None,
         config: dict[str, str] | None = None,
+        delete_config: tuple[str, ...] = (),
         validate_only: bool = False,
     ) -> TopicMetadata:
-        """Add partitions (never remove: keys would move) and/or change config overrides.
+        """Add partitions (never remove: keys would move) and/or change config overrides
+        (``delete_config`` names overrides to drop: those configs go back to their defaults).
 
         With ``validate_only``, check and return what the topic would become; write nothing.
         """
@@ -354,7 +356,7 @@ class Store:
                 if partitions < meta.partitions:
                     raise InvalidPartitions(partitions_can_only_grow_message(name, meta.partitions))
                 new_partitions = partitions
-            overrides = dict(meta.overrides)
+            overrides = {k: v for k, v in meta.overrides.items() if k not in delete_config}
             if config:
                 meta.config.with_overrides(config)  # validate against the merged config
                 overrides.update(parse_overrides(config))

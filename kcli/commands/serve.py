@@ -25,14 +25,15 @@ def serve(
         metavar="KEY=VALUE",
         help="A broker config, by Kafka's name (repeatable): num.partitions, "
         "auto.create.topics.enable, socket.request.max.bytes, queued.max.request.bytes, "
-        "connections.max.idle.ms, request.read.timeout.ms, max.connections, num.io.threads, "
+        "connections.max.idle.ms, request.read.timeout.ms, max.connections, "
+        "max.connections.per.ip, connection.first.request.timeout.ms, num.io.threads, "
         "group.initial.rebalance.delay.ms, group.min.session.timeout.ms, "
-        "group.max.session.timeout.ms, offset.metadata.max.bytes.",
+        "group.max.session.timeout.ms, offset.metadata.max.bytes, advertised.listeners.",
     ),
 ) -> None:
     """Serve the store over Kafka's wire protocol, so real Kafka clients work against it.
 
-    kcat, kafka-python and confluent-kafka see a one-broker cluster at HOST:PORT: they create and delete topics, produce, consume and run consumer groups in the same topics, files and committed offsets that kcli's own commands use. Topics that clients ask for are created on first use with num.partitions partitions (1 by default), as a Kafka broker with auto.create.topics.enable=true does.
+    kcat, kafka-python, confluent-kafka and other Kafka clients (Kafka 4.1's protocol versions, see docs/protocol.md) see a one-broker cluster at HOST:PORT: they create and delete topics, produce, consume and run consumer groups in the same topics, files and committed offsets that kcli's own commands use. Topics that clients ask for are created on first use with num.partitions partitions (1 by default), as a Kafka broker with auto.create.topics.enable=true does.
 
     On a terminal a live table shows connections and groups; otherwise one log line per event. Ctrl-C or SIGTERM stops it cleanly: every acknowledged record is on disk.
 

@@ -530,4 +530,6 @@ class ConsumerCoordinator:
         if not self.group_id:
             return {}
         found = self.groups().fetch_offsets(self.group_id, keys)
-        return {k: v.offset for k, v in found.items()}
+        # A negative committed offset (a Kafka client's -1/-2 marker) is no position: the
+        # consumer starts from auto.offset.reset, as a Kafka consumer does.
+        return {k: v.offset for k, v in found.items() if v.offset >= 0}

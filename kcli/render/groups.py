@@ -58,6 +58,23 @@ def group_describe(desc, rows, form: str) -> None:
     _render_partitions(desc, rows, form)
     if form == TABLE:
         _state_hint(desc)
+    if form != JSON:
+        _negative_offsets_note(rows)
+
+
+def _committed(offset: int | None) -> str:
+    """A committed offset as Kafka's tool shows it: "-" for none and for a negative one."""
+    return "-" if offset is None or offset < 0 else str(offset)
+
+
+def _negative_offsets_note(rows) -> None:
+    marked = [r for r in rows if r.committed_offset is not None and r.committed_offset < 0]
+    if marked:
+        shown = ", ".join(f"{r.topic}-{r.partition}={r.committed_offset}" for r in marked[:5])
+        note(
+            f"Negative committed offsets ({shown}) are shown as '-': a client committed a "
+            f"marker, not a position; its consumers start from auto.offset.reset."
+        )
 
 
 # -- watch -----------------------------------------------------------------------------------
@@ -201,7 +218,7 @@ def _render_partitions(desc, rows, form: str) -> None:
                 desc.group,
                 r.topic,
                 r.partition,
-                _dash(r.committed_offset),
+                _committed(r.committed_offset),
                 r.log_end_offset,
                 _dash(r.lag),
                 _dash(r.member_id),
@@ -282,7 +299,10 @@ def _build_partitions_table(desc, rows, *, compact: bool):
             *lead,
             Text(r.topic),
             Text(str(r.partition)),
-            Text(_dash(r.committed_offset), style="" if r.committed_offset is not None else "dim"),
+            Text(
+                _committed(r.committed_offset),
+                style="" if _committed(r.committed_offset) != "-" else "dim",
+            ),
             Text(str(r.log_end_offset)),
             _lag_text(r.lag),
             Text(

@@ -20,9 +20,13 @@ _LISTENER = re.compile(r"^PLAINTEXT://(?P<host>\[[^\]]+\]|[^:/\[\]]+):(?P<port>\
 class BrokerConfig(BaseModel):
     """Broker settings, set with ``kcli serve --config KEY=VALUE`` (Kafka's names and defaults).
 
-    ``request.read.timeout.ms`` and ``queued.max.request.bytes``'s default are kcli's own:
-    Kafka lets a slow client trickle a request forever and buffers requests without limit;
-    kcli serve closes a connection whose request frame does not arrive whole within the timeout
+    ``request.read.timeout.ms``, ``connection.first.request.timeout.ms`` and the defaults of
+    ``queued.max.request.bytes`` and ``max.connections.per.ip`` are kcli's own: Kafka lets a slow
+    client trickle a request forever, keeps a connection that never sends anything for
+    ``connections.max.idle.ms`` and buffers requests without limit; kcli serve closes a
+    connection whose request frame does not arrive whole within the timeout, or that has not
+    completed its first request within ``connection.first.request.timeout.ms`` (and, when
+    ``max.connections`` is reached, closes the oldest such connection to let a new client in),
     and stops reading new frames while that many bytes of requests are in memory.
     """
 
@@ -42,6 +46,10 @@ class BrokerConfig(BaseModel):
     connections_max_idle_ms: int = Field(600_000, alias="connections.max.idle.ms", ge=1)
     request_read_timeout_ms: int = Field(30_000, alias="request.read.timeout.ms", ge=1)
     max_connections: int = Field(1000, alias="max.connections", ge=1)
+    max_connections_per_ip: int = Field(500, alias="max.connections.per.ip", ge=1)
+    connection_first_request_timeout_ms: int = Field(
+        10_000, alias="connection.first.request.timeout.ms", ge=1
+    )
     num_io_threads: int = Field(8, alias="num.io.threads", ge=1, le=256)
     group_initial_rebalance_delay_ms: int = Field(
         3000, alias="group.initial.rebalance.delay.ms", ge=0

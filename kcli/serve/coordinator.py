@@ -1,124 +1,73 @@
 """The group coordinator: Kafka's classic consumer-group protocol, for clients on the wire.
 
-A group moves through Kafka's states:
-
-    Empty --join--> PreparingRebalance --everyone rejoined--> CompletingRebalance
-          --leader's SyncGroup--> Stable --join / leave / session expiry--> PreparingRebalance
-
-JoinGroup requests wait until every known member has rejoined, and every member that was just
-handed its id has joined with it (or the rebalance timeout passes: members that did not rejoin
-are dropped).  Then the generation goes up, a leader is chosen and gets every member's
-subscription; it computes the assignment on the client side and sends it in its SyncGroup,
-which the coordinator hands out to the other members.
-
 Membership lives in this process's memory, as in a Kafka broker.  A snapshot of every group
 (state, generation, members, their subscriptions and assignments decoded from the consumer
 protocol) is published through ``GroupStore`` so that ``kcli group list/describe`` show wire
 groups next to groups of kcli processes; committed offsets go to the same ``GroupStore`` that
 kcli's own consumers use.
 
-This module holds the state machine (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) and the
-DescribeGroups, ListGroups and DeleteGroups handlers; the group records are in
-``group_state``, OffsetCommit/OffsetFetch in ``group_offsets``, and the timers and the
-publication of snapshots in ``group_timers``.
+``GroupCoordinator`` assembles parts with one job each, sharing one ``GroupRegistry``:
+
+- ``GroupMembership`` (``group_membership``): JoinGroup, SyncGroup, Heartbeat, LeaveGroup;
+- ``GroupOffsets`` (``group_offsets``): OffsetCommit, OffsetFetch, OffsetDelete;
+- ``GroupAdmin`` (``group_admin``): DescribeGroups, ListGroups, DeleteGroups;
+- ``GroupTimers`` and ``GroupPublisher`` (``group_timers``): session and rebalance expiry,
+  and publication of snapshots.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from kcli.serve.config import BrokerConfig
-from kcli.serve.consumer_protocol import (
-    CONSUMER_PROTOCOL_TYPE,
-    decode_assignment,
-    encode_assignment,
-    encode_subscription,
-)
-from kcli.serve.errors import group_error_code
+from kcli.serve.group_admin import GroupAdmin
+from kcli.serve.group_membership import GroupMembership
 from kcli.serve.group_offsets import GroupOffsets
-from kcli.serve.group_state import (
-    COMPLETING_REBALANCE,
-    DEAD,
-    EMPTY,
-    PREPARING_REBALANCE,
-    STABLE,
-    Group,
-    Member,
-)
-from kcli.serve.group_timers import GroupTimers
-from kcli.serve.protocol import (
-    DeleteGroupsResponse,
-    DescribeGroupsResponse,
-    ErrorCode,
-    HeartbeatResponse,
-    JoinGroupResponse,
-    LeaveGroupResponse,
-    ListGroupsResponse,
-    Request,
-    SyncGroupResponse,
-)
-from kcli.serve.stats import ConnectionStats
-from storage import StorageError, Store
-
-log = logging.getLogger("kcli.serve")
+from kcli.serve.group_registry import GroupRegistry
+from kcli.serve.group_timers import GroupPublisher, GroupTimers
+from storage import Store
 
 
-@dataclass(frozen=True)
-class _JoinResult:
-    error: ErrorCode
-    generation: int = -1
-    protocol: str = ""
-    leader: str = ""
-    member_id: str = ""
-    members: tuple[tuple[str, str | None, bytes], ...] = ()
-
-
-class GroupCoordinator(GroupTimers, GroupOffsets):
-    """Handlers for the group APIs, and the timers that expire sessions and rebalances."""
+class GroupCoordinator:
+    """The group APIs' handlers, and the background tasks that time and publish groups."""
 
     def __init__(self, store: Store, config: BrokerConfig, *, run: Callable):
-        self.store = store
-        self.config = config
-        self.run = run
-        self._group_store = None
-        self.groups: dict[str, Group] = {}
-        self._dirty: set[str] = set()
-        self._wake = asyncio.Event()
+        self.registry = GroupRegistry(store, run=run)
+        self.publisher = GroupPublisher(self.registry)
+        self.membership = GroupMembership(self.registry, config, self.publisher)
+        self.offsets = GroupOffsets(self.registry, config)
+        self.admin = GroupAdmin(self.registry, self.publisher)
+        self.timers = GroupTimers(self.registry, self.membership)
         self._tasks: list[asyncio.Task] = []
-        self._stopping = False
+        # The handlers, by API.
+        self.join_group = self.membership.join_group
+        self.sync_group = self.membership.sync_group
+        self.heartbeat = self.membership.heartbeat
+        self.leave_group = self.membership.leave_group
+        self.offset_commit = self.offsets.offset_commit
+        self.offset_fetch = self.offsets.offset_fetch
+        self.offset_delete = self.offsets.offset_delete
+        self.describe_groups = self.admin.describe_groups
+        self.list_groups = self.admin.list_groups
+        self.delete_groups = self.admin.delete_groups
 
     @property
-    def group_store(self):
-        if self._group_store is None:
-            from storage.groups import GroupStore
-
-            self._group_store = GroupStore(self.store)
-        return self._group_store
-
-    # -- lifecycle ------------------------------------------------------------------------
+    def groups(self):
+        """The live groups by id (the live view shows them)."""
+        return self.registry.groups
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._tasks = [
-            loop.create_task(self._tick_loop(), name="group-timers"),
-            loop.create_task(self._publish_loop(), name="group-publisher"),
+            loop.create_task(self.timers.tick_loop(), name="group-timers"),
+            loop.create_task(self.publisher.publish_loop(), name="group-publisher"),
         ]
 
     async def stop(self) -> None:
         """Answer every waiting request, publish every group as Empty, stop the timers."""
-        self._stopping = True
-        for group in self.groups.values():
-            for member in group.members.values():
-                _resolve(member.join_future, _JoinResult(ErrorCode.REBALANCE_IN_PROGRESS))
-                _resolve(member.sync_future, (ErrorCode.REBALANCE_IN_PROGRESS, b""))
-            if group.members:
-                group.members.clear()
-                group.state = EMPTY
-                self._dirty.add(group.group_id)
+        self.registry.stopping = True
+        self.membership.cancel_waiting()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -126,533 +75,4 @@ class GroupCoordinator(GroupTimers, GroupOffsets):
                 await task
             except asyncio.CancelledError:
                 pass
-        await self._publish_dirty()
-
-    def _loop_time(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    # -- JoinGroup ------------------------------------------------------------------------
-
-    async def join_group(self, conn: ConnectionStats, req: Request):
-        body = req.body
-        result = await self._join(conn, req)
-        members = [
-            JoinGroupResponse.JoinGroupResponseMember(
-                member_id=member_id, group_instance_id=instance_id, metadata=metadata
-            )
-            for member_id, instance_id, metadata in result.members
-        ]
-        return JoinGroupResponse(
-            version=req.version,
-            throttle_time_ms=0,
-            error_code=result.error,
-            generation_id=result.generation,
-            protocol_name=result.protocol,
-            leader=result.leader,
-            member_id=result.member_id or body.member_id,
-            members=members,
-        )
-
-    async def _join(self, conn: ConnectionStats, req: Request) -> _JoinResult:
-        body = req.body
-        group_id = body.group_id
-        if not group_id:
-            return _JoinResult(ErrorCode.INVALID_GROUP_ID)
-        if self._stopping:
-            return _JoinResult(ErrorCode.COORDINATOR_NOT_AVAILABLE)
-        session_timeout = body.session_timeout_ms
-        if not (
-            self.config.group_min_session_timeout_ms
-            <= session_timeout
-            <= self.config.group_max_session_timeout_ms
-        ):
-            log.info(
-                "%s asked group '%s' for session.timeout.ms=%d; kcli serve accepts %d to %d "
-                "(group.min/max.session.timeout.ms)",
-                conn.label,
-                group_id,
-                session_timeout,
-                self.config.group_min_session_timeout_ms,
-                self.config.group_max_session_timeout_ms,
-            )
-            return _JoinResult(ErrorCode.INVALID_SESSION_TIMEOUT)
-        rebalance_timeout = body.rebalance_timeout_ms if req.version >= 1 else session_timeout
-        if rebalance_timeout < 0:
-            rebalance_timeout = session_timeout
-        protocols = [(p.name, bytes(p.metadata or b"")) for p in body.protocols]
-        if not protocols or not body.protocol_type:
-            return _JoinResult(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
-
-        group = self.groups.get(group_id)
-        if group is None or not group.members:
-            try:
-                generation = await self.run(self._claim, group_id)
-            except StorageError as exc:
-                log.info("%s cannot join group '%s': %s", conn.label, group_id, exc)
-                return _JoinResult(group_error_code(exc))
-            group = self.groups.get(group_id)  # another join may have created it meanwhile
-            if group is None:
-                group = self.groups[group_id] = Group(group_id, generation=generation)
-        if group.members and (
-            body.protocol_type != group.protocol_type
-            or not set(group.protocols_in_common()) & {name for name, _ in protocols}
-        ):
-            return _JoinResult(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
-
-        now = self._loop_time()
-        instance_id = body.group_instance_id if req.version >= 5 else None
-        member_id = body.member_id
-        member = group.members.get(member_id) if member_id else None
-        if not member_id:
-            member_id = f"{conn.client_id or 'member'}-{uuid.uuid4()}"
-            if instance_id is not None:
-                # A static member that restarts takes the place of its previous incarnation.
-                for old in list(group.members.values()):
-                    if old.group_instance_id == instance_id:
-                        self._remove_member(group, old, "replaced by a new instance")
-            elif req.version >= 4:
-                # KIP-394: a new member first learns its id, then joins with it, so a client
-                # that never comes back leaves nothing behind but this pending id.
-                group.pending[member_id] = now + session_timeout / 1000
-                self._wake.set()
-                return _JoinResult(ErrorCode.MEMBER_ID_REQUIRED, member_id=member_id)
-        elif member is None:
-            if group.pending.pop(member_id, None) is None:
-                return _JoinResult(ErrorCode.UNKNOWN_MEMBER_ID, member_id=member_id)
-
-        if member is None:
-            member = Member(
-                member_id=member_id,
-                group_instance_id=instance_id,
-                client_id=conn.client_id,
-                client_host=conn.host,
-                session_timeout_ms=session_timeout,
-                rebalance_timeout_ms=rebalance_timeout,
-                protocol_type=body.protocol_type,
-                protocols=protocols,
-                joined_at=now,
-                last_heartbeat=now,
-            )
-            if not group.members:
-                group.protocol_type = body.protocol_type
-            group.members[member_id] = member
-            log.info("%s joined group '%s' as %s", conn.label, group_id, member_id)
-            changed = True
-        else:
-            changed = member.protocols != protocols
-            member.protocols = protocols
-            member.session_timeout_ms = session_timeout
-            member.rebalance_timeout_ms = rebalance_timeout
-            member.last_heartbeat = now
-
-        if (
-            group.state == STABLE
-            and not changed
-            and member_id != group.leader
-            and member.join_future is None
-        ):
-            # A follower rejoining with the same subscription: nothing to rebalance.
-            return _JoinResult(
-                ErrorCode.NONE,
-                group.generation,
-                group.protocol,
-                group.leader,
-                member_id,
-            )
-        _resolve(member.join_future, _JoinResult(ErrorCode.UNKNOWN_MEMBER_ID, member_id=member_id))
-        future = asyncio.get_running_loop().create_future()
-        member.join_future = future
-        if group.state != PREPARING_REBALANCE:
-            self._prepare_rebalance(group, f"{member_id} {'joined' if changed else 'rejoined'}")
-        self._maybe_complete_join(group)
-        conn.waiting = "JoinGroup"
-        try:
-            return await future
-        except asyncio.CancelledError:
-            # The client went away while waiting: it has not rejoined after all.
-            if member.join_future is future:
-                member.join_future = None
-            raise
-        finally:
-            conn.waiting = ""
-
-    def _claim(self, group_id: str) -> int:
-        """Take the group over in the store; its generations continue where they stopped."""
-        from storage.groups import GroupNotFound
-
-        self.group_store.claim_external(group_id)
-        try:
-            return self.group_store.describe_group(group_id).generation
-        except GroupNotFound:
-            return 0
-
-    def _prepare_rebalance(self, group: Group, reason: str) -> None:
-        now = self._loop_time()
-        if group.state == COMPLETING_REBALANCE:
-            for member in group.members.values():
-                _resolve(member.sync_future, (ErrorCode.REBALANCE_IN_PROGRESS, b""))
-                member.sync_future = None
-        initial = group.state == EMPTY
-        group.state = PREPARING_REBALANCE
-        timeout = max((m.rebalance_timeout_ms for m in group.members.values()), default=0)
-        group.rebalance_deadline = now + timeout / 1000
-        # group.initial.rebalance.delay.ms: a new group waits a little for more members, so
-        # that consumers started together do not cause one rebalance each.
-        delay = self.config.group_initial_rebalance_delay_ms / 1000 if initial else 0.0
-        group.join_not_before = now + min(delay, timeout / 1000)
-        log.info(
-            "group '%s' is rebalancing (generation %d): %s",
-            group.group_id,
-            group.generation,
-            reason,
-        )
-        self._dirty.add(group.group_id)
-        self._wake.set()
-
-    def _maybe_complete_join(self, group: Group) -> None:
-        if group.state != PREPARING_REBALANCE:
-            return
-        now = self._loop_time()
-        if now < group.join_not_before:
-            return
-        waiting = [m for m in group.members.values() if m.join_future is not None]
-        # As in Kafka (KIP-394), a member that was handed its id with MEMBER_ID_REQUIRED and
-        # has not joined with it yet is waited for too: consumers started together then form
-        # one generation, instead of a first one without them and a second one with them.
-        everyone_joined = len(waiting) == len(group.members) and not group.pending
-        if not everyone_joined and now < group.rebalance_deadline:
-            return
-        for member in list(group.members.values()):
-            if member.join_future is None:
-                self._remove_member(
-                    group, member, "did not rejoin within the rebalance timeout", rebalance=False
-                )
-        self._complete_join(group)
-
-    def _complete_join(self, group: Group) -> None:
-        group.generation += 1
-        if not group.members:
-            group.state = EMPTY
-            group.protocol = ""
-            group.leader = ""
-            log.info("group '%s' is empty (generation %d)", group.group_id, group.generation)
-            self._dirty.add(group.group_id)
-            return
-        group.protocol = self._select_protocol(group)
-        if group.leader not in group.members:
-            group.leader = next(iter(group.members))
-        group.state = COMPLETING_REBALANCE
-        all_members = tuple(
-            (m.member_id, m.group_instance_id, m.metadata(group.protocol))
-            for m in group.members.values()
-        )
-        for member in group.members.values():
-            member.assignment = b""
-            _resolve(
-                member.join_future,
-                _JoinResult(
-                    ErrorCode.NONE,
-                    group.generation,
-                    group.protocol,
-                    group.leader,
-                    member.member_id,
-                    all_members if member.member_id == group.leader else (),
-                ),
-            )
-            member.join_future = None
-            member.last_heartbeat = self._loop_time()
-        log.info(
-            "group '%s' generation %d: %d member(s), assignor %s, leader %s",
-            group.group_id,
-            group.generation,
-            len(group.members),
-            group.protocol,
-            group.leader,
-        )
-        self._dirty.add(group.group_id)
-
-    @staticmethod
-    def _select_protocol(group: Group) -> str:
-        """Kafka's vote: each member picks its most preferred protocol that all support."""
-        common = set(group.protocols_in_common())
-        votes: dict[str, int] = {}
-        for member in group.members.values():
-            for name, _ in member.protocols:
-                if name in common:
-                    votes[name] = votes.get(name, 0) + 1
-                    break
-        first = next(iter(group.members.values()))
-        order = [name for name, _ in first.protocols if name in common]
-        return max(order, key=lambda name: (votes.get(name, 0), -order.index(name)))
-
-    def _remove_member(
-        self, group: Group, member: Member, reason: str, *, rebalance: bool = True
-    ) -> None:
-        group.members.pop(member.member_id, None)
-        _resolve(member.join_future, _JoinResult(ErrorCode.UNKNOWN_MEMBER_ID))
-        _resolve(member.sync_future, (ErrorCode.UNKNOWN_MEMBER_ID, b""))
-        log.info("member %s left group '%s': %s", member.member_id, group.group_id, reason)
-        self._dirty.add(group.group_id)
-        if not rebalance:
-            return
-        if group.state in (STABLE, COMPLETING_REBALANCE):
-            self._prepare_rebalance(group, f"{member.member_id} left")
-        # With nobody left to wait for, this completes at once (an empty group: Empty).
-        self._maybe_complete_join(group)
-
-    # -- SyncGroup / Heartbeat / LeaveGroup ---------------------------------------------
-
-    async def sync_group(self, conn: ConnectionStats, req: Request):
-        error, assignment = await self._sync(conn, req)
-        return SyncGroupResponse(
-            version=req.version, throttle_time_ms=0, error_code=error, assignment=assignment
-        )
-
-    async def _sync(self, conn: ConnectionStats, req: Request) -> tuple[ErrorCode, bytes]:
-        body = req.body
-        group = self.groups.get(body.group_id)
-        member = group.members.get(body.member_id) if group else None
-        if group is None or member is None:
-            return ErrorCode.UNKNOWN_MEMBER_ID, b""
-        if body.generation_id != group.generation:
-            return ErrorCode.ILLEGAL_GENERATION, b""
-        if group.state == PREPARING_REBALANCE:
-            return ErrorCode.REBALANCE_IN_PROGRESS, b""
-        member.last_heartbeat = self._loop_time()
-        if group.state == STABLE:
-            return ErrorCode.NONE, member.assignment
-        future = asyncio.get_running_loop().create_future()
-        _resolve(member.sync_future, (ErrorCode.REBALANCE_IN_PROGRESS, b""))
-        member.sync_future = future
-        if member.member_id == group.leader:
-            assignments = {a.member_id: bytes(a.assignment or b"") for a in body.assignments}
-            for m in group.members.values():
-                m.assignment = assignments.get(m.member_id, b"")
-            group.state = STABLE
-            for m in group.members.values():
-                _resolve(m.sync_future, (ErrorCode.NONE, m.assignment))
-                m.sync_future = None
-            log.info(
-                "group '%s' generation %d is stable: %s",
-                group.group_id,
-                group.generation,
-                "; ".join(
-                    f"{m.member_id} <- {_format_assignment(decode_assignment(m.assignment))}"
-                    for m in group.members.values()
-                ),
-            )
-            self._dirty.add(group.group_id)
-            self._wake.set()
-        conn.waiting = "SyncGroup"
-        try:
-            return await future
-        except asyncio.CancelledError:
-            if member.sync_future is future:
-                member.sync_future = None
-            raise
-        finally:
-            conn.waiting = ""
-
-    async def heartbeat(self, conn: ConnectionStats, req: Request):
-        body = req.body
-        group = self.groups.get(body.group_id)
-        member = group.members.get(body.member_id) if group else None
-        if group is None or member is None:
-            error = ErrorCode.UNKNOWN_MEMBER_ID
-        elif body.generation_id != group.generation:
-            error = ErrorCode.ILLEGAL_GENERATION
-        else:
-            member.last_heartbeat = self._loop_time()
-            error = (
-                ErrorCode.REBALANCE_IN_PROGRESS
-                if group.state == PREPARING_REBALANCE
-                else ErrorCode.NONE
-            )
-        return HeartbeatResponse(version=req.version, throttle_time_ms=0, error_code=error)
-
-    async def leave_group(self, conn: ConnectionStats, req: Request):
-        body = req.body
-        group = self.groups.get(body.group_id)
-        if req.version >= 3:
-            leaving = [(m.member_id, m.group_instance_id) for m in body.members]
-        else:
-            leaving = [(body.member_id, None)]
-        results = []
-        for member_id, instance_id in leaving:
-            member = group.members.get(member_id) if group and member_id else None
-            if member is None and group and instance_id:
-                member = next(
-                    (m for m in group.members.values() if m.group_instance_id == instance_id),
-                    None,
-                )
-            if member is None:
-                results.append((member_id, instance_id, ErrorCode.UNKNOWN_MEMBER_ID))
-                continue
-            self._remove_member(group, member, "left the group")
-            results.append((member.member_id, instance_id, ErrorCode.NONE))
-        if req.version >= 3:
-            error = ErrorCode.NONE
-        else:
-            error = results[0][2]
-        return LeaveGroupResponse(
-            version=req.version,
-            throttle_time_ms=0,
-            error_code=error,
-            members=[
-                LeaveGroupResponse.MemberResponse(
-                    member_id=member_id, group_instance_id=instance_id, error_code=code
-                )
-                for member_id, instance_id, code in results
-            ],
-        )
-
-    # -- DescribeGroups / ListGroups ------------------------------------------------------
-
-    async def describe_groups(self, conn: ConnectionStats, req: Request):
-        described = []
-        for group_id in req.body.groups:
-            group = self.groups.get(group_id)
-            if group is not None and (group.members or group.state != EMPTY):
-                described.append(self._describe_live(group))
-            else:
-                described.append(await self.run(self._describe_stored, group_id))
-        return DescribeGroupsResponse(version=req.version, throttle_time_ms=0, groups=described)
-
-    @staticmethod
-    def _describe_live(group: Group):
-        group_cls = DescribeGroupsResponse.DescribedGroup
-        stable = group.state == STABLE
-        return group_cls(
-            error_code=0,
-            group_id=group.group_id,
-            group_state=group.state,
-            protocol_type=group.protocol_type,
-            protocol_data=group.protocol if stable else "",
-            members=[
-                group_cls.DescribedGroupMember(
-                    member_id=m.member_id,
-                    group_instance_id=m.group_instance_id,
-                    client_id=m.client_id,
-                    client_host=m.client_host,
-                    member_metadata=m.metadata(group.protocol) if stable else b"",
-                    member_assignment=m.assignment if stable else b"",
-                )
-                for m in group.members.values()
-            ],
-            authorized_operations=None,
-        )
-
-    def _describe_stored(self, group_id: str):
-        from storage.groups import GroupNotFound
-
-        group_cls = DescribeGroupsResponse.DescribedGroup
-        try:
-            desc = self.group_store.describe_group(group_id)
-        except GroupNotFound:
-            return group_cls(
-                error_code=0,
-                group_id=group_id,
-                group_state=DEAD,
-                protocol_type="",
-                protocol_data="",
-                members=[],
-                authorized_operations=None,
-            )
-        except StorageError as exc:
-            log.info("describing group '%s' failed: %s", group_id, exc)
-            return group_cls(
-                error_code=group_error_code(exc),
-                group_id=group_id,
-                group_state="",
-                protocol_type="",
-                protocol_data="",
-                members=[],
-                authorized_operations=None,
-            )
-        return group_cls(
-            error_code=0,
-            group_id=group_id,
-            group_state=desc.state,
-            protocol_type=desc.protocol_type or (CONSUMER_PROTOCOL_TYPE if desc.members else ""),
-            protocol_data=desc.assignor,
-            members=[
-                group_cls.DescribedGroupMember(
-                    member_id=m.member_id,
-                    group_instance_id=None,
-                    client_id=m.client_id,
-                    client_host=m.host,
-                    member_metadata=encode_subscription(m.topics),
-                    member_assignment=encode_assignment(m.assignment),
-                )
-                for m in desc.members
-            ],
-            authorized_operations=None,
-        )
-
-    async def list_groups(self, conn: ConnectionStats, req: Request):
-        try:
-            stored = await self.run(self.group_store.list_groups)
-            error = ErrorCode.NONE
-        except StorageError as exc:
-            log.info("listing groups failed: %s", exc)
-            stored, error = [], ErrorCode.UNKNOWN_SERVER_ERROR
-        listed = {s.group: CONSUMER_PROTOCOL_TYPE for s in stored}
-        for group in self.groups.values():
-            if group.members:
-                listed[group.group_id] = group.protocol_type
-        return ListGroupsResponse(
-            version=req.version,
-            throttle_time_ms=0,
-            error_code=error,
-            groups=[
-                ListGroupsResponse.ListedGroup(group_id=g, protocol_type=t)
-                for g, t in sorted(listed.items())
-            ],
-        )
-
-    # -- DeleteGroups ---------------------------------------------------------------------
-
-    async def delete_groups(self, conn: ConnectionStats, req: Request):
-        results = []
-        for group_id in req.body.groups_names:
-            group = self.groups.get(group_id)
-            if group is not None and (group.members or group.pending):
-                error = ErrorCode.NON_EMPTY_GROUP
-            else:
-                # Publish the group's final (empty) state first, so that the store does not
-                # see the members of an older snapshot, and a later publication does not
-                # bring the deleted group back.
-                snapshot = None
-                if group is not None:
-                    snapshot = self._snapshot(group)
-                    del self.groups[group_id]
-                self._dirty.discard(group_id)
-                try:
-                    await self.run(self._delete_group, group_id, snapshot)
-                    error = ErrorCode.NONE
-                    log.info("%s deleted group '%s'", conn.label, group_id)
-                except StorageError as exc:
-                    error = group_error_code(exc)
-            results.append(
-                DeleteGroupsResponse.DeletableGroupResult(group_id=group_id, error_code=error)
-            )
-        return DeleteGroupsResponse(version=req.version, throttle_time_ms=0, results=results)
-
-    def _delete_group(self, group_id: str, snapshot: dict | None) -> None:
-        if snapshot is not None:
-            self._publish([snapshot])
-        self.group_store.delete_group(group_id)
-
-
-def _resolve(future: asyncio.Future | None, value) -> None:
-    if future is not None and not future.done():
-        future.set_result(value)
-
-
-def _format_assignment(assignment: tuple[tuple[str, int], ...]) -> str:
-    if not assignment:
-        return "(nothing)"
-    by_topic: dict[str, list[int]] = {}
-    for topic, partition in assignment:
-        by_topic.setdefault(topic, []).append(partition)
-    return ", ".join(f"{t}[{','.join(map(str, ps))}]" for t, ps in by_topic.items())
+        await self.publisher.publish_dirty()

@@ -3,8 +3,7 @@
 Commits are checked against the live group (generation and member) when it has members, and
 go to the same ``GroupStore`` that kcli's own consumers use.
 
-``GroupOffsets`` is a mixin of ``GroupCoordinator``: it reads the coordinator's ``groups``
-and uses its ``store``, ``config``, ``run`` and ``group_store``.
+``GroupOffsets`` reads the live groups from the coordinator's ``GroupRegistry``.
 """
 
 from __future__ import annotations
@@ -12,11 +11,15 @@ from __future__ import annotations
 import logging
 import time
 
+from kcli.serve.config import BrokerConfig
+from kcli.serve.consumer_protocol import CONSUMER_PROTOCOL_TYPE, decode_subscription
 from kcli.serve.errors import group_error_code
+from kcli.serve.group_registry import GroupRegistry
 from kcli.serve.group_state import COMPLETING_REBALANCE
 from kcli.serve.protocol import (
     ErrorCode,
     OffsetCommitResponse,
+    OffsetDeleteResponse,
     OffsetFetchResponse,
     Request,
 )
@@ -27,7 +30,11 @@ log = logging.getLogger("kcli.serve")
 
 
 class GroupOffsets:
-    """Handlers for OffsetCommit and OffsetFetch."""
+    """Handlers for OffsetCommit, OffsetFetch and OffsetDelete."""
+
+    def __init__(self, registry: GroupRegistry, config: BrokerConfig):
+        self.registry = registry
+        self.config = config
 
     async def offset_commit(self, conn: ConnectionStats, req: Request):
         body = req.body
@@ -38,7 +45,7 @@ class GroupOffsets:
         errors: dict[tuple[str, int], ErrorCode] = {}
         wanted = [(t.name, p) for t in body.topics for p in t.partitions]
         if error == ErrorCode.NONE:
-            known = await self.run(self._partition_counts, {name for name, _ in wanted})
+            known = await self.registry.run(self._partition_counts, {name for name, _ in wanted})
             for name, part in wanted:
                 tp = (name, part.partition_index)
                 metadata = part.committed_metadata or ""
@@ -69,7 +76,7 @@ class GroupOffsets:
     def _commit_error(self, group_id: str, generation: int, member_id: str) -> ErrorCode:
         if not group_id:
             return ErrorCode.INVALID_GROUP_ID
-        group = self.groups.get(group_id)
+        group = self.registry.groups.get(group_id)
         if generation < 0 and (group is None or not group.members):
             return ErrorCode.NONE  # a simple commit: checked against kcli members by the store
         if group is not None and group.state == COMPLETING_REBALANCE:
@@ -79,7 +86,7 @@ class GroupOffsets:
             return ErrorCode.UNKNOWN_MEMBER_ID
         if generation != group.generation:
             return ErrorCode.ILLEGAL_GENERATION
-        member.last_heartbeat = self._loop_time()
+        member.last_heartbeat = self.registry.loop_time()
         return ErrorCode.NONE
 
     async def _store_offsets(self, conn: ConnectionStats, body, offsets) -> ErrorCode:
@@ -90,12 +97,16 @@ class GroupOffsets:
             tp: OffsetAndMetadata(offset, metadata, now_ms)
             for tp, (offset, metadata) in offsets.items()
         }
-        group = self.groups.get(body.group_id)
+        group = self.registry.groups.get(body.group_id)
         try:
             if group is not None and group.members:
-                await self.run(self.group_store.commit_offsets_trusted, body.group_id, values)
+                await self.registry.run(
+                    self.registry.group_store.commit_offsets_trusted, body.group_id, values
+                )
             else:
-                await self.run(self.group_store.commit_offsets, body.group_id, values)
+                await self.registry.run(
+                    self.registry.group_store.commit_offsets, body.group_id, values
+                )
         except StorageError as exc:
             log.info(
                 "offset commit of %s for group '%s' failed: %s", conn.label, body.group_id, exc
@@ -107,43 +118,145 @@ class GroupOffsets:
         out = {}
         for name in topics:
             try:
-                out[name] = self.store.topic(name).partitions
+                out[name] = self.registry.store.topic(name).partitions
             except StorageError:
                 pass
         return out
 
     async def offset_fetch(self, conn: ConnectionStats, req: Request):
         body = req.body
-        wanted = None
-        if body.topics is not None:
-            wanted = [(t.name, p) for t in body.topics for p in t.partition_indexes]
+        if req.version < 8:
+            wanted = None
+            if body.topics is not None:
+                wanted = [(t.name, p) for t in body.topics for p in t.partition_indexes]
+            error, topics = await self._fetch_group(body.group_id, wanted)
+            topic_cls = OffsetFetchResponse.OffsetFetchResponseTopic
+            part_cls = topic_cls.OffsetFetchResponsePartition
+            return OffsetFetchResponse(
+                version=req.version,
+                throttle_time_ms=0,
+                topics=[
+                    topic_cls(
+                        name=name,
+                        partitions=[
+                            part_cls(
+                                partition_index=p,
+                                committed_offset=offset,
+                                committed_leader_epoch=-1,
+                                metadata=metadata,
+                                # From v2 on the group's error is the response's, not each
+                                # partition's.
+                                error_code=error if req.version < 2 else ErrorCode.NONE,
+                            )
+                            for p, offset, metadata in parts
+                        ],
+                    )
+                    for name, parts in topics.items()
+                ],
+                error_code=error,
+            )
+        # v8+: several groups in one request (KIP-709).
+        group_cls = OffsetFetchResponse.OffsetFetchResponseGroup
+        topic_cls = group_cls.OffsetFetchResponseTopics
+        part_cls = topic_cls.OffsetFetchResponsePartitions
+        groups = []
+        for g in body.groups:
+            wanted = None
+            if g.topics is not None:
+                wanted = [(t.name, p) for t in g.topics for p in t.partition_indexes]
+            error, topics = await self._fetch_group(g.group_id, wanted)
+            groups.append(
+                group_cls(
+                    group_id=g.group_id,
+                    topics=[
+                        topic_cls(
+                            name=name,
+                            partitions=[
+                                part_cls(
+                                    partition_index=p,
+                                    committed_offset=offset,
+                                    committed_leader_epoch=-1,
+                                    metadata=metadata,
+                                    error_code=ErrorCode.NONE,
+                                )
+                                for p, offset, metadata in parts
+                            ],
+                        )
+                        for name, parts in topics.items()
+                    ],
+                    error_code=error,
+                )
+            )
+        return OffsetFetchResponse(version=req.version, throttle_time_ms=0, groups=groups)
+
+    async def _fetch_group(self, group_id: str, wanted: list[tuple[str, int]] | None):
+        """(error, {topic: [(partition, committed offset or -1, metadata)]}) of one group."""
         try:
-            committed = await self.run(self.group_store.fetch_offsets, body.group_id, wanted)
+            committed = await self.registry.run(
+                self.registry.group_store.fetch_offsets, group_id, wanted
+            )
             error = ErrorCode.NONE
         except StorageError as exc:
-            log.info("offset fetch for group '%s' failed: %s", body.group_id, exc)
+            log.info("offset fetch for group '%s' failed: %s", group_id, exc)
             committed, error = {}, group_error_code(exc)
         if wanted is None:
             wanted = sorted(committed)
-        part_cls = OffsetFetchResponse.OffsetFetchResponseTopic.OffsetFetchResponsePartition
         topics: dict[str, list] = {}
         for tp in wanted:
             found = committed.get(tp)
             topics.setdefault(tp[0], []).append(
-                part_cls(
-                    partition_index=tp[1],
-                    committed_offset=found.offset if found else -1,
-                    committed_leader_epoch=-1,
-                    metadata=found.metadata if found else "",
-                    error_code=error if req.version < 2 else ErrorCode.NONE,
+                (tp[1], found.offset if found else -1, found.metadata if found else "")
+            )
+        return error, topics
+
+    def _delete_offsets(self, group_id: str, partitions: list[tuple[str, int]]) -> None:
+        by_topic: dict[str, list[int]] = {}
+        for topic, partition in partitions:
+            by_topic.setdefault(topic, []).append(partition)
+        for topic, parts in by_topic.items():
+            self.registry.group_store.delete_offsets(group_id, topic, parts)
+
+    async def offset_delete(self, conn: ConnectionStats, req: Request):
+        """OffsetDelete: forget committed offsets of partitions no live member subscribes to."""
+        body = req.body
+        group = self.registry.groups.get(body.group_id)
+        subscribed: set[str] = set()
+        if group is not None and group.protocol_type == CONSUMER_PROTOCOL_TYPE:
+            for m in group.members.values():
+                subscribed.update(
+                    decode_subscription(m.metadata(group.protocol) or m.protocols[0][1])
+                )
+        wanted = [(t.name, p.partition_index) for t in body.topics for p in t.partitions]
+        deletable = [tp for tp in wanted if tp[0] not in subscribed]
+        try:
+            await self.registry.run(self._delete_offsets, body.group_id, deletable)
+            error = ErrorCode.NONE
+        except StorageError as exc:
+            log.info("offset delete for group '%s' failed: %s", body.group_id, exc)
+            error = group_error_code(exc)
+        topic_cls = OffsetDeleteResponse.OffsetDeleteResponseTopic
+        topics: dict[str, list] = {}
+        for name, partition in wanted:
+            topics.setdefault(name, []).append(
+                topic_cls.OffsetDeleteResponsePartition(
+                    partition_index=partition,
+                    error_code=ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC
+                    if name in subscribed
+                    else ErrorCode.NONE,
                 )
             )
-        return OffsetFetchResponse(
+        if error == ErrorCode.NONE and deletable:
+            log.info(
+                "%s deleted the committed offsets of group '%s' for %d partition(s)",
+                conn.label,
+                body.group_id,
+                len(deletable),
+            )
+        return OffsetDeleteResponse(
             version=req.version,
-            throttle_time_ms=0,
-            topics=[
-                OffsetFetchResponse.OffsetFetchResponseTopic(name=name, partitions=parts)
-                for name, parts in topics.items()
-            ],
             error_code=error,
+            throttle_time_ms=0,
+            topics=[topic_cls(name=n, partitions=ps) for n, ps in topics.items()]
+            if error == ErrorCode.NONE
+            else [],
         )

@@ -5,8 +5,8 @@ long enough; the publisher writes a snapshot of every changed group (and, every
 ``REPUBLISH_S``, of every group with members) through ``GroupStore``, so that ``kcli group
 list/describe`` show wire groups and can tell a live coordinator from one that has gone.
 
-``GroupTimers`` is a mixin of ``GroupCoordinator``: it works on the coordinator's ``groups``,
-``_dirty`` set, ``_wake`` event, ``run`` and ``group_store``.
+Both work on the coordinator's ``GroupRegistry``; the timers remove expired members through
+``GroupMembership``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from kcli.serve.consumer_protocol import (
     decode_assignment,
     decode_subscription,
 )
+from kcli.serve.group_registry import GroupRegistry
 from kcli.serve.group_state import EMPTY, Group
 from storage import StorageError
 
@@ -32,13 +33,17 @@ REPUBLISH_S = 2.0
 
 
 class GroupTimers:
-    """Session and rebalance timers, and publication of group snapshots to the store."""
+    """Session and rebalance timers."""
 
-    async def _tick_loop(self) -> None:
+    def __init__(self, registry: GroupRegistry, membership):
+        self.registry = registry
+        self.membership = membership  # a GroupMembership: removes members, completes joins
+
+    async def tick_loop(self) -> None:
         while True:
-            if not any(g.members or g.pending for g in self.groups.values()):
-                self._wake.clear()
-                await self._wake.wait()
+            if not any(g.members or g.pending for g in self.registry.groups.values()):
+                self.registry.wake.clear()
+                await self.registry.wake.wait()
             await asyncio.sleep(TICK_S)
             try:
                 self._tick()
@@ -46,55 +51,66 @@ class GroupTimers:
                 log.exception("group timers failed")
 
     def _tick(self) -> None:
-        now = self._loop_time()
-        for group in list(self.groups.values()):
+        now = self.registry.loop_time()
+        for group in list(self.registry.groups.values()):
             for member_id, expires in list(group.pending.items()):
                 if now > expires:
                     del group.pending[member_id]
             for member in list(group.members.values()):
                 waiting = member.join_future is not None or member.sync_future is not None
                 if not waiting and now - member.last_heartbeat > member.session_timeout_ms / 1000:
-                    self._remove_member(
+                    self.membership.remove_member(
                         group,
                         member,
                         f"no heartbeat within session.timeout.ms={member.session_timeout_ms}",
                     )
-            self._maybe_complete_join(group)
+            self.membership.maybe_complete_join(group)
             if (
                 group.state == EMPTY
                 and not group.members
                 and not group.pending
-                and group.group_id not in self._dirty
+                and group.group_id not in self.registry.dirty
             ):
                 # Its published state says all there is to say; forget it here.
-                del self.groups[group.group_id]
+                del self.registry.groups[group.group_id]
 
-    async def _publish_loop(self) -> None:
+
+class GroupPublisher:
+    """Publication of group snapshots to the store, for ``kcli group list/describe``."""
+
+    def __init__(self, registry: GroupRegistry):
+        self.registry = registry
+
+    async def publish_loop(self) -> None:
         last_full = 0.0
         while True:
             await asyncio.sleep(TICK_S * 2)
-            now = self._loop_time()
+            now = self.registry.loop_time()
             if now - last_full >= REPUBLISH_S:
                 last_full = now
-                self._dirty.update(g.group_id for g in self.groups.values() if g.members)
-            await self._publish_dirty()
+                self.registry.dirty.update(
+                    g.group_id for g in self.registry.groups.values() if g.members
+                )
+            await self.publish_dirty()
 
-    async def _publish_dirty(self) -> None:
-        if not self._dirty:
+    async def publish_dirty(self) -> None:
+        if not self.registry.dirty:
             return
         snapshots = [
-            self._snapshot(self.groups[g]) for g in sorted(self._dirty) if g in self.groups
+            self.snapshot(self.registry.groups[g])
+            for g in sorted(self.registry.dirty)
+            if g in self.registry.groups
         ]
-        self._dirty.clear()
+        self.registry.dirty.clear()
         try:
-            await self.run(self._publish, snapshots)
+            await self.registry.run(self.publish, snapshots)
         except Exception as exc:  # publishing is for display; the protocol goes on without it
             log.warning("could not publish group state: %s", exc)
 
-    def _snapshot(self, group: Group) -> dict:
+    def snapshot(self, group: Group) -> dict:
         from storage.groups import MemberDescription
 
-        now = self._loop_time()
+        now = self.registry.loop_time()
         wall_ms = int(time.time() * 1000)
         members = tuple(
             MemberDescription(
@@ -121,10 +137,10 @@ class GroupTimers:
             "members": members,
         }
 
-    def _publish(self, snapshots: list[dict]) -> None:
+    def publish(self, snapshots: list[dict]) -> None:
         for snapshot in snapshots:
             group = snapshot.pop("group")
             try:
-                self.group_store.publish_external(group, **snapshot)
+                self.registry.group_store.publish_external(group, **snapshot)
             except StorageError as exc:
                 log.warning("could not publish the state of group '%s': %s", group, exc)

@@ -14,18 +14,28 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from kafka.protocol.admin import (
+    AlterConfigsRequest,
+    AlterConfigsResponse,
     CreatePartitionsRequest,
     CreatePartitionsResponse,
     CreateTopicsRequest,
     CreateTopicsResponse,
     DeleteGroupsRequest,
     DeleteGroupsResponse,
+    DeleteRecordsRequest,
+    DeleteRecordsResponse,
     DeleteTopicsRequest,
     DeleteTopicsResponse,
+    DescribeClusterRequest,
+    DescribeClusterResponse,
     DescribeConfigsRequest,
     DescribeConfigsResponse,
     DescribeGroupsRequest,
     DescribeGroupsResponse,
+    DescribeLogDirsRequest,
+    DescribeLogDirsResponse,
+    DescribeTopicPartitionsRequest,
+    DescribeTopicPartitionsResponse,
     IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
     ListGroupsRequest,
@@ -44,8 +54,12 @@ from kafka.protocol.consumer import (
     ListOffsetsResponse,
     OffsetCommitRequest,
     OffsetCommitResponse,
+    OffsetDeleteRequest,
+    OffsetDeleteResponse,
     OffsetFetchRequest,
     OffsetFetchResponse,
+    OffsetForLeaderEpochRequest,
+    OffsetForLeaderEpochResponse,
     SyncGroupRequest,
     SyncGroupResponse,
 )
@@ -66,6 +80,10 @@ from kafka.protocol.producer import (
 
 # Kafka's socket.request.max.bytes: the largest request frame a broker reads.
 DEFAULT_MAX_REQUEST_BYTES = 104_857_600
+# Metadata and DescribeTopicPartitions requests naming more topics than this are refused (a
+# client of a cluster this size asks for every topic, with a null list, which is not limited).
+MAX_TOPICS_PER_REQUEST = 10_000
+METADATA_KEY = 3
 # The smallest frame that can hold a request header (api key, version, correlation id,
 # client id length).
 MIN_REQUEST_BYTES = 10
@@ -110,7 +128,9 @@ class ErrorCode(IntEnum):
     NON_EMPTY_GROUP = 68
     MEMBER_ID_REQUIRED = 79
     GROUP_MAX_SIZE_REACHED = 81
+    GROUP_SUBSCRIBED_TO_TOPIC = 86
     INVALID_RECORD = 87
+    UNKNOWN_TOPIC_ID = 100
 
 
 @dataclass(frozen=True)
@@ -128,37 +148,60 @@ class Api:
         return self.request.flexible_version_q(version)
 
 
-# The lowest versions are Kafka 4.0's minimums (all clients then use RecordBatch v2); the
-# highest are what kcli serve implements.  Every version is non-flexible except ApiVersions v3,
-# which librdkafka always sends first.
+# The lowest versions are Kafka 4.x's minimums (every client then uses RecordBatch v2; Kafka
+# 4.x still advertises Produce v0-v2 for old librdkafka's sake, kcli serve does not); the
+# highest are what an Apache Kafka 4.1 broker advertises, flexible versions (KIP-482)
+# included.  kafka-python's codec is generated from Kafka's own JSON schemas, which also
+# carry newer (unreleased or unstable) versions: those are not offered.
 APIS: dict[int, Api] = {
     api.key: api
     for api in (
-        Api(0, "Produce", ProduceRequest, ProduceResponse, 3, 8),
-        Api(1, "Fetch", FetchRequest, FetchResponse, 4, 11),
-        Api(2, "ListOffsets", ListOffsetsRequest, ListOffsetsResponse, 1, 5),
-        Api(3, "Metadata", MetadataRequest, MetadataResponse, 1, 8),
-        Api(8, "OffsetCommit", OffsetCommitRequest, OffsetCommitResponse, 2, 7),
-        Api(9, "OffsetFetch", OffsetFetchRequest, OffsetFetchResponse, 1, 5),
-        Api(10, "FindCoordinator", FindCoordinatorRequest, FindCoordinatorResponse, 0, 2),
-        Api(11, "JoinGroup", JoinGroupRequest, JoinGroupResponse, 0, 5),
-        Api(12, "Heartbeat", HeartbeatRequest, HeartbeatResponse, 0, 3),
-        Api(13, "LeaveGroup", LeaveGroupRequest, LeaveGroupResponse, 0, 3),
-        Api(14, "SyncGroup", SyncGroupRequest, SyncGroupResponse, 0, 3),
-        Api(15, "DescribeGroups", DescribeGroupsRequest, DescribeGroupsResponse, 0, 4),
-        Api(16, "ListGroups", ListGroupsRequest, ListGroupsResponse, 0, 2),
-        Api(18, "ApiVersions", ApiVersionsRequest, ApiVersionsResponse, 0, 3),
-        Api(19, "CreateTopics", CreateTopicsRequest, CreateTopicsResponse, 2, 4),
-        Api(20, "DeleteTopics", DeleteTopicsRequest, DeleteTopicsResponse, 1, 3),
-        Api(22, "InitProducerId", InitProducerIdRequest, InitProducerIdResponse, 0, 1),
-        Api(32, "DescribeConfigs", DescribeConfigsRequest, DescribeConfigsResponse, 1, 3),
-        Api(37, "CreatePartitions", CreatePartitionsRequest, CreatePartitionsResponse, 0, 1),
-        Api(42, "DeleteGroups", DeleteGroupsRequest, DeleteGroupsResponse, 0, 1),
+        Api(0, "Produce", ProduceRequest, ProduceResponse, 3, 13),
+        Api(1, "Fetch", FetchRequest, FetchResponse, 4, 18),
+        Api(2, "ListOffsets", ListOffsetsRequest, ListOffsetsResponse, 1, 10),
+        Api(3, "Metadata", MetadataRequest, MetadataResponse, 0, 13),
+        Api(8, "OffsetCommit", OffsetCommitRequest, OffsetCommitResponse, 2, 9),
+        Api(9, "OffsetFetch", OffsetFetchRequest, OffsetFetchResponse, 1, 9),
+        Api(10, "FindCoordinator", FindCoordinatorRequest, FindCoordinatorResponse, 0, 6),
+        Api(11, "JoinGroup", JoinGroupRequest, JoinGroupResponse, 0, 9),
+        Api(12, "Heartbeat", HeartbeatRequest, HeartbeatResponse, 0, 4),
+        Api(13, "LeaveGroup", LeaveGroupRequest, LeaveGroupResponse, 0, 5),
+        Api(14, "SyncGroup", SyncGroupRequest, SyncGroupResponse, 0, 5),
+        Api(15, "DescribeGroups", DescribeGroupsRequest, DescribeGroupsResponse, 0, 6),
+        Api(16, "ListGroups", ListGroupsRequest, ListGroupsResponse, 0, 5),
+        Api(18, "ApiVersions", ApiVersionsRequest, ApiVersionsResponse, 0, 4),
+        Api(19, "CreateTopics", CreateTopicsRequest, CreateTopicsResponse, 2, 7),
+        Api(20, "DeleteTopics", DeleteTopicsRequest, DeleteTopicsResponse, 1, 6),
+        Api(21, "DeleteRecords", DeleteRecordsRequest, DeleteRecordsResponse, 0, 2),
+        Api(22, "InitProducerId", InitProducerIdRequest, InitProducerIdResponse, 0, 5),
+        Api(
+            23,
+            "OffsetForLeaderEpoch",
+            OffsetForLeaderEpochRequest,
+            OffsetForLeaderEpochResponse,
+            2,
+            4,
+        ),
+        Api(32, "DescribeConfigs", DescribeConfigsRequest, DescribeConfigsResponse, 1, 4),
+        Api(33, "AlterConfigs", AlterConfigsRequest, AlterConfigsResponse, 0, 2),
+        Api(35, "DescribeLogDirs", DescribeLogDirsRequest, DescribeLogDirsResponse, 1, 4),
+        Api(37, "CreatePartitions", CreatePartitionsRequest, CreatePartitionsResponse, 0, 3),
+        Api(42, "DeleteGroups", DeleteGroupsRequest, DeleteGroupsResponse, 0, 2),
         Api(
             44,
             "IncrementalAlterConfigs",
             IncrementalAlterConfigsRequest,
             IncrementalAlterConfigsResponse,
+            0,
+            1,
+        ),
+        Api(47, "OffsetDelete", OffsetDeleteRequest, OffsetDeleteResponse, 0, 0),
+        Api(60, "DescribeCluster", DescribeClusterRequest, DescribeClusterResponse, 0, 2),
+        Api(
+            75,
+            "DescribeTopicPartitions",
+            DescribeTopicPartitionsRequest,
+            DescribeTopicPartitionsResponse,
             0,
             0,
         ),
@@ -173,6 +216,10 @@ _INT32 = struct.Struct(">i")
 
 class ProtocolError(Exception):
     """A frame that cannot be a valid request: the connection that sent it is closed."""
+
+
+class RequestLimitExceeded(ProtocolError):
+    """A request that asks for more than kcli serve answers in one response."""
 
 
 class UnsupportedVersion(Exception):
@@ -222,7 +269,9 @@ def decode_request(frame: bytes) -> Request:
     api_key, version, correlation_id = peek_header(frame)
     api = APIS.get(api_key)
     if api is None:
-        raise ProtocolError(f"unknown or unsupported API key {api_key}")
+        raise ProtocolError(
+            f"API key {api_key} is not one kcli serve implements (ApiVersions lists those it does)"
+        )
     if not api.min_version <= version <= api.max_version:
         raise UnsupportedVersion(api, version, correlation_id)
     view = memoryview(frame)
@@ -230,12 +279,30 @@ def decode_request(frame: bytes) -> Request:
         client_id, pos = _client_id(view)
         if api.flexible(version):
             pos = _skip_tagged_fields(view, pos)
+        if api_key == METADATA_KEY:
+            _check_topic_count(view, pos, api.flexible(version))
         body = api.request.decode(view[pos:], version=version)
+    except RequestLimitExceeded:
+        raise
     except Exception as exc:  # the codec raises struct.error, ValueError, UnicodeError ...
         raise ProtocolError(
             f"cannot decode {api.name} v{version} request: {type(exc).__name__}: {exc}"
         ) from None
     return Request(api, version, correlation_id, client_id, body, len(frame))
+
+
+def _check_topic_count(view: memoryview, pos: int, flexible: bool) -> None:
+    """Refuse a Metadata request naming too many topics before decoding any of them."""
+    if flexible:
+        count, _ = _unsigned_varint(view, pos)
+        count -= 1  # compact arrays store length + 1 (0: null)
+    else:
+        (count,) = _INT32.unpack_from(view, pos)
+    if count > MAX_TOPICS_PER_REQUEST:
+        raise RequestLimitExceeded(
+            f"its Metadata request names {count} topics; kcli serve answers at most "
+            f"{MAX_TOPICS_PER_REQUEST} per request (ask for every topic with a null list)"
+        )
 
 
 def _client_id(view: memoryview) -> tuple[str | None, int]:

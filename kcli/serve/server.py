@@ -19,14 +19,17 @@ import itertools
 import logging
 import socket
 import struct
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from kcli.serve.broker import Broker, CloseConnection
 from kcli.serve.config import BrokerConfig
 from kcli.serve.coordinator import GroupCoordinator
 from kcli.serve.fetch_wait import AppendWatcher
+from kcli.serve.partitions import Partitions
 from kcli.serve.protocol import (
     API_VERSIONS_KEY,
+    APIS,
     MIN_REQUEST_BYTES,
     ProtocolError,
     Request,
@@ -36,6 +39,7 @@ from kcli.serve.protocol import (
     unsupported_api_versions_response,
 )
 from kcli.serve.stats import ConnectionStats, ServerStats
+from kcli.serve.topic_admin import TopicAdmin
 from storage import Store
 
 log = logging.getLogger("kcli.serve")
@@ -114,6 +118,7 @@ class KafkaServer:
         self._budget: _ByteBudget | None = None
         self.watcher: AppendWatcher | None = None
         self.broker: Broker | None = None
+        self.admin: TopicAdmin | None = None
         self.coordinator: GroupCoordinator | None = None
         self._handlers: dict[int, object] = {}
 
@@ -138,17 +143,25 @@ class KafkaServer:
         self._stopped = asyncio.Event()
         self._budget = _ByteBudget(self.config.queued_max_request_bytes)
         self.watcher = AppendWatcher(self._log_end_offsets)
+        admin_lock = asyncio.Lock()
+        self.partitions = Partitions(self.store, num_partitions=self.config.num_partitions)
         self.broker = Broker(
-            self.store,
+            self.partitions,
             self.config,
             run=self.run,
             watcher=self.watcher,
             stats=self.stats,
             address=self.address,
             is_stopping=lambda: self._stopping,
+            cluster_id=self.store.cluster_id,
+            log_dir=str(self.store.data_dir),
+            admin_lock=admin_lock,
+        )
+        self.admin = TopicAdmin(
+            self.store, self.config, run=self.run, watcher=self.watcher, admin_lock=admin_lock
         )
         self.coordinator = GroupCoordinator(self.store, self.config, run=self.run)
-        b, c = self.broker, self.coordinator
+        b, a, c = self.broker, self.admin, self.coordinator
         self._handlers = {
             0: b.produce,
             1: b.fetch,
@@ -164,14 +177,23 @@ class KafkaServer:
             15: c.describe_groups,
             16: c.list_groups,
             18: b.api_versions,
-            19: b.create_topics,
-            20: b.delete_topics,
+            19: a.create_topics,
+            20: a.delete_topics,
+            21: b.delete_records,
             22: b.init_producer_id,
-            32: b.describe_configs,
-            37: b.create_partitions,
+            23: b.offset_for_leader_epoch,
+            32: a.describe_configs,
+            33: a.alter_configs,
+            35: b.describe_log_dirs,
+            37: a.create_partitions,
             42: c.delete_groups,
-            44: b.incremental_alter_configs,
+            44: a.incremental_alter_configs,
+            47: c.offset_delete,
+            60: b.describe_cluster,
+            75: b.describe_topic_partitions,
         }
+        missing = set(APIS) ^ set(self._handlers)
+        assert not missing, f"APIs advertised without a handler, or the reverse: {missing}"
         self._server = await asyncio.start_server(
             self._on_connection, self.host, self.port, reuse_address=True
         )
@@ -223,15 +245,15 @@ class KafkaServer:
         peername = writer.get_extra_info("peername") or ("?", 0)
         host, port = str(peername[0]), peername[1]
         conn = ConnectionStats(id=next(self._ids), peer=f"{host}:{port}", host=host)
-        if self._stopping or len(self.connections) >= self.config.max_connections:
+        refusal = self._admit(conn)
+        if refusal is not None:
             self.stats.connections_refused += 1
-            log.warning(
-                "refused connection from %s: %s",
-                conn.peer,
-                "stopping" if self._stopping else f"max.connections={self.config.max_connections}",
-            )
+            log.warning("refused connection from %s: %s", conn.peer, refusal)
             writer.close()
             return
+        asyncio.get_running_loop().call_later(
+            self.config.connection_first_request_timeout_ms / 1000, self._close_if_unused, conn.id
+        )
         task = asyncio.current_task()
         self._tasks[conn.id] = task
         self.connections[conn.id] = conn
@@ -258,6 +280,59 @@ class KafkaServer:
             self._tasks.pop(conn.id, None)
             writer.close()
             log.debug("connection %d from %s closed", conn.id, conn.peer)
+
+    def _admit(self, conn: ConnectionStats) -> str | None:
+        """Why a new connection is refused, or None to serve it.
+
+        At a limit, the oldest connection that has not completed a single request is closed to
+        make room: a flood of connections that never send anything cannot lock clients out.
+        """
+        if self._stopping:
+            return "stopping"
+        same_ip = [c for c in self.connections.values() if c.host == conn.host]
+        limits = (
+            (self.connections.values(), self.config.max_connections, "max.connections"),
+            (same_ip, self.config.max_connections_per_ip, "max.connections.per.ip"),
+        )
+        for pool, limit, name in limits:
+            pool = list(pool)
+            if len(pool) < limit:
+                continue
+            unused = [c for c in pool if c.requests == 0]
+            if not unused:
+                return f"{name}={limit}"
+            oldest = min(unused, key=lambda c: c.connected_at)
+            log.warning(
+                "closed connection from %s, which sent no request in %.1f s, to admit %s (%s=%d)",
+                oldest.peer,
+                time.monotonic() - oldest.connected_at,
+                conn.peer,
+                name,
+                limit,
+            )
+            self._drop(oldest.id)
+        return None
+
+    def _close_if_unused(self, conn_id: int) -> None:
+        conn = self.connections.get(conn_id)
+        if conn is not None and conn.requests == 0:
+            log.info(
+                "closed connection from %s: no complete request within "
+                "connection.first.request.timeout.ms=%d",
+                conn.peer,
+                self.config.connection_first_request_timeout_ms,
+            )
+            self._drop(conn_id)
+
+    def _drop(self, conn_id: int) -> None:
+        """Close a connection at once and forget it (its task ends on its own)."""
+        self.connections.pop(conn_id, None)
+        writer = self._writers.pop(conn_id, None)
+        task = self._tasks.pop(conn_id, None)
+        if writer is not None:
+            writer.close()
+        if task is not None:
+            task.cancel()
 
     async def _serve(self, conn, reader, writer) -> None:
         idle_s = self.config.connections_max_idle_ms / 1000
@@ -335,7 +410,12 @@ class KafkaServer:
 
     async def _handle_frame(self, conn: ConnectionStats, reader, writer, frame) -> None:
         try:
-            request = decode_request(frame)
+            if len(frame) > SMALL_FRAME:
+                # Decoding a large frame takes long enough to stall every other connection:
+                # it runs in the thread pool.
+                request = await self.run(decode_request, bytes(frame))
+            else:
+                request = decode_request(frame)
         except UnsupportedVersion as exc:
             if exc.api.key == API_VERSIONS_KEY:
                 # Routine: a client newer than kcli serve starts with its own highest version.

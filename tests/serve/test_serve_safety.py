@@ -68,9 +68,9 @@ BAD_INPUTS = {
     ),
     "length too short for a header": (struct.pack(">i", 3) + b"abc", "frame length 3 is too short"),
     "truncated frame": (struct.pack(">i", 100) + b"\0" * 50, "after 50 bytes of a 100-byte frame"),
-    "unknown api key": (_frame(_header(999, 0)), "unknown or unsupported API key 999"),
+    "unknown api key": (_frame(_header(999, 0)), "API key 999 is not one kcli serve implements"),
     # SaslHandshake (17): a real Kafka API that kcli serve does not offer (no authentication).
-    "api kcli serve does not implement": (_frame(_header(17, 1)), "unsupported API key 17"),
+    "api kcli serve does not implement": (_frame(_header(17, 1)), "API key 17 is not one kcli serve implements"),
     "garbage body": (_frame(_header(0, 8) + b"\x00\x01"), "cannot decode Produce v8 request"),
     "request cut inside its frame": (_frame(_metadata_v8()[:-3]), "cannot decode Metadata v8"),
     "client id longer than the frame": (
@@ -258,3 +258,72 @@ def test_large_requests_beyond_the_budget_wait_their_turn_and_all_succeed(serve_
         t.join(180)
     assert results == [0, 0, 0]
     assert Store(server.data_dir).log("big", 0).log_end_offset == 3
+
+
+# -- bounded work per request, and connections that never send a request ----------------
+
+
+def _metadata_frame(count: int, name_bytes: int = 30) -> bytes:
+    names = b"".join(
+        struct.pack(">h", name_bytes) + (b"t%09d" % i).ljust(name_bytes, b"x") for i in range(count)
+    )
+    body = struct.pack(">i", count) + names + b"\x00"  # v4, allow_auto_topic_creation false
+    header = struct.pack(">hhih", 3, 4, 1, 4) + b"many"
+    return struct.pack(">i", len(header) + len(body)) + header + body
+
+
+def test_a_metadata_request_naming_too_many_topics_is_refused_with_a_log_line(serve_factory):
+    server = serve_factory()
+    flood = RawClient(server.host, server.port)
+    flood.send_raw(_metadata_frame(200_000))
+    assert flood.closed_by_server()
+    wait_for(
+        lambda: "names 200000 topics; kcli serve answers at most 10000" in server.log(),
+        what="log line",
+    )
+    # One under the cap is answered, one entry per distinct name.
+    ok = RawClient(server.host, server.port)
+    ok.send_raw(_metadata_frame(10_000))
+    _, body = ok.read_response()
+    response = MetadataResponse.decode(body, version=4)
+    assert len(response.topics) == 10_000
+    assert {t.error_code for t in response.topics} == {3}
+    for c in (flood, ok):
+        c.close()
+
+
+def test_connections_that_send_no_request_are_closed_and_never_lock_clients_out(serve_factory):
+    server = serve_factory("max.connections=20", "connection.first.request.timeout.ms=3000")
+    idle = [socket.create_connection((server.host, server.port)) for _ in range(20)]
+    time.sleep(0.5)
+    # At max.connections, a new client is served: the oldest unused connection makes room.
+    newcomer = RawClient(server.host, server.port)
+    assert newcomer.call(ApiVersionsRequest, ApiVersionsResponse, 0).error_code == 0
+    wait_for(lambda: "which sent no request" in server.log(), what="eviction log line")
+    # The others are closed once connection.first.request.timeout.ms passes without a request;
+    # the client that sent one stays.
+    wait_for(
+        lambda: (
+            server.log().count(
+                "no complete request within connection.first.request.timeout.ms=3000"
+            )
+            >= 19
+        ),
+        what="first-request timeout log lines",
+    )
+    assert newcomer.call(ApiVersionsRequest, ApiVersionsResponse, 0).error_code == 0
+    for s in idle:
+        s.close()
+    newcomer.close()
+
+
+def test_max_connections_per_ip_refuses_busy_clients_beyond_it(serve_factory):
+    server = serve_factory("max.connections.per.ip=3")
+    clients = [RawClient(server.host, server.port) for _ in range(3)]
+    for c in clients:
+        assert c.call(ApiVersionsRequest, ApiVersionsResponse, 0).error_code == 0
+    extra = RawClient(server.host, server.port)
+    assert extra.closed_by_server()
+    wait_for(lambda: "max.connections.per.ip=3" in server.log(), what="refusal log line")
+    for c in (*clients, extra):
+        c.close()

@@ -1,0 +1,41 @@
+"""The groups a coordinator holds in memory, and what its parts share about them.
+
+``GroupRegistry`` is the one object the coordinator's parts (membership, offsets, timers,
+publisher, admin) are handed: the live ``Group`` records, the set of groups whose published
+snapshot is out of date, the event that wakes the timers, and the store.  Each part reads and
+changes the groups only through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from kcli.serve.group_state import Group
+from storage import Store
+
+
+class GroupRegistry:
+    """Live groups by id, and the shared means to publish and time them."""
+
+    def __init__(self, store: Store, *, run: Callable):
+        self.store = store
+        self.run = run  # run(fn, *args) -> awaitable result of fn in the thread pool
+        self.groups: dict[str, Group] = {}
+        self.dirty: set[str] = set()  # groups whose published snapshot is out of date
+        self.wake = asyncio.Event()  # set when a group has members or pending ids to time
+        self.stopping = False
+        self._group_store = None
+
+    @property
+    def group_store(self):
+        """The store's ``GroupStore`` (imported on first use: ``kcli serve`` start-up)."""
+        if self._group_store is None:
+            from storage.groups import GroupStore
+
+            self._group_store = GroupStore(self.store)
+        return self._group_store
+
+    @staticmethod
+    def loop_time() -> float:
+        return asyncio.get_running_loop().time()
