@@ -84,12 +84,19 @@ def test_check_fails_then_passes_and_progress_is_saved(kcli, data_dir):
     ok = kcli("learn", "check")
     assert ok.returncode == 0, ok.stdout
     assert "✓ Lesson 1 passed." in ok.stdout
+    # The pass is kept under the lesson's slug; the learner stays on it until `next`.
     progress = json.loads((data_dir / "learn" / "progress.json").read_text())
-    assert "1" in progress["passed"] and progress["current"] == 2
+    assert list(progress["passed"]) == ["what-is-kafka"]
+    assert progress["current"] == "what-is-kafka"
+    assert re.search(r"^Next: lesson 2 \(.*\): kcli learn next$", ok.stdout, re.M)
     listing = kcli("learn", "list")
     assert re.search(r"1\s+What Kafka is\s+✓", listing.stdout)
     status = kcli("learn")
-    assert "1 of" in status.stdout and "lesson 2" in status.stdout
+    assert "1 of" in status.stdout and "lesson 1" in status.stdout
+    assert "Next step: kcli learn next" in status.stdout
+    nxt = kcli("learn", "next", "--no-pager")
+    assert nxt.returncode == 0 and nxt.stderr == "", nxt.stderr
+    assert "# 2." in nxt.stdout or "2. Why not just a socket?" in nxt.stdout
     assert [p.name for p in (data_dir / "learn").iterdir()] == ["progress.json"]
 
 
