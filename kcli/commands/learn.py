@@ -152,10 +152,7 @@ def next_lesson(
 def watch() -> None:
     """Watch the lesson you are on while you work on it in another terminal.
 
-    Each requirement of the lesson's check is shown and judged again whenever your store
-    changes; it turns green when met, and once all are met the lesson is passed and the next
-    one is watched. Ctrl-C stops. When output is not a terminal, the requirements are
-    printed as plain lines (one per requirement, marked ✓ or ✗) each time they change.
+    Each requirement of the lesson's check is shown and judged again whenever your store changes; it turns green when met, and once all are met the lesson is passed and the next one is watched. Ctrl-C stops. When output is not a terminal, the requirements are printed as plain lines (one per requirement, marked ✓ or ✗) each time they change.
     """
     from kcli.learn import render
     from kcli.learn.watch import watch as watch_states
@@ -180,8 +177,7 @@ def reset(
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Start a lesson (or all lessons) again: forget the progress and delete the topics and
-    consumer groups that the lesson's exercise created."""
+    """Start a lesson (or all lessons) again: forget the progress and delete the topics and consumer groups that the lesson's exercise created."""
     from kcli.errors import KcliError
     from kcli.learn.course import lesson_resources
 

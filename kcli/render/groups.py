@@ -660,9 +660,7 @@ def _simulation_tables(results, partitions: int, consumers: int, topics: int) ->
         if moved_attr:
             t.columns[0].footer = Text("partitions moved", style="bold")
         # Who owned each partition before: once per assignor, not once per member.
-        befores = [
-            _owner_map(getattr(r, previous[attr])) if moved_attr else None for r in results
-        ]
+        befores = [_owner_map(getattr(r, previous[attr])) if moved_attr else None for r in results]
         for member in members:
             cells = [
                 _cell(getattr(r, attr).get(member, []), before, member)
