@@ -54,7 +54,7 @@ def run(ctx: DemoContext) -> list[str]:
             )
         head = Text.assemble(
             (f"Day {state['day']:>2}", "bold"),
-            f"   retention.ms = {state['retention']} ({state['retention'] // DAY_MS} days)   ",
+            f"   retention.ms = {state['retention']} ({state['retention'] // DAY_MS} days)\n",
             ("log_start_offset ", "dim"),
             (str(log.log_start_offset), "bold cyan"),
             ("  log_end_offset ", "dim"),
