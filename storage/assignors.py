@@ -568,7 +568,8 @@ class SimulatedAssignor:
     leaving_member: str
     after_leave: dict[str, list[TP]]
     moved_on_leave: int
-    # The fewest partitions any assignor could move: a newcomer's fair share, or the leaver's.
+    # The partitions that had to move: the ones this assignor gave the newcomer, or the ones
+    # the leaver owned.  Anything moved beyond them was reshuffled.
     min_moves_on_join: int
     min_moves_on_leave: int
 
@@ -577,7 +578,7 @@ def simulate(
     partitions: int, consumers: int, topics: int = 1, *, leaving: int = 0
 ) -> list[SimulatedAssignor]:
     """Assign ``topics`` topics of ``partitions`` partitions each to ``consumers`` members with
-    every assignor; then add one member, and remove member number ``leaving``.
+    every assignor; then add one member, and then remove member number ``leaving``.
 
     Members are named ``consumer-0``... (zero-padded so that the member-id order is the
     numeric order) and topics ``t0``, ``t1``...
@@ -597,8 +598,8 @@ def simulate(
 
         start = run({}, members)
         joined = run(start, [*members, joiner])
-        left = run(start, [m for m in members if m != leaver]) if consumers > 1 else {}
-        total = partitions * len(topic_names)
+        # The leave follows the join, so the member that just joined is still there.
+        left = run(joined, [m for m in [*members, joiner] if m != leaver])
         results.append(
             SimulatedAssignor(
                 assignor=name,
@@ -609,9 +610,9 @@ def simulate(
                 moved_on_join=moved_partitions(start, joined),
                 leaving_member=leaver,
                 after_leave=left,
-                moved_on_leave=moved_partitions(start, left),
-                min_moves_on_join=total // (consumers + 1),
-                min_moves_on_leave=len(start[leaver]) if consumers > 1 else 0,
+                moved_on_leave=moved_partitions(joined, left),
+                min_moves_on_join=len(joined.get(joiner, [])),
+                min_moves_on_leave=len(joined.get(leaver, [])),
             )
         )
     return results

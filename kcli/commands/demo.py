@@ -34,8 +34,7 @@ def _run(module: str, fast: bool, seconds: float | None, **options) -> None:
 
 @app.command("socket-vs-log")
 def socket_vs_log(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
-    """A 1000 msg/s producer and a 100 msg/s consumer over a real TCP socket (blocking,
-    dropping, late reader, two readers), then over a topic."""
+    """A 1000 msg/s producer and a 100 msg/s consumer over a real TCP socket (blocking, dropping, late reader, two readers), then over a topic."""
     _run("socket_vs_log", fast, seconds)
 
 
@@ -59,8 +58,7 @@ def pubsub(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
 
 @app.command("group-scaling")
 def group_scaling(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
-    """Consumer processes join a group one by one (rebalances), one more than partitions idles,
-    then one is killed and its partitions move."""
+    """Consumer processes join a group one by one (rebalances), one more than partitions idles, then one is killed and its partitions move."""
     _run("group_scaling", fast, seconds)
 
 

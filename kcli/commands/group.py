@@ -59,8 +59,7 @@ def describe(
 ) -> None:
     """Show a group's partitions: committed offset, log end offset, lag and owner.
 
-    The columns are those of Kafka's kafka-consumer-groups --describe. Members that own
-    nothing (more members than partitions) are listed as idle.
+    The columns are those of Kafka's kafka-consumer-groups --describe. Members that own nothing (more members than partitions) are listed as idle.
     """
     from kcli import render
 
@@ -91,8 +90,7 @@ def watch(
 ) -> None:
     """A live view of a group: members, assignment and lag, refreshing in place.
 
-    Run it in one terminal while producers and consumers run in others, and watch partitions
-    move when a consumer joins, leaves or is killed. In a pipe it prints a snapshot per refresh.
+    Run it in one terminal while producers and consumers run in others, and watch partitions move when a consumer joins, leaves or is killed. In a pipe it prints a snapshot per refresh.
     """
     _watch(group, interval, count, output)
 
@@ -140,9 +138,7 @@ def reset(
 ) -> None:
     """Move a group's committed offsets, as kafka-consumer-groups --reset-offsets does.
 
-    Prints the plan (current and new offset per partition) and changes nothing unless
-    --execute is given. Refused while the group has live members: stop its consumers first.
-    Offsets outside a partition's log are moved to its nearest end.
+    Prints the plan (current and new offset per partition) and changes nothing unless --execute is given. Refused while the group has live members: stop its consumers first. Offsets outside a partition's log are moved to its nearest end.
     """
     from kcli import render
     from storage.groups import ResetSpec
@@ -212,9 +208,7 @@ def simulate(
 ) -> None:
     """Compare the assignors side by side: range, roundrobin and sticky.
 
-    Shows who gets which partitions, then what each assignor moves when one more consumer
-    joins and when one leaves. Member ids are consumer-0, consumer-1, ... (sorted as Kafka
-    sorts them). A pure simulation: no store is touched.
+    Shows who gets which partitions, then what each assignor moves when one more consumer joins, and then when one leaves. Member ids are consumer-0, consumer-1, ... (sorted as Kafka sorts them). A pure simulation: no store is touched.
     """
     from kcli import render
     from storage.assignors import simulate as run

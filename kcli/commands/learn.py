@@ -64,7 +64,14 @@ def show(
     lesson = course.open(number) if number is not None else course.status().current
     if number is None:
         course.open(lesson.number)
-    _page(_render_markdown(lesson.markdown(), footer=_show_footer(lesson)), pager)
+    _page(_render_lesson(lesson, course.data_dir), pager)
+
+
+def _render_lesson(lesson, data_dir) -> str:
+    from kcli.learn.terminal import new_terminal_commands
+
+    text = lesson.markdown(_code_width(), new_terminal_commands(data_dir))
+    return _render_markdown(text, footer=_show_footer(lesson))
 
 
 def _show_footer(lesson) -> str:
@@ -82,7 +89,10 @@ def check(number: int | None = _LESSON_ARG) -> None:
     """
     from kcli.learn import render
 
-    outcome = _course().check(number)
+    course = _course()
+    outcome = course.check(number)
+    if outcome.other_store is not None:
+        render.other_store(_console(stderr=True), outcome.other_store, course.data_dir)
     render.check_outcome(_console(), outcome)
     if not outcome.report.passed:
         raise typer.Exit(1)
@@ -94,10 +104,13 @@ def hint(
     solution: bool = typer.Option(False, "--solution", help="Show the commands that solve it."),
 ) -> None:
     """Give a hint for a lesson's exercise (default: the lesson you are on)."""
+    from kcli.learn.terminal import new_terminal_commands
+
     course = _course()
     lesson = course.lesson(number) if number is not None else course.status().current
     if solution:
-        text = f"## Lesson {lesson.number}: solution\n\n{lesson.solution()}\n"
+        body = lesson.solution(_code_width(), new_terminal_commands(course.data_dir))
+        text = f"## Lesson {lesson.number}: solution\n\n{body}\n"
     else:
         text = (
             f"## Lesson {lesson.number}: hint\n\n{lesson.hint()}\n\n"
@@ -115,7 +128,7 @@ def next_lesson(
     """Move on to the next lesson and show it."""
     course = _course()
     status = course.status()
-    if not status.progress.is_passed(status.current.number):
+    if not status.progress.is_passed(status.current.slug):
         _say(
             f"Note: lesson {status.current.number} has not passed its check yet; come back "
             f"with: kcli learn show {status.current.number}",
@@ -129,7 +142,29 @@ def next_lesson(
             err=True,
         )
         return
-    _page(_render_markdown(lesson.markdown(), footer=_show_footer(lesson)), pager)
+    _page(_render_lesson(lesson, course.data_dir), pager)
+
+
+@app.command("watch")
+def watch() -> None:
+    """Watch the lesson you are on while you work on it in another terminal.
+
+    Each requirement of the lesson's check is shown and judged again whenever your store changes; it turns green when met, and once all are met the lesson is passed and the next one is watched. Ctrl-C stops. When output is not a terminal, the requirements are printed as plain lines (one per requirement, marked ✓ or ✗) each time they change.
+    """
+    from kcli.learn import render
+    from kcli.learn.watch import watch as watch_states
+
+    course = _course()
+    try:
+        render.watch(
+            _console(),
+            watch_states(course),
+            course.data_dir,
+            len(course.lessons),
+            lambda: course.status().passed_count,
+        )
+    except KeyboardInterrupt:
+        _console(stderr=True).print("Stopped watching.")
 
 
 @app.command("reset")
@@ -139,8 +174,7 @@ def reset(
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Start a lesson (or all lessons) again: forget the progress and delete the topics and
-    consumer groups that the lesson's exercise created."""
+    """Start a lesson (or all lessons) again: forget the progress and delete the topics and consumer groups that the lesson's exercise created."""
     from kcli.errors import KcliError
     from kcli.learn.course import lesson_resources
 
@@ -167,6 +201,16 @@ def reset(
 
 
 # -- rendering: kcli.render.lessons (imported when used: rich's Markdown is slow to load) ---
+
+
+def _width() -> int:
+    """Lessons render at the terminal's width, at most 100 columns (long lines read badly)."""
+    return min(_console().width, 100)
+
+
+def _code_width() -> int:
+    """What fits on a line of a code block: rich pads code blocks by one column each side."""
+    return _width() - 2
 
 
 def _render_markdown(text: str, footer: str = "") -> str:

@@ -49,8 +49,6 @@ def create(
         return
     plural = "s" if meta.partitions != 1 else ""
     render.note(f"Created topic {name} with {meta.partitions} partition{plural}.")
-    if render.stderr_is_terminal():
-        render.hint(f'kcli produce {name} "hello"   then   kcli consume {name}')
 
 
 @app.command("list")

@@ -70,7 +70,7 @@ def run(ctx: DemoContext) -> list[str]:
         table = Table(box=None, pad_edge=False, header_style="bold")
         table.add_column("consumer group")
         table.add_column("speed", justify="right")
-        table.add_column("started at offset", justify="right")
+        table.add_column("joined when published", justify="right")
         table.add_column("read", justify="right")
         table.add_column("lag", justify="right")
         for app, rate, _ in APPS:

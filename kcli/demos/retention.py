@@ -54,14 +54,17 @@ def run(ctx: DemoContext) -> list[str]:
             )
         head = Text.assemble(
             (f"Day {state['day']:>2}", "bold"),
-            f"   retention.ms = {state['retention']} ({state['retention'] // DAY_MS} days)   ",
+            f"   retention.ms = {state['retention']} ({state['retention'] // DAY_MS} days)\n",
             ("log_start_offset ", "dim"),
             (str(log.log_start_offset), "bold cyan"),
             ("  log_end_offset ", "dim"),
             (str(log.log_end_offset), "bold"),
         )
-        gone = state["deleted"][-3:]
-        tail = Text("deleted: " + ", ".join(gone) if gone else "deleted: nothing yet", style="red")
+        gone = state["deleted"][-2:]
+        tail = Text(
+            "\n".join(f"deleted: {name}" for name in gone) if gone else "deleted: nothing yet",
+            style="red",
+        )
         return Group(head, table, tail)
 
     def plain():
@@ -80,11 +83,12 @@ def run(ctx: DemoContext) -> list[str]:
         records = [
             ProducerRecord(value=f"day {day} event {i}".encode()) for i in range(RECORDS_PER_DAY)
         ]
-        before = {s.base_offset for s in log.segments()}
+        before = {s.base_offset: s.largest_timestamp for s in log.segments()}
         log.append_records(records)
         after = {s.base_offset for s in log.segments()}
-        for base in sorted(before - after):
-            state["deleted"].append(f"{base:020d}.log (day {state['day']})")
+        for base in sorted(set(before) - after):
+            written = day_of(before[base])
+            state["deleted"].append(f"{base:020d}.log (written day {written}, deleted day {day})")
             if first_deletion_day is None:
                 first_deletion_day = day
         clock.advance(DAY_MS + 60_000)  # a minute past the day, so segment.ms (1 day) rolls

@@ -45,11 +45,17 @@ class _Missing(Exception):
 class Context:
     """What checks read: the store and its consumer-group state, opened lazily."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, lesson_number: int | None = None):
         from kcli.local.backend import LocalBackend
 
         self.data_dir = Path(data_dir)
+        self.lesson_number = lesson_number
         self._local = LocalBackend(self.data_dir)
+
+    def start_again(self) -> str:
+        """The advice for a state that cannot be put right in place (records never move)."""
+        lesson = f" {self.lesson_number}" if self.lesson_number is not None else ""
+        return f"start the exercise again with: kcli learn reset{lesson}"
 
     @property
     def store(self):
@@ -133,11 +139,14 @@ def _topic(ctx: Context, spec: dict) -> list[Finding]:
         if meta.partitions == want:
             out.append(Finding(True, f"topic '{name}' has {_plural(want, 'partition')}"))
         else:
-            fix = (
-                f"kcli topic alter {name} --partitions {want}"
-                if want > meta.partitions
-                else f"kcli topic delete {name}, then create it with --partitions {want}"
-            )
+            if want > meta.partitions and _has_keys(ctx, name, meta.partitions):
+                # Adding partitions moves keys: the keyed records already there would end up
+                # in other partitions than new records with the same key.
+                fix = f"adding partitions now would move its keys; {ctx.start_again()}"
+            elif want > meta.partitions:
+                fix = f"kcli topic alter {name} --partitions {want}"
+            else:
+                fix = f"kcli topic delete {name}, then create it with --partitions {want}"
             out.append(
                 Finding(
                     False,
@@ -158,6 +167,10 @@ def _topic(ctx: Context, spec: dict) -> list[Finding]:
                 )
             )
     return out
+
+
+def _has_keys(ctx: Context, name: str, partitions: int) -> bool:
+    return any(r.key is not None for p in range(partitions) for r in ctx.records(name, p))
 
 
 @check("records")
@@ -212,7 +225,13 @@ def _record_at(ctx: Context, spec: dict) -> list[Finding]:
     record = log.read_records(offset, max_records=1)[0]
     want = spec.get("value")
     if want is not None and _text(record.value) != want:
-        return [Finding(False, f"the record at {where} is '{_text(record.value)}', not '{want}'")]
+        return [
+            Finding(
+                False,
+                f"the record at {where} is '{_text(record.value)}', not '{want}'; a record's "
+                f"offset never changes, so {ctx.start_again()}",
+            )
+        ]
     return [Finding(True, f"the record at {where} is '{_text(record.value)}'")]
 
 
@@ -264,8 +283,8 @@ def _keys_together(ctx: Context, spec: dict) -> list[Finding]:
                 Finding(
                     False,
                     f"records with key '{k}' are in partition(s) {parts}; keyed records all go "
-                    f"to partition {expected} - produce them with --key {k} and without "
-                    f"--partition",
+                    f"to partition {expected} when produced with --key {k} and without "
+                    f"--partition, and records never move, so {ctx.start_again()}",
                 )
             )
         else:
@@ -305,7 +324,10 @@ def _log_start(ctx: Context, spec: dict) -> list[Finding]:
 
 @check("same_keys")
 def _same_keys(ctx: Context, spec: dict) -> list[Finding]:
-    """``target`` holds a record for every record of ``source``, with the same key."""
+    """``target`` holds a record for every record of ``source``, with the same key.
+
+    With ``group`` (the job that copies source to target): when the group has already read
+    everything, running the job again writes nothing, so the advice is to start again."""
     from collections import Counter
 
     source, target = spec["source"], spec["target"]
@@ -321,18 +343,139 @@ def _same_keys(ctx: Context, spec: dict) -> list[Finding]:
         return [Finding(False, f"topic '{source}' is empty; produce to it first")]
     if missing:
         n = sum(missing.values())
-        return [
-            Finding(
-                False,
-                f"topic '{target}' lacks {_plural(n, 'record')} of '{source}' (with the same "
-                f"key): it has {sum(dst.values())}, '{source}' has {sum(src.values())}",
-            )
-        ]
+        msg = (
+            f"topic '{target}' lacks {_plural(n, 'record')} of '{source}' (with the same "
+            f"key): it has {sum(dst.values())}, '{source}' has {sum(src.values())}"
+        )
+        return [Finding(False, msg + _job_advice(ctx, spec, source))]
     return [
         Finding(
             True, f"every one of the {sum(src.values())} records of '{source}' is in '{target}'"
         )
     ]
+
+
+def _job_advice(ctx: Context, spec: dict, source: str) -> str:
+    """What to do when a job's output lacks records: run it again, unless it cannot help."""
+    group = spec.get("group")
+    if group is None:
+        return ""
+    lag = ctx.lag(group, source) if ctx.store.topic_exists(source) else {}
+    if lag and all(v == 0 for v in lag.values()):
+        return (
+            f"; group '{group}' has already committed past them, so running the job again "
+            f"would not write them: {ctx.start_again()}"
+        )
+    return f"; {_rerun(ctx, spec, source, group)}"
+
+
+def _rerun(ctx: Context, spec: dict, topic: str, group: str) -> str:
+    """How to read the rest: the lesson's own job when it has one (a bare consume would
+    commit the offsets and skip the job's work), else a plain consume in the group."""
+    if spec.get("job"):
+        return f"run the {spec['job']} again (kcli learn hint {ctx.lesson_number} --solution)"
+    return f"consume the rest with: kcli consume {topic} --group {group}"
+
+
+@check("filtered")
+def _filtered(ctx: Context, spec: dict) -> list[Finding]:
+    """``target`` holds exactly the records of ``source`` whose value is above ``above``."""
+    from collections import Counter
+
+    source, target, above = spec["source"], spec["target"], float(spec["above"])
+
+    def pairs(name: str) -> Counter:
+        meta = ctx.topic(name)
+        return Counter(
+            (_text(r.key), _text(r.value) or "")
+            for p in range(meta.partitions)
+            for r in ctx.records(name, p)
+        )
+
+    src, dst = pairs(source), pairs(target)
+    wanted = Counter({kv: n for kv, n in src.items() if _number(kv[1]) > above})
+    extra, missing = dst - wanted, wanted - dst
+    low = [kv for kv in extra if kv in src and _number(kv[1]) <= above]
+    if low:
+        key, value = low[0]
+        return [
+            Finding(
+                False,
+                f"topic '{target}' has {_plural(sum(extra[kv] for kv in low), 'reading')} of "
+                f"{above:g} or less (such as {key} {value}): the filter let them through; records "
+                f"cannot be taken out of a topic, so {ctx.start_again()}",
+            )
+        ]
+    if extra:
+        return [
+            Finding(
+                False,
+                f"topic '{target}' has {_plural(sum(extra.values()), 'record')} that are not "
+                f"readings of '{source}' above {above:g} (or are there twice); "
+                f"{ctx.start_again()}",
+            )
+        ]
+    if missing:
+        msg = (
+            f"topic '{target}' has {_plural(sum(dst.values()), 'reading')}; '{source}' has "
+            f"{sum(wanted.values())} above {above:g}"
+        )
+        return [Finding(False, msg + _job_advice(ctx, spec, source))]
+    return [
+        Finding(
+            True,
+            f"topic '{target}' holds exactly the {sum(wanted.values())} readings of '{source}' "
+            f"above {above:g}",
+        )
+    ]
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("-inf")
+
+
+@check("replay")
+def _replay(ctx: Context, spec: dict) -> list[Finding]:
+    """``target`` holds the values of ``source`` partition 0 from ``from_offset`` on, in order:
+    a replay of the log, kept."""
+    source, target, start = spec["source"], spec["target"], int(spec["from_offset"])
+    ctx.topic(source)
+    meta = ctx.topic(target)
+    want = [_text(r.value) for r in ctx.records(source, 0) if r.offset >= start]
+    got = [_text(r.value) for p in range(meta.partitions) for r in ctx.records(target, p)]
+    if got == want and want:
+        return [
+            Finding(
+                True,
+                f"topic '{target}' holds the replay of '{source}' from offset {start} "
+                f"({_plural(len(want), 'record')}, in order)",
+            )
+        ]
+    if not got:
+        return [
+            Finding(
+                False,
+                f"topic '{target}' is empty; replay '{source}' from offset {start} into it "
+                f"(kcli consume {source} --from-offset {start} | kcli produce {target})",
+            )
+        ]
+    return [
+        Finding(
+            False,
+            f"topic '{target}' holds {_shorten(got)}, but '{source}' from offset {start} is "
+            f"{_shorten(want)}; records cannot be taken out of a topic, so delete it "
+            f"(kcli topic delete {target}), create it again and replay once more",
+        )
+    ]
+
+
+def _shorten(values: list[str | None], limit: int = 4) -> str:
+    shown = ", ".join(str(v) for v in values[:limit])
+    more = f" and {len(values) - limit} more" if len(values) > limit else ""
+    return f"{_plural(len(values), 'record')} ({shown}{more})" if values else "nothing"
 
 
 @check("group")
@@ -376,20 +519,26 @@ def _group(ctx: Context, spec: dict) -> list[Finding]:
             )
         )
     if spec.get("caught_up"):
-        out.extend(_caught_up(ctx, group, topic))
+        out.extend(_caught_up(ctx, spec, group, topic, live=members > 0))
     return out
 
 
-def _caught_up(ctx: Context, group: str, topic: str) -> list[Finding]:
+def _caught_up(ctx: Context, spec: dict, group: str, topic: str, *, live: bool) -> list[Finding]:
     lag = ctx.lag(group, topic)
     never = [p for p, v in lag.items() if v is None]
     behind = {p: v for p, v in lag.items() if v}
+    if live and (never or behind):
+        # Running members commit as they go: another consumer started now would only
+        # trigger a rebalance, so the advice is to let them work.
+        fix = "its running consumers commit every few seconds: wait a moment and check again"
+    else:
+        fix = _rerun(ctx, spec, topic, group)
     if never:
         return [
             Finding(
                 False,
                 f"group '{group}' has committed no offset for partition(s) "
-                f"{', '.join(map(str, never))} of '{topic}' (consume with --group {group})",
+                f"{', '.join(map(str, never))} of '{topic}'; {fix}",
             )
         ]
     if behind:
@@ -398,7 +547,7 @@ def _caught_up(ctx: Context, group: str, topic: str) -> list[Finding]:
             Finding(
                 False,
                 f"group '{group}' is {_plural(total, 'record')} behind on '{topic}' (lag {total}); "
-                f"consume the rest with: kcli consume {topic} --group {group}",
+                f"{fix}",
             )
         ]
     return [Finding(True, f"group '{group}' has read and committed all of '{topic}' (lag 0)")]
@@ -406,20 +555,25 @@ def _caught_up(ctx: Context, group: str, topic: str) -> list[Finding]:
 
 @check("groups_caught_up")
 def _groups_caught_up(ctx: Context, spec: dict) -> list[Finding]:
-    """At least ``min`` groups have each read the whole topic independently (lag 0)."""
-    topic, want = spec["topic"], int(spec.get("min", 2))
+    """Each of the named ``groups`` has read the whole topic independently (lag 0)."""
+    topic = spec["topic"]
     ctx.topic(topic)
-    done = []
-    for summary in ctx.groups.list_groups():
-        lag = ctx.lag(summary.group, topic)
-        if lag and all(v == 0 for v in lag.values()):
-            done.append(summary.group)
-    ok = len(done) >= want
-    names = ", ".join(sorted(done)) or "none"
-    msg = f"{_plural(len(done), 'group')} read all of '{topic}' ({names})"
-    if not ok:
-        msg += f"; the exercise wants {want} (kcli consume {topic} --group NAME, once per name)"
-    return [Finding(ok, msg)]
+    known = {summary.group for summary in ctx.groups.list_groups()}
+    out = []
+    for group in spec["groups"]:
+        if group not in known:
+            others = sorted(g for g in known if not g.startswith("demo-"))
+            seen = f" (groups so far: {', '.join(others)})" if others else ""
+            out.append(
+                Finding(
+                    False,
+                    f"consumer group '{group}' does not exist yet{seen}; it appears when a "
+                    f"consumer runs with: kcli consume {topic} --group {group}",
+                )
+            )
+            continue
+        out.extend(_caught_up(ctx, spec, group, topic, live=False))
+    return out
 
 
 @check("log_intact")
@@ -436,9 +590,13 @@ def _log_intact(ctx: Context, spec: dict) -> list[Finding]:
     ]
 
 
-def run_checks(specs: tuple[dict, ...] | list[dict], data_dir: Path) -> CheckReport:
-    """Judge every check of a lesson against the store in ``data_dir``."""
-    ctx = Context(data_dir)
+def run_checks(
+    specs: tuple[dict, ...] | list[dict], data_dir: Path, lesson_number: int | None = None
+) -> CheckReport:
+    """Judge every check of a lesson against the store in ``data_dir``.
+
+    ``lesson_number`` lets the advice name the lesson (``kcli learn reset N``)."""
+    ctx = Context(data_dir, lesson_number)
     findings: list[Finding] = []
     try:
         for spec in specs:

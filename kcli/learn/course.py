@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kcli.learn import progress as progress_store
+from kcli.learn import terminal
 from kcli.learn.checks import CheckReport, run_checks
 from kcli.learn.lessons import Lesson, all_lessons, get_lesson
 from kcli.learn.progress import Progress
@@ -26,7 +27,7 @@ class Status:
 
     @property
     def passed_count(self) -> int:
-        return sum(1 for lesson in self.lessons if self.progress.is_passed(lesson.number))
+        return sum(1 for lesson in self.lessons if self.progress.is_passed(lesson.slug))
 
     @property
     def finished(self) -> bool:
@@ -35,12 +36,18 @@ class Status:
 
 @dataclass(frozen=True)
 class CheckOutcome:
-    """A check's report, the lesson judged, and the lesson that comes next (if any)."""
+    """A check's report, the lesson judged, and the lesson that comes next (if any).
+
+    ``next_command`` opens exactly ``next_lesson``: ``kcli learn next`` when the lesson judged
+    is the current one, else ``kcli learn show N``.  ``other_store`` is the store the current
+    lesson was opened on when this check looked at another one."""
 
     lesson: Lesson
     report: CheckReport
     next_lesson: Lesson | None
     first_pass: bool
+    next_command: str | None = None
+    other_store: Path | None = None
 
 
 class Course:
@@ -68,7 +75,7 @@ class Course:
 
     def _first_open(self, progress: Progress) -> Lesson:
         for lesson in self.lessons:
-            if not progress.is_passed(lesson.number):
+            if not progress.is_passed(lesson.slug):
                 return lesson
         return self.lessons[-1]
 
@@ -76,19 +83,22 @@ class Course:
         progress = self._progress()
         current = None
         if progress.current is not None:
-            current = next((x for x in self.lessons if x.number == progress.current), None)
+            current = next((x for x in self.lessons if x.slug == progress.current), None)
         if current is None:
             current = self._first_open(progress)
         started = progress.current is not None or bool(progress.passed)
         return Status(self.lessons, progress, current, started)
 
     def open(self, number: int) -> Lesson:
-        """Make lesson ``number`` the current one (``show`` and ``next`` do this)."""
+        """Make lesson ``number`` the current one (``show`` and ``next`` do this).
+
+        Also notes which store it was opened on, for ``check`` in another terminal."""
         lesson = self.lesson(number)
         progress = self._progress()
-        if progress.current != number:
-            progress.current = number
+        if progress.current != lesson.slug:
+            progress.current = lesson.slug
             self._save(progress)
+        terminal.remember_store(self.data_dir, lesson.slug)
         return lesson
 
     def next(self) -> Lesson | None:
@@ -99,22 +109,41 @@ class Course:
         return following
 
     def check(self, number: int | None = None) -> CheckOutcome:
-        """Judge a lesson (default: the current one) on the store; record a pass."""
-        lesson = self.lesson(number) if number is not None else self.status().current
-        report = run_checks(lesson.checks, self.data_dir)
-        progress = self._progress()
+        """Judge a lesson (default: the current one) on the store; record a pass.
+
+        A pass does not move the learner on: ``kcli learn next`` does, so the "Next" line
+        after a pass names the command that opens the lesson right after this one."""
+        status = self.status()
+        lesson = self.lesson(number) if number is not None else status.current
+        report = run_checks(lesson.checks, self.data_dir, lesson_number=lesson.number)
+        progress = status.progress
         first_pass = False
         if report.passed:
-            first_pass = not progress.is_passed(lesson.number)
-            progress.mark_passed(lesson.number)
-            if progress.current in (None, lesson.number):
-                following = self._after(lesson.number)
-                progress.current = following.number if following else lesson.number
+            first_pass = not progress.is_passed(lesson.slug)
+            progress.mark_passed(lesson.slug)
+        if progress.current is None:
+            progress.current = lesson.slug
+        if report.passed or progress.current == lesson.slug:
             self._save(progress)
-        elif progress.current is None:
-            progress.current = lesson.number
-            self._save(progress)
-        return CheckOutcome(lesson, report, self._after(lesson.number), first_pass)
+        following = self._after(lesson.number)
+        command = None
+        if following is not None:
+            is_current = progress.current == lesson.slug
+            command = "kcli learn next" if is_current else f"kcli learn show {following.number}"
+        elsewhere = terminal.other_store(self.data_dir)
+        return CheckOutcome(
+            lesson,
+            report,
+            following,
+            first_pass,
+            next_command=command,
+            other_store=elsewhere.data_dir if elsewhere else None,
+        )
+
+    def watch_state(self) -> tuple[Lesson, CheckReport]:
+        """The current lesson and its check now, recording nothing (``kcli learn watch``)."""
+        lesson = self.status().current
+        return lesson, run_checks(lesson.checks, self.data_dir, lesson_number=lesson.number)
 
     def reset(self, number: int | None = None) -> list[str]:
         """Forget progress (one lesson or all) and delete what those lessons created.
@@ -126,9 +155,9 @@ class Course:
         lessons = [self.lesson(number)] if number is not None else list(self.lessons)
         removed = _remove_lesson_state(self.data_dir, lessons)
         progress = self._progress()
-        progress.forget(number)
+        progress.forget(lessons[0].slug if number is not None else None)
         if number is not None:
-            progress.current = number
+            progress.current = lessons[0].slug
         self._save(progress)
         return removed
 

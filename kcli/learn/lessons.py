@@ -50,6 +50,8 @@ REQUIRED_SECTIONS = (
     "Check",
 )
 HIDDEN_SECTIONS = ("Hint", "Solution")
+# Heads a command meant for another terminal, above the lines that make kcli work there.
+NEW_TERMINAL_NOTE = "# in the new terminal, first:"
 _INCLUDE = re.compile(r"^<!--\s*include:\s*(\S+)\s*-->\s*$", re.MULTILINE)
 _FENCE = re.compile(r"^```(?P<info>[^\n`]*)\n(?P<body>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _SECTION = re.compile(r"^## +(.+?)\s*$", re.MULTILINE)
@@ -102,8 +104,16 @@ class Lesson:
         text = self.sections().get("What you will learn", "")
         return " ".join(text.split())
 
-    def markdown(self) -> str:
-        """The lesson as ``kcli learn show`` renders it: hint and solution held back."""
+    @property
+    def id(self) -> str:
+        """The lesson's stable name (its file's slug): progress is kept under it, because
+        inserting a lesson renumbers the ones after it."""
+        return self.slug
+
+    def markdown(self, width: int | None = None, new_terminal: list[str] | None = None) -> str:
+        """The lesson as ``kcli learn show`` renders it: hint and solution held back.
+
+        See ``for_learner`` for ``width`` and ``new_terminal``."""
         kept = []
         matches = list(_SECTION.finditer(self.body))
         kept.append(self.body[: matches[0].start()] if matches else self.body)
@@ -113,13 +123,13 @@ class Lesson:
                 continue
             kept.append(self.body[m.start() : end])
         text = "".join(kept).rstrip() + "\n"
-        return f"# {self.number}. {self.title}\n\n{_strip_runner_words(text)}"
+        return f"# {self.number}. {self.title}\n\n{for_learner(text, width, new_terminal)}"
 
     def hint(self) -> str:
-        return _strip_runner_words(self.sections().get("Hint", "").strip())
+        return for_learner(self.sections().get("Hint", "").strip())
 
-    def solution(self) -> str:
-        return _strip_runner_words(self.sections().get("Solution", "").strip())
+    def solution(self, width: int | None = None, new_terminal: list[str] | None = None) -> str:
+        return for_learner(self.sections().get("Solution", "").strip(), width, new_terminal)
 
     def steps(self) -> list[Step]:
         """Every command of every ```console block, in the order a learner types them."""
@@ -177,12 +187,88 @@ def _parse_console(body: str, section: str, opts: dict) -> list[Step]:
     return steps
 
 
-_RUNNER_WORDS = re.compile(r"^```console[^\n]*$", re.MULTILINE)
+def for_learner(text: str, width: int | None = None, new_terminal: list[str] | None = None) -> str:
+    """Lesson Markdown as a learner sees it.
+
+    The runner's words leave the ```console fences; with ``width``, a command longer than
+    that is split with `` \\`` continuations (never wrapped by the terminal, so it still
+    works when pasted); with ``new_terminal``, each ``background`` block (a command for
+    another terminal) starts with those commands (activate kcli, choose the store).
+    """
+
+    def block(m: re.Match) -> str:
+        words = m.group("info").strip()
+        if not words.startswith("console"):
+            return m.group(0)
+        opts = _block_options(words[len("console") :])
+        lines = m.group("body").splitlines()
+        if opts.get("background") and new_terminal:
+            lines = [NEW_TERMINAL_NOTE] + [f"$ {command}" for command in new_terminal] + lines
+        if width:
+            lines = [
+                part
+                for line in lines
+                for part in (fit_command(line, width) if line.startswith("$ ") else [line])
+            ]
+        # A here-document's lines are shown as they are typed, not behind the shell's "> "
+        # prompt: pasted with the prompt, the file would get it too.
+        lines = [_unprompted(line) for line in lines]
+        return "```console\n" + "".join(line + "\n" for line in lines) + "```"
+
+    return _FENCE.sub(block, text)
 
 
-def _strip_runner_words(text: str) -> str:
-    """Learners see plain ```console fences; the runner's words are for the test suite."""
-    return _RUNNER_WORDS.sub("```console", text)
+def _unprompted(line: str) -> str:
+    return line[2:] if line.startswith("> ") else "" if line == ">" else line
+
+
+def fit_command(line: str, width: int) -> list[str]:
+    """A ``$ command`` line split into lines of at most ``width`` characters.
+
+    Splits only at spaces outside quotes, ``$(...)`` and ``{...}``, preferring the space before
+    a ``|``; every line but the last ends with `` \\`` and the next is indented two spaces, so
+    the lines pasted into a shell are the same command.  A word longer than a line stays whole.
+    """
+    if len(line) <= width:
+        return [line]
+    spaces = _top_level_spaces(line)
+    out: list[str] = []
+    start, indent = 0, ""
+    while len(indent) + len(line) - start > width:
+        room = width - len(indent) - 2  # keep room for " \\"
+        fitting = [i for i in spaces if start < i and i - start <= room]
+        later = [i for i in spaces if i > (fitting[-1] if fitting else len(line))]
+        word_after = (later[0] if later else len(line)) - (fitting[-1] + 1 if fitting else 0)
+        if not fitting or 2 + word_after > width:
+            break  # nothing fits, or the word after the cut would not fit on its own line
+        pipes = [i for i in fitting if line.startswith("| ", i + 1) and i - start > room // 2]
+        cut = pipes[-1] if pipes else fitting[-1]
+        out.append(indent + line[start:cut] + " \\")
+        start, indent = cut + 1, "  "
+    out.append(indent + line[start:])
+    return out
+
+
+def _top_level_spaces(line: str) -> list[int]:
+    """Positions of the spaces a shell splits words at (not in quotes, $(...), {...})."""
+    spaces, depth, quote, escaped = [], 0, "", False
+    for i, ch in enumerate(line):
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quote != "'":
+            escaped = True
+        elif quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "({":
+            depth += 1
+        elif ch in ")}":
+            depth = max(depth - 1, 0)
+        elif ch == " " and depth == 0 and i > 2:
+            spaces.append(i)
+    return spaces
 
 
 # -- loading ------------------------------------------------------------------------------------

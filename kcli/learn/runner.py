@@ -26,7 +26,7 @@ import sys
 import termios
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kcli.learn.lessons import Lesson, Step
@@ -254,21 +254,112 @@ class LessonRunner:
         self.background.clear()
         return results
 
+    # -- the commands as the learner sees them ------------------------------------------------
+
+    def capture(self, command: str) -> str:
+        """What ``command`` prints on the runner's 80-column terminal."""
+        return self.run_once(Step(command, (), "", check_output=False)).output
+
+    def pasted_steps(self, lesson: Lesson) -> tuple[list[Step], str | None]:
+        """The lesson's steps with each command as copied from ``kcli learn show`` and
+        ``kcli learn hint --solution`` on an 80-column terminal.
+
+        A command for another terminal (a ``background`` step) is preceded on screen by the
+        commands that make kcli and the store available there; they become part of it, as a
+        learner types them all in the new terminal.  Returns the steps and, when a command on
+        screen differs from the lesson's own, what differs.
+        """
+        shown = pasted_commands(self.capture(f"kcli learn show {lesson.number} --no-pager"))
+        solution = pasted_commands(self.capture(f"kcli learn hint {lesson.number} --solution"))
+        sources = {False: iter(shown), True: iter(solution)}
+        steps: list[Step] = []
+        for step in lesson.steps():
+            source = sources[step.section == "Solution"]
+            before: list[str] = []
+            for pasted in source:
+                if unfold(pasted) == step.command:
+                    break
+                if not step.background:
+                    return steps, (
+                        f"on screen at {WIDTH} columns the command reads {pasted!r}; the "
+                        f"lesson has {step.command!r}"
+                    )
+                before.append(pasted)
+            else:
+                return steps, f"the command {step.command!r} is not on screen"
+            if step.background and not before:
+                return steps, f"nothing says how to start a new terminal for {step.command!r}"
+            steps.append(replace(step, command="\n".join([*before, pasted])))
+        return steps, None
+
     # -- a whole lesson -----------------------------------------------------------------------
 
-    def run_lesson(self, lesson: Lesson) -> list[StepResult]:
-        """Run every command of the lesson in order; stop at the first that goes wrong.
+    def run_lesson(self, lesson: Lesson, steps: list[Step] | None = None) -> list[StepResult]:
+        """Run every command of the lesson (or ``steps``) in order; stop at the first that
+        goes wrong.
 
         Background commands are left running so the caller can check the store while they
         run; call ``stop_background`` afterwards.
         """
         results = []
-        for step in lesson.steps():
+        for step in lesson.steps() if steps is None else steps:
             result = self.run_step(step)
             results.append(result)
             if not result.ok:
                 break
         return results
+
+
+# -- commands as a learner copies them from the screen -------------------------------------------
+
+
+def pasted_commands(rendered: str) -> list[str]:
+    """Every command in rendered lesson output, as a learner would copy it from the screen.
+
+    A command starts at a ``$ `` line; a line ending in `` \\`` continues on the next one (as
+    in a shell), and a ``<<'WORD'`` here-document runs to the line ``WORD``.  The text is taken
+    as the terminal shows it, so a command the terminal wrapped comes out broken, as it would
+    for the learner.
+    """
+    commands: list[str] = []
+    current: list[str] | None = None
+    pad = 0
+    continued = False
+    heredoc: str | None = None
+    for raw in _ANSI.sub("", rendered).replace("\r\n", "\n").split("\n"):
+        line = raw.rstrip()
+        stripped = line.lstrip()
+        if current is not None and heredoc is not None:
+            current.append(line[pad:])
+            if stripped == heredoc:
+                heredoc = None
+            continue
+        if current is not None and continued:
+            current.append(stripped)
+            continued = line.endswith(" \\")
+            heredoc = _heredoc_word(stripped)
+            continue
+        if current is not None:
+            commands.append("\n".join(current))
+            current = None
+        if stripped.startswith("$ "):
+            pad = len(line) - len(stripped)
+            current = [stripped[2:]]
+            continued = line.endswith(" \\")
+            heredoc = _heredoc_word(stripped)
+    if current is not None:
+        commands.append("\n".join(current))
+    return commands
+
+
+def _heredoc_word(line: str) -> str | None:
+    m = re.search(r"<<-?\s*['\"]?(\w+)['\"]?\s*$", line)
+    return m.group(1) if m else None
+
+
+def unfold(command: str) -> str:
+    """A pasted command with its `` \\`` line continuations joined, as the shell reads it."""
+    return re.sub(r" \\\n\s*", " ", command)
 
 
 def _stop_group(proc: subprocess.Popen) -> None:

@@ -97,9 +97,10 @@ def _simulation_tables(results, partitions: int, consumers: int, topics: int) ->
             None,
         ),
         (f"{first.joined_member} joins", "after_join", "moved_on_join"),
+        (f"then {first.leaving_member} leaves", "after_leave", "moved_on_leave"),
     ]
-    if consumers > 1:
-        scenarios.append((f"{first.leaving_member} leaves", "after_leave", "moved_on_leave"))
+    # Each change starts from the one before: the leave from the group after the join.
+    previous = {"after_join": "assignment", "after_leave": "after_join"}
     for title, attr, moved_attr in scenarios:
         members = sorted({m for r in results for m in getattr(r, attr)})
         t = _table(["MEMBER", *names], footer=moved_attr is not None)
@@ -108,13 +109,13 @@ def _simulation_tables(results, partitions: int, consumers: int, topics: int) ->
                 minimum = r.min_moves_on_join if attr == "after_join" else r.min_moves_on_leave
                 moved = getattr(r, moved_attr)
                 col.footer = Text(
-                    f"{moved} (min {minimum})",
+                    f"{moved} ({minimum} had to)",
                     style="green" if moved == minimum else "yellow",
                 )
         if moved_attr:
             t.columns[0].footer = Text("partitions moved", style="bold")
         # Who owned each partition before: once per assignor, not once per member.
-        befores = [_owner_map(r.assignment) if moved_attr else None for r in results]
+        befores = [_owner_map(getattr(r, previous[attr])) if moved_attr else None for r in results]
         for member in members:
             cells = [
                 _cell(getattr(r, attr).get(member, []), before, member)

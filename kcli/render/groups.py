@@ -134,12 +134,12 @@ def _watch_view(snapshot, group: str, interval: float):
             ("  (Ctrl-C to stop)", "dim"),
         )
     desc, rows = snap
-    header = Text.assemble(
-        (f"{stamp}  ", "dim"),
-        _header_line(desc),
-        (f"  refresh {interval:g}s, Ctrl-C to stop", "dim"),
-    )
-    return Group(header, _partitions_table(desc, rows), _members_table(desc))
+    header = Text.assemble((f"{stamp}  ", "dim"), _header_line(desc))
+    hint = Text(f"refresh {interval:g}s, Ctrl-C to stop", style="dim")
+    if header.cell_len + 2 + hint.cell_len <= console().width:
+        return Group(header + "  " + hint, _partitions_table(desc, rows), _members_table(desc))
+    # Too narrow for one line: the hint goes under the tables rather than wrapping the header.
+    return Group(header, _partitions_table(desc, rows), _members_table(desc), hint)
 
 
 # -- tables ----------------------------------------------------------------------------------
@@ -245,14 +245,60 @@ def _partitions_table(desc, rows):
     return _fitting(lambda compact: _build_partitions_table(desc, rows, compact=compact))
 
 
-def _fitting(build):
-    """``build(compact=False)``, or ``build(compact=True)`` if that is wider than the terminal."""
-    from rich.measure import Measurement
+# Columns left out, in this order, when even the compact table is wider than the terminal
+# (a note under the table names them; `-o plain` always has every column).
+_DROPPABLE = ("HOST", "CLIENT-ID", "HEARTBEAT", "PID")
 
-    table = build(False)
+
+def _fitting(build):
+    """``build(compact=False)``; if that is wider than the terminal, ``build(compact=True)``
+    with every header kept whole (never ``LA`` for LAG); if even that is too wide, the
+    compact table without the first of ``_DROPPABLE`` it needs to lose, and a note saying so.
+    """
+    from rich.console import Group
+    from rich.measure import Measurement
+    from rich.text import Text
+
     con = console()
-    if Measurement.get(con, con.options.update(width=10_000), table).maximum > con.width:
-        table = build(True)
+
+    def measure(table):
+        return Measurement.get(con, con.options.update(width=10_000), table)
+
+    table = _reindexed(build(False))
+    if measure(table).maximum <= con.width:
+        return table
+    table = _reindexed(build(True))
+    for col in table.columns:
+        col.min_width = max(len(line) for line in str(col.header).split("\n"))
+    dropped = []
+    for name in _DROPPABLE:
+        if measure(table).minimum <= con.width:
+            break
+        for i, col in enumerate(table.columns):
+            if str(col.header) == name:
+                table.columns.pop(i)
+                dropped.append(name)
+                _reindexed(table)
+                break
+    if not dropped:
+        return table
+    return Group(
+        table,
+        Text(
+            f"({', '.join(dropped)} left out to fit {con.width} columns; "
+            f"-o plain shows every column)",
+            style="dim",
+        ),
+    )
+
+
+def _reindexed(table):
+    """``table`` with its columns numbered by position again.  rich measures a column's padding
+    by its number (the last one has no right padding with ``pad_edge=False``); a column taken
+    out leaves the others' numbers stale, and the column it then takes for the last one loses
+    a character of its header (``CONSUMER-I``)."""
+    for i, col in enumerate(table.columns):
+        col._index = i
     return table
 
 

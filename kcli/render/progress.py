@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from kcli.render.output import console, stderr_is_terminal
+from kcli.render.output import console, stderr_is_terminal, stdout_is_terminal
 
 
 class _NoProgress:
@@ -70,6 +70,11 @@ def progress(description: str, total: float | None = None, unit: str = "records"
             TaskProgressColumn(),
             TimeRemainingColumn(),
         ]
-    with Progress(*columns, console=console(stderr=True), transient=True) as bar:
+    # The bar belongs on stderr, but when stdout is the same terminal the data printed
+    # meanwhile (log dump's tables) must go through the console that draws the bar: rich then
+    # prints it above the bar.  Through two consoles, the bar's redraws and the data would
+    # interleave and leave pieces of the bar on screen.
+    shared = stdout_is_terminal()
+    with Progress(*columns, console=console(stderr=not shared), transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield _RichProgress(bar, task)

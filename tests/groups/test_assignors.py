@@ -264,7 +264,11 @@ def test_simulation_counts_moves():
     assert by_name["range"].moved_on_join == 1
     assert by_name["roundrobin"].moved_on_join == 2  # roundrobin reshuffles
     assert by_name["sticky"].moved_on_join == 1
-    # consumer-0 leaves: its two partitions must move; range also moves consumer-1's.
-    assert by_name["sticky"].moved_on_leave == 2
-    assert by_name["range"].moved_on_leave == 2
+    # Then consumer-0 leaves the three: its partitions must move; range also moves others'.
+    assert set(by_name["sticky"].after_leave) == {"consumer-1", "consumer-2"}
+    assert by_name["sticky"].moved_on_leave == by_name["sticky"].min_moves_on_leave == 1
+    assert by_name["range"].moved_on_leave == 3 and by_name["range"].min_moves_on_leave == 2
+    for r in by_name.values():  # what had to move never exceeds what moved
+        assert r.min_moves_on_join <= r.moved_on_join
+        assert r.min_moves_on_leave <= r.moved_on_leave
     assert moved_partitions({"a": [("t", 0)]}, {"b": [("t", 0)]}) == 1

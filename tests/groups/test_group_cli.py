@@ -255,9 +255,12 @@ def test_simulate_needs_no_store(tmp_path):
         {"topic": "t0", "partition": 0},
         {"topic": "t0", "partition": 3},
     ]
-    assert (out[0]["moved_on_join"], out[2]["moved_on_leave"]) == (3, 2)
+    assert (out[0]["moved_on_join"], out[2]["moved_on_leave"]) == (3, 1)
+    # The leave follows the join: the member that just joined is still in the group.
+    assert "consumer-3" in [m["member_id"] for m in out[2]["after_leave"]]
     table = run_kcli(missing, "group", "simulate", "-p", "4", "-c", "3", "-o", "table").stdout
     assert "ROUNDROBIN" in table and "consumer-3 joins" in table
+    assert "then consumer-0 leaves" in table and "(min " not in table
     assert not missing.exists()
 
 

@@ -84,12 +84,19 @@ def test_check_fails_then_passes_and_progress_is_saved(kcli, data_dir):
     ok = kcli("learn", "check")
     assert ok.returncode == 0, ok.stdout
     assert "✓ Lesson 1 passed." in ok.stdout
+    # The pass is kept under the lesson's slug; the learner stays on it until `next`.
     progress = json.loads((data_dir / "learn" / "progress.json").read_text())
-    assert "1" in progress["passed"] and progress["current"] == 2
+    assert list(progress["passed"]) == ["what-is-kafka"]
+    assert progress["current"] == "what-is-kafka"
+    assert re.search(r"^Next: lesson 2 \(.*\): kcli learn next$", ok.stdout, re.M)
     listing = kcli("learn", "list")
-    assert re.search(r"1\s+What Kafka is\s+✓", listing.stdout)
+    assert re.search(r"1\s+What Kafka is\s+◀ you are here\s+✓", listing.stdout)
     status = kcli("learn")
-    assert "1 of" in status.stdout and "lesson 2" in status.stdout
+    assert "1 of" in status.stdout and "lesson 1" in status.stdout
+    assert "Next step: kcli learn next" in status.stdout
+    nxt = kcli("learn", "next", "--no-pager")
+    assert nxt.returncode == 0 and nxt.stderr == "", nxt.stderr
+    assert "# 2." in nxt.stdout or "2. Why not just a socket?" in nxt.stdout
     assert [p.name for p in (data_dir / "learn").iterdir()] == ["progress.json"]
 
 
@@ -124,3 +131,35 @@ def test_unknown_lesson_is_one_clear_error(kcli):
     assert out.returncode == 1
     assert out.stderr.startswith("Error: there is no lesson 99; lessons are numbered 1 to")
     assert "Traceback" not in out.stderr
+
+
+def test_lesson_8_says_which_clients_pick_the_same_partition():
+    """confluent-kafka's default (librdkafka's consistent_random: CRC32) puts alice elsewhere;
+    the lesson says so and how to match, instead of "any Kafka client"."""
+    import zlib
+
+    from storage import partition_for_key
+
+    text = " ".join(next(x for x in LESSONS if x.number == 8).body.split())
+    assert "any Kafka client" not in text
+    assert partition_for_key(b"alice", 4) == 1
+    assert zlib.crc32(b"alice") % 4 == 3  # what librdkafka's default picks
+    assert "consistent_random" in text and "partition 3 of 4" in text
+    assert '"partitioner": "murmur2_random"' in text
+
+
+def test_lesson_2_says_the_tiny_socket_buffers_are_the_demos_setting():
+    from kcli.demos.socket_vs_log import BUFFER_BYTES
+
+    text = " ".join(next(x for x in LESSONS if x.number == 2).body.split())
+    assert "The socket buffers only a few kilobytes" not in text
+    assert f"the demo asks for tiny ones ({BUFFER_BYTES // 1024} KB)" in text
+    assert "Linux's defaults are larger" in text
+
+
+def test_lessons_6_and_9_tell_one_story_of_partitions_on_brokers():
+    six = " ".join(next(x for x in LESSONS if x.number == 6).body.split())
+    nine = next(x for x in LESSONS if x.number == 9).body
+    assert "each partition lives on a different broker" not in six
+    assert "the partitions are" in six and "leading a few (lesson 9)" in six
+    assert re.search(r"leader\s+p0 p4\s+p1 p5", nine)  # two leaders per broker
