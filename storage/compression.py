@@ -1,12 +1,14 @@
-"""Compression codecs of RecordBatch v2: gzip, snappy, lz4 and zstd, for reading batches.
+"""Compression codecs of RecordBatch v2: gzip, snappy, lz4 and zstd, for reading and writing.
 
-kcli writes uncompressed batches but reads what Java and librdkafka producers write.  gzip
-comes from the standard library; the other codecs' packages are imported only when a batch
-compressed with them is read, so a missing package costs nothing until then.
+gzip comes from the standard library, snappy, lz4 and zstd from cramjam (one wheel for all
+three), imported only when a batch compressed with them is read or written.  The formats are
+the ones Kafka's clients exchange: gzip with its header, raw snappy when written (xerial
+framing, as Java producers write it, is read too), the LZ4 frame format, zstd frames.
 """
 
 from __future__ import annotations
 
+import gzip
 import struct
 import zlib
 
@@ -27,8 +29,8 @@ def decompress(codec: int, data) -> bytes:
         decompressor = None
     if decompressor is None:
         raise StorageError(
-            f"this batch is compressed with {name}; install the Python package for {name} "
-            f"(python-snappy, lz4 or zstandard) to read it"
+            f"this batch is compressed with {name}, which kcli cannot read; Kafka's codecs are "
+            f"gzip, snappy, lz4 and zstd (reinstall kcli if cramjam is missing)"
         )
     try:
         return decompressor(bytes(data))
@@ -38,31 +40,58 @@ def decompress(codec: int, data) -> bytes:
         ) from None
 
 
+def compress(codec: int, data) -> bytes:
+    """``data`` (a batch's records section) compressed with ``codec`` (1 gzip, 2 snappy,
+    3 lz4, 4 zstd).  Raises StorageError for another codec or a missing package."""
+    name = COMPRESSION_NAMES.get(codec, f"codec {codec}")
+    try:
+        compressor = _compressor(codec)
+    except ImportError:
+        compressor = None
+    if compressor is None:
+        raise StorageError(
+            f"kcli cannot compress with {name}; Kafka's codecs are gzip, snappy, lz4 and zstd"
+        )
+    return compressor(bytes(data))
+
+
+def _compressor(codec: int):
+    if codec == 1:
+        return lambda raw: gzip.compress(raw, compresslevel=6, mtime=0)
+    if codec in (2, 3, 4):
+        import cramjam
+
+        module = {2: cramjam.snappy, 3: cramjam.lz4, 4: cramjam.zstd}[codec]
+        compress = module.compress_raw if codec == 2 else module.compress
+        return lambda raw: bytes(compress(raw))
+    return None
+
+
 def _decompressor(codec: int):
     if codec == 1:
         return lambda raw: zlib.decompress(raw, 16 + zlib.MAX_WBITS)
     if codec == 2:
-        import snappy  # type: ignore[import-not-found]
+        import cramjam
 
         def unsnappy(raw: bytes) -> bytes:
             if not raw.startswith(b"\x82SNAPPY\x00"):
-                return snappy.decompress(raw)
+                return bytes(cramjam.snappy.decompress_raw(raw))
             # xerial framing, as Java producers write it
             out = []
             pos = 16
             while pos < len(raw):
                 (n,) = struct.unpack_from(">i", raw, pos)
-                out.append(snappy.decompress(raw[pos + 4 : pos + 4 + n]))
+                out.append(bytes(cramjam.snappy.decompress_raw(raw[pos + 4 : pos + 4 + n])))
                 pos += 4 + n
             return b"".join(out)
 
         return unsnappy
     if codec == 3:
-        import lz4.frame  # type: ignore[import-not-found]
+        import cramjam
 
-        return lz4.frame.decompress
+        return lambda raw: bytes(cramjam.lz4.decompress(raw))
     if codec == 4:
-        import zstandard  # type: ignore[import-not-found]
+        import cramjam
 
-        return lambda raw: zstandard.ZstdDecompressor().decompressobj().decompress(raw)
+        return lambda raw: bytes(cramjam.zstd.decompress(raw))
     return None
