@@ -422,6 +422,7 @@ def consumed_values(store: Target, topic: str) -> list[str]:
         ("timestamp", '{"value": "bad", "timestamp": 99999999999999999999}', '"timestamp"'),
         ("long-line", '{"value": "' + "x" * 7_000_000 + '"}', "is longer than"),
     ],
+    ids=["timestamp", "long-line"],
 )
 def test_a_bad_line_after_good_ones_states_exactly_what_was_stored(store, name, bad_line, fragment):
     """Issue 12, item 5: four good lines, a bad one, a good one: lines 1-4 are stored and
