@@ -25,7 +25,7 @@ import os
 import select
 import stat
 
-from kcli.timeparse import MAX_TIMESTAMP_MS
+from kcli.client.types import MAX_TIMESTAMP_MS, timestamp_is_valid
 
 # Stdin is read in chunks of this many bytes and handed to the producer this many lines at a
 # time; memory stays constant however long the input is.
@@ -355,7 +355,7 @@ def parse_json_line(raw: bytes, where: str):
     timestamp = obj.get("timestamp", 0)
     if timestamp is None or timestamp == -1:
         timestamp = 0
-    if not _whole_number(timestamp) or not 0 <= timestamp <= MAX_TIMESTAMP_MS:
+    if not timestamp_is_valid(timestamp):
         shown = repr(timestamp) if len(repr(timestamp)) <= 30 else repr(timestamp)[:27] + "..."
         raise BadLine(
             f'{where}: "timestamp" must be milliseconds since the epoch, a whole number from 0 '

@@ -17,15 +17,13 @@ import re
 import time
 from datetime import datetime
 
+from kcli.client.types import MAX_TIMESTAMP_MS
 from kcli.errors import KcliError
 
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _RELATIVE = re.compile(r"^-((?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+)$")
 
-# The last millisecond of 9999-12-31 (UTC), the latest time an ISO-8601 date can name; record
-# timestamps are refused beyond it so that every stored one can be shown as a date.
-MAX_TIMESTAMP_MS = 253_402_300_799_999
 _EPOCH_DIGITS = re.compile(r"\d+", re.ASCII)
 
 EXAMPLES = (

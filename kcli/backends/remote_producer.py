@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from kcli.backends.base import partition_not_found_message, record_too_large_message
 from kcli.backends.remote_errors import _check_reports, _kafka_error, _kafka_exception
-from kcli.client.types import KafkaError, KafkaException, Message
+from kcli.client.types import (
+    KafkaError,
+    KafkaException,
+    Message,
+    invalid_timestamp_message,
+    timestamp_is_valid,
+)
 
 if TYPE_CHECKING:
     from kcli.backends.remote import RemoteBackend
@@ -128,13 +134,9 @@ class RemoteProducer:
                     partition_not_found_message(topic, partitions, partition),
                 )
             )
-        if timestamp and (timestamp.__class__ is not int or timestamp < 0):
+        if timestamp and not timestamp_is_valid(timestamp):
             raise KafkaException(
-                KafkaError(
-                    KafkaError._INVALID_ARG,
-                    f"invalid timestamp {timestamp!r}: use milliseconds since the epoch "
-                    f"(a whole number >= 0; 0 means now)",
-                )
+                KafkaError(KafkaError._INVALID_ARG, invalid_timestamp_message(timestamp))
             )
         if limit is not None:
             size = (len(value) if value else 0) + (len(key) if key else 0)

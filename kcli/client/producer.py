@@ -36,6 +36,8 @@ from kcli.client.types import (
     KafkaError,
     KafkaException,
     Message,
+    invalid_timestamp_message,
+    timestamp_is_valid,
 )
 
 PRODUCER_KEYS = frozenset(
@@ -208,13 +210,9 @@ class Producer:
         if size > meta[1] - _RECORD_OVERHEAD - _BATCH_HEADER_SIZE:
             self._check_size(topic, meta[1], value, key, headers)
         if timestamp:
-            if timestamp.__class__ is not int or timestamp < 0:
+            if not timestamp_is_valid(timestamp):
                 raise KafkaException(
-                    KafkaError(
-                        KafkaError._INVALID_ARG,
-                        f"invalid timestamp {timestamp!r}: use milliseconds since the epoch "
-                        f"(a whole number >= 0; 0 means now)",
-                    )
+                    KafkaError(KafkaError._INVALID_ARG, invalid_timestamp_message(timestamp))
                 )
         else:
             # CreateTime "now" is taken when the buffer is written, at most linger.ms later:
@@ -421,13 +419,9 @@ class Producer:
                     f"0..{partitions - 1}; partition {partition} does not exist",
                 )
             )
-        if timestamp is not None and (timestamp.__class__ is not int or timestamp < 0):
+        if timestamp is not None and not timestamp_is_valid(timestamp):
             raise KafkaException(
-                KafkaError(
-                    KafkaError._INVALID_ARG,
-                    f"invalid timestamp {timestamp!r}: use milliseconds since the epoch "
-                    f"(a whole number >= 0; 0 means now)",
-                )
+                KafkaError(KafkaError._INVALID_ARG, invalid_timestamp_message(timestamp))
             )
         if big:
             self._check_size(topic, max_bytes, value, key, headers)

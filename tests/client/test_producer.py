@@ -282,3 +282,15 @@ def test_acks_and_compression_values_are_checked(store):
         Producer({"data.dir": str(store.data_dir), "acks": "2"})
     with pytest.raises(KafkaException, match="invalid compression.type 'brotli'"):
         Producer({"data.dir": str(store.data_dir), "compression.type": "brotli"})
+
+
+def test_a_timestamp_beyond_9999_is_refused_before_it_is_queued(store, producer):
+    producer.produce("one", b"kept", timestamp=1_700_000_000_000)
+    for bad in (2**63, 99999999999999999999, 253402300800000):
+        with pytest.raises(KafkaException, match="invalid timestamp"):
+            producer.produce("one", b"bad", timestamp=bad)
+    batch = [{"value": b"bad", "timestamp": 2**64}]
+    assert producer.produce_batch("one", batch) == 0
+    assert "invalid timestamp" in batch[0]["_error"].str()
+    assert producer.flush() == 0
+    assert [r.value for r in records(store, "one", 0)] == [b"kept"]
