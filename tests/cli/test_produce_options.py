@@ -75,3 +75,22 @@ def test_perf_produce_takes_acks_and_compression(kcli):
     )
     assert "300" in result.stdout
     assert len(ok(kcli("consume", "perf", "-o", "plain")).stdout.splitlines()) == 300
+
+
+def test_batches_kcli_compresses_are_read_by_librdkafka_through_kcli_serve(tmp_path):
+    """What the local store writes with --compression, a real Kafka client decodes."""
+    from tests.serve.helpers import ServeProcess
+
+    data = tmp_path / "data"
+    ok(run_kcli(data, "topic", "create", "mixed"))
+    expected = []
+    for codec in CODECS:
+        values = [f"{codec} {i}" for i in range(20)]
+        ok(run_kcli(data, "produce", "mixed", "-z", codec, input="\n".join(values) + "\n"))
+        expected += values
+    server = ServeProcess(data, tmp_path / "serve.log").start()
+    try:
+        read = ok(run_kcli(tmp_path, "--bootstrap-server", server.bootstrap, "consume", "mixed"))
+    finally:
+        server.stop()
+    assert read.stdout.splitlines() == expected
