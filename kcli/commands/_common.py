@@ -10,7 +10,8 @@ Acks = Literal["all", "-1", "1", "0"]
 Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
 
 ACKS_HELP = (
-    "Kafka's acks: all (-1, the default, as Kafka's producer) waits until every in-sync replica "
+    "Kafka's acks: all (-1; the default, as Kafka's producer's, unless a --command-config or "
+    "profile sets acks) waits until every in-sync replica "
     "has the record, and fails with NOT_ENOUGH_REPLICAS when they are fewer than "
     "min.insync.replicas; 1 waits for the leader only; 0 does not wait at all (no offsets "
     "known, a lost record goes unnoticed). On a cluster kcli retries a refused write 5 times "
@@ -21,6 +22,18 @@ COMPRESSION_HELP = (
     "Compress each record batch with none (default), gzip, snappy, lz4 or zstd, as kcat's -z "
     "(Kafka's compression.type); consumers decompress transparently."
 )
+
+
+def producer_settings(acks: str | None, compression: str | None) -> dict[str, str]:
+    """--acks and --compression as producer config (only those given: a --command-config or
+    profile's own acks/compression.type stays when an option is left out)."""
+    conf = {}
+    if acks is not None:
+        conf["acks"] = acks
+    if compression is not None:
+        conf["compression.type"] = compression
+    return conf
+
 
 OUTPUT_HELP = (
     "Output form: table (default on a terminal), plain (default in a pipe) or json (one "

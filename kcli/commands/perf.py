@@ -11,6 +11,7 @@ from kcli.commands._common import (
     backend,
     client_error,
     output_option,
+    producer_settings,
 )
 
 app = typer.Typer(
@@ -39,9 +40,11 @@ def perf_produce(
         help="Records per second at most (-1: as fast as possible).",
         metavar="RATE",
     ),
-    acks: Acks = typer.Option("all", "--acks", help=ACKS_HELP, metavar="ACKS"),
-    compression: Compression = typer.Option(
-        "none", "--compression", "-z", help=COMPRESSION_HELP, metavar="CODEC"
+    acks: Acks | None = typer.Option(
+        None, "--acks", help=ACKS_HELP, metavar="ACKS", show_default=False
+    ),
+    compression: Compression | None = typer.Option(
+        None, "--compression", "-z", help=COMPRESSION_HELP, metavar="CODEC", show_default=False
     ),
     output: Output | None = output_option(),
 ) -> None:
@@ -65,7 +68,7 @@ def perf_produce(
         raise typer.BadParameter("use a rate > 0, or -1 for no limit", param_hint="'--throughput'")
     payload = "".join(random.choices(string.ascii_uppercase, k=record_size)).encode()
     try:
-        producer = backend().producer({"acks": acks, "compression.type": compression})
+        producer = backend().producer(producer_settings(acks, compression))
     except KafkaException as exc:
         raise client_error(exc) from None
     latencies: list[float] = []

@@ -13,6 +13,7 @@ from kcli.commands._common import (
     backend,
     client_error,
     output_option,
+    producer_settings,
 )
 
 INPUT_HELP = (
@@ -70,10 +71,12 @@ def produce(
         "KEY from a compacted topic.",
         metavar="",
     ),
-    compression: Compression = typer.Option(
-        "none", "--compression", "-z", help=COMPRESSION_HELP, metavar="CODEC"
+    compression: Compression | None = typer.Option(
+        None, "--compression", "-z", help=COMPRESSION_HELP, metavar="CODEC", show_default=False
     ),
-    acks: Acks = typer.Option("all", "--acks", help=ACKS_HELP, metavar="ACKS"),
+    acks: Acks | None = typer.Option(
+        None, "--acks", help=ACKS_HELP, metavar="ACKS", show_default=False
+    ),
     output: Output | None = output_option(),
 ) -> None:
     """Write records to a topic; exit status 0 means every record is stored (fsynced on the local store; on a cluster, acknowledged as --acks asks).
@@ -135,8 +138,7 @@ def produce(
             {
                 "linger.ms": 1000,
                 "delivery.report.only.error": not detail,
-                "acks": acks,
-                "compression.type": compression,
+                **producer_settings(acks, compression),
             }
         )
     except KafkaException as exc:
