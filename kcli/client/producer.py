@@ -56,9 +56,8 @@ PRODUCER_KEYS = frozenset(
         "compression.codec",
     }
 )
-# Kafka's producer settings with a fixed set of values (its defaults first).
+# Kafka's acks values (its default first).
 ACKS_VALUES = ("all", "-1", "0", "1")
-COMPRESSION_TYPES = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 
 # librdkafka's defaults.
 DEFAULT_LINGER_MS = 5
@@ -125,16 +124,17 @@ class Producer:
                     f"invalid acks {conf['acks']!r}: use 0, 1 or all (-1)",
                 )
             )
+        from storage.compression import CODECS
+
         codec = str(conf.get("compression.type", conf.get("compression.codec", "none"))).lower()
-        if codec not in COMPRESSION_TYPES:
+        if codec not in CODECS:
             raise KafkaException(
                 KafkaError(
                     KafkaError._INVALID_ARG,
-                    f"invalid compression.type {codec!r}: use one of "
-                    f"{', '.join(COMPRESSION_TYPES)}",
+                    f"invalid compression.type {codec!r}: use one of {', '.join(CODECS)}",
                 )
             )
-        self._codec = COMPRESSION_TYPES[codec]
+        self._codec = CODECS[codec]
         only_error = str(conf.get("delivery.report.only.error", "false")).lower()
         self._only_errors = only_error in ("true", "1")
         from storage import RoundRobin, Store
