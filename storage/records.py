@@ -50,6 +50,7 @@ from storage.record_batch import (
     BatchHeader,
     ProducerRecord,
     Record,
+    compress_batch,
     compute_crc,
     crc_is_valid,
     read_header,
@@ -71,6 +72,7 @@ from storage.varint import zigzag_varint_uncached as _zigzag_varint
 
 # The codec's public names, wherever they live: importers use ``storage.records``.
 __all__ = [
+    "compress_batch",
     "CREATE_TIME",
     "HEADER",
     "LOG_APPEND_TIME",

@@ -1,6 +1,9 @@
 """``kcli group simulate``: the assignors side by side, and what moves when a consumer joins
 and when one leaves."""
 
+# Start-up: kcli.render is imported by every command that prints, a one-record `kcli produce`
+# included, so rich's tables, text and live views are imported where they are used.
+
 from __future__ import annotations
 
 from kcli.render.groups import _assignment_str, _table

@@ -1,6 +1,9 @@
 """``kcli group``: the group list, a group's partitions, members and state, the live watch,
 the offset-reset plan and the assignor simulation, as JSON, plain lines or rich tables."""
 
+# Start-up: kcli.render is imported by every command that prints, a one-record `kcli produce`
+# included, so rich's tables, text and live views are imported where they are used.
+
 from __future__ import annotations
 
 import sys

@@ -1,6 +1,8 @@
 """Lessons as they are shown: Markdown rendered for the terminal, paged when it is longer than
 the screen, and the plain lines ``kcli learn`` prints around them."""
 
+# rich (and its Markdown, slow to import) is imported only when a lesson is shown.
+
 from __future__ import annotations
 
 import os

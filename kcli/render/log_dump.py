@@ -1,6 +1,9 @@
 """``kcli log dump``: the segment files, their indexes and batches, as plain lines like
 kafka-dump-log, JSON Lines with a "type" field, or rich tables."""
 
+# Start-up: kcli.render is imported by every command that prints, a one-record `kcli produce`
+# included, so rich's tables, text and live views are imported where they are used.
+
 from __future__ import annotations
 
 import sys

@@ -5,6 +5,9 @@ terminal; the rich consoles; one line of data, one JSON line, a note or hint on 
 human-readable sizes and durations; a generic rich table and its tab-separated plain twin.
 """
 
+# Start-up: kcli.render is imported by every command that prints, a one-record `kcli produce`
+# included, so rich's tables, text and live views are imported where they are used.
+
 from __future__ import annotations
 
 import json
