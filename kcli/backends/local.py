@@ -93,6 +93,9 @@ class LocalBackend(Backend):
             overrides=dict(d.overrides),
         )
 
+    def max_message_bytes(self, name: str) -> int:
+        return self.store.topic(name).config.max_message_bytes
+
     def segments(self, name: str) -> dict[int, list]:
         meta = self.store.topic(name)
         return {p: self.store.log(name, p).segments() for p in range(meta.partitions)}

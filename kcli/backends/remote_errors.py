@@ -31,6 +31,8 @@ _ERR_STATE = -172
 _UNREACHABLE = frozenset({_ERR_SSL, _ERR_TRANSPORT, _ERR_RESOLVE, _ERR_ALL_BROKERS_DOWN})
 # Kafka's error codes that need words of kcli's own.
 _UNKNOWN_TOPIC_OR_PART = 3
+_NOT_ENOUGH_REPLICAS = 19
+_NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20
 _INVALID_TOPIC = 17
 _ILLEGAL_GENERATION = 22
 _INVALID_GROUP_ID = 24
@@ -127,11 +129,28 @@ def _librdkafka_logger(connection: Connection, debug: bool) -> logging.Logger:
     return logger
 
 
+# Errors a producer can get whose Kafka name alone does not say what happened or what to do.
+_PRODUCE_ERROR_WORDS = {
+    _NOT_ENOUGH_REPLICAS: (
+        "NOT_ENOUGH_REPLICAS: the partition has fewer in-sync replicas than its "
+        "min.insync.replicas, so the cluster refuses acks=all writes; "
+        "start the stopped brokers and retry once they are back in the ISR, or produce with "
+        "--acks 1, which does not wait for the replicas"
+    ),
+    _NOT_ENOUGH_REPLICAS_AFTER_APPEND: (
+        "NOT_ENOUGH_REPLICAS_AFTER_APPEND: the leader wrote the records, but in-sync replicas "
+        "fell below min.insync.replicas before they copied them, so they are not acknowledged "
+        "(a retry may store them twice); start the stopped brokers"
+    ),
+}
+
+
 def _kafka_error(backend: RemoteBackend, err):
-    """confluent-kafka's KafkaError as kcli's (secrets masked)."""
+    """confluent-kafka's KafkaError as kcli's (secrets masked; some errors explained)."""
     from kcli.client.types import KafkaError
 
-    return KafkaError(err.code(), backend.connection.scrub(err.str()), err.fatal(), err.retriable())
+    text = _PRODUCE_ERROR_WORDS.get(err.code()) or backend.connection.scrub(err.str())
+    return KafkaError(err.code(), text, err.fatal(), err.retriable())
 
 
 def _kafka_exception(backend: RemoteBackend, exc):

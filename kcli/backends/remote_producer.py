@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from kcli.backends.base import partition_not_found_message, record_too_large_message
 from kcli.backends.remote_errors import _check_reports, _kafka_error, _kafka_exception
 from kcli.client.types import KafkaError, KafkaException, Message
-from kcli.errors import KcliError
 
 if TYPE_CHECKING:
     from kcli.backends.remote import RemoteBackend
@@ -24,6 +23,10 @@ PRODUCER_DEFAULTS = {
     # Keys land where Kafka's Java producer (and the local store) put them.
     "partitioner": "murmur2_random",
     "allow.auto.create.topics": False,
+    # librdkafka retries a failed produce request until message.timeout.ms (5 minutes); a
+    # command should say within seconds why the cluster refuses (NOT_ENOUGH_REPLICAS while
+    # brokers are down), so kcli retries 5 times, about 2.5 s with retry.backoff.ms's backoff.
+    "retries": 5,
 }
 # A record's bytes in a batch besides key, value and headers (at most), and a batch header.
 _RECORD_OVERHEAD = 36
@@ -57,12 +60,7 @@ class RemoteProducer:
             partitions = self._backend.topic(topic).partitions
         except StorageError as exc:
             raise KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, str(exc))) from None
-        try:
-            config, _ = self._backend.topic_configs(topic)
-            limit = config.get("max.message.bytes")
-        except KcliError:  # not allowed to read configs: the broker still checks
-            limit = None
-        meta = (partitions, limit if isinstance(limit, int) else None)
+        meta = (partitions, self._backend.max_message_bytes(topic))
         self._meta[topic] = meta
         return meta
 
@@ -77,12 +75,14 @@ class RemoteProducer:
         def report(err, msg):
             kerr = None if err is None else _kafka_error(backend, err)
             ts_type, ts = msg.timestamp()
+            offset = msg.offset()
             cb(
                 kerr,
                 Message(
                     msg.topic(),
                     msg.partition(),
-                    msg.offset(),
+                    # acks=0: no answer, no offset (-1, as in Kafka's RecordMetadata)
+                    -1 if offset is None else offset,
                     ts_type,
                     ts,
                     msg.key(),

@@ -6,6 +6,9 @@ buffer is appended to the partition's log (one write, one fsync) when it is full
 and ``poll()`` is called, or at ``flush()``.  Delivery reports (``on_delivery(err, msg)``)
 are served from ``poll()`` and ``flush()`` once the records are durable on disk: a
 report without an error means the record survives a crash, like ``acks=all`` on a cluster.
+``acks`` is accepted with Kafka's values (0, 1, all/-1) and changes nothing: the store has no
+replicas, and every append is fsynced before its report whatever ``acks`` says.
+``compression.type`` (none, gzip, snappy, lz4, zstd) compresses each batch as it is written.
 
 Which partition a record goes to
 --------------------------------
@@ -46,8 +49,14 @@ PRODUCER_KEYS = frozenset(
         "queue.buffering.max.messages",
         "on_delivery",
         "delivery.report.only.error",
+        "acks",
+        "compression.type",
+        "compression.codec",
     }
 )
+# Kafka's producer settings with a fixed set of values (its defaults first).
+ACKS_VALUES = ("all", "-1", "0", "1")
+COMPRESSION_TYPES = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 
 # librdkafka's defaults.
 DEFAULT_LINGER_MS = 5
@@ -106,18 +115,37 @@ class Producer:
             raise KafkaException(
                 KafkaError(KafkaError._INVALID_ARG, "on_delivery must be a callable(err, msg)")
             )
+        acks = str(conf.get("acks", "all")).lower()
+        if acks not in ACKS_VALUES:
+            raise KafkaException(
+                KafkaError(
+                    KafkaError._INVALID_ARG,
+                    f"invalid acks {conf['acks']!r}: use 0, 1 or all (-1)",
+                )
+            )
+        codec = str(conf.get("compression.type", conf.get("compression.codec", "none"))).lower()
+        if codec not in COMPRESSION_TYPES:
+            raise KafkaException(
+                KafkaError(
+                    KafkaError._INVALID_ARG,
+                    f"invalid compression.type {codec!r}: use one of "
+                    f"{', '.join(COMPRESSION_TYPES)}",
+                )
+            )
+        self._codec = COMPRESSION_TYPES[codec]
         only_error = str(conf.get("delivery.report.only.error", "false")).lower()
         self._only_errors = only_error in ("true", "1")
         from storage import RoundRobin, Store
         from storage.log import encode_batches
         from storage.partitioner import partition_for_key
-        from storage.records import ProducerRecord
+        from storage.records import ProducerRecord, compress_batch
 
         self._store = Store(self._data_dir)
         self._round_robin = RoundRobin()
         self._partition_for_key = partition_for_key
         self._record_type = ProducerRecord
         self._encode = encode_batches
+        self._compress = compress_batch
         # topic -> (partition count, max.message.bytes, uses LogAppendTime)
         self._meta: dict[str, tuple[int, int, bool]] = {}
         self._buffers: dict[tuple[str, int], _Buffer] = {}
@@ -449,6 +477,8 @@ class Producer:
             log = self._store.log(buf.topic, buf.partition)
             config = log.config
             batches = self._encode(records, now, config.max_message_bytes, _RECORDS_PER_BATCH)
+            if self._codec:
+                batches = [self._compress(b, self._codec) for b in batches]
             info = log.append(batches)
         except StorageError as exc:
             err = KafkaError(_error_code(exc), str(exc))
