@@ -138,7 +138,9 @@ def test_js_two_member_group_splits_the_partitions(js_modules, js_server):
     results = {}
 
     def member(name):
-        results[name] = run_js(js_modules, "kafkajs", "group-member", js_server.bootstrap, topic, 3000)
+        results[name] = run_js(
+            js_modules, "kafkajs", "group-member", js_server.bootstrap, topic, 3000
+        )
 
     threads = [threading.Thread(target=member, args=(n,)) for n in ("a", "b")]
     for t in threads:
@@ -214,3 +216,27 @@ def test_platformatic_admin_calls_at_kafka_4_versions(js_modules, js_server):
     result = run_js(js_modules, "platformatic", "admin", js_server.bootstrap, topic)
     assert result["partitions"] == 2
     assert result["logEnd"] == 2
+
+
+@pytest.mark.parametrize(
+    "client,codec",
+    [
+        ("kafkajs", "gzip"),
+        ("kafkajs", "snappy"),
+        ("platformatic", "snappy"),
+        ("platformatic", "lz4"),
+    ],
+)
+def test_js_consumers_read_batches_kcli_compressed(js_modules, js_server, client, codec):
+    topic = f"js-kcli-{codec}-{client}"
+    _create(js_server, topic)
+    values = [f"kcli-{codec}-{i}" for i in range(10)]
+    subprocess.run(
+        ["kcli", "--data-dir", str(js_server.data_dir), "produce", topic, "--compression", codec],
+        input="\n".join(values) + "\n",
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    read = run_js(js_modules, client, "consume", js_server.bootstrap, topic, 10)["values"]
+    assert [v["value"] for v in read] == values
