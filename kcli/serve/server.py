@@ -419,7 +419,11 @@ class KafkaServer:
         except UnsupportedVersion as exc:
             if exc.api.key == API_VERSIONS_KEY:
                 # Routine: a client newer than kcli serve starts with its own highest version.
-                log.debug("%s: %s; answering with ApiVersions v0", conn.label, exc)
+                log.info(
+                    "%s: %s; answered UNSUPPORTED_VERSION with the supported versions (v0)",
+                    conn.peer,
+                    exc,
+                )
                 await self._write(
                     conn, writer, unsupported_api_versions_response(exc.correlation_id)
                 )
