@@ -128,8 +128,9 @@ def test_js_consumer_reads_what_kcli_wrote(js_modules, js_server, client):
     assert [(v["offset"], v["value"]) for v in values] == [(i, f"v{i}") for i in range(5)]
 
 
-def test_js_two_member_group_splits_the_partitions(js_modules, js_server):
-    topic = "js-pair"
+@pytest.mark.parametrize("client", CLIENTS)
+def test_js_two_member_group_splits_the_partitions(js_modules, js_server, client):
+    topic = f"js-pair-{client}"
     store = _create(js_server, topic, 2)
     from storage import ProducerRecord
 
