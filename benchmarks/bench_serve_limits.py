@@ -1,6 +1,7 @@
 """What small hostile inputs cost `kcli serve`, and what other clients see meanwhile.
 
-    python benchmarks/bench_serve_limits.py [--metadata-mb 6] [--idle 1000] [--wait-s 15]
+    python benchmarks/bench_serve_limits.py [--metadata-mb 6] [--name-bytes 200] [--idle 1000]
+                                            [--wait-s 15]
 
 Two measurements, each against a fresh server:
 
@@ -72,11 +73,11 @@ def api_versions_ping(host: str, port: int, timeout: float = 30.0) -> float | No
         return None
 
 
-def metadata_flood(host: str, port: int, pid: int, megabytes: float) -> None:
-    name_len = 200
+def metadata_flood(host: str, port: int, pid: int, megabytes: float, name_len: int) -> None:
     count = int(megabytes * 1_000_000 / (name_len + 2))
     names = b"".join(
-        struct.pack(">h", name_len) + (b"t%09d" % i).ljust(name_len, b"x") for i in range(count)
+        struct.pack(">h", name_len) + (b"t%09d" % i).ljust(name_len, b"x")[:name_len]
+        for i in range(count)
     )
     # Metadata v4: array of names, allow_auto_topic_creation false (nothing is created).
     body = struct.pack(">i", count) + names + b"\x00"
@@ -168,13 +169,14 @@ def idle_flood(host: str, port: int, idle: int, wait_s: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--metadata-mb", type=float, default=6.0)
+    parser.add_argument("--name-bytes", type=int, default=200)
     parser.add_argument("--idle", type=int, default=1000)
     parser.add_argument("--wait-s", type=float, default=15.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as d:
         proc, host, port = start_server(Path(d) / "a")
         try:
-            metadata_flood(host, port, proc.pid, args.metadata_mb)
+            metadata_flood(host, port, proc.pid, args.metadata_mb, args.name_bytes)
         finally:
             proc.terminate()
             proc.wait(60)

@@ -2,8 +2,9 @@
 
 Every codec comes from cramjam, one wheel with no further dependencies, so a batch that a
 Java, librdkafka or JavaScript producer compressed is readable with a plain install.  The
-framing is Kafka's: gzip members; snappy in the xerial framing Java producers write (raw
-snappy, as some other clients write it, is read too); lz4 and zstd frames.
+framing is what Kafka's clients exchange: gzip members; raw snappy when written (every client
+reads it; Java's reads it too) and also the xerial framing Java producers write when read;
+lz4 and zstd frames.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ NONE, GZIP, SNAPPY, LZ4, ZSTD = 0, 1, 2, 3, 4
 CODECS = {name: codec for codec, name in COMPRESSION_NAMES.items()}
 # snappy-java's stream header: magic, then version 1 and minimum compatible version 1.
 _XERIAL_HEADER = b"\x82SNAPPY\x00" + struct.pack(">ii", 1, 1)
-# snappy-java compresses its input in blocks of this size.
-_XERIAL_BLOCK = 32 * 1024
 _INT32 = struct.Struct(">i")
 
 
@@ -42,11 +41,9 @@ def compress(codec: int, data) -> bytes:
     if codec == GZIP:
         return bytes(cramjam.gzip.compress(raw))
     if codec == SNAPPY:
-        blocks = [_XERIAL_HEADER]
-        for pos in range(0, len(raw), _XERIAL_BLOCK):
-            block = bytes(cramjam.snappy.compress_raw(raw[pos : pos + _XERIAL_BLOCK]))
-            blocks.append(_INT32.pack(len(block)) + block)
-        return b"".join(blocks)
+        # Raw, not xerial-framed: some clients (librdkafka-based ones read both) cannot read
+        # the framing, and Java's SnappyInputStream reads raw snappy too.
+        return bytes(cramjam.snappy.compress_raw(raw))
     if codec == LZ4:
         return bytes(cramjam.lz4.compress(raw))
     if codec == ZSTD:

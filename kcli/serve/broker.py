@@ -195,7 +195,8 @@ class Broker:
             brokers=[broker],
             cluster_id=self.cluster_id,
             controller_id=NODE_ID,
-            topics=[_metadata_topic(t) for t in topics],
+            # Thousands of topics take a while to describe: built in the pool.
+            topics=await self.run(_metadata_topics, topics),
             error_code=0,
         )
 
@@ -541,6 +542,10 @@ class Broker:
                 )
             ],
         )
+
+
+def _metadata_topics(topics: list[TopicInfo]) -> list:
+    return [_metadata_topic(t) for t in topics]
 
 
 def _metadata_topic(t: TopicInfo):

@@ -30,6 +30,7 @@ from kcli.serve.partitions import Partitions
 from kcli.serve.protocol import (
     API_VERSIONS_KEY,
     APIS,
+    METADATA_KEY,
     MIN_REQUEST_BYTES,
     ProtocolError,
     Request,
@@ -419,7 +420,11 @@ class KafkaServer:
         except UnsupportedVersion as exc:
             if exc.api.key == API_VERSIONS_KEY:
                 # Routine: a client newer than kcli serve starts with its own highest version.
-                log.debug("%s: %s; answering with ApiVersions v0", conn.label, exc)
+                log.info(
+                    "%s: %s; answered UNSUPPORTED_VERSION with the supported versions (v0)",
+                    conn.peer,
+                    exc,
+                )
                 await self._write(
                     conn, writer, unsupported_api_versions_response(exc.correlation_id)
                 )
@@ -437,7 +442,14 @@ class KafkaServer:
                 response = await self._dispatch_watching(conn, reader, writer, request)
             else:
                 response = await self._dispatch(conn, request)
-            data = None if response is None else encode_response(request, response)
+            if response is None:
+                data = None
+            elif request.size > SMALL_FRAME or request.api.key == METADATA_KEY:
+                # Large answers (Metadata's grow with the topics, not the request) are
+                # encoded in the pool, so that they do not stall other connections.
+                data = await self.run(encode_response, request, response)
+            else:
+                data = encode_response(request, response)
         except (CloseConnection, ConnectionError):
             raise
         except Exception as exc:

@@ -13,7 +13,7 @@ import asyncio
 import signal
 import sys
 
-from kcli.serve import broker
+from kcli.serve import partitions
 from kcli.serve.config import BrokerConfig
 from kcli.serve.server import KafkaServer
 from storage import Store
@@ -34,9 +34,10 @@ def main() -> None:
     data_dir, code = sys.argv[1], _Code(int(sys.argv[2]))
 
     def refuse(self, topic, partition, records):
-        return broker._Appended(code, message=f"{code.name} (refused by the test broker)")
+        return partitions.Appended(code, message=f"{code.name} (refused by the test broker)")
 
-    broker.Broker._append = refuse
+    # The broker appends through Partitions only: the one place a replica layer plugs in.
+    partitions.Partitions.append = refuse
 
     async def serve() -> None:
         server = KafkaServer(Store(data_dir), BrokerConfig(), "127.0.0.1", 0)

@@ -128,8 +128,9 @@ def test_js_consumer_reads_what_kcli_wrote(js_modules, js_server, client):
     assert [(v["offset"], v["value"]) for v in values] == [(i, f"v{i}") for i in range(5)]
 
 
-def test_js_two_member_group_splits_the_partitions(js_modules, js_server):
-    topic = "js-pair"
+@pytest.mark.parametrize("client", CLIENTS)
+def test_js_two_member_group_splits_the_partitions(js_modules, js_server, client):
+    topic = f"js-pair-{client}"
     store = _create(js_server, topic, 2)
     from storage import ProducerRecord
 
@@ -138,7 +139,9 @@ def test_js_two_member_group_splits_the_partitions(js_modules, js_server):
     results = {}
 
     def member(name):
-        results[name] = run_js(js_modules, "kafkajs", "group-member", js_server.bootstrap, topic, 3000)
+        results[name] = run_js(
+            js_modules, "kafkajs", "group-member", js_server.bootstrap, topic, 3000
+        )
 
     threads = [threading.Thread(target=member, args=(n,)) for n in ("a", "b")]
     for t in threads:
@@ -214,3 +217,27 @@ def test_platformatic_admin_calls_at_kafka_4_versions(js_modules, js_server):
     result = run_js(js_modules, "platformatic", "admin", js_server.bootstrap, topic)
     assert result["partitions"] == 2
     assert result["logEnd"] == 2
+
+
+@pytest.mark.parametrize(
+    "client,codec",
+    [
+        ("kafkajs", "gzip"),
+        ("kafkajs", "snappy"),
+        ("platformatic", "snappy"),
+        ("platformatic", "lz4"),
+    ],
+)
+def test_js_consumers_read_batches_kcli_compressed(js_modules, js_server, client, codec):
+    topic = f"js-kcli-{codec}-{client}"
+    _create(js_server, topic)
+    values = [f"kcli-{codec}-{i}" for i in range(10)]
+    subprocess.run(
+        ["kcli", "--data-dir", str(js_server.data_dir), "produce", topic, "--compression", codec],
+        input="\n".join(values) + "\n",
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    read = run_js(js_modules, client, "consume", js_server.bootstrap, topic, 10)["values"]
+    assert [v["value"] for v in read] == values

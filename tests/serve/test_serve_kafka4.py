@@ -159,7 +159,9 @@ def test_topic_ids_are_stable_and_serve_metadata_produce_fetch_and_delete(shared
         topics=[DeleteTopicsRequest.DeleteTopicState(name=None, topic_id=stored)],
         timeout_ms=5000,
     )
-    assert [(r.name, r.topic_id, r.error_code) for r in deleted.responses] == [("ids-topic", stored, 0)]
+    assert [(r.name, r.topic_id, r.error_code) for r in deleted.responses] == [
+        ("ids-topic", stored, 0)
+    ]
     assert not Store(shared_server.data_dir).topic_exists("ids-topic")
     c.close()
 
@@ -190,7 +192,11 @@ def test_describe_topic_partitions_pages_with_a_cursor(shared_server):
 def test_find_coordinator_v4_answers_every_key(shared_server):
     c = _client(shared_server)
     response = c.call(
-        FindCoordinatorRequest, FindCoordinatorResponse, 6, key_type=0, coordinator_keys=["g1", "g2"]
+        FindCoordinatorRequest,
+        FindCoordinatorResponse,
+        6,
+        key_type=0,
+        coordinator_keys=["g1", "g2"],
     )
     assert [(x.key, x.node_id, x.port, x.error_code) for x in response.coordinators] == [
         ("g1", 0, shared_server.port, 0),
@@ -226,7 +232,10 @@ def test_any_int64_is_a_committed_offset_and_offset_fetch_v8_reads_several_group
         ],
         require_stable=False,
     )  # fmt: skip
-    found = {g.group_id: (g.error_code, g.topics[0].partitions[0].committed_offset) for g in response.groups}
+    found = {
+        g.group_id: (g.error_code, g.topics[0].partitions[0].committed_offset)
+        for g in response.groups
+    }
     assert found == {"neg-a": (0, -2), "neg-b": (0, -1), "neg-c": (0, 2**62)}
     c.close()
     # kcli group describe shows a negative committed offset as "-", with a note.
@@ -241,7 +250,9 @@ def test_any_int64_is_a_committed_offset_and_offset_fetch_v8_reads_several_group
 
 
 def _join_and_sync(c, group: str, topic: str) -> str:
-    protocol = JoinGroupRequest.JoinGroupRequestProtocol(name="range", metadata=encode_subscription([topic]))
+    protocol = JoinGroupRequest.JoinGroupRequestProtocol(
+        name="range", metadata=encode_subscription([topic])
+    )
     fields = dict(
         group_id=group, session_timeout_ms=10_000, rebalance_timeout_ms=10_000, group_instance_id=None,
         protocol_type="consumer", protocols=[protocol], reason=None,
@@ -257,7 +268,11 @@ def _join_and_sync(c, group: str, topic: str) -> str:
         assignments=[SyncGroupRequest.SyncGroupRequestAssignment(
             member_id=joined.member_id, assignment=encode_assignment([(topic, 0)]))],
     )  # fmt: skip
-    assert (synced.error_code, synced.protocol_type, synced.protocol_name) == (0, "consumer", "range")
+    assert (synced.error_code, synced.protocol_type, synced.protocol_name) == (
+        0,
+        "consumer",
+        "range",
+    )
     return joined.member_id
 
 
@@ -271,14 +286,22 @@ def test_describe_groups_says_empty_at_once_after_the_last_member_leaves(shared_
     )  # fmt: skip
     assert left.error_code == 0
     described = c.call(
-        DescribeGroupsRequest, DescribeGroupsResponse, 6, groups=["leave-group"], include_authorized_operations=False
+        DescribeGroupsRequest,
+        DescribeGroupsResponse,
+        6,
+        groups=["leave-group"],
+        include_authorized_operations=False,
     )
     group = described.groups[0]
     assert (group.group_state, group.members) == ("Empty", [])
     # An admin tool's offset reset, at once: the store must see no live member either.
     GroupStore(Store(shared_server.data_dir)).commit_offsets("leave-group", {("leave-topic", 0): 0})
-    listed = c.call(ListGroupsRequest, ListGroupsResponse, 5, states_filter=["Empty"], types_filter=[])
-    assert ("leave-group", "Empty", "classic") in {(g.group_id, g.group_state, g.group_type) for g in listed.groups}
+    listed = c.call(
+        ListGroupsRequest, ListGroupsResponse, 5, states_filter=["Empty"], types_filter=[]
+    )
+    assert ("leave-group", "Empty", "classic") in {
+        (g.group_id, g.group_state, g.group_type) for g in listed.groups
+    }
     stable = c.call(ListGroupsRequest, ListGroupsResponse, 4, states_filter=["Stable"])
     assert "leave-group" not in {g.group_id for g in stable.groups}
     c.close()
@@ -311,7 +334,9 @@ def test_alter_configs_replaces_a_topics_configs(shared_server):
                             configs=[resource.AlterableConfig(name="retention.ms", value="7200000")])],
     )  # fmt: skip
     assert response.responses[0].error_code == 0
-    assert store.topic("alter-topic").overrides == {"retention.ms": 7200000}  # segment.bytes dropped
+    assert store.topic("alter-topic").overrides == {
+        "retention.ms": 7200000
+    }  # segment.bytes dropped
     bad = c.call(
         AlterConfigsRequest, AlterConfigsResponse, 0, validate_only=False,
         resources=[resource(resource_type=2, resource_name="alter-topic",
@@ -393,17 +418,33 @@ def test_every_codec_round_trips_in_kafkas_framing():
     data = b"kafka records " * 5000
     for codec in (1, 2, 3, 4):
         assert decompress(codec, compress(codec, data)) == data
-    # xerial-framed snappy (Java) and raw snappy (some other clients) both read.
+    # The xerial framing Java producers write (header, then length-prefixed raw blocks) reads.
+    import struct
+
     import cramjam
 
-    assert decompress(2, bytes(cramjam.snappy.compress_raw(data))) == data
+    blocks = [
+        bytes(cramjam.snappy.compress_raw(data[i : i + 32768])) for i in range(0, len(data), 32768)
+    ]
+    xerial = (
+        b"\x82SNAPPY\x00"
+        + struct.pack(">ii", 1, 1)
+        + b"".join(struct.pack(">i", len(b)) + b for b in blocks)
+    )
+    assert decompress(2, xerial) == data
 
 
 def test_librdkafka_zstd_lz4_snappy_batches_are_read_by_kcli_consume(shared_server):
     for codec in ("zstd", "lz4", "snappy", "gzip"):
         topic = f"ck-{codec}"
         _topic(shared_server, topic)
-        producer = CkProducer({"bootstrap.servers": shared_server.bootstrap, "compression.type": codec, "linger.ms": 50})
+        producer = CkProducer(
+            {
+                "bootstrap.servers": shared_server.bootstrap,
+                "compression.type": codec,
+                "linger.ms": 50,
+            }
+        )
         for i in range(20):
             producer.produce(topic, value=f"{codec}-{i}".encode() * 5)
         assert producer.flush(30) == 0

@@ -191,7 +191,9 @@ def test_api_versions_v3_answers_with_a_v0_response_header(client):
     assert ApiVersionsResponse.decode(body, version=3).error_code == 0
 
 
-def test_unsupported_api_versions_version_gets_v0_error_body_and_connection_stays(client):
+def test_unsupported_api_versions_version_gets_v0_error_body_and_connection_stays(
+    shared_server, client
+):
     client.correlation_id += 1
     # ApiVersions v5, as a client newer than Kafka 4.1 would send first: header v2 (flexible).
     body = b"\x04new\x029\x00"  # compact strings client_software_name/version, no tags
@@ -210,6 +212,13 @@ def test_unsupported_api_versions_version_gets_v0_error_body_and_connection_stay
         client_software_version="9",
     )
     assert again.error_code == 0
+    wait_for(
+        lambda: (
+            "ApiVersions v5 is not supported" in shared_server.log()
+            and "answered UNSUPPORTED_VERSION" in shared_server.log()
+        ),
+        what="log line",
+    )
 
 
 def test_unsupported_version_of_another_api_closes_the_connection(shared_server, client):

@@ -70,7 +70,10 @@ BAD_INPUTS = {
     "truncated frame": (struct.pack(">i", 100) + b"\0" * 50, "after 50 bytes of a 100-byte frame"),
     "unknown api key": (_frame(_header(999, 0)), "API key 999 is not one kcli serve implements"),
     # SaslHandshake (17): a real Kafka API that kcli serve does not offer (no authentication).
-    "api kcli serve does not implement": (_frame(_header(17, 1)), "API key 17 is not one kcli serve implements"),
+    "api kcli serve does not implement": (
+        _frame(_header(17, 1)),
+        "API key 17 is not one kcli serve implements",
+    ),
     "garbage body": (_frame(_header(0, 8) + b"\x00\x01"), "cannot decode Produce v8 request"),
     "request cut inside its frame": (_frame(_metadata_v8()[:-3]), "cannot decode Metadata v8"),
     "client id longer than the frame": (

@@ -143,6 +143,25 @@ async function platformatic () {
   if (scenario === 'consume') {
     done({ values: await consumeAll(`${topic}-platformatic`, Number(arg)) })
   }
+  if (scenario === 'group-member') {
+    // As kafkajs's: one member of two, reporting its one partition and what it read.
+    const consumer = new Consumer({ ...base, groupId: `${topic}-pair`, deserializers: stringDeserializers, sessionTimeout: 10_000, heartbeatInterval: 500 })
+    let assigned = []
+    let timer = null
+    const finished = new Promise(resolve => {
+      consumer.on('consumer:group:join', ({ assignments }) => {
+        assigned = (assignments || []).filter(a => a.topic === topic).flatMap(a => a.partitions)
+        if (assigned.length === 1 && !timer) timer = setTimeout(resolve, Number(arg))
+      })
+    })
+    const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: 100 })
+    const values = []
+    stream.on('data', message => values.push({ partition: message.partition, value: message.value }))
+    await finished
+    await stream.close()
+    await consumer.close()
+    done({ assigned, values })
+  }
   if (scenario === 'alter-configs') {
     const admin = new Admin(base)
     await admin.incrementalAlterConfigs({
