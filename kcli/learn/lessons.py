@@ -17,7 +17,8 @@ A lesson file (``tutorials/NN-slug.md``) looks like::
     ...
 
 The sections named ``Hint`` and ``Solution`` are kept out of ``kcli learn show`` and shown by
-``kcli learn hint``.  Every ```` ```console ```` block holds commands after a ``$ `` prompt
+``kcli learn hint``.  A lesson is known by its slug (``what-is-kafka``), which stays when
+lessons are inserted and renumbered; its number is only where it stands in the course.  Every ```` ```console ```` block holds commands after a ``$ `` prompt
 (continuation lines after ``> ``) followed by the output a learner should see.  The words after
 ``console`` in the fence are for the runner that executes lessons in the test suite:
 ``background`` (start the commands and leave them running, as in another terminal),
