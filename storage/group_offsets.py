@@ -92,6 +92,7 @@ class GroupOffsets:
         *,
         generation: int = -1,
         member_id: str = "",
+        instance_id: str | None = None,
     ) -> None:
         """Store committed offsets, checked as Kafka's coordinator checks an OffsetCommit.
 
@@ -118,7 +119,7 @@ class GroupOffsets:
                     )
             else:
                 if state is None or member_id not in state.members:
-                    raise self._unknown_member(group, member_id)
+                    raise self._unknown_member(group, member_id, state, instance_id)
                 if generation != state.generation:
                     raise IllegalGeneration(
                         f"commit refused: it comes from generation {generation} but group "

@@ -100,6 +100,12 @@ class GroupProtocolMismatch(GroupError):
     error_code = 23
 
 
+class FencedInstanceId(GroupError):
+    """Another consumer joined with this member's ``group.instance.id`` and took its place."""
+
+    error_code = 82
+
+
 class InvalidSessionTimeout(GroupError):
     """A session timeout the group cannot work with."""
 
@@ -129,6 +135,7 @@ class MemberDescription:
     topics: tuple[str, ...]  # subscription
     assignment: tuple[tuple[str, int], ...]  # (topic, partition), sorted
     last_heartbeat_ms: int
+    group_instance_id: str | None = None  # set for a static member (KIP-345)
 
 
 @dataclass(frozen=True)

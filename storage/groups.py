@@ -12,7 +12,8 @@ lock::
 that no group id can leave the directory and ``G`` and ``g`` stay apart on case-insensitive
 file systems.)
 
-The protocol is Kafka's eager rebalance protocol, played out in files:
+The protocol is Kafka's classic rebalance protocol, played out in files (eager below; with
+``cooperative-sticky`` it is cooperative, see ``storage.group_protocols``):
 
 1. A member *joins*: it registers (member id, client id, host, pid, topics, assignors,
    ``session.timeout.ms``) and the group enters ``PreparingRebalance``.
@@ -69,6 +70,7 @@ from storage.group_types import (
     PROTOCOL_TYPE,
     STABLE,
     STATE_FILE,
+    FencedInstanceId,
     GroupDescription,
     GroupError,
     GroupNotEmpty,
@@ -124,6 +126,7 @@ __all__ = [
     "IllegalGeneration",
     "InconsistentGroupProtocol",
     "InvalidGroupId",
+    "FencedInstanceId",
     "InvalidSessionTimeout",
     "MemberDescription",
     "MemberView",
@@ -241,6 +244,7 @@ class GroupStore(GroupMembership, GroupOffsets, GroupResets, ServeGroups):
                     topics=tuple(m.get("topics", ())),
                     assignment=_as_tp_list(m.get("assignment", ())),
                     last_heartbeat_ms=int(m.get("last_heartbeat_ms", -1)),
+                    group_instance_id=m.get("group_instance_id"),
                 )
                 for m in (state.external.get("members", []) if alive else [])
             )
@@ -264,6 +268,7 @@ class GroupStore(GroupMembership, GroupOffsets, GroupResets, ServeGroups):
                 topics=tuple(m["topics"]),
                 assignment=_as_tp_list(state.assignment.get(mid, [])) if stable else (),
                 last_heartbeat_ms=int(m["last_heartbeat_ms"]),
+                group_instance_id=m.get("instance_id"),
             )
             for mid, m in sorted(state.members.items())
         )

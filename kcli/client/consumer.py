@@ -395,6 +395,7 @@ def _error_code(exc: Exception) -> int:
         "IllegalGeneration": KafkaError.ILLEGAL_GENERATION,
         "UnknownMemberId": KafkaError.UNKNOWN_MEMBER_ID,
         "RebalanceInProgress": KafkaError.REBALANCE_IN_PROGRESS,
+        "FencedInstanceId": KafkaError.FENCED_INSTANCE_ID,
         "TopicNotFound": KafkaError.UNKNOWN_TOPIC_OR_PART,
         "PartitionNotFound": KafkaError.UNKNOWN_TOPIC_OR_PART,
     }.get(name, KafkaError._STATE)

@@ -86,6 +86,14 @@ def consume(
         "or cooperative-sticky.",
         metavar="NAME",
     ),
+    instance_id: str | None = typer.Option(
+        None,
+        "--instance-id",
+        help="With --group: join as a static member with this group.instance.id (KIP-345). "
+        "It does not leave the group on exit; started again within the session timeout it "
+        "gets its partitions back with no rebalance.",
+        metavar="ID",
+    ),
     session_timeout_ms: int = typer.Option(
         45000,
         "--session-timeout-ms",
@@ -126,6 +134,13 @@ def consume(
     form = render.resolve(output)
     if fmt is not None and form == render.JSON:
         raise typer.BadParameter("use either --format or -o json, not both")
+    if instance_id is not None and group is None:
+        raise typer.BadParameter(
+            "a group.instance.id belongs to a group member; add --group G",
+            param_hint="'--instance-id'",
+        )
+    if instance_id is not None and not instance_id.strip():
+        raise typer.BadParameter("must not be empty", param_hint="'--instance-id'")
     if group is not None:
         if partition is not None or starts:
             raise typer.BadParameter(
@@ -160,6 +175,8 @@ def consume(
                 "enable.auto.offset.store": False,
             }
         )
+        if instance_id is not None:
+            conf["group.instance.id"] = instance_id
     try:
         consumer = b.consumer(conf)
     except KafkaException as exc:

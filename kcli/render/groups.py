@@ -344,6 +344,7 @@ def group_members(desc, form: str) -> None:
                 {
                     "group": desc.group,
                     "member_id": m.member_id,
+                    "group_instance_id": m.group_instance_id,
                     "client_id": m.client_id,
                     "host": m.host,
                     "generation": desc.generation,
@@ -360,6 +361,8 @@ def group_members(desc, form: str) -> None:
                 m.host,
                 _dash(desc.generation),
                 _assignment_str(m.assignment) or "-",
+                # Last, so that the columns scripts already read keep their places.
+                m.group_instance_id or "-",
             )
             for m in desc.members
         )
@@ -379,9 +382,14 @@ def _build_members_table(desc, *, compact: bool):
 
     now = int(time.time() * 1000)
     names = ["CONSUMER-ID", "HOST", "CLIENT-ID", "PID", "#PARTITIONS", "ASSIGNMENT", "HEARTBEAT"]
+    # Kafka's GROUP-INSTANCE-ID column, shown when the group has static members.
+    static = any(m.group_instance_id for m in desc.members)
+    if static:
+        names.insert(1, "GROUP-INSTANCE-ID")
     if compact:
         names.remove("CLIENT-ID")
-    t = _table(names, {2, 3} if compact else {3, 4})
+    right = {names.index("PID"), names.index("#PARTITIONS")}
+    t = _table(names, right)
     if compact:
         t.columns[0].no_wrap = True
     stable = desc.state == "Stable"
@@ -399,6 +407,7 @@ def _build_members_table(desc, *, compact: bool):
         )
         t.add_row(
             Text(_short_id(m.member_id, m.client_id, compact)),
+            *([Text(m.group_instance_id or "-")] if static else []),
             Text(m.host),
             *([] if compact else [Text(m.client_id)]),
             Text(_dash(m.pid)),

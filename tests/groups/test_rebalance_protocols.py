@@ -65,14 +65,17 @@ def spawn(tmp_path, data_dir):
 
 
 def _settle(data_dir, members: list[Member]):
-    """The group's description once it is Stable with these members and each has applied the
-    assignment the store holds for it."""
-    return wait_for(
-        lambda: (
-            (d := stable_with(data_dir, GROUP, len(members))) and members_agree(members, d) and d
-        ),
-        f"a stable group of {len(members)}",
-    )
+    """The group's description once it is Stable with these members, every partition has an
+    owner (a cooperative round that only revoked is not the end), and each member has applied
+    the assignment the store holds for it."""
+
+    def settled():
+        d = stable_with(data_dir, GROUP, len(members))
+        if d is None or sum(len(m.assignment) for m in d.members) != 4:
+            return None
+        return d if members_agree(members, d) else None
+
+    return wait_for(settled, f"a stable group of {len(members)}")
 
 
 def _events_since(member: Member, mark: int, *kinds: str) -> list[dict]:
@@ -257,8 +260,14 @@ def test_kcli_consume_with_an_instance_id_is_a_static_member(data_dir):
     shown = run_kcli(data_dir, "group", "describe", GROUP, "--members", "--output", "json")
     rows = [json.loads(line) for line in shown.stdout.splitlines()]
     assert [r["group_instance_id"] for r in rows] == ["cli-1"]
-    table = run_kcli(data_dir, "group", "describe", GROUP, "--members").stdout
-    assert "GROUP-INSTANCE-ID" in table and "cli-1" in table
+    for columns in ("200", "80"):
+        table = run_kcli(
+            data_dir,
+            *("group", "describe", GROUP, "--members", "-o", "table"),
+            env_extra={"COLUMNS": columns},
+        ).stdout
+        assert "GROUP-INSTANCE-ID" in table and "cli-1" in table
+        assert max(len(line) for line in table.splitlines()) <= int(columns)
     bad = run_kcli(
         data_dir, "consume", TOPIC, "--instance-id", "x", "--max-messages", "1", check=False
     )
