@@ -5,6 +5,10 @@ its import::
 
     from kcli import Producer, Consumer, AdminClient, TopicPartition, NewTopic
 
+``Producer``, ``Consumer`` and ``AdminClient`` talk to the cluster named by
+``bootstrap.servers`` when the config has one (through confluent-kafka), and to the local
+store (``data.dir``) otherwise: see kcli.api.
+
 Names are imported lazily so that ``kcli --help`` does not pay for the engine.
 """
 
@@ -13,9 +17,9 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Producer": "kcli.client.producer",
-    "Consumer": "kcli.client.consumer",
-    "AdminClient": "kcli.client.admin",
+    "Producer": "kcli.api",
+    "Consumer": "kcli.api",
+    "AdminClient": "kcli.api",
     "NewTopic": "kcli.client.types",
     "NewPartitions": "kcli.client.types",
     "TopicPartition": "kcli.client.types",

@@ -1,13 +1,13 @@
 """``kcli.admin``: the admin API under the module path confluent-kafka uses
 (``from confluent_kafka.admin import AdminClient, NewTopic``)."""
 
-from kcli.client.admin import (
-    AdminClient,
+from kcli.api import AdminClient
+from kcli.client.types import ConsumerGroupState, NewPartitions, NewTopic
+from kcli.local.admin_client import (
     BrokerMetadata,
     ClusterMetadata,
     ConsumerGroupDescription,
     ConsumerGroupListing,
-    ConsumerGroupState,
     ConsumerGroupTopicPartitions,
     ListConsumerGroupsResult,
     MemberAssignment,
@@ -15,7 +15,6 @@ from kcli.client.admin import (
     PartitionMetadata,
     TopicMetadata,
 )
-from kcli.client.types import NewPartitions, NewTopic
 
 __all__ = [
     "AdminClient",

@@ -4,31 +4,23 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kcli.client.data_dir import ENV_DATA_DIR, default_data_dir, resolve_data_dir
+
+__all__ = [
+    "ENV_DATA_DIR",
+    "Settings",
+    "current",
+    "default_data_dir",
+    "resolve_data_dir",
+    "set_current",
+]
+
 if TYPE_CHECKING:
     from kcli.connection import Connection
-
-ENV_DATA_DIR = "KCLI_DATA_DIR"
-
-
-def default_data_dir() -> Path:
-    """The platform's user data directory for kcli (e.g. ~/.local/share/kcli on Linux)."""
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("kcli", appauthor=False))
-
-
-def resolve_data_dir(option: str | os.PathLike | None = None) -> Path:
-    if option:
-        return Path(option).expanduser()
-    env = os.environ.get(ENV_DATA_DIR)
-    if env:
-        return Path(env).expanduser()
-    return default_data_dir()
 
 
 @dataclass
@@ -45,8 +37,8 @@ class Settings:
         return self.connection is not None
 
     def backend(self):
-        """The local store or the cluster, behind kcli.backends' one interface."""
-        from kcli.backends import open_backend
+        """The local store or the cluster, behind one interface (kcli.client.backend)."""
+        from kcli.api import open_backend
 
         return open_backend(self.connection, self.data_dir, debug=self.debug)
 

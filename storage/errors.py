@@ -61,3 +61,34 @@ class InvalidProducerEpoch(StorageError):
 
 class DataDirError(StorageError):
     """The data directory cannot be created, read or written."""
+
+
+# -- messages: each worded once, and raised the same by the store, the clients and a cluster --
+
+
+def topic_not_found_message(name: str, existing: list[str]) -> str:
+    hint = f"; existing topics: {', '.join(existing)}" if existing else "; there are no topics yet"
+    return f"topic '{name}' does not exist{hint} (create it with: kcli topic create {name})"
+
+
+def partition_not_found_message(topic: str, partitions: int, partition: object) -> str:
+    return (
+        f"topic '{topic}' has {partitions} partition(s), numbered 0..{partitions - 1}; "
+        f"partition {partition} does not exist"
+    )
+
+
+def partitions_can_only_grow_message(topic: str, partitions: int) -> str:
+    return (
+        f"topic '{topic}' has {partitions} partitions; the count can only grow (Kafka cannot "
+        f"remove partitions: their records and key mapping would be lost). Use --partitions "
+        f"{partitions} or more"
+    )
+
+
+def record_too_large_message(topic: str, size: int, max_bytes: int) -> str:
+    return (
+        f"a record of {size} bytes (as a batch) is larger than max.message.bytes={max_bytes} "
+        f"of topic '{topic}'; send a smaller record or raise the limit with: "
+        f"kcli topic alter {topic} --config max.message.bytes=N"
+    )

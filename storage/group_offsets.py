@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 
-from storage.errors import StorageError
+from storage.errors import PartitionNotFound, StorageError, partition_not_found_message
 from storage.group_types import (
     OFFSETS_FILE,
     GroupNotEmpty,
@@ -67,11 +67,8 @@ class GroupOffsets:
         for (topic, partition), value in offsets.items():
             meta = self.store.topic(topic)
             if not isinstance(partition, int) or not 0 <= partition < meta.partitions:
-                from storage.errors import PartitionNotFound
-
                 raise PartitionNotFound(
-                    f"topic '{topic}' has {meta.partitions} partition(s), numbered "
-                    f"0..{meta.partitions - 1}; partition {partition} does not exist"
+                    partition_not_found_message(topic, meta.partitions, partition)
                 )
             if not isinstance(value, OffsetAndMetadata):
                 value = OffsetAndMetadata(int(value))

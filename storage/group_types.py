@@ -112,6 +112,22 @@ class InvalidSessionTimeout(GroupError):
     error_code = 26
 
 
+def group_not_found_message(group: str, existing: list[str]) -> str:
+    hint = f"; existing groups: {', '.join(existing)}" if existing else "; there are no groups yet"
+    return f"group '{group}' does not exist{hint}"
+
+
+def group_not_empty_message(group: str, members: Sequence[Any], verb: str) -> str:
+    """``members``: MemberDescription rows (a pid is shown when there is one)."""
+    who = ", ".join(f"{m.member_id}" + (f" (pid {m.pid})" if m.pid else "") for m in members[:3])
+    more = f" and {len(members) - 3} more" if len(members) > 3 else ""
+    return (
+        f"group '{group}' has {len(members)} live member(s): {who}{more}; its offsets can "
+        f"only be {verb} while the group is inactive — stop its consumers (or wait "
+        f"session.timeout.ms after they died) and try again"
+    )
+
+
 # -- values ------------------------------------------------------------------------------------
 
 

@@ -94,6 +94,8 @@ from storage.group_types import (
     _GroupState,
     _write_json,
     group_dir_name,
+    group_not_empty_message,
+    group_not_found_message,
     validate_group_id,
 )
 
@@ -137,6 +139,8 @@ __all__ = [
     "ResetSpec",
     "UnknownMemberId",
     "group_dir_name",
+    "group_not_empty_message",
+    "group_not_found_message",
     "validate_group_id",
     "GroupStore",
 ]
@@ -291,9 +295,7 @@ class GroupStore(GroupMembership, GroupOffsets, GroupResets, ServeGroups):
         return self._describe_state(group, state)
 
     def _not_found_message(self, group: str) -> str:
-        names = [g.group for g in self.list_groups()]
-        hint = f"; existing groups: {', '.join(names)}" if names else "; there are no groups yet"
-        return f"group '{group}' does not exist{hint}"
+        return group_not_found_message(group, [g.group for g in self.list_groups()])
 
     def list_groups(self) -> list[GroupSummary]:
         """Every group with state or committed offsets in this store, by group id."""
@@ -360,15 +362,7 @@ class GroupStore(GroupMembership, GroupOffsets, GroupResets, ServeGroups):
     def _raise_if_live(self, group: str, state: _GroupState, verb: str) -> None:
         desc = self._describe_state(group, state)
         if desc.members:
-            who = ", ".join(
-                f"{m.member_id}" + (f" (pid {m.pid})" if m.pid else "") for m in desc.members[:3]
-            )
-            more = f" and {len(desc.members) - 3} more" if len(desc.members) > 3 else ""
-            raise GroupNotEmpty(
-                f"group '{group}' has {len(desc.members)} live member(s): {who}{more}; its "
-                f"offsets can only be {verb} while the group is inactive — stop its consumers "
-                f"(or wait session.timeout.ms after they died) and try again"
-            )
+            raise GroupNotEmpty(group_not_empty_message(group, list(desc.members), verb))
 
 
 class _Locked:

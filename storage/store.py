@@ -41,6 +41,9 @@ from storage.errors import (
     StorageError,
     TopicAlreadyExists,
     TopicNotFound,
+    partition_not_found_message,
+    partitions_can_only_grow_message,
+    topic_not_found_message,
 )
 from storage.fileio import atomic_write, fsync_dir
 from storage.log import DeletedSegment, Log
@@ -84,18 +87,20 @@ class TopicMetadata:
 
 @dataclass(frozen=True)
 class PartitionDescription:
-    """One partition's offsets and size."""
+    """One partition's offsets; its size and segment count where they can be seen (a
+    cluster's admin API does not expose segments: None there)."""
 
     partition: int
     log_start_offset: int
     log_end_offset: int
-    size_bytes: int
-    segments: int
+    size_bytes: int | None
+    segments: int | None
 
 
 @dataclass(frozen=True)
 class TopicDescription:
-    """A topic with its partitions and every config's effective value."""
+    """A topic with its partitions and every config's effective value (``overrides``: the
+    ones set for this topic)."""
 
     topic: str
     topic_id: str
@@ -292,11 +297,7 @@ class Store:
             if partitions is not None:
                 _check_partition_count(partitions)
                 if partitions < meta.partitions:
-                    raise InvalidPartitions(
-                        f"topic '{name}' has {meta.partitions} partitions; the count can only "
-                        f"grow (Kafka cannot remove partitions: their records and key mapping "
-                        f"would be lost). Use --partitions {meta.partitions} or more"
-                    )
+                    raise InvalidPartitions(partitions_can_only_grow_message(name, meta.partitions))
                 new_partitions = partitions
             overrides = dict(meta.overrides)
             if config:
@@ -333,12 +334,7 @@ class Store:
         meta = self._read_topic(name)
         if meta is None:
             names = [t.name for t in self.topics()]
-            hint = (
-                f"; existing topics: {', '.join(names)}" if names else "; there are no topics yet"
-            )
-            raise TopicNotFound(
-                f"topic '{name}' does not exist{hint} (create it with: kcli topic create {name})"
-            )
+            raise TopicNotFound(topic_not_found_message(name, names))
         return meta
 
     def _read_topic(self, name: str) -> TopicMetadata | None:
@@ -376,10 +372,7 @@ class Store:
         """The Log of one partition (cached; its config follows later alterations)."""
         meta = self.topic(topic)
         if not isinstance(partition, int) or not 0 <= partition < meta.partitions:
-            raise PartitionNotFound(
-                f"topic '{topic}' has {meta.partitions} partition(s), numbered 0..{meta.partitions - 1}; "
-                f"partition {partition} does not exist"
-            )
+            raise PartitionNotFound(partition_not_found_message(topic, meta.partitions, partition))
         with self._mutex:
             log = self._logs.get((topic, partition))
             if log is None:

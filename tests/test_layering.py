@@ -1,4 +1,6 @@
-"""``storage`` is the bottom layer: it never imports kcli, typer or rich (nor click)."""
+"""The layers hold: import-linter's contracts in pyproject.toml (layers, no cycles, storage
+importing nothing above it) are kept, and ``storage`` loads nothing of kcli, typer or rich
+(nor click) when it runs."""
 
 from __future__ import annotations
 
@@ -8,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import storage
+
+ROOT = Path(__file__).resolve().parent.parent
 
 FORBIDDEN = {"kcli", "typer", "rich", "click"}
 STORAGE_DIR = Path(storage.__file__).parent
@@ -31,6 +37,21 @@ def imported_names(path: Path) -> set[str]:
         ):
             names.add(str(node.args[0].value))
     return names
+
+
+def test_import_linter_contracts_are_kept():
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    if not lint_imports.exists():
+        pytest.fail("lint-imports is missing: install the test extra (pip install -e '.[test]')")
+    out = subprocess.run(
+        [str(lint_imports), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert "0 broken" in out.stdout
 
 
 def test_storage_sources_import_nothing_from_the_layers_above():

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kcli.client.data_dir import resolve_data_dir
 from kcli.client.types import KafkaError, KafkaException
 
 # Keys a script written for confluent-kafka commonly sets that mean nothing for a local store;
+# (bootstrap.servers is not one of them: with it, kcli.Producer & co. talk to that cluster)
 # they are accepted and ignored so the same script runs against both.
 IGNORED_KEYS = frozenset(
     {
-        "bootstrap.servers",
         "security.protocol",
         "sasl.mechanism",
         "sasl.mechanisms",
@@ -57,8 +58,6 @@ IGNORED_KEYS = frozenset(
 
 def data_dir_of(conf: dict) -> Path:
     """The store a client uses: ``data.dir`` (kcli's own key) or the CLI's default."""
-    from kcli.settings import resolve_data_dir
-
     return resolve_data_dir(conf.get("data.dir"))
 
 

@@ -7,6 +7,11 @@ runs against a real cluster by changing the import.
 
 from __future__ import annotations
 
+from enum import Enum
+
+from kcli.client.error_codes import ErrorCodes, error_name
+from storage.group_types import COMPLETING_REBALANCE, DEAD, EMPTY, PREPARING_REBALANCE, STABLE
+
 # Special offsets (librdkafka's RD_KAFKA_OFFSET_*).
 OFFSET_BEGINNING = -2
 OFFSET_END = -1
@@ -19,42 +24,9 @@ TIMESTAMP_CREATE_TIME = 1
 TIMESTAMP_LOG_APPEND_TIME = 2
 
 
-class KafkaError:
-    """An error code with a readable string, as confluent-kafka's KafkaError."""
-
-    # Local (client-side) errors: negative, as in librdkafka.
-    _BAD_MSG = -199
-    _PARTITION_EOF = -191
-    _UNKNOWN_PARTITION = -190
-    _UNKNOWN_TOPIC = -188
-    _INVALID_ARG = -186
-    _TIMED_OUT = -185
-    _STATE = -172
-    _NO_OFFSET = -168
-    _AUTO_OFFSET_RESET = -140
-    _ASSIGN_PARTITIONS = -175
-    _REVOKE_PARTITIONS = -174
-    _MSG_TIMED_OUT = -192
-    _FATAL = -150
-    # Broker error codes: Kafka's protocol numbers.
-    NO_ERROR = 0
-    OFFSET_OUT_OF_RANGE = 1
-    CORRUPT_MESSAGE = 2
-    UNKNOWN_TOPIC_OR_PART = 3
-    MSG_SIZE_TOO_LARGE = 10
-    INVALID_TOPIC_EXCEPTION = 17
-    ILLEGAL_GENERATION = 22
-    UNKNOWN_MEMBER_ID = 25
-    REBALANCE_IN_PROGRESS = 27
-    TOPIC_ALREADY_EXISTS = 36
-    INVALID_PARTITIONS = 37
-    INVALID_CONFIG = 40
-    NON_EMPTY_GROUP = 68
-    GROUP_ID_NOT_FOUND = 69
-    INCONSISTENT_GROUP_PROTOCOL = 23
-    FENCED_INSTANCE_ID = 82
-
-    _NAMES: dict[int, str] = {}
+class KafkaError(ErrorCodes):
+    """An error code with a readable string, as confluent-kafka's KafkaError (the codes are
+    class attributes, from kcli.client.error_codes)."""
 
     def __init__(
         self, code: int, reason: str | None = None, fatal: bool = False, retriable: bool = False
@@ -68,7 +40,7 @@ class KafkaError:
         return self._code
 
     def name(self) -> str:
-        return _error_names().get(self._code, f"ERR_{self._code}")
+        return error_name(self._code)
 
     def str(self) -> str:
         return self._reason or self.name()
@@ -94,16 +66,6 @@ class KafkaError:
 
     def __hash__(self) -> int:
         return hash(self._code)
-
-
-def _error_names() -> dict[int, str]:
-    if not KafkaError._NAMES:
-        KafkaError._NAMES = {
-            v: k
-            for k, v in vars(KafkaError).items()
-            if isinstance(v, int) and k.lstrip("_").isupper()
-        }
-    return KafkaError._NAMES
 
 
 class KafkaException(Exception):
@@ -257,3 +219,38 @@ class NewPartitions:
 
     def __repr__(self) -> str:
         return f"NewPartitions(topic={self.topic},new_total_count={self.new_total_count})"
+
+
+class ConsumerGroupState(Enum):
+    """A group's state (confluent-kafka's ``ConsumerGroupState``)."""
+
+    UNKNOWN = 0
+    PREPARING_REBALANCING = 1
+    COMPLETING_REBALANCING = 2
+    STABLE = 3
+    DEAD = 4
+    EMPTY = 5
+
+    def __lt__(self, other):
+        if not isinstance(other, ConsumerGroupState):
+            return NotImplemented
+        return self.value < other.value
+
+    @classmethod
+    def of(cls, state: str) -> ConsumerGroupState:
+        """The state for a Kafka group state name ("Stable", "PreparingRebalance" ...)."""
+        return _GROUP_STATES.get(state, cls.UNKNOWN)
+
+    @property
+    def kafka_name(self) -> str:
+        """Kafka's name for the state ("Stable" ...), as ``kcli group`` shows it."""
+        return next((k for k, v in _GROUP_STATES.items() if v is self), "Unknown")
+
+
+_GROUP_STATES = {
+    EMPTY: ConsumerGroupState.EMPTY,
+    STABLE: ConsumerGroupState.STABLE,
+    PREPARING_REBALANCE: ConsumerGroupState.PREPARING_REBALANCING,
+    COMPLETING_REBALANCE: ConsumerGroupState.COMPLETING_REBALANCING,
+    DEAD: ConsumerGroupState.DEAD,
+}

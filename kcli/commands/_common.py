@@ -42,7 +42,7 @@ def store():
 
 def backend():
     """The local store or the cluster chosen by --bootstrap-server / --profile, behind one
-    interface (kcli.backends)."""
+    interface (kcli.api)."""
     from kcli.settings import current
 
     return current().backend()

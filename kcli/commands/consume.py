@@ -206,9 +206,9 @@ def consume(
 
 def _start_positions(consumer, meta, partition, from_offset, from_end, from_time):
     """The TopicPartitions to assign, each with its starting (possibly logical) offset."""
-    from kcli.client.consumer import OFFSET_TAIL
     from kcli.client.types import OFFSET_BEGINNING, OFFSET_END, TopicPartition
     from kcli.errors import KcliError
+    from kcli.local.consumer import OFFSET_TAIL
 
     if partition is not None and not 0 <= partition < meta.partitions:
         raise KcliError(

@@ -46,7 +46,7 @@ class Context:
     """What checks read: the store and its consumer-group state, opened lazily."""
 
     def __init__(self, data_dir: Path):
-        from kcli.backends.local import LocalBackend
+        from kcli.local.backend import LocalBackend
 
         self.data_dir = Path(data_dir)
         self._local = LocalBackend(self.data_dir)

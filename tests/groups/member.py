@@ -56,7 +56,7 @@ def parts(partitions) -> list:
 
 
 def on_assign(c, partitions) -> None:
-    generations.append(c._membership.generation)
+    generations.append(c._coordinator.member.generation)
     emit("assigned", parts=parts(partitions), gen=generations[-1], member=c.memberid())
 
 

@@ -7,7 +7,7 @@ import concurrent.futures
 import pytest
 
 from kcli import AdminClient, KafkaException, NewPartitions, NewTopic, TopicPartition
-from kcli.client.admin import ConsumerGroupState, ConsumerGroupTopicPartitions
+from kcli.admin import ConsumerGroupState, ConsumerGroupTopicPartitions
 from kcli.client.types import OFFSET_INVALID, KafkaError
 from storage import ProducerRecord, Store
 from storage.groups import GroupStore
@@ -15,7 +15,7 @@ from storage.groups import GroupStore
 
 @pytest.fixture
 def admin(tmp_path):
-    return AdminClient({"data.dir": str(tmp_path / "data"), "bootstrap.servers": "ignored:9092"})
+    return AdminClient({"data.dir": str(tmp_path / "data")})
 
 
 def test_topics_through_futures(admin):

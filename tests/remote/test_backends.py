@@ -10,13 +10,13 @@ import time
 import pytest
 from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 
-from kcli.backends import base
-from kcli.backends.local import LocalBackend
-from kcli.backends.remote import INSTALL_HINT, RemoteBackend
-from kcli.client.consumer import OFFSET_TAIL
+import storage.errors as base
 from kcli.client.types import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 from kcli.connection import Connection
 from kcli.errors import KcliError
+from kcli.local.backend import LocalBackend
+from kcli.local.consumer import OFFSET_TAIL
+from kcli.remote.backend import INSTALL_HINT, RemoteBackend
 from storage import (
     CONFIG_KEYS,
     InvalidConfig,
@@ -25,6 +25,7 @@ from storage import (
     TopicAlreadyExists,
     TopicNotFound,
 )
+from storage import group_types as group_messages
 from storage.groups import GroupNotEmpty, GroupNotFound, ResetSpec
 
 WAIT_S = 60.0
@@ -224,7 +225,7 @@ def test_group_commits_describe_reset_and_delete(backend):
     groups = backend.groups()
     with pytest.raises(GroupNotFound) as unknown:
         groups.describe_group("readers")
-    assert str(unknown.value) == base.group_not_found_message("readers", [])
+    assert str(unknown.value) == group_messages.group_not_found_message("readers", [])
 
     assigned: list = []
     consumer = backend.consumer(

@@ -11,13 +11,23 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from kcli.backends.base import partition_not_found_message, record_too_large_message
-from kcli.backends.remote_errors import _check_reports, _kafka_error, _kafka_exception
+from kcli.client.error_codes import kafka_error_code
+from kcli.client.produce_checks import (
+    as_bytes,
+    check_partition,
+    check_size,
+    check_timestamp,
+    headers_size,
+    normalize_headers,
+    size_limit,
+)
 from kcli.client.types import KafkaError, KafkaException, Message
 from kcli.errors import KcliError
+from kcli.remote.librdkafka import check_reports, kafka_error, kafka_exception
+from storage import RoundRobin, StorageError
 
 if TYPE_CHECKING:
-    from kcli.backends.remote import RemoteBackend
+    from kcli.remote.backend import RemoteBackend
 
 # kcli's choices for its clients (a --command-config or profile may still change them).
 PRODUCER_DEFAULTS = {
@@ -25,22 +35,18 @@ PRODUCER_DEFAULTS = {
     "partitioner": "murmur2_random",
     "allow.auto.create.topics": False,
 }
-# A record's bytes in a batch besides key, value and headers (at most), and a batch header.
-_RECORD_OVERHEAD = 36
-_BATCH_HEADER_SIZE = 61
 
 
 class RemoteProducer:
     """kcli's Producer API over confluent-kafka's Producer, for ``kcli produce`` and ``perf``.
 
-    Checks what the local producer checks before queueing (unknown topic or partition, a
-    record over the topic's max.message.bytes, a bad timestamp) and raises the same
-    KafkaException; delivery reports carry kcli Messages and KafkaErrors.
+    Checks what the local producer checks before queueing (kcli.client.produce_checks:
+    unknown topic or partition, a record over the topic's max.message.bytes, a bad
+    timestamp) and raises the same KafkaException; delivery reports carry kcli Messages and
+    KafkaErrors.
     """
 
     def __init__(self, backend: RemoteBackend, conf: Mapping[str, Any] | None = None):
-        from storage import RoundRobin
-
         conf = dict(conf or {})
         self._backend = backend
         self._default_cb = conf.pop("on_delivery", None)
@@ -51,12 +57,11 @@ class RemoteProducer:
         self._closed = False
 
     def _load_meta(self, topic: str) -> tuple[int, int | None]:
-        from storage import StorageError
-
         try:
             partitions = self._backend.topic(topic).partitions
         except StorageError as exc:
-            raise KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, str(exc))) from None
+            code = kafka_error_code(exc, default=KafkaError.UNKNOWN_TOPIC_OR_PART)
+            raise KafkaException(KafkaError(code, str(exc))) from None
         try:
             config, _ = self._backend.topic_configs(topic)
             limit = config.get("max.message.bytes")
@@ -75,7 +80,7 @@ class RemoteProducer:
         backend = self._backend
 
         def report(err, msg):
-            kerr = None if err is None else _kafka_error(backend, err)
+            kerr = None if err is None else kafka_error(backend, err)
             ts_type, ts = msg.timestamp()
             cb(
                 kerr,
@@ -111,37 +116,24 @@ class RemoteProducer:
             raise RuntimeError("Producer has been closed")
         meta = self._meta.get(topic) or self._load_meta(topic)
         partitions, limit = meta
-        if isinstance(value, str):
-            value = value.encode("utf-8")
-        if isinstance(key, str):
-            key = key.encode("utf-8")
+        if value is not None and value.__class__ is not bytes:
+            value = as_bytes(value, "value")
+        if key is not None and key.__class__ is not bytes:
+            key = as_bytes(key, "key")
         if partition < 0:
             if partitions == 1:
                 partition = 0
             elif key is None:
                 partition = self._round_robin.partition(partitions)
             # else: librdkafka's murmur2_random picks it, as Kafka's Java producer would
-        elif partition >= partitions:
-            raise KafkaException(
-                KafkaError(
-                    KafkaError._UNKNOWN_PARTITION,
-                    partition_not_found_message(topic, partitions, partition),
-                )
-            )
-        if timestamp and (timestamp.__class__ is not int or timestamp < 0):
-            raise KafkaException(
-                KafkaError(
-                    KafkaError._INVALID_ARG,
-                    f"invalid timestamp {timestamp!r}: use milliseconds since the epoch "
-                    f"(a whole number >= 0; 0 means now)",
-                )
-            )
+        else:
+            check_partition(topic, partitions, partition)
+        check_timestamp(timestamp)
+        headers = normalize_headers(headers) if headers else ()
         if limit is not None:
-            size = (len(value) if value else 0) + (len(key) if key else 0)
-            if headers:
-                size += sum(len(k.encode()) + len(v or b"") + 10 for k, v in _pairs(headers))
-            if size > limit - _RECORD_OVERHEAD - _BATCH_HEADER_SIZE:
-                _check_size(topic, limit, value, key, headers)
+            size = (len(value) if value else 0) + (len(key) if key else 0) + headers_size(headers)
+            if size > size_limit(limit):
+                check_size(topic, limit, value, key, headers)
         cb = self._callback(on_delivery or callback or self._default_cb)
         try:
             self._p.produce(
@@ -151,10 +143,10 @@ class RemoteProducer:
                 partition,
                 on_delivery=cb,
                 timestamp=timestamp or 0,
-                headers=list(_pairs(headers)) if headers else None,
+                headers=list(headers) if headers else None,
             )
         except self._backend.ck.KafkaException as exc:
-            raise _kafka_exception(self._backend, exc) from None
+            raise kafka_exception(self._backend, exc) from None
 
     def produce_many(
         self,
@@ -186,7 +178,7 @@ class RemoteProducer:
         try:
             served = self._p.poll(-1 if timeout is None else timeout)
         except self._backend.ck.KafkaException as exc:
-            raise _kafka_exception(self._backend, exc) from None
+            raise kafka_exception(self._backend, exc) from None
         self._check()
         return served
 
@@ -203,7 +195,7 @@ class RemoteProducer:
                 return left
 
     def _check(self) -> None:
-        _check_reports(self._backend)
+        check_reports(self._backend)
 
     def __len__(self) -> int:
         return len(self._p)
@@ -223,25 +215,3 @@ class RemoteProducer:
                 self._p.close()
             except Exception:  # closing twice or after a fatal error: nothing left to do
                 pass
-
-
-def _pairs(headers) -> list[tuple[str, bytes | None]]:
-    items = headers.items() if isinstance(headers, dict) else headers
-    out = []
-    for k, v in items:
-        if isinstance(v, str):
-            v = v.encode("utf-8")
-        out.append((k, v))
-    return out
-
-
-def _check_size(topic: str, limit: int, value, key, headers) -> None:
-    """The exact size of the record as a one-record batch, against max.message.bytes."""
-    from storage.records import ProducerRecord, encode_batch
-
-    record = ProducerRecord(value, key, tuple(_pairs(headers or ())), 0)
-    size = len(encode_batch([record], timestamp=0))
-    if size > limit:
-        raise KafkaException(
-            KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, record_too_large_message(topic, size, limit))
-        )

@@ -15,8 +15,10 @@ from enum import Enum
 from typing import Any
 
 from kcli.client.config import check_keys, data_dir_of
+from kcli.client.error_codes import kafka_error_code
 from kcli.client.types import (
     OFFSET_INVALID,
+    ConsumerGroupState,
     KafkaError,
     KafkaException,
     NewPartitions,
@@ -27,22 +29,6 @@ from kcli.client.types import (
 ADMIN_KEYS = frozenset({"data.dir", "client.id"})
 # The one "broker" a kcli store stands for, as list_topics() reports it.
 BROKER_ID = 0
-
-
-class ConsumerGroupState(Enum):
-    """A group's state (confluent-kafka's ``ConsumerGroupState``)."""
-
-    UNKNOWN = 0
-    PREPARING_REBALANCING = 1
-    COMPLETING_REBALANCING = 2
-    STABLE = 3
-    DEAD = 4
-    EMPTY = 5
-
-    def __lt__(self, other):
-        if not isinstance(other, ConsumerGroupState):
-            return NotImplemented
-        return self.value < other.value
 
 
 class ConsumerGroupType(Enum):
@@ -56,15 +42,6 @@ class ConsumerGroupType(Enum):
         if not isinstance(other, ConsumerGroupType):
             return NotImplemented
         return self.value < other.value
-
-
-_STATES = {
-    "Empty": ConsumerGroupState.EMPTY,
-    "Stable": ConsumerGroupState.STABLE,
-    "PreparingRebalance": ConsumerGroupState.PREPARING_REBALANCING,
-    "CompletingRebalance": ConsumerGroupState.COMPLETING_REBALANCING,
-    "Dead": ConsumerGroupState.DEAD,
-}
 
 
 class Node:
@@ -241,17 +218,7 @@ def _done(fn: Callable[[], Any]) -> concurrent.futures.Future:
 
 
 def _error_code(exc: Exception) -> int:
-    code = getattr(exc, "error_code", None)
-    if isinstance(code, int) and code >= 0:
-        return code
-    return {
-        "TopicAlreadyExists": KafkaError.TOPIC_ALREADY_EXISTS,
-        "TopicNotFound": KafkaError.UNKNOWN_TOPIC_OR_PART,
-        "PartitionNotFound": KafkaError.UNKNOWN_TOPIC_OR_PART,
-        "InvalidTopicName": KafkaError.INVALID_TOPIC_EXCEPTION,
-        "InvalidPartitions": KafkaError.INVALID_PARTITIONS,
-        "InvalidConfig": KafkaError.INVALID_CONFIG,
-    }.get(type(exc).__name__, KafkaError._STATE)
+    return kafka_error_code(exc, default=KafkaError._STATE)
 
 
 def _check_list(value, name: str) -> None:
@@ -292,7 +259,7 @@ class AdminClient:
             if nt.replication_factor not in (-1, 1):
                 raise KafkaException(
                     KafkaError(
-                        38,  # INVALID_REPLICATION_FACTOR
+                        KafkaError.INVALID_REPLICATION_FACTOR,
                         f"Replication factor: {nt.replication_factor} larger than available "
                         f"brokers: 1 (a kcli store keeps one copy of each partition)",
                     )
@@ -368,7 +335,7 @@ class AdminClient:
         def run() -> ListConsumerGroupsResult:
             valid = []
             for g in self._groups.list_groups():
-                state = _STATES.get(g.state, ConsumerGroupState.UNKNOWN)
+                state = ConsumerGroupState.of(g.state)
                 if states and state not in states:
                     continue
                 valid.append(
@@ -406,7 +373,7 @@ class AdminClient:
                 is_simple_consumer_group=not d.members and not d.assignor,
                 members=members,
                 partition_assignor=d.assignor,
-                state=_STATES.get(d.state, ConsumerGroupState.UNKNOWN),
+                state=ConsumerGroupState.of(d.state),
                 coordinator=coordinator,
             )
 

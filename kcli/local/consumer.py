@@ -12,10 +12,11 @@ Positions are tracked per partition: the *fetch position* is where the next read
 log starts; the *consumed position* (offset of the last message handed out, plus one) is what
 commits store, as librdkafka does with ``enable.auto.offset.store``.
 
-The class is assembled from three modules, one concept each: this one holds the public
-methods (config, assignment, offsets and commits, poll/consume, lifecycle);
-``kcli.client.fetcher`` the per-partition positions, reading the log and decoding records;
-``kcli.client.membership`` the group (subscribe, rebalance callbacks, heartbeats).
+A Consumer is composed of objects with one job each: it holds the public methods (config,
+offsets and commits, the poll loop, lifecycle); its ``Fetcher`` (kcli.local.fetcher) owns the
+assignment and the per-partition positions and reads the log; its ``ConsumerCoordinator``
+(kcli.local.coordinator) is its side of the group (subscribe, rebalance callbacks, heartbeats,
+committed offsets).
 """
 
 from __future__ import annotations
@@ -23,15 +24,7 @@ from __future__ import annotations
 import time
 
 from kcli.client.config import as_bool, as_int, check_keys, data_dir_of
-from kcli.client.fetcher import (  # noqa: F401 - OFFSET_TAIL, OFFSET_TAIL_BASE: public here
-    _RESET_EARLIEST,
-    _RESET_LATEST,
-    OFFSET_TAIL,
-    OFFSET_TAIL_BASE,
-    PartitionFetcher,
-    _PartitionState,
-)
-from kcli.client.membership import GroupSubscription
+from kcli.client.error_codes import GROUP_MOVED_ON, kafka_error_code
 from kcli.client.types import (
     OFFSET_END,
     OFFSET_INVALID,
@@ -40,6 +33,22 @@ from kcli.client.types import (
     Message,
     TopicPartition,
 )
+from kcli.local.admin_client import AdminClient
+from kcli.local.coordinator import ConsumerCoordinator
+from kcli.local.fetcher import (  # noqa: F401 - OFFSET_TAIL, OFFSET_TAIL_BASE: public here
+    _RESET_EARLIEST,
+    _RESET_LATEST,
+    AGAIN,
+    OFFSET_TAIL,
+    OFFSET_TAIL_BASE,
+    Fetcher,
+)
+from storage import Store
+from storage.errors import StorageError
+
+# How long an idle poll sleeps between looks at the log, growing up to the maximum.
+_IDLE_SLEEP_MIN_S = 0.005
+_IDLE_SLEEP_MAX_S = 0.1
 
 CONSUMER_KEYS = frozenset(
     {
@@ -61,17 +70,14 @@ CONSUMER_KEYS = frozenset(
 )
 
 
-class Consumer(GroupSubscription, PartitionFetcher):
+class Consumer:
     """A Kafka consumer over a kcli store (confluent-kafka's ``Consumer``)."""
 
     def __init__(self, conf: dict | None = None, **kwargs):
         conf = dict(conf or {})
         conf.update(kwargs)
         check_keys(conf, CONSUMER_KEYS, "consumer")
-        self._conf = conf
         self._data_dir = data_dir_of(conf)
-        self._group_id: str | None = conf.get("group.id") or None
-        self._client_id = str(conf.get("client.id", "kcli"))
         reset = str(conf.get("auto.offset.reset", "earliest")).lower()
         if reset not in (*_RESET_EARLIEST, *_RESET_LATEST, "error"):
             raise KafkaException(
@@ -80,26 +86,32 @@ class Consumer(GroupSubscription, PartitionFetcher):
                     f'Invalid value "{reset}" for auto.offset.reset: use earliest, latest or error',
                 )
             )
-        self._auto_offset_reset = reset
         self._enable_auto_commit = as_bool(conf, "enable.auto.commit", True)
         self._auto_commit_interval_s = as_int(conf, "auto.commit.interval.ms", 5000) / 1000
-        self._auto_offset_store = as_bool(conf, "enable.auto.offset.store", True)
-        self._session_timeout_ms = as_int(conf, "session.timeout.ms", 45000, minimum=1)
-        self._heartbeat_interval_ms = as_int(conf, "heartbeat.interval.ms", 3000, minimum=1)
-        self._assignor = str(conf.get("partition.assignment.strategy", "range"))
-        self._partition_eof = as_bool(conf, "enable.partition.eof", False)
-        self._max_partition_fetch_bytes = as_int(conf, "max.partition.fetch.bytes", 1 << 20, 1)
         self._on_commit = conf.get("on_commit")
-        from storage import Store
-
         self._store = Store(self._data_dir)
-        self._assigned: dict[tuple[str, int], _PartitionState] = {}
-        self._order: list[tuple[str, int]] = []
-        self._rr = 0
-        self._pending_errors: list[Message] = []
+        # Event Messages (end of partition, errors) waiting to be handed out, in order.
+        self._events: list[Message] = []
+        self._fetcher = Fetcher(
+            self._store,
+            events=self._events,
+            committed=self._committed_offsets,
+            auto_offset_reset=reset,
+            auto_offset_store=as_bool(conf, "enable.auto.offset.store", True),
+            partition_eof=as_bool(conf, "enable.partition.eof", False),
+            max_partition_fetch_bytes=as_int(conf, "max.partition.fetch.bytes", 1 << 20, 1),
+        )
+        self._coordinator = ConsumerCoordinator(
+            self,
+            self._store,
+            self._fetcher,
+            self._events,
+            conf,
+            group_id=conf.get("group.id") or None,
+            client_id=str(conf.get("client.id", "kcli")),
+        )
         self._last_auto_commit = time.monotonic()
         self._closed = False
-        self._init_group()
 
     # -- assignment ---------------------------------------------------------------------------
 
@@ -110,95 +122,78 @@ class Consumer(GroupSubscription, PartitionFetcher):
     def assign(self, partitions: list[TopicPartition]) -> None:
         """Read exactly these partitions, from each one's ``offset`` (or committed/reset)."""
         self._check_open()
-        self._assign_calls += 1
-        self._assigned = {}
-        self._order = []
-        self._add_partitions(partitions)
+        self._fetcher.assign(partitions)
 
     def incremental_assign(self, partitions: list[TopicPartition]) -> None:
         """Add partitions to the current assignment."""
         self._check_open()
-        self._assign_calls += 1
-        self._add_partitions(partitions)
+        self._fetcher.incremental_assign(partitions)
 
     def incremental_unassign(self, partitions: list[TopicPartition]) -> None:
         """Remove partitions from the current assignment."""
         self._check_open()
-        for tp in partitions:
-            key = (tp.topic, tp.partition)
-            if self._assigned.pop(key, None) is not None:
-                self._order.remove(key)
+        self._fetcher.remove(partitions)
 
     def unassign(self) -> None:
         """Stop reading every partition."""
         self._check_open()
-        self._assigned = {}
-        self._order = []
+        self._fetcher.clear()
 
     def assignment(self) -> list[TopicPartition]:
         """The partitions currently assigned."""
         self._check_open()
-        return [TopicPartition(t, p) for t, p in self._order]
-
-    def _add_partitions(self, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            key = (tp.topic, tp.partition)
-            if key not in self._assigned:
-                self._order.append(key)
-            self._assigned[key] = _PartitionState(tp.topic, tp.partition, tp.offset)
+        return self._fetcher.assignment()
 
     def seek(self, partition: TopicPartition) -> None:
         """Move an assigned partition's position: the next message comes from ``offset``."""
         self._check_open()
-        st = self._assigned.get((partition.topic, partition.partition))
-        if st is None:
-            raise KafkaException(
-                KafkaError(
-                    KafkaError._STATE,
-                    f"Failed to seek {partition.topic} [{partition.partition}]: "
-                    f"partition is not assigned",
-                )
-            )
-        st.requested = partition.offset
-        st.fetch_position = None
-        st.buffer = []
-        st.buffer_pos = 0
-        st.eof_reported_at = None
+        self._fetcher.seek(partition)
 
     def pause(self, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            st = self._assigned.get((tp.topic, tp.partition))
-            if st is not None:
-                st.paused = True
+        self._fetcher.set_paused(partitions, True)
 
     def resume(self, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            st = self._assigned.get((tp.topic, tp.partition))
-            if st is not None:
-                st.paused = False
+        self._fetcher.set_paused(partitions, False)
 
     def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
         """The offset of the next message poll() will return, per partition."""
         self._check_open()
-        out = []
-        for tp in partitions:
-            st = self._assigned.get((tp.topic, tp.partition))
-            offset = OFFSET_INVALID
-            if st is not None:
-                if st.consumed is not None:
-                    offset = st.consumed
-                elif st.buffer_pos < len(st.buffer):
-                    offset = st.buffer[st.buffer_pos].offset()
-                elif st.fetch_position is not None:
-                    offset = st.fetch_position
-            out.append(TopicPartition(tp.topic, tp.partition, offset))
-        return out
+        return [
+            TopicPartition(tp.topic, tp.partition, self._fetcher.position(tp)) for tp in partitions
+        ]
+
+    # -- groups -------------------------------------------------------------------------------
+
+    def subscribe(self, topics: list[str], on_assign=None, on_revoke=None, on_lost=None) -> None:
+        """Join the group (``group.id``) and read the partitions it assigns to this member.
+
+        ``on_assign(consumer, partitions)`` runs inside poll() when partitions are assigned
+        (it may call assign() with other offsets); ``on_revoke(consumer, partitions)`` before
+        they are taken away (commit there); ``on_lost(consumer, partitions)`` when the member
+        was removed from the group and its partitions may already belong to another member
+        (``on_revoke`` is called instead if ``on_lost`` is not given).
+        """
+        self._check_open()
+        self._coordinator.subscribe(
+            topics, on_assign, on_revoke, on_lost, lambda: self._auto_commit(force=True)
+        )
+
+    def unsubscribe(self) -> None:
+        """Give the partitions back (committing them with enable.auto.commit) and leave."""
+        self._check_open()
+        self._coordinator.unsubscribe()
+
+    def memberid(self) -> str | None:
+        """This consumer's member id in its group (None when not a group member)."""
+        return self._coordinator.member_id()
 
     # -- offsets ------------------------------------------------------------------------------
 
-    def _log(self, topic: str, partition: int):
-        from storage.errors import StorageError
+    def _committed_offsets(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Where the fetcher starts a partition assigned without an offset."""
+        return self._coordinator.committed_offsets(keys)
 
+    def _log(self, topic: str, partition: int):
         try:
             return self._store.log(topic, partition)
         except StorageError as exc:
@@ -232,22 +227,18 @@ class Consumer(GroupSubscription, PartitionFetcher):
     ) -> list[TopicPartition]:
         """The group's committed offsets (OFFSET_INVALID where nothing is committed)."""
         self._check_open()
-        self._require_group("committed")
+        self._coordinator.require_group("committed")
         keys = [(tp.topic, tp.partition) for tp in partitions]
-        found = self._fetch_committed(keys)
+        found = self._coordinator.committed_offsets(keys)
         return [TopicPartition(t, p, found.get((t, p), OFFSET_INVALID)) for t, p in keys]
 
     def store_offsets(self, message: Message | None = None, offsets: list | None = None) -> None:
         """Mark offsets to be committed by the next commit (with enable.auto.offset.store=false)."""
         self._check_open()
         if message is not None:
-            st = self._assigned.get((message.topic(), message.partition()))
-            if st is not None:
-                st.stored = message.offset() + 1
+            self._fetcher.store(message.topic(), message.partition(), message.offset() + 1)
         for tp in offsets or []:
-            st = self._assigned.get((tp.topic, tp.partition))
-            if st is not None:
-                st.stored = tp.offset
+            self._fetcher.store(tp.topic, tp.partition, tp.offset)
 
     def commit(
         self,
@@ -259,17 +250,13 @@ class Consumer(GroupSubscription, PartitionFetcher):
         current consumed positions.  kcli commits are durable when this returns, even when
         ``asynchronous`` is true."""
         self._check_open()
-        self._require_group("commit")
+        self._coordinator.require_group("commit")
         if message is not None:
             todo = {(message.topic(), message.partition()): message.offset() + 1}
         elif offsets is not None:
             todo = {(tp.topic, tp.partition): tp.offset for tp in offsets}
         else:
-            todo = {
-                key: st.stored
-                for key, st in self._assigned.items()
-                if st.stored is not None and st.stored != st.committed_sent
-            }
+            todo = self._fetcher.to_commit()
             if not todo:
                 raise KafkaException(KafkaError(KafkaError._NO_OFFSET, "Local: No offset stored"))
         self._do_commit(todo)
@@ -279,13 +266,11 @@ class Consumer(GroupSubscription, PartitionFetcher):
     def _do_commit(self, todo: dict[tuple[str, int], int]) -> None:
         error = None
         try:
-            self._commit_to_store(todo)
+            self._coordinator.commit_offsets(todo)
         except Exception as exc:
             error = exc
-        for key, offset in todo.items():
-            st = self._assigned.get(key)
-            if st is not None and error is None:
-                st.committed_sent = offset
+        if error is None:
+            self._fetcher.committed(todo)
         if self._on_commit is not None:
             err = None if error is None else KafkaError(KafkaError._STATE, str(error))
             self._on_commit(err, [TopicPartition(t, p, o) for (t, p), o in todo.items()])
@@ -295,40 +280,59 @@ class Consumer(GroupSubscription, PartitionFetcher):
             raise KafkaException(KafkaError(_error_code(error), str(error))) from error
 
     def _auto_commit(self, force: bool = False) -> None:
-        if not (self._group_id and self._enable_auto_commit):
+        if not (self._coordinator.group_id and self._enable_auto_commit):
             return
         now = time.monotonic()
         if not force and now - self._last_auto_commit < self._auto_commit_interval_s:
             return
         self._last_auto_commit = now
-        todo = {
-            key: st.stored
-            for key, st in self._assigned.items()
-            if st.stored is not None and st.stored != st.committed_sent
-        }
+        todo = self._fetcher.to_commit()
         if todo:
             try:
                 self._do_commit(todo)
             except KafkaException as exc:
                 # The group moved on (this member was removed, or a rebalance is under way):
                 # like librdkafka, report it to on_commit only; the next poll rejoins.
-                if exc.args[0].code() not in _GROUP_COMMIT_ERRORS:
+                if exc.args[0].code() not in GROUP_MOVED_ON:
                     raise
-
-    def _require_group(self, what: str) -> None:
-        if not self._group_id:
-            raise KafkaException(
-                KafkaError(
-                    KafkaError._INVALID_ARG,
-                    f"{what}() needs a group: set group.id in the consumer config",
-                )
-            )
 
     # -- reading ------------------------------------------------------------------------------
 
+    def _poll_loop(self, timeout: float | None, attempt, *args):
+        """Run ``attempt(*args)`` at every poll round until it returns something to hand out
+        (a list), or until ``timeout`` seconds have passed (None or negative: forever).
+
+        ``attempt`` returns None when nothing is available yet (the loop sleeps, a little
+        longer each idle round) or ``AGAIN`` to go round again at once.
+        """
+        self._check_open()
+        if timeout is not None and timeout < 0:
+            timeout = None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        sleep = _IDLE_SLEEP_MIN_S
+        while True:
+            self._coordinator.tick()
+            self._auto_commit()
+            result = attempt(*args)
+            if result is AGAIN:
+                sleep = _IDLE_SLEEP_MIN_S
+                continue
+            if result is not None:
+                return result
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return []
+            pause = sleep if deadline is None else min(sleep, deadline - now)
+            time.sleep(max(pause, 0))
+            sleep = min(sleep * 2, _IDLE_SLEEP_MAX_S)
+
+    def _collect(self, wanted: int, timeout: float | None) -> list[Message]:
+        messages = self._poll_loop(timeout, self._fetcher.messages_round, [], wanted)
+        return self._coordinator.verify(messages)
+
     def poll(self, timeout: float | None = None) -> Message | None:
         """The next message (or error event), waiting up to ``timeout`` seconds (None: forever)."""
-        batch = self._group_verify(self._collect(1, timeout))
+        batch = self._collect(1, timeout)
         return batch[0] if batch else None
 
     def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]:
@@ -338,9 +342,7 @@ class Consumer(GroupSubscription, PartitionFetcher):
         whole ``timeout`` to fill the batch)."""
         if not 1 <= num_messages <= 1_000_000:
             raise ValueError("num_messages must be between 1 and 1000000")
-        return self._group_verify(
-            self._collect(num_messages, None if timeout is None or timeout < 0 else timeout)
-        )
+        return self._collect(num_messages, None if timeout is None or timeout < 0 else timeout)
 
     # -- kcli-only bulk read (what `kcli consume` uses; confluent-kafka has no such method) -----
 
@@ -355,12 +357,14 @@ class Consumer(GroupSubscription, PartitionFetcher):
         """
         return self._poll_loop(timeout, self._records_round, max_records)
 
+    def _records_round(self, max_records: int) -> list | None:
+        out = self._fetcher.records_round(max_records)
+        return None if out is None else self._coordinator.verify(out)
+
     # -- metadata and lifecycle ---------------------------------------------------------------
 
     def list_topics(self, topic: str | None = None, timeout: float = -1):
         """Cluster metadata (topics and partitions), as AdminClient.list_topics returns it."""
-        from kcli.client.admin import AdminClient
-
         return AdminClient({"data.dir": str(self._data_dir)}).list_topics(topic, timeout)
 
     def close(self) -> None:
@@ -371,7 +375,7 @@ class Consumer(GroupSubscription, PartitionFetcher):
             self._auto_commit(force=True)
         finally:
             try:
-                self._leave_group()
+                self._coordinator.leave()
             finally:
                 self._closed = True
                 self._store.close()
@@ -383,19 +387,5 @@ class Consumer(GroupSubscription, PartitionFetcher):
         self.close()
 
 
-# Commit errors that mean "the group moved on", not "something is broken".
-_GROUP_COMMIT_ERRORS = frozenset(
-    {KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS}
-)
-
-
 def _error_code(exc: Exception) -> int:
-    name = type(exc).__name__
-    return {
-        "IllegalGeneration": KafkaError.ILLEGAL_GENERATION,
-        "UnknownMemberId": KafkaError.UNKNOWN_MEMBER_ID,
-        "RebalanceInProgress": KafkaError.REBALANCE_IN_PROGRESS,
-        "FencedInstanceId": KafkaError.FENCED_INSTANCE_ID,
-        "TopicNotFound": KafkaError.UNKNOWN_TOPIC_OR_PART,
-        "PartitionNotFound": KafkaError.UNKNOWN_TOPIC_OR_PART,
-    }.get(name, KafkaError._STATE)
+    return kafka_error_code(exc, default=KafkaError._STATE)

@@ -6,28 +6,25 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from kcli.backends.base import (
+from kcli.client.error_codes import GROUP_MOVED_ON
+from kcli.client.types import ConsumerGroupState
+from storage import PartitionNotFound
+from storage.errors import partition_not_found_message
+from storage.groups import (
+    DEAD,
+    GroupDescription,
+    GroupNotEmpty,
+    GroupNotFound,
+    GroupSummary,
+    MemberDescription,
+    PartitionOffsets,
     group_not_empty_message,
     group_not_found_message,
-    partition_not_found_message,
-)
-from kcli.backends.remote_errors import (
-    _ILLEGAL_GENERATION,
-    _REBALANCE_IN_PROGRESS,
-    _UNKNOWN_MEMBER_ID,
+    validate_group_id,
 )
 
 if TYPE_CHECKING:
-    from kcli.backends.remote import RemoteBackend
-
-_GROUP_STATES = {
-    "STABLE": "Stable",
-    "EMPTY": "Empty",
-    "PREPARING_REBALANCING": "PreparingRebalance",
-    "COMPLETING_REBALANCING": "CompletingRebalance",
-    "DEAD": "Dead",
-    "UNKNOWN": "Unknown",
-}
+    from kcli.remote.backend import RemoteBackend
 
 
 class RemoteGroups:
@@ -45,8 +42,6 @@ class RemoteGroups:
         return self._b.ck
 
     def list_groups(self) -> list:
-        from storage.groups import GroupSummary
-
         b = self._b
         result = b.wait_one(
             b.admin.list_consumer_groups(request_timeout=b.timeout_s), "listing consumer groups"
@@ -67,8 +62,6 @@ class RemoteGroups:
 
     def _describe(self, ids: list[str]) -> dict:
         """{group: GroupDescription, or None for a group the cluster does not know}."""
-        from storage.groups import GroupDescription, MemberDescription
-
         if not ids:
             return {}
         b = self._b
@@ -76,8 +69,14 @@ class RemoteGroups:
         got = b.wait(futures, "describing consumer groups")
         out: dict = {}
         for gid, g in got.items():
-            state = _GROUP_STATES.get(getattr(g.state, "name", str(g.state)), str(g.state))
-            if state == "Dead" and not g.members:
+            # confluent-kafka's ConsumerGroupState has the same member names as kcli's.
+            name = getattr(g.state, "name", str(g.state))
+            state = (
+                ConsumerGroupState[name].kafka_name
+                if name in ConsumerGroupState.__members__
+                else name
+            )
+            if state == DEAD and not g.members:
                 out[gid] = None
                 continue
             members = []
@@ -108,8 +107,6 @@ class RemoteGroups:
         return out
 
     def describe_group(self, group: str):
-        from storage.groups import GroupNotFound, validate_group_id
-
         validate_group_id(group)
         desc = self._describe([group])[group]
         if desc is None:
@@ -144,8 +141,6 @@ class RemoteGroups:
         }
 
     def partition_offsets(self, group: str) -> list:
-        from storage.groups import PartitionOffsets
-
         b = self._b
         desc = self.describe_group(group)
         committed = self.committed(group)
@@ -182,17 +177,12 @@ class RemoteGroups:
         return rows
 
     def check_inactive(self, group: str, verb: str = "reset") -> None:
-        from storage.groups import GroupNotEmpty, validate_group_id
-
         validate_group_id(group)
         desc = self._describe([group])[group]
         if desc is not None and desc.members:
             raise GroupNotEmpty(group_not_empty_message(group, list(desc.members), verb))
 
     def plan_reset(self, group: str, topic: str, spec, partitions: Sequence[int] | None = None):
-        from storage import PartitionNotFound
-        from storage.groups import validate_group_id
-
         b = self._b
         validate_group_id(group)
         count = b.topic(topic).partitions
@@ -215,8 +205,6 @@ class RemoteGroups:
         return plan
 
     def execute_reset(self, group: str, plan: Sequence) -> None:
-        from storage.groups import GroupNotEmpty
-
         if not plan:
             return
         ck, b = self._ck(), self._b
@@ -230,7 +218,7 @@ class RemoteGroups:
         for tp in got[group].topic_partitions or []:
             if tp.error is None:
                 continue
-            if tp.error.code() in (_UNKNOWN_MEMBER_ID, _REBALANCE_IN_PROGRESS, _ILLEGAL_GENERATION):
+            if tp.error.code() in GROUP_MOVED_ON:
                 # A member joined between the check and the commit.
                 raise GroupNotEmpty(
                     f"group '{group}' has live members; its offsets can only be reset while "
@@ -239,8 +227,6 @@ class RemoteGroups:
             raise b.error(tp.error, what, group=group)
 
     def delete_group(self, group: str) -> None:
-        from storage.groups import GroupNotEmpty, GroupNotFound, validate_group_id
-
         b = self._b
         validate_group_id(group)
         desc = self._describe([group])[group]

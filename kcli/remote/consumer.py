@@ -9,11 +9,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kcli.backends.remote_errors import _ERR_STATE, _check_reports, _kafka_error, _kafka_exception
 from kcli.client.types import KafkaError, KafkaException, Message, TopicPartition
+from kcli.remote.librdkafka import check_reports, kafka_error, kafka_exception
 
 if TYPE_CHECKING:
-    from kcli.backends.remote import RemoteBackend
+    from kcli.remote.backend import RemoteBackend
 
 # kcli's choices for its clients (a --command-config or profile may still change them).
 CONSUMER_DEFAULTS = {
@@ -77,10 +77,10 @@ class RemoteConsumer:
         try:
             return fn(*args, **kwargs)
         except self._backend.ck.KafkaException as exc:
-            raise _kafka_exception(self._backend, exc) from None
+            raise kafka_exception(self._backend, exc) from None
 
     def _check(self) -> None:
-        _check_reports(self._backend)
+        check_reports(self._backend)
 
     # -- assignment and groups ----------------------------------------------------------
 
@@ -177,8 +177,8 @@ class RemoteConsumer:
         try:
             self._c.store_offsets(offsets=[self._ctp(tp) for tp in todo])
         except self._backend.ck.KafkaException as exc:
-            if exc.args[0].code() != _ERR_STATE:  # unassigned meanwhile (a rebalance)
-                raise _kafka_exception(self._backend, exc) from None
+            if exc.args[0].code() != KafkaError._STATE:  # unassigned meanwhile (a rebalance)
+                raise kafka_exception(self._backend, exc) from None
 
     def commit(self, message=None, offsets: Sequence | None = None, asynchronous: bool = True):
         kwargs: dict[str, Any] = {"asynchronous": asynchronous}
@@ -198,7 +198,7 @@ class RemoteConsumer:
     def _message(self, m):
         err = m.error()
         if err is not None:
-            kerr = _kafka_error(self._backend, err)
+            kerr = kafka_error(self._backend, err)
             return Message(m.topic(), m.partition(), m.offset(), 0, -1, None, None, None, kerr)
         ts_type, ts = m.timestamp()
         return Message(

@@ -26,6 +26,16 @@ from collections import deque
 from itertools import repeat
 
 from kcli.client.config import as_int, check_keys, data_dir_of
+from kcli.client.error_codes import kafka_error_code
+from kcli.client.produce_checks import (
+    as_bytes,
+    check_partition,
+    check_size,
+    check_timestamp,
+    headers_size,
+    normalize_headers,
+    size_limit,
+)
 from kcli.client.types import (
     OFFSET_INVALID,
     TIMESTAMP_CREATE_TIME,
@@ -34,6 +44,11 @@ from kcli.client.types import (
     KafkaException,
     Message,
 )
+from storage import RoundRobin, Store
+from storage.errors import StorageError
+from storage.log import encode_batches
+from storage.partitioner import partition_for_key
+from storage.records import ProducerRecord
 
 PRODUCER_KEYS = frozenset(
     {
@@ -55,11 +70,6 @@ DEFAULT_BATCH_NUM_MESSAGES = 10_000
 DEFAULT_BATCH_SIZE = 1_000_000
 DEFAULT_QUEUE_MAX_MESSAGES = 100_000
 
-_PURGE_QUEUE = -152  # librdkafka's RD_KAFKA_RESP_ERR__PURGE_QUEUE
-# A record's bytes in a batch besides its key, value and headers: length, attributes,
-# timestamp delta, offset delta and the three length varints, at their largest.
-_RECORD_OVERHEAD = 1 + 5 + 10 + 5 + 5 + 5 + 5
-_BATCH_HEADER_SIZE = 61
 # Records per RecordBatch when a buffer is written (the log splits further by max.message.bytes).
 _RECORDS_PER_BATCH = 1000
 
@@ -108,16 +118,8 @@ class Producer:
             )
         only_error = str(conf.get("delivery.report.only.error", "false")).lower()
         self._only_errors = only_error in ("true", "1")
-        from storage import RoundRobin, Store
-        from storage.log import encode_batches
-        from storage.partitioner import partition_for_key
-        from storage.records import ProducerRecord
-
         self._store = Store(self._data_dir)
         self._round_robin = RoundRobin()
-        self._partition_for_key = partition_for_key
-        self._record_type = ProducerRecord
-        self._encode = encode_batches
         # topic -> (partition count, max.message.bytes, uses LogAppendTime)
         self._meta: dict[str, tuple[int, int, bool]] = {}
         self._buffers: dict[tuple[str, int], _Buffer] = {}
@@ -150,9 +152,9 @@ class Producer:
         if meta is None:
             meta = self._load_meta(topic)
         if value is not None and value.__class__ is not bytes:
-            value = _as_bytes(value, "value")
+            value = as_bytes(value, "value")
         if key is not None and key.__class__ is not bytes:
-            key = _as_bytes(key, "key")
+            key = as_bytes(key, "key")
         partitions = meta[0]
         if partition < 0:
             if partitions == 1:
@@ -160,34 +162,21 @@ class Producer:
             elif key is None:
                 partition = self._round_robin.partition(partitions)
             else:
-                partition = self._partition_for_key(key, partitions)
-        elif partition >= partitions:
-            raise KafkaException(
-                KafkaError(
-                    KafkaError._UNKNOWN_PARTITION,
-                    f"topic '{topic}' has {partitions} partition(s), numbered "
-                    f"0..{partitions - 1}; partition {partition} does not exist",
-                )
-            )
+                partition = partition_for_key(key, partitions)
+        else:
+            check_partition(topic, partitions, partition)
         size = 0 if value is None else len(value)
         if key is not None:
             size += len(key)
         if headers:
-            headers = _headers(headers)
-            size += sum(len(k.encode()) + (0 if v is None else len(v)) + 10 for k, v in headers)
+            headers = normalize_headers(headers)
+            size += headers_size(headers)
         else:
             headers = ()
-        if size > meta[1] - _RECORD_OVERHEAD - _BATCH_HEADER_SIZE:
-            self._check_size(topic, meta[1], value, key, headers)
+        if size > size_limit(meta[1]):
+            check_size(topic, meta[1], value, key, headers)
         if timestamp:
-            if timestamp.__class__ is not int or timestamp < 0:
-                raise KafkaException(
-                    KafkaError(
-                        KafkaError._INVALID_ARG,
-                        f"invalid timestamp {timestamp!r}: use milliseconds since the epoch "
-                        f"(a whole number >= 0; 0 means now)",
-                    )
-                )
+            check_timestamp(timestamp)
         else:
             # CreateTime "now" is taken when the buffer is written, at most linger.ms later:
             # records of one batch then share a timestamp, which keeps batches small.
@@ -206,7 +195,7 @@ class Producer:
         if key is None and timestamp is None and not headers and value.__class__ is bytes:
             records.append(value)  # a bare value: the encoder's fast path
         else:
-            records.append(tuple.__new__(self._record_type, (value, key, headers, timestamp)))
+            records.append(tuple.__new__(ProducerRecord, (value, key, headers, timestamp)))
         buf.callbacks.append(on_delivery or callback or self._default_cb)
         buf.nbytes += size
         self._queued += 1
@@ -234,11 +223,11 @@ class Producer:
                 f"call poll() or flush() to deliver them)"
             )
         partitions, max_bytes, _ = meta
-        limit = max_bytes - _RECORD_OVERHEAD - _BATCH_HEADER_SIZE
+        limit = size_limit(max_bytes)
         default_cb = on_delivery or self._default_cb
         buffers = self._buffers
         new = tuple.__new__
-        record_type = self._record_type
+        record_type = ProducerRecord
         batch_num, batch_size = self._batch_num, self._batch_size
         queued = 0  # not yet added to self._queued
         total = 0
@@ -247,9 +236,9 @@ class Producer:
             key = m.get("key")
             try:
                 if value is not None and value.__class__ is not bytes:
-                    value = _as_bytes(value, "value")
+                    value = as_bytes(value, "value")
                 if key is not None and key.__class__ is not bytes:
-                    key = _as_bytes(key, "key")
+                    key = as_bytes(key, "key")
                 p = m.get("partition", partition)
                 if p < 0:
                     if partitions == 1:
@@ -257,19 +246,23 @@ class Producer:
                     elif key is None:
                         p = self._round_robin.partition(partitions)
                     else:
-                        p = self._partition_for_key(key, partitions)
+                        p = partition_for_key(key, partitions)
                 size = 0 if value is None else len(value)
                 if key is not None:
                     size += len(key)
                 headers = m.get("headers")
                 if headers:
-                    headers = _headers(headers)
-                    size += sum(len(k.encode()) + len(v or b"") + 10 for k, v in headers)
+                    headers = normalize_headers(headers)
+                    size += headers_size(headers)
                 else:
                     headers = ()
                 timestamp = m.get("timestamp") or None
                 if p >= partitions or size > limit or timestamp is not None:
-                    self._check_one(topic, meta, p, value, key, headers, timestamp, size > limit)
+                    # The slow checks, only where the fast test says one may fail.
+                    check_partition(topic, partitions, p)
+                    check_timestamp(timestamp)
+                    if size > limit:
+                        check_size(topic, max_bytes, value, key, headers)
             except KafkaException as exc:
                 m["_error"] = exc.args[0]
                 continue
@@ -320,13 +313,13 @@ class Producer:
             meta = self._load_meta(topic)
         partitions, max_bytes, _ = meta
         if key is not None and key.__class__ is not bytes:
-            key = _as_bytes(key, "key")
+            key = as_bytes(key, "key")
         if key is not None and partition < 0:
-            partition = self._partition_for_key(key, partitions)
-        headers = _headers(headers) if headers else ()
-        extra = sum(len(k.encode()) + len(v or b"") + 10 for k, v in headers)
+            partition = partition_for_key(key, partitions)
+        headers = normalize_headers(headers) if headers else ()
+        extra = headers_size(headers)
         extra += 0 if key is None else len(key)
-        limit = max_bytes - _RECORD_OVERHEAD - _BATCH_HEADER_SIZE - extra
+        limit = size_limit(max_bytes) - extra
         simple = (
             partition < partitions
             and self._queued < self._queue_max - len(self._reports) - len(values)
@@ -355,7 +348,7 @@ class Producer:
         else:
             groups = []
         new = tuple.__new__
-        record_type = self._record_type
+        record_type = ProducerRecord
         step = self._batch_num
         for p, group in groups:
             buf = self._buffers.get((topic, p))
@@ -382,31 +375,7 @@ class Producer:
                     self._write(buf)
         return n
 
-    def _check_one(self, topic, meta, partition, value, key, headers, timestamp, big) -> None:
-        """The slow checks produce_batch() defers: partition range, size, timestamp."""
-        partitions, max_bytes, _ = meta
-        if partition >= partitions:
-            raise KafkaException(
-                KafkaError(
-                    KafkaError._UNKNOWN_PARTITION,
-                    f"topic '{topic}' has {partitions} partition(s), numbered "
-                    f"0..{partitions - 1}; partition {partition} does not exist",
-                )
-            )
-        if timestamp is not None and (timestamp.__class__ is not int or timestamp < 0):
-            raise KafkaException(
-                KafkaError(
-                    KafkaError._INVALID_ARG,
-                    f"invalid timestamp {timestamp!r}: use milliseconds since the epoch "
-                    f"(a whole number >= 0; 0 means now)",
-                )
-            )
-        if big:
-            self._check_size(topic, max_bytes, value, key, headers)
-
     def _load_meta(self, topic: str) -> tuple[int, int, bool]:
-        from storage.errors import StorageError
-
         try:
             meta = self._store.topic(topic)
             config = meta.config
@@ -420,27 +389,10 @@ class Producer:
         self._meta[topic] = entry
         return entry
 
-    def _check_size(self, topic: str, max_bytes: int, value, key, headers) -> None:
-        from storage.records import encode_batch
-
-        record = self._record_type(value, key, headers, 0)
-        size = len(encode_batch([record], timestamp=0))
-        if size > max_bytes:
-            raise KafkaException(
-                KafkaError(
-                    KafkaError.MSG_SIZE_TOO_LARGE,
-                    f"a record of {size} bytes (as a batch) is larger than max.message.bytes="
-                    f"{max_bytes} of topic '{topic}'; send a smaller record or raise the limit "
-                    f"with: kcli topic alter {topic} --config max.message.bytes=N",
-                )
-            )
-
     # -- writing and delivery reports ---------------------------------------------------------
 
     def _write(self, buf: _Buffer) -> None:
         """Append one partition's buffer with one fsync; queue its delivery reports."""
-        from storage.errors import StorageError
-
         records, callbacks = buf.records, buf.callbacks
         buf.records, buf.callbacks, buf.nbytes = [], [], 0
         self._queued -= len(records)
@@ -448,7 +400,7 @@ class Producer:
         try:
             log = self._store.log(buf.topic, buf.partition)
             config = log.config
-            batches = self._encode(records, now, config.max_message_bytes, _RECORDS_PER_BATCH)
+            batches = encode_batches(records, now, config.max_message_bytes, _RECORDS_PER_BATCH)
             info = log.append(batches)
         except StorageError as exc:
             err = KafkaError(_error_code(exc), str(exc))
@@ -550,7 +502,7 @@ class Producer:
         poll() or flush().  Nothing is ever in flight: appends are synchronous."""
         if not in_queue:
             return
-        err = KafkaError(_PURGE_QUEUE, "Local: Purged in queue")
+        err = KafkaError(KafkaError._PURGE_QUEUE, "Local: Purged in queue")
         for buf in self._buffers.values():
             records, callbacks = buf.records, buf.callbacks
             buf.records, buf.callbacks, buf.nbytes = [], [], 0
@@ -566,7 +518,7 @@ class Producer:
 
     def list_topics(self, topic: str | None = None, timeout: float = -1):
         """Cluster metadata (topics and partitions), as AdminClient.list_topics returns it."""
-        from kcli.client.admin import AdminClient
+        from kcli.local.admin_client import AdminClient
 
         return AdminClient({"data.dir": str(self._data_dir)}).list_topics(topic, timeout)
 
@@ -581,38 +533,5 @@ class Producer:
             self._store.close()
 
 
-def _as_bytes(data, what: str) -> bytes:
-    if isinstance(data, str):
-        return data.encode("utf-8")
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
-    raise TypeError(f"{what} must be str or bytes (or None), not {type(data).__name__}")
-
-
-def _headers(headers) -> tuple[tuple[str, bytes | None], ...]:
-    """confluent-kafka's header forms: a dict or a list of (key, value) pairs."""
-    items = headers.items() if isinstance(headers, dict) else headers
-    out = []
-    for item in items:
-        try:
-            hkey, hvalue = item
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"headers must be a dict or a list of (key, value); got {item!r}"
-            ) from None
-        if not isinstance(hkey, str):
-            raise TypeError(f"header key must be a str, not {type(hkey).__name__}")
-        if hvalue is not None and hvalue.__class__ is not bytes:
-            hvalue = _as_bytes(hvalue, f"header '{hkey}' value")
-        out.append((hkey, hvalue))
-    return tuple(out)
-
-
-def _error_code(exc: Exception) -> int:
-    return {
-        "TopicNotFound": KafkaError.UNKNOWN_TOPIC_OR_PART,
-        "InvalidTopicName": KafkaError.INVALID_TOPIC_EXCEPTION,
-        "PartitionNotFound": KafkaError._UNKNOWN_PARTITION,
-        "RecordTooLarge": KafkaError.MSG_SIZE_TOO_LARGE,
-        "CorruptRecord": KafkaError.CORRUPT_MESSAGE,
-    }.get(type(exc).__name__, KafkaError._FATAL)
+def _error_code(exc: StorageError) -> int:
+    return kafka_error_code(exc, default=KafkaError._FATAL)

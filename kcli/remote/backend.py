@@ -18,9 +18,9 @@ fast instead while it has not yet reached the cluster, with one line saying why 
 unknown host, TLS, authentication) and never a secret.  Its log lines go to stderr only with
 ``--debug``.
 
-The pieces live in their own modules: kcli.backends.remote_errors (error codes, error
-reports, log lines), remote_producer, remote_consumer and remote_groups; this module holds
-the backend itself (clients, waiting for the cluster, topics) and re-exports their names.
+The pieces live in their own modules: kcli.remote.librdkafka (error reports, log lines),
+kcli.remote.producer, .consumer and .groups; this module holds the backend itself (clients,
+waiting for the cluster, topics) and re-exports their names.
 """
 
 from __future__ import annotations
@@ -32,39 +32,30 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kcli.backends.base import (
-    Backend,
-    BackendInfo,
-    PartitionDescription,
-    TopicDescription,
-    TopicInfo,
-    group_not_found_message,
-    partitions_can_only_grow_message,
-    topic_not_found_message,
-)
-from kcli.backends.remote_consumer import CONSUMER_DEFAULTS, RemoteConsumer
-from kcli.backends.remote_errors import (
-    _AUTHORIZATION_FAILED,
-    _ERR_AUTHENTICATION,
-    _ERR_TIMED_OUT,
-    _GROUP_ID_NOT_FOUND,
-    _INVALID_CONFIG,
-    _INVALID_GROUP_ID,
-    _INVALID_PARTITIONS,
-    _INVALID_TOPIC,
-    _NON_EMPTY_GROUP,
-    _TOPIC_ALREADY_EXISTS,
-    _UNKNOWN_TOPIC_OR_PART,
-    _UNREACHABLE,
-    _ErrorReports,
-    _librdkafka_logger,
-    authentication_error,
-    unreachable_error,
-)
-from kcli.backends.remote_groups import RemoteGroups
-from kcli.backends.remote_producer import PRODUCER_DEFAULTS, RemoteProducer
+from kcli.client.backend import Backend, BackendInfo, TopicInfo
+from kcli.client.error_codes import AUTHORIZATION_FAILED, UNREACHABLE, storage_error_type
+from kcli.client.error_codes import ErrorCodes as E
 from kcli.connection import Connection
 from kcli.errors import KcliError
+from kcli.remote.consumer import CONSUMER_DEFAULTS, RemoteConsumer
+from kcli.remote.groups import RemoteGroups
+from kcli.remote.librdkafka import (
+    ErrorReports,
+    authentication_error,
+    librdkafka_logger,
+    unreachable_error,
+)
+from kcli.remote.producer import PRODUCER_DEFAULTS, RemoteProducer
+from storage import (
+    InvalidPartitions,
+    PartitionDescription,
+    TopicAlreadyExists,
+    TopicDescription,
+    TopicNotFound,
+    validate_topic_name,
+)
+from storage.errors import partitions_can_only_grow_message, topic_not_found_message
+from storage.groups import GroupNotFound, group_not_found_message
 
 __all__ = [
     "CONSUMER_DEFAULTS",
@@ -116,8 +107,8 @@ class RemoteBackend(Backend):
         self.connection = connection
         self.timeout_s = timeout_s
         self.debug = debug
-        self.errors = _ErrorReports(connection)
-        self._logger = _librdkafka_logger(connection, debug)
+        self.errors = ErrorReports(connection)
+        self._logger = librdkafka_logger(connection, debug)
         self._admin = None
         self._groups: RemoteGroups | None = None
         if debug:
@@ -198,7 +189,7 @@ class RemoteBackend(Backend):
                 err = exc.args[0]
                 self.admin.poll(0)
                 self.errors.check()
-                if err.code() not in _UNREACHABLE | {_ERR_TIMED_OUT}:
+                if err.code() not in UNREACHABLE | {E._TIMED_OUT}:
                     raise self.error(err, "reading the cluster's metadata") from None
                 if time.monotonic() >= deadline:
                     raise self._timed_out("reading the cluster's metadata") from None
@@ -234,40 +225,25 @@ class RemoteBackend(Backend):
 
     def error(self, err, what: str = "", *, topic: str | None = None, group: str | None = None):
         """A KafkaError from the cluster as the exception the local store would raise."""
-        from storage import errors as se
-        from storage import groups as sg
-
         code = err.code()
         text = self.connection.scrub(err.str())
-        if code == _ERR_AUTHENTICATION:
+        if code == E._AUTHENTICATION:
             return authentication_error(self.connection, text)
-        if code in _UNREACHABLE or code == _ERR_TIMED_OUT:
-            return (
-                self._timed_out(what)
-                if code == _ERR_TIMED_OUT
-                else unreachable_error(
-                    self.connection, self.errors.reason() if self.errors.reports else text
-                )
-            )
-        if code == _UNKNOWN_TOPIC_OR_PART and topic is not None:
-            return se.TopicNotFound(topic_not_found_message(topic, self._topic_names()))
-        if code == _GROUP_ID_NOT_FOUND and group is not None:
-            return sg.GroupNotFound(group_not_found_message(group, self._group_names()))
-        if code in _AUTHORIZATION_FAILED:
+        if code == E._TIMED_OUT:
+            return self._timed_out(what)
+        if code in UNREACHABLE:
+            reason = self.errors.reason() if self.errors.reports else text
+            return unreachable_error(self.connection, reason)
+        if code == E.UNKNOWN_TOPIC_OR_PART and topic is not None:
+            return TopicNotFound(topic_not_found_message(topic, self._topic_names()))
+        if code == E.GROUP_ID_NOT_FOUND and group is not None:
+            return GroupNotFound(group_not_found_message(group, self._group_names()))
+        if code in AUTHORIZATION_FAILED:
             return KcliError(
                 f"not authorized ({what}): {text}; the cluster's ACLs do not allow this "
-                f"{_AUTHORIZATION_FAILED[code]} operation for these credentials"
+                f"{AUTHORIZATION_FAILED[code]} operation for these credentials"
             )
-        cls = {
-            _TOPIC_ALREADY_EXISTS: se.TopicAlreadyExists,
-            _INVALID_PARTITIONS: se.InvalidPartitions,
-            _INVALID_CONFIG: se.InvalidConfig,
-            _INVALID_TOPIC: se.InvalidTopicName,
-            _UNKNOWN_TOPIC_OR_PART: se.TopicNotFound,
-            _NON_EMPTY_GROUP: sg.GroupNotEmpty,
-            _GROUP_ID_NOT_FOUND: sg.GroupNotFound,
-            _INVALID_GROUP_ID: sg.InvalidGroupId,
-        }.get(code)
+        cls = storage_error_type(code)
         if cls is not None:
             return cls(text)
         return KcliError(f"{what}: {text}" if what else text)
@@ -298,8 +274,6 @@ class RemoteBackend(Backend):
         )
 
     def topic(self, name: str) -> TopicInfo:
-        from storage import TopicNotFound, validate_topic_name
-
         validate_topic_name(name)
         md = self.metadata()
         t = md.topics.get(name)
@@ -309,8 +283,6 @@ class RemoteBackend(Backend):
         return TopicInfo(name, len(t.partitions))
 
     def topic_exists(self, name: str) -> bool:
-        from storage import validate_topic_name
-
         validate_topic_name(name)
         t = self.metadata().topics.get(name)
         return t is not None and t.error is None
@@ -323,8 +295,6 @@ class RemoteBackend(Backend):
         *,
         if_not_exists: bool = False,
     ) -> TopicInfo:
-        from storage import TopicAlreadyExists, validate_topic_name
-
         validate_topic_name(name)
         new = self.ck.admin.NewTopic(
             name,
@@ -348,8 +318,6 @@ class RemoteBackend(Backend):
         partitions: int | None = None,
         config: Mapping[str, str] | None = None,
     ) -> TopicInfo:
-        from storage import InvalidPartitions
-
         before = self.topic(name)
         if partitions is not None and partitions < before.partitions:
             raise InvalidPartitions(partitions_can_only_grow_message(name, before.partitions))
@@ -385,8 +353,6 @@ class RemoteBackend(Backend):
         self.wait(futures, f"changing the configs of topic '{name}'", topic=name)
 
     def delete_topic(self, name: str) -> None:
-        from storage import validate_topic_name
-
         validate_topic_name(name)
         futures = self.admin.delete_topics([name], request_timeout=self.timeout_s)
         self.wait(futures, f"deleting topic '{name}'", topic=name)

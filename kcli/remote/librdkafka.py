@@ -1,7 +1,7 @@
-"""librdkafka's error codes, error reports and log lines, and how kcli words them.
+"""librdkafka's error reports and log lines, and how kcli words them.
 
 librdkafka reports connection trouble through ``error_cb`` and retries for ever;
-``_ErrorReports`` collects those reports so that kcli can fail fast, with one line saying why
+``ErrorReports`` collects those reports so that kcli can fail fast, with one line saying why
 (refused, unknown host, TLS, authentication) and never a secret.  Its log lines go to stderr
 only with ``--debug``.  Errors a producer or consumer sees become kcli's KafkaError and
 KafkaException (secrets masked).
@@ -14,37 +14,16 @@ import sys
 from collections import deque
 from typing import TYPE_CHECKING
 
+from kcli.client.error_codes import ErrorCodes as E
+from kcli.client.types import KafkaError, KafkaException
 from kcli.connection import Connection
 from kcli.errors import KcliError
 
 if TYPE_CHECKING:
-    from kcli.backends.remote import RemoteBackend
-
-# librdkafka's client-side error codes (RD_KAFKA_RESP_ERR__*).
-_ERR_SSL = -181
-_ERR_TRANSPORT = -195
-_ERR_RESOLVE = -193
-_ERR_ALL_BROKERS_DOWN = -187
-_ERR_TIMED_OUT = -185
-_ERR_AUTHENTICATION = -169
-_ERR_STATE = -172
-_UNREACHABLE = frozenset({_ERR_SSL, _ERR_TRANSPORT, _ERR_RESOLVE, _ERR_ALL_BROKERS_DOWN})
-# Kafka's error codes that need words of kcli's own.
-_UNKNOWN_TOPIC_OR_PART = 3
-_INVALID_TOPIC = 17
-_ILLEGAL_GENERATION = 22
-_INVALID_GROUP_ID = 24
-_UNKNOWN_MEMBER_ID = 25
-_REBALANCE_IN_PROGRESS = 27
-_AUTHORIZATION_FAILED = {29: "topic", 30: "group", 31: "cluster"}
-_TOPIC_ALREADY_EXISTS = 36
-_INVALID_PARTITIONS = 37
-_INVALID_CONFIG = 40
-_NON_EMPTY_GROUP = 68
-_GROUP_ID_NOT_FOUND = 69
+    from kcli.remote.backend import RemoteBackend
 
 
-class _ErrorReports:
+class ErrorReports:
     """What librdkafka's error_cb reported, and whether that means giving up now."""
 
     def __init__(self, connection: Connection):
@@ -58,9 +37,9 @@ class _ErrorReports:
     def check(self) -> None:
         """Raise KcliError for an error no retry will cure."""
         codes = [code for code, _ in self.reports]
-        if _ERR_AUTHENTICATION in codes:
-            raise authentication_error(self.connection, self._text(_ERR_AUTHENTICATION))
-        if not self.connected and _ERR_ALL_BROKERS_DOWN in codes:
+        if E._AUTHENTICATION in codes:
+            raise authentication_error(self.connection, self._text(E._AUTHENTICATION))
+        if not self.connected and E._ALL_BROKERS_DOWN in codes:
             raise unreachable_error(self.connection, self.reason())
 
     def _text(self, code: int) -> str:
@@ -68,7 +47,7 @@ class _ErrorReports:
 
     def reason(self) -> str:
         """The most telling report of why no broker can be reached."""
-        for code in (_ERR_AUTHENTICATION, _ERR_SSL, _ERR_RESOLVE, _ERR_TRANSPORT):
+        for code in (E._AUTHENTICATION, E._SSL, E._RESOLVE, E._TRANSPORT):
             for c, text in self.reports:
                 if c == code:
                     return text
@@ -114,7 +93,7 @@ class _Logs(logging.Handler):
             pass
 
 
-def _librdkafka_logger(connection: Connection, debug: bool) -> logging.Logger:
+def librdkafka_logger(connection: Connection, debug: bool) -> logging.Logger:
     logger = logging.getLogger(f"kcli.librdkafka.{id(connection)}")
     if not logger.handlers:
         logger.propagate = False
@@ -127,23 +106,17 @@ def _librdkafka_logger(connection: Connection, debug: bool) -> logging.Logger:
     return logger
 
 
-def _kafka_error(backend: RemoteBackend, err):
+def kafka_error(backend: RemoteBackend, err):
     """confluent-kafka's KafkaError as kcli's (secrets masked)."""
-    from kcli.client.types import KafkaError
-
     return KafkaError(err.code(), backend.connection.scrub(err.str()), err.fatal(), err.retriable())
 
 
-def _kafka_exception(backend: RemoteBackend, exc):
-    from kcli.client.types import KafkaException
-
-    return KafkaException(_kafka_error(backend, exc.args[0]))
+def kafka_exception(backend: RemoteBackend, exc):
+    return KafkaException(kafka_error(backend, exc.args[0]))
 
 
-def _check_reports(backend: RemoteBackend) -> None:
-    """An error no retry will cure (see _ErrorReports.check) as kcli's KafkaException."""
-    from kcli.client.types import KafkaError, KafkaException
-
+def check_reports(backend: RemoteBackend) -> None:
+    """An error no retry will cure (see ErrorReports.check) as kcli's KafkaException."""
     try:
         backend.errors.check()
     except KcliError as exc:

@@ -1,17 +1,17 @@
-"""Fetching for a Consumer: per-partition positions, reading the log, decoding records.
+"""Fetching for a Consumer: the assigned partitions, their positions, reading the log.
 
 Each assigned partition has a ``_PartitionState``: the offset asked for at assign/seek time,
 the *fetch position* (where the next read from the log starts), the *consumed position* and
 the offset to commit, and a buffer of decoded messages that poll()/consume() hand out.
-:class:`PartitionFetcher` is the part of ``Consumer`` (a mixin) that turns a requested offset
-into a fetch position (committed offsets, ``auto.offset.reset``, ``OFFSET_TAIL``), reads the
-log, decodes record batches into ``Message`` tuples or plain records, and runs the poll loop
-that waits for them.
+:class:`Fetcher`, which a ``Consumer`` owns, holds them: it turns a requested offset into a
+fetch position (committed offsets, ``auto.offset.reset``, ``OFFSET_TAIL``), reads the log and
+decodes record batches into ``Message`` tuples or plain records.  Nothing else writes the
+assignment or the positions.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from kcli.client.types import (
@@ -22,7 +22,9 @@ from kcli.client.types import (
     TIMESTAMP_CREATE_TIME,
     TIMESTAMP_LOG_APPEND_TIME,
     KafkaError,
+    KafkaException,
     Message,
+    TopicPartition,
     error_message,
 )
 from storage.constants import TIMESTAMP_TYPE_MASK
@@ -34,10 +36,6 @@ OFFSET_TAIL_BASE = -2000
 
 _RESET_EARLIEST = ("earliest", "smallest", "beginning")
 _RESET_LATEST = ("latest", "largest", "end")
-
-# How long an idle poll sleeps between looks at the log, growing up to the maximum.
-_IDLE_SLEEP_MIN_S = 0.005
-_IDLE_SLEEP_MAX_S = 0.1
 
 
 def OFFSET_TAIL(n: int) -> int:  # noqa: N802 - librdkafka's name
@@ -62,59 +60,158 @@ class _PartitionState:
     buffer_pos: int = 0
 
 
-# What an attempt of the poll loop returns to go round again at once (something arrived).
-_AGAIN = object()
+Key = tuple[str, int]
 
 
-class PartitionFetcher:
-    """The fetching half of ``Consumer`` (a mixin): the poll loop, per-partition positions and
-    reading the log.  It works on the consumer's state (``_store``, ``_assigned``, ``_order``,
-    ``_pending_errors`` ...)."""
+class Fetcher:
+    """The partitions one consumer reads, its positions in them, and the reads themselves.
 
-    def _poll_loop(self, timeout: float | None, attempt, *args):
-        """Run ``attempt(*args)`` at every poll round until it returns something to hand out
-        (a list), or until ``timeout`` seconds have passed (None or negative: forever).
+    ``events`` is the consumer's queue of event Messages (end of partition, an offset that
+    cannot be reset, a partition gone), which the fetcher adds to; ``committed(keys)`` gives
+    the group's committed offsets, where a partition without an explicit offset starts.
+    """
 
-        ``attempt`` returns None when nothing is available yet (the loop sleeps, a little
-        longer each idle round) or ``_AGAIN`` to go round again at once.
+    def __init__(
+        self,
+        store,
+        *,
+        events: list[Message],
+        committed: Callable[[list[Key]], dict[Key, int]],
+        auto_offset_reset: str,
+        auto_offset_store: bool,
+        partition_eof: bool,
+        max_partition_fetch_bytes: int,
+    ):
+        self._store = store
+        self._events = events
+        self._committed = committed
+        self._auto_offset_reset = auto_offset_reset
+        self._auto_offset_store = auto_offset_store
+        self._partition_eof = partition_eof
+        self._max_bytes = max_partition_fetch_bytes
+        self._assigned: dict[Key, _PartitionState] = {}
+        self._order: list[Key] = []  # assignment order, for fair round-robin reads
+        self._rr = 0
+        # How many times the application assigned by itself (assign/incremental_assign):
+        # an on_assign callback that did so replaces the group's starting offsets.
+        self.assign_calls = 0
+
+    # -- the assignment -------------------------------------------------------------------
+
+    def assign(self, partitions: Iterable[TopicPartition]) -> None:
+        self.assign_calls += 1
+        self.clear()
+        self.add(partitions)
+
+    def incremental_assign(self, partitions: Iterable[TopicPartition]) -> None:
+        self.assign_calls += 1
+        self.add(partitions)
+
+    def add(self, partitions: Iterable[TopicPartition]) -> None:
+        """Read these partitions too, each from its ``offset`` (or committed/reset)."""
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            if key not in self._assigned:
+                self._order.append(key)
+            self._assigned[key] = _PartitionState(tp.topic, tp.partition, tp.offset)
+
+    def remove(self, partitions: Iterable[TopicPartition]) -> None:
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            if self._assigned.pop(key, None) is not None:
+                self._order.remove(key)
+
+    def clear(self) -> list[TopicPartition]:
+        """Stop reading every partition; returns the partitions that were assigned."""
+        partitions = self.assignment()
+        self._assigned = {}
+        self._order = []
+        return partitions
+
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition(t, p) for t, p in self._order]
+
+    def get(self, topic: str, partition: int) -> _PartitionState | None:
+        return self._assigned.get((topic, partition))
+
+    def to_commit(self) -> dict[Key, int]:
+        """Stored offsets not committed yet, by partition."""
+        return {
+            key: st.stored
+            for key, st in self._assigned.items()
+            if st.stored is not None and st.stored != st.committed_sent
+        }
+
+    def committed(self, offsets: dict[Key, int]) -> None:
+        """Note offsets just committed, so that the same ones are not committed again."""
+        for key, offset in offsets.items():
+            st = self._assigned.get(key)
+            if st is not None:
+                st.committed_sent = offset
+
+    # -- positions ------------------------------------------------------------------------
+
+    def seek(self, partition: TopicPartition) -> None:
+        st = self._assigned.get((partition.topic, partition.partition))
+        if st is None:
+            raise KafkaException(
+                KafkaError(
+                    KafkaError._STATE,
+                    f"Failed to seek {partition.topic} [{partition.partition}]: "
+                    f"partition is not assigned",
+                )
+            )
+        st.requested = partition.offset
+        st.fetch_position = None
+        st.buffer = []
+        st.buffer_pos = 0
+        st.eof_reported_at = None
+
+    def set_paused(self, partitions: Iterable[TopicPartition], paused: bool) -> None:
+        for tp in partitions:
+            st = self._assigned.get((tp.topic, tp.partition))
+            if st is not None:
+                st.paused = paused
+
+    def position(self, tp: TopicPartition) -> int:
+        """The offset of the next message poll() will return (OFFSET_INVALID: not known)."""
+        st = self._assigned.get((tp.topic, tp.partition))
+        if st is None:
+            return OFFSET_INVALID
+        if st.consumed is not None:
+            return st.consumed
+        if st.buffer_pos < len(st.buffer):
+            return st.buffer[st.buffer_pos].offset()
+        if st.fetch_position is not None:
+            return st.fetch_position
+        return OFFSET_INVALID
+
+    def store(self, topic: str, partition: int, offset: int) -> None:
+        """Mark ``offset`` to be committed for an assigned partition (others are skipped)."""
+        st = self._assigned.get((topic, partition))
+        if st is not None:
+            st.stored = offset
+
+    # -- reading Messages (poll, consume) -------------------------------------------------
+
+    def messages_round(self, out: list[Message], wanted: int) -> list[Message] | object | None:
+        """One poll round of poll()/consume(): ``out`` gathers messages across rounds.
+
+        Returns what to hand out, None when nothing is there yet, or AGAIN to go round again
+        at once (something arrived).
         """
-        self._check_open()
-        if timeout is not None and timeout < 0:
-            timeout = None
-        deadline = None if timeout is None else time.monotonic() + timeout
-        sleep = _IDLE_SLEEP_MIN_S
-        while True:
-            self._group_tick()
-            self._auto_commit()
-            result = attempt(*args)
-            if result is _AGAIN:
-                sleep = _IDLE_SLEEP_MIN_S
-                continue
-            if result is not None:
-                return result
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                return []
-            pause = sleep if deadline is None else min(sleep, deadline - now)
-            time.sleep(max(pause, 0))
-            sleep = min(sleep * 2, _IDLE_SLEEP_MAX_S)
-
-    def _collect(self, wanted: int, timeout: float | None) -> list[Message]:
-        return self._poll_loop(timeout, self._collect_round, [], wanted)
-
-    def _collect_round(self, out: list[Message], wanted: int) -> list[Message] | object | None:
-        """One poll round of poll()/consume(): ``out`` gathers messages across rounds."""
-        if self._pending_errors:
-            out.append(self._pending_errors.pop(0))
+        events = self._events
+        if events:
+            out.append(events.pop(0))
             return out
         self._drain_buffers(out, wanted)
         if len(out) >= wanted:
             return out
         if self._fetch_round() and len(out) < wanted:
-            return _AGAIN
-        if out or self._pending_errors:
+            return AGAIN
+        if out or events:
             if not out:
-                out.append(self._pending_errors.pop(0))
+                out.append(events.pop(0))
             return out
         return None
 
@@ -131,9 +228,7 @@ class PartitionFetcher:
                 st.buffer = []
                 st.buffer_pos = 0
             out.extend(take)
-            st.consumed = take[-1][2] + 1
-            if self._auto_offset_store:
-                st.stored = st.consumed
+            self._mark_consumed(st, take[-1][2] + 1)
             if len(out) >= wanted:
                 self._rr = (self._rr + i) % n
                 return
@@ -174,9 +269,9 @@ class PartitionFetcher:
         if log is None:
             return True
         try:
-            fetched = log.read(st.fetch_position, self._max_partition_fetch_bytes)
+            fetched = log.read(st.fetch_position, self._max_bytes)
         except OffsetOutOfRange as exc:
-            position = self._reset_position(st, exc.log_start_offset, exc.log_end_offset, exc)
+            position = self._reset_position(st, exc.log_start_offset, exc.log_end_offset)
             if position is None:
                 return True
             st.fetch_position = position
@@ -198,7 +293,7 @@ class PartitionFetcher:
         """Queue a _PARTITION_EOF event (enable.partition.eof), once per position reached."""
         if self._partition_eof and st.eof_reported_at != st.fetch_position:
             st.eof_reported_at = st.fetch_position
-            self._pending_errors.append(
+            self._events.append(
                 error_message(
                     KafkaError(KafkaError._PARTITION_EOF, "Broker: No more messages"),
                     st.topic,
@@ -219,20 +314,17 @@ class PartitionFetcher:
         if requested <= OFFSET_TAIL_BASE:
             return max(low, high - (OFFSET_TAIL_BASE - requested))
         if requested in (OFFSET_STORED, OFFSET_INVALID) or requested < 0:
-            committed = self._fetch_committed([(st.topic, st.partition)]).get(
-                (st.topic, st.partition)
-            )
-            if committed is not None and committed >= 0:
-                if low <= committed <= high:
-                    st.committed_sent = committed
-                    return committed
-                return self._reset_position(st, low, high, None)
-            return self._reset_position(st, low, high, None)
+            key = (st.topic, st.partition)
+            committed = self._committed([key]).get(key)
+            if committed is not None and committed >= 0 and low <= committed <= high:
+                st.committed_sent = committed
+                return committed
+            return self._reset_position(st, low, high)
         if low <= requested <= high:
             return requested
-        return self._reset_position(st, low, high, None)
+        return self._reset_position(st, low, high)
 
-    def _reset_position(self, st: _PartitionState, low: int, high: int, exc) -> int | None:
+    def _reset_position(self, st: _PartitionState, low: int, high: int) -> int | None:
         if self._auto_offset_reset in _RESET_EARLIEST:
             return low
         if self._auto_offset_reset in _RESET_LATEST:
@@ -249,14 +341,20 @@ class PartitionFetcher:
         if key in self._assigned:
             del self._assigned[key]
             self._order.remove(key)
-        self._pending_errors.append(
+        self._events.append(
             error_message(KafkaError(code, reason), st.topic, st.partition, st.fetch_position)
         )
 
+    def _mark_consumed(self, st: _PartitionState, position: int) -> None:
+        st.consumed = position
+        if self._auto_offset_store:
+            st.stored = position
+
     # -- kcli-only bulk read: records without a Message each (Consumer.consume_records) ------
 
-    def _records_round(self, max_records: int) -> list | None:
-        """One poll round of consume_records()."""
+    def records_round(self, max_records: int) -> list | None:
+        """One poll round of consume_records(): ``(topic, partition, records)`` runs and
+        event Messages, or None when nothing is there yet."""
         out: list = []
         budget = max_records
         for key in list(self._order):
@@ -279,17 +377,10 @@ class PartitionFetcher:
             if records:
                 out.append((st.topic, st.partition, records))
                 budget -= len(records)
-        if self._pending_errors:
-            out.extend(self._pending_errors)
-            self._pending_errors.clear()
-        if out:
-            return self._group_verify(out)
-        return None
-
-    def _mark_consumed(self, st: _PartitionState, position: int) -> None:
-        st.consumed = position
-        if self._auto_offset_store:
-            st.stored = position
+        if self._events:
+            out.extend(self._events)
+            self._events.clear()
+        return out or None
 
     def _fetch_records(self, st: _PartitionState, budget: int) -> list | None:
         """Up to ``budget`` records of one partition from its fetch position (None: none)."""
@@ -298,34 +389,23 @@ class PartitionFetcher:
             return None
         while True:
             try:
-                data = log.read(st.fetch_position, self._max_partition_fetch_bytes).records
+                records = log.read_records(st.fetch_position, budget, self._max_bytes)
             except OffsetOutOfRange as exc:
-                position = self._reset_position(st, exc.log_start_offset, exc.log_end_offset, exc)
+                position = self._reset_position(st, exc.log_start_offset, exc.log_end_offset)
                 if position is None:
                     return None
                 st.fetch_position = position
                 continue
-            if not data:
+            if not records:
                 self._report_eof(st)
                 return None
-            records: list = []
-            pos, end = 0, len(data)
-            while pos < end and len(records) < budget:
-                size = read_header(data, pos).size
-                records.extend(
-                    decode_batch(
-                        data[pos : pos + size],
-                        min_offset=st.fetch_position,
-                        max_records=budget - len(records),
-                    )
-                )
-                pos += size
-            if records:
-                st.fetch_position = records[-1][0] + 1
-                self._mark_consumed(st, st.fetch_position)
-                return records
-            # Only control batches or records below the position: move past them.
-            st.fetch_position = _next_offset_after(data)
+            st.fetch_position = records[-1][0] + 1
+            self._mark_consumed(st, st.fetch_position)
+            return records
+
+
+# What a poll round returns to go round again at once (something arrived).
+AGAIN = object()
 
 
 def _decode_messages(data: bytes, topic: str, partition: int, min_offset: int) -> list[Message]:

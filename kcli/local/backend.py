@@ -1,4 +1,4 @@
-"""The local store as a backend: a data directory, kcli's own Producer and Consumer."""
+"""The local store as a backend for the CLI: a data directory, kcli.local's Producer and Consumer."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kcli.backends.base import (
-    Backend,
-    BackendInfo,
-    PartitionDescription,
-    TopicDescription,
-    TopicInfo,
-)
+from kcli.client.backend import Backend, BackendInfo, TopicInfo
+from kcli.local.consumer import Consumer
+from kcli.local.producer import Producer
+from storage import Store, TopicDescription, validate_topic_name
+from storage.groups import GroupStore
 
 
 class LocalBackend(Backend):
@@ -30,8 +28,6 @@ class LocalBackend(Backend):
     def store(self):
         """The storage.Store (opened on first use: creating a backend touches no files)."""
         if self._store is None:
-            from storage import Store
-
             self._store = Store(self.data_dir)
         return self._store
 
@@ -45,8 +41,6 @@ class LocalBackend(Backend):
         return TopicInfo(meta.name, meta.partitions, meta.topic_id)
 
     def topic_exists(self, name: str) -> bool:
-        from storage import validate_topic_name
-
         validate_topic_name(name)  # a name like ../x must never become a path
         return self.store.topic_exists(name)
 
@@ -79,19 +73,7 @@ class LocalBackend(Backend):
         self.store.delete_topic(name)
 
     def describe_topic(self, name: str) -> TopicDescription:
-        d = self.store.describe_topic(name)
-        return TopicDescription(
-            topic=d.topic,
-            topic_id=d.topic_id,
-            partitions=tuple(
-                PartitionDescription(
-                    p.partition, p.log_start_offset, p.log_end_offset, p.size_bytes, p.segments
-                )
-                for p in d.partitions
-            ),
-            config=dict(d.config),
-            overrides=dict(d.overrides),
-        )
+        return self.store.describe_topic(name)
 
     def segments(self, name: str) -> dict[int, list]:
         meta = self.store.topic(name)
@@ -100,21 +82,15 @@ class LocalBackend(Backend):
     # -- records ------------------------------------------------------------------------
 
     def producer(self, conf: Mapping[str, Any] | None = None):
-        from kcli.client.producer import Producer
-
         return Producer({**(conf or {}), "data.dir": str(self.data_dir)})
 
     def consumer(self, conf: Mapping[str, Any] | None = None):
-        from kcli.client.consumer import Consumer
-
         return Consumer({**(conf or {}), "data.dir": str(self.data_dir)})
 
     # -- groups and the rest ------------------------------------------------------------
 
     def groups(self):
         if self._groups is None:
-            from storage.groups import GroupStore
-
             self._groups = GroupStore(self.store)
         return self._groups
 

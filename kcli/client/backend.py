@@ -1,7 +1,7 @@
 """The one interface the commands call, whether the data is in the local store or a cluster.
 
-``LocalBackend`` (kcli.backends.local) works on a data directory through kcli's own client
-classes and the store; ``RemoteBackend`` (kcli.backends.remote) talks to a Kafka cluster
+``LocalBackend`` (kcli.local.backend) works on a data directory through kcli's own client
+classes and the store; ``RemoteBackend`` (kcli.remote.backend) talks to a Kafka cluster
 through confluent-kafka.  Both return the value types below and raise the same errors
 (``storage.errors`` and ``storage.groups`` exceptions, ``KcliError``), so a command reads
 the same and prints the same whichever it was given.
@@ -23,6 +23,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from storage.groups import GroupNotFound
+from storage.store import PartitionDescription, TopicDescription
+
+__all__ = [
+    "Backend",
+    "BackendInfo",
+    "PartitionDescription",
+    "TopicDescription",
+    "TopicInfo",
+]
+
 
 @dataclass(frozen=True)
 class TopicInfo:
@@ -31,30 +42,6 @@ class TopicInfo:
     name: str
     partitions: int
     topic_id: str = ""
-
-
-@dataclass(frozen=True)
-class PartitionDescription:
-    """One partition's offsets; size and segment count where the backend can see them
-    (a cluster's admin API does not expose segments: None there)."""
-
-    partition: int
-    log_start_offset: int
-    log_end_offset: int
-    size_bytes: int | None
-    segments: int | None
-
-
-@dataclass(frozen=True)
-class TopicDescription:
-    """A topic's partitions and every config with its effective value (``overrides``: the
-    ones set for this topic)."""
-
-    topic: str
-    topic_id: str
-    partitions: tuple[PartitionDescription, ...]
-    config: dict[str, Any]
-    overrides: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -142,8 +129,6 @@ class Backend(ABC):
     def group_snapshot(self, group: str):
         """A group's ``GroupDescription`` and ``PartitionOffsets`` rows, or None while the
         group does not exist (what ``kcli group watch`` refreshes)."""
-        from storage.groups import GroupNotFound
-
         gs = self.groups()
         try:
             return gs.describe_group(group), gs.partition_offsets(group)
@@ -184,50 +169,3 @@ class Backend(ABC):
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-# -- messages both backends give word for word (the local ones come from the store) --------
-
-
-def topic_not_found_message(name: str, existing: list[str]) -> str:
-    hint = f"; existing topics: {', '.join(existing)}" if existing else "; there are no topics yet"
-    return f"topic '{name}' does not exist{hint} (create it with: kcli topic create {name})"
-
-
-def partition_not_found_message(topic: str, partitions: int, partition: int) -> str:
-    return (
-        f"topic '{topic}' has {partitions} partition(s), numbered 0..{partitions - 1}; "
-        f"partition {partition} does not exist"
-    )
-
-
-def partitions_can_only_grow_message(topic: str, partitions: int) -> str:
-    return (
-        f"topic '{topic}' has {partitions} partitions; the count can only grow (Kafka cannot "
-        f"remove partitions: their records and key mapping would be lost). Use --partitions "
-        f"{partitions} or more"
-    )
-
-
-def group_not_found_message(group: str, existing: list[str]) -> str:
-    hint = f"; existing groups: {', '.join(existing)}" if existing else "; there are no groups yet"
-    return f"group '{group}' does not exist{hint}"
-
-
-def group_not_empty_message(group: str, members: list, verb: str) -> str:
-    """``members``: storage.groups.MemberDescription (a pid is shown when there is one)."""
-    who = ", ".join(f"{m.member_id}" + (f" (pid {m.pid})" if m.pid else "") for m in members[:3])
-    more = f" and {len(members) - 3} more" if len(members) > 3 else ""
-    return (
-        f"group '{group}' has {len(members)} live member(s): {who}{more}; its offsets can "
-        f"only be {verb} while the group is inactive — stop its consumers (or wait "
-        f"session.timeout.ms after they died) and try again"
-    )
-
-
-def record_too_large_message(topic: str, size: int, max_bytes: int) -> str:
-    return (
-        f"a record of {size} bytes (as a batch) is larger than max.message.bytes={max_bytes} "
-        f"of topic '{topic}'; send a smaller record or raise the limit with: "
-        f"kcli topic alter {topic} --config max.message.bytes=N"
-    )

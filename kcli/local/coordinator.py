@@ -1,4 +1,5 @@
-"""A Consumer's membership in its group: join, heartbeat, rebalance, leave.
+"""A Consumer's group: membership (join, heartbeat, rebalance, leave) and the consumer's side
+of it (subscribe, rebalance callbacks, committed offsets).
 
 The group's state lives in the store (``storage.groups``).  A background thread keeps the
 member alive, as librdkafka's does: it heartbeats every ``heartbeat.interval.ms`` and, between
@@ -8,7 +9,7 @@ missed its session timeout is removed as soon as it expires.
 
 The thread never touches the consumer's partitions.  Revoking and assigning happen in the
 application's thread, inside ``poll()``/``consume()``, where the rebalance callbacks run and
-where fetching happens: before every fetch the consumer asks :meth:`GroupMembership.fetch_allowed`,
+where fetching happens: before every fetch the consumer asks :meth:`GroupMember.fetch_allowed`,
 so a member that has been asked to give its partitions up stops reading them before anyone
 else can be given them.
 """
@@ -20,6 +21,7 @@ import time
 from collections.abc import Sequence
 
 from kcli.client.config import as_int
+from kcli.client.error_codes import kafka_error_code
 from kcli.client.types import (
     KafkaError,
     KafkaException,
@@ -27,13 +29,18 @@ from kcli.client.types import (
     TopicPartition,
     error_message,
 )
+from kcli.local.fetcher import Fetcher
+from storage.assignors import COOPERATIVE_STICKY, UnknownAssignor, parse_strategy
+from storage.group_protocols import COOPERATIVE, incremental_change, member_protocol
+from storage.groups import FencedInstanceId, GroupError, GroupStore, UnknownMemberId
 
 # How often the thread looks at the group's state between heartbeats.
 WATCH_INTERVAL_S = 0.02
 
 
-class GroupMembership:
-    """One consumer's membership in one group (used by ``Consumer``; not thread-hostile)."""
+class GroupMember:
+    """One consumer's membership in one group: join, the heartbeat thread, rejoin, leave
+    (used by ``ConsumerCoordinator``)."""
 
     def __init__(
         self,
@@ -48,8 +55,6 @@ class GroupMembership:
         rebalance_timeout_ms: int,
         instance_id: str | None = None,
     ):
-        from storage.group_protocols import COOPERATIVE, member_protocol
-
         self.groups = groups  # storage.groups.GroupStore
         self.group = group
         self.topics = list(topics)
@@ -158,8 +163,6 @@ class GroupMembership:
         removed meanwhile, it does not rejoin but is marked lost, so that the consumer gives
         those partitions up first (they may belong to another member by now).
         """
-        from storage.groups import FencedInstanceId, UnknownMemberId
-
         with self._mu:
             lost = self._lost
             if not self.cooperative or lost:
@@ -255,8 +258,6 @@ class GroupMembership:
             self._absorb(view)
 
     def _heartbeat(self) -> None:
-        from storage.groups import FencedInstanceId, UnknownMemberId
-
         with self._mu:
             member_id, epoch = self.member_id, self._epoch
         if not member_id:
@@ -332,23 +333,42 @@ class GroupMembership:
 
 # -- the consumer's side: subscribe, rebalance callbacks, group commits ---------------------------
 #
-# The group's eager rebalance protocol (see storage.groups): a background thread heartbeats
-# (GroupMembership above); revoking and assigning happen in the application's thread, inside
-# poll()/consume(), where the rebalance callbacks run as in confluent-kafka.
+# The group's rebalance protocol, eager or cooperative (see storage.group_protocols): a
+# background thread heartbeats (GroupMember above); revoking and assigning happen in the
+# application's thread, inside poll()/consume(), where the rebalance callbacks run as in
+# confluent-kafka.
 
 
-class GroupSubscription:
-    """The group half of ``Consumer`` (a mixin): ``subscribe``, ``unsubscribe``, ``memberid``,
-    the rebalance callbacks run inside poll(), and reading and writing the group's committed
-    offsets.  It works on the consumer's state (``_conf``, ``_store``, ``_assigned`` ...)."""
+class ConsumerCoordinator:
+    """A consumer's side of its group (Kafka's ``ConsumerCoordinator``): subscribe and
+    unsubscribe, the rebalance callbacks run inside poll(), and the group's committed
+    offsets.  It changes the consumer's assignment only through the consumer's ``Fetcher``.
 
-    def _init_group(self) -> None:
-        self._membership = None
-        self._groups = None
+    ``consumer`` is what the rebalance callbacks are given as their first argument;
+    ``events`` the consumer's queue of event Messages.
+    """
+
+    def __init__(
+        self,
+        consumer,
+        store,
+        fetcher: Fetcher,
+        events: list[Message],
+        conf: dict,
+        *,
+        group_id: str | None,
+        client_id: str,
+    ):
+        self._consumer = consumer
+        self._store = store
+        self._fetcher = fetcher
+        self._events = events
+        self.group_id = group_id
+        self._client_id = client_id
+        self._member: GroupMember | None = None
+        self._groups: GroupStore | None = None
         self._subscription: list[str] = []
         self._on_assign = self._on_revoke = self._on_lost = None
-        self._assign_calls = 0
-        conf = self._conf
         session = as_int(conf, "session.timeout.ms", 45000, minimum=1)
         if "heartbeat.interval.ms" in conf:
             heartbeat = as_int(conf, "heartbeat.interval.ms", 3000, minimum=1)
@@ -371,8 +391,6 @@ class GroupSubscription:
                     f"max.poll.interval.ms ({max_poll}) must be >= session.timeout.ms ({session})",
                 )
             )
-        from storage.assignors import COOPERATIVE_STICKY, UnknownAssignor, parse_strategy
-
         try:
             strategy = parse_strategy(
                 str(conf.get("partition.assignment.strategy", "range,roundrobin"))
@@ -396,23 +414,29 @@ class GroupSubscription:
                     f"out for a dynamic member",
                 )
             )
-        self._group_instance_id = instance
-        self._group_session_ms = session
-        self._group_heartbeat_ms = heartbeat
-        self._group_max_poll_ms = max_poll
-        self._group_strategy = strategy
+        self._instance_id = instance
+        self._session_ms = session
+        self._heartbeat_ms = heartbeat
+        self._max_poll_ms = max_poll
+        self._strategy = strategy
 
-    def subscribe(self, topics: list[str], on_assign=None, on_revoke=None, on_lost=None) -> None:
-        """Join the group (``group.id``) and read the partitions it assigns to this member.
+    @property
+    def member(self) -> GroupMember | None:
+        """The group membership while subscribed (None otherwise)."""
+        return self._member
 
-        ``on_assign(consumer, partitions)`` runs inside poll() when partitions are assigned
-        (it may call assign() with other offsets); ``on_revoke(consumer, partitions)`` before
-        they are taken away (commit there); ``on_lost(consumer, partitions)`` when the member
-        was removed from the group and its partitions may already belong to another member
-        (``on_revoke`` is called instead if ``on_lost`` is not given).
-        """
-        self._check_open()
-        self._require_group("subscribe")
+    def require_group(self, what: str) -> None:
+        if not self.group_id:
+            raise KafkaException(
+                KafkaError(
+                    KafkaError._INVALID_ARG,
+                    f"{what}() needs a group: set group.id in the consumer config",
+                )
+            )
+
+    def subscribe(self, topics: list[str], on_assign, on_revoke, on_lost, commit) -> None:
+        """See Consumer.subscribe; ``commit()`` commits what was consumed (on revoke)."""
+        self.require_group("subscribe")
         if (
             isinstance(topics, str)
             or not topics
@@ -430,13 +454,12 @@ class GroupSubscription:
                     f"list the topics by name",
                 )
             )
-        from storage.groups import GroupError
-
         self._on_assign, self._on_revoke, self._on_lost = on_assign, on_revoke, on_lost
+        self._commit = commit
         self._subscription = sorted(set(topics))
         for topic in self._subscription:
             if not self._store.topic_exists(topic):
-                self._pending_errors.append(
+                self._events.append(
                     error_message(
                         KafkaError(
                             KafkaError.UNKNOWN_TOPIC_OR_PART,
@@ -446,51 +469,49 @@ class GroupSubscription:
                         topic,
                     )
                 )
-        if self._membership is not None:
-            self._membership.update_topics(self._subscription)
+        if self._member is not None:
+            self._member.update_topics(self._subscription)
             return
-        self.unassign()
-        membership = GroupMembership(
-            self._group_store(),
-            self._group_id,
+        self._fetcher.clear()
+        member = GroupMember(
+            self.groups(),
+            self.group_id,
             topics=self._subscription,
-            assignors=self._group_strategy,
+            assignors=self._strategy,
             client_id=self._client_id,
-            session_timeout_ms=self._group_session_ms,
-            heartbeat_interval_ms=self._group_heartbeat_ms,
-            rebalance_timeout_ms=self._group_max_poll_ms,
-            instance_id=self._group_instance_id,
+            session_timeout_ms=self._session_ms,
+            heartbeat_interval_ms=self._heartbeat_ms,
+            rebalance_timeout_ms=self._max_poll_ms,
+            instance_id=self._instance_id,
         )
         try:
-            membership.start()
+            member.start()
         except GroupError as exc:
-            raise KafkaException(KafkaError(exc.error_code, str(exc))) from None
-        self._membership = membership
+            raise KafkaException(KafkaError(kafka_error_code(exc), str(exc))) from None
+        self._member = member
 
     def unsubscribe(self) -> None:
         """Give the partitions back (committing them with enable.auto.commit) and leave."""
-        self._check_open()
-        if self._membership is None:
+        if self._member is None:
             return
         self._revoke(lost=False)
-        self._membership.leave()
-        self._membership = None
+        self._member.leave()
+        self._member = None
         self._subscription = []
 
-    def memberid(self) -> str | None:
-        """This consumer's member id in its group (None when not a group member)."""
-        m = self._membership
+    def member_id(self) -> str | None:
+        m = self._member
         return m.member_id or None if m is not None else None
 
-    def _group_tick(self) -> None:
+    def tick(self) -> None:
         """Called at every poll: revoke, rejoin and take a new assignment when the group says so."""
-        m = self._membership
+        m = self._member
         if m is None:
             return
         error = m.take_error()
         if error is not None:
-            self._pending_errors.append(
-                error_message(KafkaError(KafkaError._STATE, f"group {self._group_id}: {error}"))
+            self._events.append(
+                error_message(KafkaError(KafkaError._STATE, f"group {self.group_id}: {error}"))
             )
         what = m.must_revoke()
         if what == "fenced":
@@ -498,25 +519,29 @@ class GroupSubscription:
             self._revoke(lost=True)
             fenced = m.take_fenced()
             m.leave()
-            self._membership = None
-            self._pending_errors.append(
+            self._member = None
+            self._events.append(
                 error_message(KafkaError(KafkaError.FENCED_INSTANCE_ID, str(fenced), fatal=True))
             )
             return
         if what is not None:
-            from storage.groups import GroupError
-
             if m.cooperative and what == "rebalance":
                 # Cooperative: keep reading what is still subscribed; rejoin saying so.
-                self._revoke_some([k for k in self._order if k[0] not in self._subscription])
-                owned = list(self._order)
+                self._revoke_some(
+                    [
+                        (tp.topic, tp.partition)
+                        for tp in self._fetcher.assignment()
+                        if tp.topic not in self._subscription
+                    ]
+                )
+                owned = self._owned()
             else:
                 self._revoke(lost=what == "lost")
                 owned = []
             try:
                 m.rejoin(owned)
             except GroupError as exc:
-                raise KafkaException(KafkaError(exc.error_code, str(exc))) from None
+                raise KafkaException(KafkaError(kafka_error_code(exc), str(exc))) from None
         got = m.take_assignment()
         if got is not None:
             if m.cooperative:
@@ -524,7 +549,7 @@ class GroupSubscription:
             else:
                 self._take_assignment(got[1])
 
-    def _group_verify(self, items: list) -> list:
+    def verify(self, items: list) -> list:
         """Hand out what was just read only if this member still owns its partitions.
 
         A process frozen (SIGSTOP, a laptop lid, a debugger) for longer than its session may
@@ -533,115 +558,108 @@ class GroupSubscription:
         records are dropped (the new owner reads them from the committed offsets) and the
         partitions are given up as lost.
         """
-        m = self._membership
+        m = self._member
         if m is None or not items or m.still_member():
             return items
-        self._group_tick()
+        self.tick()
         return [it for it in items if isinstance(it, Message) and it.error() is not None]
 
     def _take_assignment(self, tps) -> None:
         partitions = [TopicPartition(t, p) for t, p in tps]
-        self._assigned = {}
-        self._order = []
-        calls = self._assign_calls
+        self._fetcher.clear()
+        calls = self._fetcher.assign_calls
         if self._on_assign is not None:
-            self._on_assign(self, partitions)
-        if self._assign_calls == calls:
+            self._on_assign(self._consumer, partitions)
+        if self._fetcher.assign_calls == calls:
             # The callback did not assign by itself: start from the committed offsets.
-            self._add_partitions(partitions)
+            self._fetcher.add(partitions)
 
     def _take_increment(self, tps) -> None:
         """Cooperative (``onJoinComplete``): revoke what is no longer ours, committing it
         first, and ask for the follow-up rebalance if anything was revoked; then add the new
         partitions.  ``on_revoke`` and ``on_assign`` are given the increments, as in
         confluent-kafka; ``on_assign`` is called after every rebalance, even with nothing."""
-        from storage.group_protocols import incremental_change
-
-        revoked, added = incremental_change(self._order, [(t, p) for t, p in tps])
+        revoked, added = incremental_change(self._owned(), [(t, p) for t, p in tps])
         if revoked:
             self._revoke_some(revoked)
-            self._membership.request_rejoin()
+            self._member.request_rejoin()
         partitions = [TopicPartition(t, p) for t, p in added]
-        calls = self._assign_calls
+        calls = self._fetcher.assign_calls
         if self._on_assign is not None:
-            self._on_assign(self, partitions)
-        if self._assign_calls == calls:
-            self._add_partitions(partitions)
+            self._on_assign(self._consumer, partitions)
+        if self._fetcher.assign_calls == calls:
+            self._fetcher.add(partitions)
+
+    def _owned(self) -> list[tuple[str, int]]:
+        return [(tp.topic, tp.partition) for tp in self._fetcher.assignment()]
 
     def _revoke_some(self, keys: list[tuple[str, int]]) -> None:
         """Give up these partitions only (cooperative): commit them, then ``on_revoke``."""
         if not keys:
             return
         try:
-            self._auto_commit(force=True)
+            self._commit()
         except KafkaException:
             pass  # the group moved on already; on_commit has seen the error
-        for key in keys:
-            if self._assigned.pop(key, None) is not None:
-                self._order.remove(key)
+        partitions = [TopicPartition(t, p) for t, p in keys]
+        self._fetcher.remove(partitions)
         if self._on_revoke is not None:
-            self._on_revoke(self, [TopicPartition(t, p) for t, p in keys])
+            self._on_revoke(self._consumer, partitions)
 
     def _revoke(self, *, lost: bool) -> None:
         """Stop reading every assigned partition; commit first unless the member was removed."""
-        partitions = [TopicPartition(t, p) for t, p in self._order]
         if not lost:
             try:
-                self._auto_commit(force=True)
+                self._commit()
             except KafkaException:
                 pass  # the group moved on already; on_commit has seen the error
         callback = self._on_lost if lost and self._on_lost is not None else self._on_revoke
-        self._assigned = {}
-        self._order = []
+        partitions = self._fetcher.clear()
         if callback is not None and partitions:
-            callback(self, partitions)
+            callback(self._consumer, partitions)
 
-    def _leave_group(self) -> None:
+    def leave(self) -> None:
         """Called by close(): revoke (on_revoke), then leave so the others rebalance at once."""
-        m = self._membership
+        m = self._member
         if m is None:
             return
         try:
-            partitions = [TopicPartition(t, p) for t, p in self._order]
-            self._assigned = {}
-            self._order = []
+            partitions = self._fetcher.clear()
             if self._on_revoke is not None and partitions:
-                self._on_revoke(self, partitions)
+                self._on_revoke(self._consumer, partitions)
         finally:
             m.leave()
-            self._membership = None
+            self._member = None
 
-    def _group_store(self):
+    def groups(self) -> GroupStore:
         """The consumer's one ``storage.groups.GroupStore``, made on first use."""
         if self._groups is None:
-            from storage.groups import GroupStore
-
             self._groups = GroupStore(self._store)
         return self._groups
 
-    def _commit_to_store(self, offsets: dict[tuple[str, int], int]) -> None:
-        groups = self._group_store()
-        m = self._membership
+    def commit_offsets(self, offsets: dict[tuple[str, int], int]) -> None:
+        groups = self.groups()
+        m = self._member
         if m is None:
-            groups.commit_offsets(self._group_id, offsets)
+            groups.commit_offsets(self.group_id, offsets)
             return
         if m.generation < 0:
             raise KafkaException(
                 KafkaError(
                     KafkaError.REBALANCE_IN_PROGRESS,
-                    f"group {self._group_id} is rebalancing; commit after the next assignment",
+                    f"group {self.group_id} is rebalancing; commit after the next assignment",
                 )
             )
         groups.commit_offsets(
-            self._group_id,
+            self.group_id,
             offsets,
             generation=m.generation,
             member_id=m.member_id,
             instance_id=m.instance_id,
         )
 
-    def _fetch_committed(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        if not self._group_id:
+    def committed_offsets(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        if not self.group_id:
             return {}
-        found = self._group_store().fetch_offsets(self._group_id, keys)
+        found = self.groups().fetch_offsets(self.group_id, keys)
         return {k: v.offset for k, v in found.items()}
