@@ -23,6 +23,8 @@ from storage.assignors import (
 )
 from storage.errors import StorageError
 from storage.group_protocols import (
+    REBALANCE_HISTORY,
+    rebalance_record,
     rejoin_changes_metadata,
     replace_static_member,
     static_member,
@@ -121,6 +123,8 @@ class GroupMembership:
         assignor = select_protocol(prefs) or ""
         counts = self._partition_counts(t for m in state.members.values() for t in m["topics"])
         result = assign(assignor, counts, subs)
+        record = rebalance_record(state.generation, assignor, subs, result, self._now())
+        state.rebalances = [*state.rebalances, record][-REBALANCE_HISTORY:]
         state.assignor = assignor
         state.assignment = {mid: [[t, p] for t, p in tps] for mid, tps in result.items()}
         state.partitions = counts

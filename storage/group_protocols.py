@@ -122,6 +122,50 @@ def replace_static_member(
     return old["topics"] != record["topics"] or old["assignors"] != record["assignors"]
 
 
+# How many completed rebalances a group's state keeps, for ``kcli group watch``.
+REBALANCE_HISTORY = 8
+
+
+def rebalance_record(
+    generation: int,
+    assignor: str,
+    subs: Mapping[str, Subscription],
+    assignment: Mapping[str, Iterable[TP]],
+    completed_ms: int,
+) -> dict[str, Any]:
+    """What one completed rebalance did, for ``state.json`` (plain JSON).
+
+    ``revoked``: per member, the partitions it gave up for this generation (eager: everything
+    it owned, before it rejoined; cooperative: only what moves, after).  ``added``: per member,
+    the partitions it was given that it did not own.  ``waiting``: partitions nobody owns in
+    this generation because their owner is still revoking them (the follow-up rebalance assigns
+    them).
+    """
+    protocol = rebalance_protocol(assignor)
+    revoked: dict[str, list[list[Any]]] = {}
+    added: dict[str, list[list[Any]]] = {}
+    given = {tp for tps in assignment.values() for tp in tps}
+    for mid, sub_ in sorted(subs.items()):
+        mine = set(assignment.get(mid, ()))
+        owned = set(sub_.owned)
+        gone = sorted(owned) if protocol == EAGER else sorted(owned - mine)
+        new = sorted(mine) if protocol == EAGER else sorted(mine - owned)
+        if gone:
+            revoked[mid] = [list(tp) for tp in gone]
+        if new:
+            added[mid] = [list(tp) for tp in new]
+    waiting = sorted({tuple(tp) for tps in revoked.values() for tp in tps} - given)
+    return {
+        "generation": generation,
+        "protocol": protocol,
+        "assignor": assignor,
+        "completed_ms": completed_ms,
+        "revoked": revoked,
+        "added": added,
+        "waiting": [list(tp) for tp in waiting] if protocol == COOPERATIVE else [],
+    }
+
+
 def incremental_change(owned: Iterable[TP], assigned: Iterable[TP]) -> tuple[list[TP], list[TP]]:
     """A cooperative member's view of a new assignment (``onJoinComplete``): the partitions to
     revoke (owned, not assigned) and the partitions added (assigned, not owned), each sorted."""

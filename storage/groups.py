@@ -52,6 +52,7 @@ from storage.errors import StorageError
 from storage.fileio import fsync_dir
 from storage.group_membership import GroupMembership
 from storage.group_offsets import GroupOffsets
+from storage.group_protocols import rebalance_protocol
 from storage.group_reset import GroupResets
 from storage.group_serve import ServeGroups
 from storage.group_types import (
@@ -87,6 +88,7 @@ from storage.group_types import (
     OffsetReset,
     PartitionOffsets,
     RebalanceInProgress,
+    RebalanceRecord,
     ResetSpec,
     UnknownMemberId,
     _as_tp_list,
@@ -136,6 +138,7 @@ __all__ = [
     "OffsetReset",
     "PartitionOffsets",
     "RebalanceInProgress",
+    "RebalanceRecord",
     "ResetSpec",
     "UnknownMemberId",
     "group_dir_name",
@@ -284,6 +287,8 @@ class GroupStore(GroupMembership, GroupOffsets, GroupResets, ServeGroups):
             generation=state.generation,
             coordinator=state.coordinator,
             members=members,
+            protocol=rebalance_protocol(state.assignor) if state.assignor else "",
+            rebalances=tuple(RebalanceRecord.from_json(r) for r in state.rebalances),
         )
 
     def describe_group(self, group: str) -> GroupDescription:

@@ -121,7 +121,41 @@ def _watch_view(snapshot, group: str, interval: float):
         _header_line(desc),
         (f"  refresh {interval:g}s, Ctrl-C to stop", "dim"),
     )
-    return Group(header, _partitions_table(desc, rows), _members_table(desc))
+    parts = [header, _partitions_table(desc, rows), _members_table(desc)]
+    if desc.rebalances:
+        parts.append(_rebalances_table(desc))
+    return Group(*parts)
+
+
+def _rebalances_table(desc):
+    """The group's last rebalances, oldest first: under the cooperative protocol a join shows
+    as two generations — the first revokes what moves (it waits, unowned), the second assigns
+    it; under the eager one every generation revokes everything."""
+    from rich.text import Text
+
+    members = {m.member_id: m.client_id for m in desc.members}
+
+    def who(per_member) -> Text:
+        if not per_member:
+            return Text("-", style="dim")
+        return Text(
+            "; ".join(
+                f"{_short_id(mid, members.get(mid), True)}: {_assignment_str(tps)}"
+                for mid, tps in per_member
+            )
+        )
+
+    t = _table(["GENERATION", "PROTOCOL", "REVOKED", "ASSIGNED", "WAITING"], {0})
+    t.title = "rebalances (latest last)"
+    for r in desc.rebalances[-5:]:
+        t.add_row(
+            Text(str(r.generation)),
+            Text(r.protocol),
+            who(r.revoked),
+            who(r.added),
+            Text(_assignment_str(r.waiting) or "-", style="yellow" if r.waiting else "dim"),
+        )
+    return t
 
 
 # -- tables ----------------------------------------------------------------------------------
@@ -129,7 +163,10 @@ def _watch_view(snapshot, group: str, interval: float):
 
 # Columns whose values may be folded over several lines when the terminal is narrow (long
 # member ids first); the others keep their header on one line (CURRENT-OFFSET, not CURR/ENT).
-_FOLDABLE = frozenset({"CONSUMER-ID", "ASSIGNMENT", "CLIENT-ID", "RANGE", "ROUNDROBIN", "STICKY"})
+_FOLDABLE = frozenset(
+    {"CONSUMER-ID", "ASSIGNMENT", "CLIENT-ID", "RANGE", "ROUNDROBIN", "STICKY"}
+    | {"REVOKED", "ASSIGNED", "WAITING"}
+)
 
 
 def _table(columns: list[str], right: set[int] = frozenset(), footer: bool = False):
@@ -317,7 +354,9 @@ def _header_line(desc):
         (desc.group, "bold"),
         "  ",
         _state_text(desc.state),
-        (f"  assignor {desc.assignor or '-'}  generation {_dash(desc.generation)}  ", "dim"),
+        (f"  assignor {desc.assignor or '-'}", "dim"),
+        (f" ({desc.protocol})" if desc.protocol else "", "dim"),
+        (f"  generation {_dash(desc.generation)}  ", "dim"),
         f"{len(desc.members)} member(s)",
     )
 
@@ -427,6 +466,7 @@ def group_state(desc, form: str) -> None:
                 "group": desc.group,
                 "coordinator": desc.coordinator,
                 "assignor": desc.assignor,
+                "protocol": desc.protocol,
                 "state": desc.state,
                 "generation": desc.generation,
                 "members": len(desc.members),

@@ -113,6 +113,7 @@ def test_members_state_and_idle_member_views(data_dir):
             "group": "shop",
             "coordinator": "kcli",
             "assignor": "range",
+            "protocol": "eager",
             "state": "Stable",
             "generation": 2,
             "members": 4,

@@ -134,9 +134,29 @@ def test_cooperative_join_takes_two_rounds_and_never_revokes_retained(groups):
     # Round 2: a's retained partitions never left it; b gets the two that a revoked.
     assert a3.assignment == a1.assignment
     assert set(b2.assignment) == set(a.assignment) - set(a1.assignment)
-    # Commits from the generation before the follow-up still count while it runs.
     desc = groups.describe_group("g")
     assert desc.generation == 3 and desc.state == "Stable"
+    assert desc.protocol == "cooperative"
+    # What kcli group watch shows: round 1 revoked two of a's partitions, which waited;
+    # round 2 gave them to b and revoked nothing.
+    first, second = desc.rebalances[-2:]
+    moved = tuple(sorted(set(a.assignment) - set(a1.assignment)))
+    assert (first.generation, first.protocol) == (2, "cooperative")
+    assert first.revoked == ((a.member_id, moved),) and first.waiting == moved
+    assert first.added == ()
+    assert (second.generation, second.revoked, second.waiting) == (3, (), ())
+    assert second.added == ((b.member_id, moved),)
+
+
+def test_an_eager_rebalance_revokes_everything(groups):
+    a = join(groups, "a", assignors="sticky")
+    b = join(groups, "b", assignors="sticky")
+    join(groups, "a", member_id=a.member_id, assignors="sticky")
+    desc = groups.describe_group("g")
+    assert desc.protocol == "eager"
+    last = desc.rebalances[-1]
+    assert last.revoked == ((a.member_id, a.assignment),)
+    assert dict(last.added)[b.member_id] and last.waiting == ()
 
 
 def test_cooperative_members_may_commit_while_the_group_rebalances(groups):

@@ -125,6 +125,25 @@ def test_cooperative_join_never_revokes_a_retained_partition(data_dir, spawn):
     assert given["gen"] == generation + 2
     assert desc.generation == generation + 2
 
+    # kcli group watch shows both rounds, from the group's record of its rebalances.
+    def watch(columns: str) -> str:
+        return run_kcli(
+            data_dir,
+            *("group", "watch", GROUP, "--count", "1", "-o", "table"),
+            env_extra={"COLUMNS": columns},
+        ).stdout
+
+    wide = watch("200")
+    assert "cooperative" in wide and "WAITING" in wide
+    (tp,) = moved
+    name = f"{tp[0]}-{tp[1]}"
+    rows = [line.split() for line in wide.splitlines()]
+    round1 = next(r for r in rows if r[:2] == [str(generation + 1), "cooperative"])
+    round2 = next(r for r in rows if r[:2] == [str(generation + 2), "cooperative"])
+    assert round1[-1] == name  # revoked: nobody owns it until the next round
+    assert round2[-1] == "-" and round2[-2] == name  # assigned, nothing waits
+    assert max(len(line) for line in watch("80").splitlines()) <= 80
+
     for m in (a, b, c):
         m.terminate()
     assert_one_reader_at_a_time([a, b, c])
