@@ -524,6 +524,13 @@ class ConsumerCoordinator:
                 error_message(KafkaError(KafkaError.FENCED_INSTANCE_ID, str(fenced), fatal=True))
             )
             return
+        if what == "rebalance" and m.cooperative:
+            # An assignment that arrived before the next rebalance is taken first, so that
+            # the rejoin reports what it revokes (as a SyncGroup response is handled before
+            # the next JoinGroup); otherwise those partitions would wait one round more.
+            got = m.take_assignment()
+            if got is not None:
+                self._take_increment(got[1])
         if what is not None:
             if m.cooperative and what == "rebalance":
                 # Cooperative: keep reading what is still subscribed; rejoin saying so.
