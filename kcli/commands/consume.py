@@ -296,14 +296,21 @@ class _Reader:
         self.assigned = {tp.partition for tp in tps}
 
     def on_assign(self, consumer, partitions) -> None:
+        # Eager: ``partitions`` is the whole assignment.  Cooperative: the partitions added to
+        # those the consumer keeps (its assignment() until this callback returns).
         from kcli import render
 
-        self.assigned = {tp.partition for tp in partitions}
-        self.at_end = set()
+        kept = {tp.partition for tp in consumer.assignment()}
+        new = {tp.partition for tp in partitions}
+        self.assigned = kept | new
+        self.at_end -= new
         shown = ", ".join(f"{tp.topic}-{tp.partition}" for tp in sorted(partitions))
-        render.note(
-            f"assigned: {shown}" if shown else "assigned: nothing (more members than partitions)"
-        )
+        if shown:
+            render.note(f"assigned: {shown}" + (" (and kept the others)" if kept else ""))
+        elif kept:
+            render.note("assigned: nothing new (kept the others)")
+        else:
+            render.note("assigned: nothing (more members than partitions)")
 
     def on_revoke(self, consumer, partitions) -> None:
         from kcli import render
@@ -312,7 +319,10 @@ class _Reader:
             render.note(
                 f"revoked: {', '.join(f'{tp.topic}-{tp.partition}' for tp in sorted(partitions))}"
             )
-        self.assigned = None  # until the next assignment
+        # Cooperative: only these go, the rest stay assigned.  Eager: everything goes, until
+        # the next assignment.
+        kept = {tp.partition for tp in consumer.assignment()} - {tp.partition for tp in partitions}
+        self.assigned = kept or None
 
     def run(self) -> None:
         from kcli.client.types import KafkaError, TopicPartition
