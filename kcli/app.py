@@ -131,6 +131,10 @@ def main_options(
     from kcli.connection import resolve_connection
 
     connection = resolve_connection(bootstrap_server, command_config, profile)
+    if debug:
+        from kcli.render.output import show_debug_lines
+
+        show_debug_lines()
     set_current(Settings(resolve_data_dir(data_dir), debug=debug, connection=connection))
 
 

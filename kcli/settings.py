@@ -2,6 +2,9 @@
 ``KCLI_DATA_DIR``, else the user data dir), or which Kafka cluster to talk to instead
 (``--bootstrap-server`` and friends, see kcli.connection)."""
 
+# Start-up: settings are made before every command; the backends (the engine, librdkafka)
+# are imported only when a command asks for one.
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -262,7 +262,7 @@ def _read_log(options: SourceOptions, log_, part: KcliInputPartition, arrow_sche
     import pyarrow as pa
 
     from storage.errors import OffsetOutOfRange
-    from storage.records import decode_batch, read_header
+    from storage.fetched import decoded_batches
 
     where = f"{part.topic}-{part.partition}"
     offset = part.start
@@ -288,20 +288,14 @@ def _read_log(options: SourceOptions, log_, part: KcliInputPartition, arrow_sche
             )
             return
         columns = _Columns(options.include_headers)
-        pos = 0
-        size = len(fetched)
-        while pos < size and offset < end:
-            header = read_header(fetched, pos)
-            batch = fetched[pos : pos + header.size]
-            pos += header.size
-            if header.next_offset <= offset:
-                continue
-            records = decode_batch(batch, min_offset=offset, max_records=end - offset)
+        for header, records in decoded_batches(fetched, offset, end - offset):
             while records and records[-1][0] >= end:
                 records.pop()
             tstype = LOG_APPEND_TIME if header.timestamp_type == "LogAppendTime" else CREATE_TIME
             columns.add(records, tstype)
             offset = min(header.next_offset, end)
+            if offset >= end:
+                break
         if columns.count:
             yield columns.to_arrow(pa, arrow_schema, part.topic, part.partition)
 

@@ -5,8 +5,7 @@ coordinator for kcli processes (see ``storage.groups`` for the protocol): it exp
 members, moves the group through ``PreparingRebalance`` to ``Stable`` under generation N+1 and
 runs the group's assignor once per rebalance — eagerly or cooperatively, with static
 members kept in place across restarts (the rules are in ``storage.group_protocols``).  It
-relies on the store's files and lock (``_lock``, ``_read_state``, ``_write_state``, ``_now``)
-and on ``_external_alive``.
+works on the store's group files and locks through the ``GroupFiles`` it is given.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from storage.assignors import (
     select_protocol,
 )
 from storage.errors import StorageError
+from storage.group_files import GroupPart
 from storage.group_protocols import (
     REBALANCE_HISTORY,
     rebalance_record,
@@ -51,12 +51,12 @@ from storage.group_types import (
 )
 
 
-class GroupMembership:
-    """Membership and generations of a group of kcli processes (a mixin of GroupStore)."""
+class GroupMembership(GroupPart):
+    """Membership and generations of a group of kcli processes (a part of GroupStore)."""
 
     # -- the coordinator's bookkeeping ------------------------------------------------------
 
-    def _maintain(self, state: _GroupState, now: int) -> bool:
+    def maintain(self, state: _GroupState, now: int) -> bool:
         """Expire silent members and complete a rebalance that can complete.  True if changed."""
         if state.coordinator == COORDINATOR_SERVE:
             return False
@@ -152,7 +152,7 @@ class GroupMembership:
             session_timeout_ms=int(m["session_timeout_ms"]),
         )
 
-    def _unknown_member(
+    def unknown_member(
         self, group: str, member_id: str, state: _GroupState | None = None, instance_id=None
     ) -> UnknownMemberId | FencedInstanceId:
         """The error for a member id the group does not know: FencedInstanceId if another
@@ -227,7 +227,7 @@ class GroupMembership:
                 state.external = {}
                 state.members = {}
                 state.state = EMPTY
-            self._maintain(state, now)
+            self.maintain(state, now)
             others = {mid: m["assignors"] for mid, m in state.members.items() if mid != member_id}
             if others and select_protocol({**others, "": prefs}) is None:
                 used = state.assignor or ", ".join(sorted({a for v in others.values() for a in v}))
@@ -256,7 +256,7 @@ class GroupMembership:
             if member_id:
                 current = state.members.get(member_id)
                 if current is None:
-                    raise self._unknown_member(group, member_id, state, instance_id)
+                    raise self.unknown_member(group, member_id, state, instance_id)
                 changed = rejoin_changes_metadata(current, record)
                 record["joined_ms"] = current.get("joined_ms", now)
                 state.members[member_id] = record
@@ -293,12 +293,12 @@ class GroupMembership:
             now = self._now()
             state = self._read_state(group)
             if state is None or state.coordinator == COORDINATOR_SERVE:
-                raise self._unknown_member(group, member_id)
-            changed = self._maintain(state, now)
+                raise self.unknown_member(group, member_id)
+            changed = self.maintain(state, now)
             if member_id not in state.members:
                 if changed:
                     self._write_state(state)
-                raise self._unknown_member(group, member_id, state, instance_id)
+                raise self.unknown_member(group, member_id, state, instance_id)
             if self._metadata_changed(state):
                 self._prepare_rebalance(state, now)
                 changed = True
@@ -333,5 +333,5 @@ class GroupMembership:
                 return
             del state.members[member_id]
             self._prepare_rebalance(state, now)
-            self._maintain(state, now)
+            self.maintain(state, now)
             self._write_state(state)

@@ -1,6 +1,6 @@
 """Committed offsets of a group: the ``offsets.json`` file, Kafka's ``__consumer_offsets``.
 
-``GroupOffsets`` is the part of ``storage.groups.GroupStore`` that commits, fetches and deletes
+``CommittedOffsets`` is the part of ``storage.groups.GroupStore`` that commits, fetches and deletes
 offsets, refusing commits as Kafka's coordinator does (from a stale generation, an unknown
 member, or a tool while the group has live members).
 """
@@ -11,6 +11,8 @@ import json
 from collections.abc import Iterable, Mapping
 
 from storage.errors import PartitionNotFound, StorageError, partition_not_found_message
+from storage.group_files import GroupFiles, GroupPart
+from storage.group_membership import GroupMembership
 from storage.group_types import (
     OFFSETS_FILE,
     GroupNotEmpty,
@@ -23,12 +25,16 @@ from storage.group_types import (
 )
 
 
-class GroupOffsets:
-    """A group's committed offsets (a mixin of GroupStore)."""
+class CommittedOffsets(GroupPart):
+    """A group's committed offsets (a part of GroupStore)."""
+
+    def __init__(self, files: GroupFiles, membership: GroupMembership):
+        super().__init__(files)
+        self._membership = membership
 
     # -- the offsets file ------------------------------------------------------------------
 
-    def _read_offsets(self, group: str) -> dict[tuple[str, int], OffsetAndMetadata]:
+    def read_offsets(self, group: str) -> dict[tuple[str, int], OffsetAndMetadata]:
         path = self.group_path(group) / OFFSETS_FILE
         try:
             raw = json.loads(path.read_text())
@@ -43,7 +49,7 @@ class GroupOffsets:
             )
         return out
 
-    def _write_offsets(self, group: str, offsets: Mapping[tuple[str, int], OffsetAndMetadata]):
+    def write_offsets(self, group: str, offsets: Mapping[tuple[str, int], OffsetAndMetadata]):
         d = self.group_path(group)
         d.mkdir(exist_ok=True)
         rows = [
@@ -60,7 +66,7 @@ class GroupOffsets:
 
     # -- committed offsets -----------------------------------------------------------------
 
-    def _normalize_offsets(
+    def normalize_offsets(
         self, offsets: Mapping[tuple[str, int], OffsetAndMetadata | int], now: int
     ) -> dict[tuple[str, int], OffsetAndMetadata]:
         out = {}
@@ -104,7 +110,7 @@ class GroupOffsets:
             state = self._read_state(group)
             changed = False
             if state is not None:
-                changed = self._maintain(state, now)
+                changed = self._membership.maintain(state, now)
             if changed:
                 self._write_state(state)
             if not member_id and generation < 0:
@@ -116,17 +122,17 @@ class GroupOffsets:
                     )
             else:
                 if state is None or member_id not in state.members:
-                    raise self._unknown_member(group, member_id, state, instance_id)
+                    raise self._membership.unknown_member(group, member_id, state, instance_id)
                 if generation != state.generation:
                     raise IllegalGeneration(
                         f"commit refused: it comes from generation {generation} but group "
                         f"'{group}' is at generation {state.generation}; its partitions may "
                         f"have been reassigned since"
                     )
-            clean = self._normalize_offsets(offsets, now)
-            current = self._read_offsets(group)
+            clean = self.normalize_offsets(offsets, now)
+            current = self.read_offsets(group)
             current.update(clean)
-            self._write_offsets(group, current)
+            self.write_offsets(group, current)
 
     def commit_offsets_trusted(
         self, group: str, offsets: Mapping[tuple[str, int], OffsetAndMetadata | int]
@@ -134,17 +140,17 @@ class GroupOffsets:
         """Store offsets without membership checks (for a coordinator that checked them)."""
         validate_group_id(group)
         with self._lock(group):
-            clean = self._normalize_offsets(offsets, self._now())
-            current = self._read_offsets(group)
+            clean = self.normalize_offsets(offsets, self._now())
+            current = self.read_offsets(group)
             current.update(clean)
-            self._write_offsets(group, current)
+            self.write_offsets(group, current)
 
     def fetch_offsets(
         self, group: str, partitions: Iterable[tuple[str, int]] | None = None
     ) -> dict[tuple[str, int], OffsetAndMetadata]:
         """Committed offsets of the group (of ``partitions`` only, if given); {} if none."""
         validate_group_id(group)
-        offsets = self._read_offsets(group)
+        offsets = self.read_offsets(group)
         if partitions is None:
             return offsets
         return {tp: offsets[tp] for tp in partitions if tp in offsets}
@@ -155,7 +161,7 @@ class GroupOffsets:
         with self._lock(group):
             state = self._read_state(group)
             if state is not None:
-                self._maintain(state, self._now())
+                self._membership.maintain(state, self._now())
                 subscribed = [mid for mid, m in state.members.items() if topic in m["topics"]] + [
                     m["member_id"]
                     for m in (
@@ -170,7 +176,7 @@ class GroupOffsets:
                     )
             if not self._exists(group):
                 raise GroupNotFound(f"group '{group}' does not exist")
-            current = self._read_offsets(group)
+            current = self.read_offsets(group)
             kept = {tp: o for tp, o in current.items() if tp[0] != topic}
             if len(kept) != len(current):
-                self._write_offsets(group, kept)
+                self.write_offsets(group, kept)

@@ -7,29 +7,49 @@ the logs: each partition's committed offset, log end offset, lag and owner, and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from storage.errors import StorageError
+from storage.group_files import GroupFiles, GroupPart
+from storage.group_offsets import CommittedOffsets
 from storage.group_types import (
+    GroupDescription,
     MemberDescription,
     OffsetAndMetadata,
     OffsetReset,
     PartitionOffsets,
     ResetSpec,
+    _GroupState,
     validate_group_id,
 )
 
 
-class GroupResets:
-    """Lag per partition and offset resets (a mixin of GroupStore)."""
+class GroupResets(GroupPart):
+    """Lag per partition and offset resets (a part of GroupStore).
+
+    ``describe_group`` and ``raise_if_live`` are the group store's (what a group is made
+    of, and the refusal while it has live members).
+    """
+
+    def __init__(
+        self,
+        files: GroupFiles,
+        offsets: CommittedOffsets,
+        describe_group: Callable[[str], GroupDescription],
+        raise_if_live: Callable[[str, _GroupState, str], None],
+    ):
+        super().__init__(files)
+        self._offsets = offsets
+        self._describe_group = describe_group
+        self._raise_if_live = raise_if_live
 
     # -- lag -------------------------------------------------------------------------------
 
     def partition_offsets(self, group: str) -> list[PartitionOffsets]:
         """Every partition of the topics the group subscribes to or has committed offsets for,
         with committed offset, log end offset, lag and current owner (Kafka's ``--describe``)."""
-        desc = self.describe_group(group)
-        offsets = self.fetch_offsets(group)
+        desc = self._describe_group(group)
+        offsets = self._offsets.fetch_offsets(group)
         owner: dict[tuple[str, int], MemberDescription] = {}
         topics = {t for t, _p in offsets}
         for m in desc.members:
@@ -82,7 +102,7 @@ class GroupResets:
         meta = self.store.topic(topic)
         if partitions is None:
             partitions = range(meta.partitions)
-        committed = self.fetch_offsets(group)
+        committed = self._offsets.fetch_offsets(group)
         plan = []
         for p in partitions:
             log = self.store.log(topic, p)  # PartitionNotFound for a bad partition number
@@ -115,7 +135,7 @@ class GroupResets:
             if state is not None:
                 self._raise_if_live(group, state, "reset")
             offsets = {(r.topic, r.partition): OffsetAndMetadata(r.new_offset) for r in plan}
-            clean = self._normalize_offsets(offsets, self._now())
-            current = self._read_offsets(group)
+            clean = self._offsets.normalize_offsets(offsets, self._now())
+            current = self._offsets.read_offsets(group)
             current.update(clean)
-            self._write_offsets(group, current)
+            self._offsets.write_offsets(group, current)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from storage.group_files import GroupFiles, GroupPart
+from storage.group_membership import GroupMembership
 from storage.group_types import (
     COORDINATOR_KCLI,
     COORDINATOR_SERVE,
@@ -21,28 +23,12 @@ from storage.group_types import (
 )
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
+class ServeGroups(GroupPart):
+    """Claiming and publishing groups coordinated over the wire (a part of GroupStore)."""
 
-
-class ServeGroups:
-    """Claiming and publishing groups coordinated over the wire (a mixin of GroupStore)."""
-
-    def _external_alive(self, state: _GroupState) -> bool:
-        ext = state.external
-        if state.coordinator != COORDINATOR_SERVE or not ext:
-            return False
-        if ext.get("host") != self.host:
-            return True  # another machine's process: nothing here can tell it has stopped
-        return _pid_alive(int(ext.get("pid", 0)))
+    def __init__(self, files: GroupFiles, membership: GroupMembership):
+        super().__init__(files)
+        self._membership = membership
 
     # -- groups coordinated by kcli serve --------------------------------------------------
 
@@ -54,7 +40,7 @@ class ServeGroups:
             now = self._now()
             state = self._read_state(group) or _GroupState(group=group)
             if state.coordinator == COORDINATOR_KCLI:
-                self._maintain(state, now)
+                self._membership.maintain(state, now)
                 if state.members:
                     raise GroupProtocolMismatch(
                         f"group '{group}' has {len(state.members)} live kcli consumer(s) "
@@ -89,7 +75,7 @@ class ServeGroups:
             now = self._now()
             current = self._read_state(group) or _GroupState(group=group)
             if current.coordinator == COORDINATOR_KCLI:
-                self._maintain(current, now)
+                self._membership.maintain(current, now)
                 if current.members:
                     raise GroupProtocolMismatch(
                         f"group '{group}' has {len(current.members)} live kcli consumer(s); "

@@ -31,27 +31,25 @@ no longer fetches).  Commits carry the member id and generation, and stale ones 
 
 Every file is replaced atomically (temp file, fsync, rename); readers never take the lock.
 
-``GroupStore`` is assembled from one part per concept: ``group_membership`` (join, heartbeat,
-leave, rebalance), ``group_offsets`` (committed offsets), ``group_reset`` (lag and offset
-resets) and ``group_serve`` (groups coordinated by ``kcli serve``); the values, errors and
-constants live in ``group_types`` and are re-exported here.
+``GroupStore`` is composed of one part per concept, each an object of its own working on the
+store's one ``GroupFiles`` (``group_files``: paths, locks, the state file): ``group_membership``
+(join, heartbeat, leave, rebalance), ``group_offsets`` (committed offsets), ``group_reset``
+(lag and offset resets) and ``group_serve`` (groups coordinated by ``kcli serve``); the
+values, errors and constants live in ``group_types`` and are re-exported here.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from filelock import FileLock, Timeout
-
 from storage.errors import StorageError
 from storage.fileio import fsync_dir
+from storage.group_files import GroupFiles, GroupPart
 from storage.group_membership import GroupMembership
-from storage.group_offsets import GroupOffsets
+from storage.group_offsets import CommittedOffsets
 from storage.group_protocols import rebalance_protocol
 from storage.group_reset import GroupResets
 from storage.group_serve import ServeGroups
@@ -92,9 +90,7 @@ from storage.group_types import (
     ResetSpec,
     UnknownMemberId,
     _as_tp_list,
-    _copy_state,
     _GroupState,
-    _write_json,
     group_dir_name,
     group_not_empty_message,
     group_not_found_message,
@@ -152,90 +148,45 @@ __all__ = [
 # -- the group store ---------------------------------------------------------------------------
 
 
-class GroupStore(GroupMembership, GroupOffsets, GroupResets, ServeGroups):
+class GroupStore(GroupPart):
     """Consumer-group state in a store: membership, generations, assignments, offsets.
 
     Safe to use from many processes and threads at once: every change takes the group's file
     lock and replaces the group's files atomically; reads take no lock.
+
+    Composed of one part per concept, all on the store's one ``GroupFiles``: ``membership``
+    (join, heartbeat, leave, rebalance), ``offsets`` (committed offsets), ``resets`` (lag and
+    offset resets) and ``serve`` (groups coordinated by kcli serve).  Their public methods
+    are the group store's.
     """
 
     def __init__(self, store: Store, clock=None):
-        self.store = store
-        self.clock = clock or store.clock
-        self.groups_dir = store.groups_dir
-        self.groups_dir.mkdir(parents=True, exist_ok=True)
-        self._locks: dict[str, FileLock] = {}
-        self._locks_mutex = threading.Lock()
-        self._state_cache: dict[str, tuple[tuple[int, int, int], _GroupState]] = {}
-        self._state_paths: dict[str, Path] = {}
-        self.host = socket.gethostname()
-
-    # -- files ---------------------------------------------------------------------------------
-
-    def group_path(self, group: str) -> Path:
-        validate_group_id(group)
-        return self.groups_dir / group_dir_name(group)
-
-    def _lock(self, group: str) -> _Locked:
-        with self._locks_mutex:
-            lock = self._locks.get(group)
-            if lock is None:
-                path = self.groups_dir / f".{group_dir_name(group)}.lock"
-                lock = FileLock(str(path), timeout=LOCK_TIMEOUT_S)
-                self._locks[group] = lock
-        return _Locked(lock, group)
-
-    def _read_state(self, group: str, *, copy: bool = True) -> _GroupState | None:
-        """The group's state file, parsed; re-read only when it changed.  ``copy=False`` hands
-        out the cached object itself, for callers that only read it."""
-        path = self._state_paths.get(group)
-        if path is None:
-            path = self._state_paths[group] = self.group_path(group) / STATE_FILE
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            self._state_cache.pop(group, None)
-            return None
-        key = (st.st_ino, st.st_mtime_ns, st.st_size)
-        cached = self._state_cache.get(group)
-        if cached is not None and cached[0] == key:
-            return _copy_state(cached[1]) if copy else cached[1]
-        try:
-            raw = json.loads(path.read_text())
-        except FileNotFoundError:
-            return None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StorageError(
-                f"{path} is not valid JSON ({exc}); delete it to reset the group"
-            ) from None
-        try:
-            state = _GroupState.from_json(raw)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StorageError(f"{path} is not a kcli group state file ({exc})") from None
-        self._state_cache[group] = (key, state)
-        return _copy_state(state) if copy else state
-
-    def _write_state(self, state: _GroupState, *, durable: bool = True) -> None:
-        d = self.group_path(state.group)
-        d.mkdir(exist_ok=True)
-        _write_json(d / STATE_FILE, state.to_json(), durable=durable)
-
-    def _exists(self, group: str) -> bool:
-        d = self.group_path(group)
-        return (d / STATE_FILE).exists() or (d / OFFSETS_FILE).exists()
-
-    def _now(self) -> int:
-        return self.clock.now_ms()
+        super().__init__(GroupFiles(store, clock))
+        self.clock = self._files.clock
+        self.groups_dir = self._files.groups_dir
+        self.membership = GroupMembership(self._files)
+        self.offsets = CommittedOffsets(self._files, self.membership)
+        self.resets = GroupResets(
+            self._files, self.offsets, self.describe_group, self._raise_if_live
+        )
+        self.serve = ServeGroups(self._files, self.membership)
+        # The group store's API, each method from the part that owns it.
+        self.join_group = self.membership.join_group
+        self.heartbeat = self.membership.heartbeat
+        self.peek = self.membership.peek
+        self.leave_group = self.membership.leave_group
+        self.commit_offsets = self.offsets.commit_offsets
+        self.commit_offsets_trusted = self.offsets.commit_offsets_trusted
+        self.fetch_offsets = self.offsets.fetch_offsets
+        self.delete_offsets = self.offsets.delete_offsets
+        self.partition_offsets = self.resets.partition_offsets
+        self.plan_reset = self.resets.plan_reset
+        self.check_inactive = self.resets.check_inactive
+        self.execute_reset = self.resets.execute_reset
+        self.claim_external = self.serve.claim_external
+        self.publish_external = self.serve.publish_external
 
     # -- inspection ------------------------------------------------------------------------
-
-    def _live_members(self, state: _GroupState) -> int:
-        if state.coordinator == COORDINATOR_SERVE:
-            ext = state.external
-            if ext.get("pid") == os.getpid() and ext.get("host") == self.host:
-                return 0  # the caller is the coordinator that published the snapshot
-            return len(ext.get("members", [])) if self._external_alive(state) else 0
-        return len(state.members)
 
     def _describe_state(self, group: str, state: _GroupState | None) -> GroupDescription:
         if state is None:
@@ -264,7 +215,7 @@ class GroupStore(GroupMembership, GroupOffsets, GroupResets, ServeGroups):
                 coordinator=COORDINATOR_SERVE,
                 members=members,
             )
-        self._maintain(state, self._now())
+        self.membership.maintain(state, self._now())
         stable = state.state == STABLE
         members = tuple(
             MemberDescription(
@@ -362,28 +313,9 @@ class GroupStore(GroupMembership, GroupOffsets, GroupResets, ServeGroups):
             except OSError:
                 pass
             fsync_dir(self.groups_dir)
-            self._state_cache.pop(group, None)
+            self._files.forget(group)
 
     def _raise_if_live(self, group: str, state: _GroupState, verb: str) -> None:
         desc = self._describe_state(group, state)
         if desc.members:
             raise GroupNotEmpty(group_not_empty_message(group, list(desc.members), verb))
-
-
-class _Locked:
-    def __init__(self, lock: FileLock, group: str):
-        self._lock = lock
-        self._group = group
-
-    def __enter__(self):
-        try:
-            self._lock.acquire(poll_interval=0.002)
-        except Timeout:
-            raise StorageError(
-                f"group '{self._group}' is locked by another process ({self._lock.lock_file}); "
-                f"try again"
-            ) from None
-        return self
-
-    def __exit__(self, *exc):
-        self._lock.release()

@@ -18,6 +18,29 @@ pytest_plugins = ["tests.remote.cluster"]
 KCLI_TIMEOUT_S = 120
 
 
+# What `python -m pytest -m "not slow"` leaves out (the everyday subset; README says so):
+# paths of slow test modules or directories, with why; and every CLI contract test's
+# [remote] run (the same test again through kcli serve, see tests/remote/cluster.py).
+SLOW = {
+    "tests/crash": "kill -9 crash loops",
+    "tests/e2e": "end-to-end tours of the CLI",
+    "tests/spark": "a Spark session and streaming queries",
+    "tests/demos": "the live demos, as processes",
+    "tests/learn/test_lessons.py": "every lesson executed",
+    "tests/serve/test_serve_fuzz.py": "protocol fuzzing against a server",
+    "tests/groups/test_group_processes.py": "groups of consumer processes",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    root = Path(__file__).resolve().parent.parent
+    for item in items:
+        where = Path(item.fspath).resolve().relative_to(root).as_posix()
+        slow = any(where == p or where.startswith(p + "/") for p in SLOW)
+        if slow or "[remote" in item.nodeid:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_configure(config):
     # kafka-python 3.0 (an independent reader of our files) loads its schemas with a
     # deprecated importlib.resources API.

@@ -1,8 +1,12 @@
-"""Options and small functions the commands share (typer and the standard library only)."""
+"""Options and small functions the commands share (typer, the standard library and the
+settings every command starts with)."""
 
 from typing import Literal
 
 import typer
+
+from kcli.errors import KcliError
+from kcli.settings import current
 
 Output = Literal["table", "plain", "json"]
 
@@ -35,36 +39,26 @@ def parse_pairs(values: list[str] | None, option: str) -> dict[str, str]:
 def store():
     """The local store chosen by --data-dir / KCLI_DATA_DIR (for commands that work only
     there; the others call backend())."""
-    from kcli.settings import current
-
     return current().store()
 
 
 def backend():
     """The local store or the cluster chosen by --bootstrap-server / --profile, behind one
     interface (kcli.api)."""
-    from kcli.settings import current
-
     return current().backend()
 
 
 def require_local(command: str) -> None:
     """Refuse, with a clear error, to run ``kcli COMMAND`` against a cluster."""
-    from kcli.settings import current
-
     current().require_local(command)
 
 
 def data_dir() -> str:
-    from kcli.settings import current
-
     return str(current().data_dir)
 
 
 def client_error(exc: Exception):
     """A client-API KafkaException as the CLI's one-line error (KcliError)."""
-    from kcli.errors import KcliError
-
     error = exc.args[0] if exc.args else exc
     reason = error.str() if hasattr(error, "str") else str(error)
     return KcliError(reason)

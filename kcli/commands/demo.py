@@ -1,5 +1,8 @@
 """`kcli demo`: live, measured demonstrations of each idea in the lessons."""
 
+# Start-up: every command module is imported for `kcli --help`, so the engine (storage),
+# kcli.render and rich are imported inside the commands that use them (benchmarks/bench_cli.py).
+
 from __future__ import annotations
 
 import importlib

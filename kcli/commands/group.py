@@ -1,5 +1,8 @@
 """`kcli group`: list, describe, watch, reset, delete and simulate consumer groups."""
 
+# Start-up: every command module is imported for `kcli --help`, so the engine (storage),
+# kcli.render and rich are imported inside the commands that use them (benchmarks/bench_cli.py).
+
 from __future__ import annotations
 
 import typer

@@ -1,5 +1,8 @@
 """`kcli info`."""
 
+# Start-up: every command module is imported for `kcli --help`, so the engine (storage),
+# kcli.render and rich are imported inside the commands that use them (benchmarks/bench_cli.py).
+
 from kcli.commands._common import Output, backend, output_option
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shlex
-import subprocess
 import sys
 
 import typer
@@ -119,14 +116,14 @@ def next_lesson(
     course = _course()
     status = course.status()
     if not status.progress.is_passed(status.current.number):
-        typer.echo(
+        _say(
             f"Note: lesson {status.current.number} has not passed its check yet; come back "
             f"with: kcli learn show {status.current.number}",
             err=True,
         )
     lesson = course.next()
     if lesson is None:
-        typer.echo(
+        _say(
             f"Lesson {status.current.number} is the last one. See what is left with: "
             f"kcli learn list",
             err=True,
@@ -164,53 +161,33 @@ def reset(
         )
     removed = course.reset(number)
     gone = ", ".join(removed) if removed else "nothing to delete"
-    typer.echo(f"Reset {what} ({gone}).")
+    _say(f"Reset {what} ({gone}).")
     start = number if number is not None else course.lessons[0].number
-    typer.echo(f"Start again with: kcli learn show {start}")
+    _say(f"Start again with: kcli learn show {start}")
 
 
-# -- rendering helpers ---------------------------------------------------------------------------
+# -- rendering: kcli.render.lessons (imported when used: rich's Markdown is slow to load) ---
 
 
 def _render_markdown(text: str, footer: str = "") -> str:
-    from rich.markdown import Markdown
+    from kcli.render import lessons
 
-    console = _console()
-    width = min(console.width, 100)
-    with console.capture() as capture:
-        console.print(Markdown(text + footer, code_theme="ansi_dark"), width=width)
-    return capture.get()
+    return lessons.render_markdown(text, footer)
 
 
 def _print_markdown(text: str) -> None:
-    from rich.markdown import Markdown
+    from kcli.render import lessons
 
-    console = _console()
-    console.print(Markdown(text, code_theme="ansi_dark"), width=min(console.width, 100))
+    lessons.print_markdown(text)
 
 
 def _page(rendered: str, pager: bool) -> None:
-    """Page on a terminal when the text is longer than the screen; print as-is otherwise."""
-    if not (pager and sys.stdout.isatty()):
-        sys.stdout.write(rendered)
-        sys.stdout.flush()
-        return
-    command = os.environ.get("KCLI_PAGER") or os.environ.get("PAGER") or "less"
-    env = dict(os.environ)
-    # -R keeps the colours, -F quits at once when the lesson fits, -X leaves it on screen.
-    env.setdefault("LESS", "-RFX")
-    try:
-        proc = subprocess.Popen(shlex.split(command), stdin=subprocess.PIPE, env=env)
-    except (FileNotFoundError, ValueError):
-        sys.stdout.write(rendered)
-        return
-    try:
-        assert proc.stdin is not None
-        proc.stdin.write(rendered.encode("utf-8", errors="replace"))
-        proc.stdin.close()
-    except BrokenPipeError:
-        pass  # the reader quit the pager early
-    try:
-        proc.wait()
-    except KeyboardInterrupt:
-        proc.wait()
+    from kcli.render import lessons
+
+    lessons.page(rendered, pager)
+
+
+def _say(text: str, err: bool = False) -> None:
+    from kcli.render import lessons
+
+    lessons.say(text, err=err)

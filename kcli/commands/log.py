@@ -1,6 +1,7 @@
 """`kcli log`: look inside a partition's segment files, like Kafka's kafka-dump-log."""
 
-from dataclasses import dataclass
+# Start-up: every command module is imported for `kcli --help`, so the engine (storage),
+# kcli.render and rich are imported inside the commands that use them (benchmarks/bench_cli.py).
 
 import typer
 
@@ -35,95 +36,15 @@ def dump(
     Like Kafka's kafka-dump-log. A batch whose CRC does not match is shown as invalid (and reported on stderr); the file is only read, never changed.
     """
     from kcli import render
+    from storage.segment_dump import dump_segments
 
     require_local("log dump")  # a cluster's files are on its brokers, not here
-    form = render.resolve(output)
-    log = store().log(topic, partition)
-    segments = log.segments()
-    total = sum(s.size_bytes for s in segments)
-    out = render.LogDump(form, topic, partition, show_records=records)
-    try:
-        _dump(out, segments, topic, partition, total, index=index, records=records)
-    except BrokenPipeError:
-        render.reader_left()
-        return
-    out.finish()
-
-
-def _dump(out, segments, topic, partition, total, *, index, records) -> None:
-    from kcli import render
-
-    with render.progress(f"Reading {topic}-{partition}", total, "bytes") as bar:
-        for seg in segments:
-            out.segment(seg)
-            if index:
-                out.index(seg, _index_entries(seg))
-            for item in walk_segment(seg, with_records=records):
-                if isinstance(item, BatchDump):
-                    out.batch(item)
-                    bar.advance(item.size)
-                else:
-                    out.torn_tail(item)
-            out.end_segment()
-
-
-@dataclass(frozen=True)
-class BatchDump:
-    """One RecordBatch as found in a segment file."""
-
-    segment: str
-    position: int
-    header: object  # storage.records.BatchHeader
-    crc_valid: bool
-    records: list  # (offset, position in the file, Record) when asked for
-
-    @property
-    def size(self) -> int:
-        return self.header.size
-
-
-@dataclass(frozen=True)
-class TornTailDump:
-    """Bytes at the end of the last segment that are not a whole batch (a killed writer)."""
-
-    segment: str
-    position: int
-    size: int
-
-
-def walk_segment(seg, *, with_records: bool):
-    """Yield a BatchDump per batch of the segment file, and a TornTailDump if it ends in one."""
-    import os
-
-    from storage.records import compute_crc, decode_batch, record_offset_positions
-    from storage.segment import Segment, TornTail
-
-    segment = Segment(seg.path.parent, seg.base_offset)
-    try:
-        fd = os.open(seg.path, os.O_RDONLY)
-    except FileNotFoundError:
-        return  # removed by retention since the listing
-    try:
-        for item in segment.iter_batches(fd, 0):
-            if isinstance(item, TornTail):
-                yield TornTailDump(seg.path.name, item.position, item.size)
-                return
-            position, header = item
-            data = os.pread(fd, header.size, position)
-            valid = compute_crc(data) == header.crc
-            found = []
-            if with_records and valid:
-                positions = dict(record_offset_positions(data))
-                for record in decode_batch(data):
-                    rel = positions.get(record.offset, -1)
-                    found.append((record.offset, -1 if rel < 0 else position + rel, record))
-            yield BatchDump(seg.path.name, position, header, valid, found)
-    finally:
-        os.close(fd)
-
-
-def _index_entries(seg):
-    from storage.segment import Segment
-
-    segment = Segment(seg.path.parent, seg.base_offset)
-    return segment.offset_index.entries(), segment.time_index.entries()
+    segments = store().log(topic, partition).segments()
+    render.log_dump(
+        render.resolve(output),
+        topic,
+        partition,
+        dump_segments(segments, with_records=records, with_index=index),
+        total=sum(s.size_bytes for s in segments),
+        show_records=records,
+    )

@@ -23,6 +23,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from storage.group_types import STABLE
+
 DEMO_PREFIX = "demo-"
 
 
@@ -152,7 +154,7 @@ def wait_for_stable_group(groups, group: str, members: int, timeout: float = 30.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         known = {g.group: g for g in groups.list_groups()}
-        if group in known and known[group].state == "Stable" and known[group].members == members:
+        if group in known and known[group].state == STABLE and known[group].members == members:
             return
         time.sleep(0.05)
 

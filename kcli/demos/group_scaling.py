@@ -27,6 +27,7 @@ from kcli.demos._common import (
     reset_topic,
     summary,
 )
+from storage.group_types import STABLE
 
 TOPIC = "demo-group-scaling"
 GROUP = "demo-group-scaling"
@@ -116,7 +117,7 @@ def run(ctx: DemoContext) -> list[str]:
             desc = describe()
             if (
                 desc is not None
-                and desc.state == "Stable"
+                and desc.state == STABLE
                 and {m.client_id for m in desc.members} == members
             ):
                 return time.monotonic() - t0, desc

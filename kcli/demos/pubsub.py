@@ -22,6 +22,7 @@ from kcli.demos._common import (
     summary,
 )
 from kcli.demos.slow_consumer import group_lag
+from storage.group_types import STABLE
 
 TOPIC = "demo-pubsub"
 RATE = 100
@@ -31,7 +32,7 @@ APPS = (("email", 0, 0.0), ("search", 75, 0.0), ("analytics", 50, 0.0), ("archiv
 
 def _all_joined(groups, names: list[str]) -> bool:
     known = {g.group: g for g in groups.list_groups()}
-    return all(n in known and known[n].state == "Stable" and known[n].members for n in names)
+    return all(n in known and known[n].state == STABLE and known[n].members for n in names)
 
 
 def run(ctx: DemoContext) -> list[str]:

@@ -24,6 +24,7 @@ from kcli.demos._common import (
     reset_topic,
     summary,
 )
+from storage.group_types import STABLE
 
 TOPIC = "demo-slow-consumer"
 GROUP = "demo-slow-consumer"
@@ -107,7 +108,7 @@ def run(ctx: DemoContext) -> list[str]:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 desc = groups.describe_group(GROUP) if GROUP in _group_names(groups) else None
-                if desc is not None and desc.state == "Stable" and desc.members:
+                if desc is not None and desc.state == STABLE and desc.members:
                     break
                 time.sleep(0.05)
             started = time.monotonic()

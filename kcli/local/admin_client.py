@@ -25,6 +25,9 @@ from kcli.client.types import (
     NewTopic,
     TopicPartition,
 )
+from storage import Store
+from storage.errors import StorageError
+from storage.groups import GroupStore, OffsetAndMetadata
 
 ADMIN_KEYS = frozenset({"data.dir", "client.id"})
 # The one "broker" a kcli store stands for, as list_topics() reports it.
@@ -209,8 +212,6 @@ def _done(fn: Callable[[], Any]) -> concurrent.futures.Future:
     except KafkaException as exc:
         future.set_exception(exc)
     except Exception as exc:
-        from storage.errors import StorageError
-
         if not isinstance(exc, StorageError):
             raise
         future.set_exception(KafkaException(KafkaError(_error_code(exc), str(exc))))
@@ -236,9 +237,6 @@ class AdminClient:
         conf = dict(conf or {})
         conf.update(kwargs)
         check_keys(conf, ADMIN_KEYS, "admin")
-        from storage import Store
-        from storage.groups import GroupStore
-
         self._conf = conf
         self._store = Store(data_dir_of(conf))
         self._groups = GroupStore(self._store)
@@ -426,8 +424,6 @@ class AdminClient:
                 )
 
         def run() -> ConsumerGroupTopicPartitions:
-            from storage.groups import OffsetAndMetadata
-
             offsets = {
                 (tp.topic, tp.partition): OffsetAndMetadata(tp.offset, tp.metadata or "")
                 for tp in request.topic_partitions

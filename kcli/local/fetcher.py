@@ -29,7 +29,7 @@ from kcli.client.types import (
 )
 from storage.constants import TIMESTAMP_TYPE_MASK
 from storage.errors import OffsetOutOfRange, StorageError
-from storage.records import decode_batch, read_header
+from storage.fetched import decoded_batches, next_offset_after
 
 # librdkafka's RD_KAFKA_OFFSET_TAIL_BASE: offset -2000 - N means "N records before the end".
 OFFSET_TAIL_BASE = -2000
@@ -286,7 +286,7 @@ class Fetcher:
             st.fetch_position = messages[-1][2] + 1
             return True
         # Only control batches or records below the position: move past them.
-        st.fetch_position = _next_offset_after(data)
+        st.fetch_position = next_offset_after(data)
         return self._fetch_partition(st)
 
     def _report_eof(self, st: _PartitionState) -> bool:
@@ -411,31 +411,16 @@ AGAIN = object()
 def _decode_messages(data: bytes, topic: str, partition: int, min_offset: int) -> list[Message]:
     new = tuple.__new__
     out: list[Message] = []
-    pos = 0
-    end = len(data)
-    while pos < end:
-        header = read_header(data, pos)
-        size = header.size
+    for header, records in decoded_batches(data, min_offset):
         ts_type = (
             TIMESTAMP_LOG_APPEND_TIME
             if header.attributes & TIMESTAMP_TYPE_MASK
             else TIMESTAMP_CREATE_TIME
         )
-        records = decode_batch(data[pos : pos + size], min_offset=min_offset)
         out.extend(
             [
                 new(Message, (topic, partition, r[0], ts_type, r[1], r[2], r[3], r[4], None))
                 for r in records
             ]
         )
-        pos += size
     return out
-
-
-def _next_offset_after(data: bytes) -> int:
-    pos = 0
-    header = None
-    while pos < len(data):
-        header = read_header(data, pos)
-        pos += header.size
-    return header.next_offset

@@ -44,6 +44,7 @@ from kcli.client.types import (
     KafkaException,
     Message,
 )
+from kcli.local.admin_client import AdminClient
 from storage import RoundRobin, Store
 from storage.errors import StorageError
 from storage.log import encode_batches
@@ -518,8 +519,6 @@ class Producer:
 
     def list_topics(self, topic: str | None = None, timeout: float = -1):
         """Cluster metadata (topics and partitions), as AdminClient.list_topics returns it."""
-        from kcli.local.admin_client import AdminClient
-
         return AdminClient({"data.dir": str(self._data_dir)}).list_topics(topic, timeout)
 
     def close(self, timeout: float | None = None) -> None:

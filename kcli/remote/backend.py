@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
-import sys
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -42,6 +41,7 @@ from kcli.remote.groups import RemoteGroups
 from kcli.remote.librdkafka import (
     ErrorReports,
     authentication_error,
+    debug_log,
     librdkafka_logger,
     unreachable_error,
 )
@@ -113,7 +113,7 @@ class RemoteBackend(Backend):
         self._groups: RemoteGroups | None = None
         if debug:
             shown = ", ".join(f"{k}={v}" for k, v in sorted(connection.redacted().items()))
-            sys.stderr.write(f"kcli: connecting to {connection.summary()} with {shown}\n")
+            debug_log.debug("connecting to %s with %s", connection.summary(), shown)
 
     # -- clients ------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ KafkaException (secrets masked).
 from __future__ import annotations
 
 import logging
-import sys
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -79,8 +78,14 @@ def authentication_error(connection: Connection, reason: str) -> KcliError:
     )
 
 
+# Where kcli's --debug lines go: the CLI shows this logger's records on stderr (through
+# kcli.render); as a library, kcli leaves them to the application's logging setup.
+debug_log = logging.getLogger("kcli.debug")
+
+
 class _Logs(logging.Handler):
-    """librdkafka's log lines: shown (secrets masked) on stderr with --debug, else dropped."""
+    """librdkafka's log lines: passed on (secrets masked) to kcli's debug log with --debug,
+    else dropped."""
 
     def __init__(self, connection: Connection):
         super().__init__()
@@ -88,7 +93,7 @@ class _Logs(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            sys.stderr.write(f"kcli: librdkafka: {self.connection.scrub(record.getMessage())}\n")
+            debug_log.debug("librdkafka: %s", self.connection.scrub(record.getMessage()))
         except Exception:  # a log line must never break a command
             pass
 

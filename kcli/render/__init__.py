@@ -23,16 +23,16 @@ The pieces live in one module per concept:
 Commands import only this package (``from kcli import render``) and use the names below.
 """
 
+from kcli.render.group_simulation import group_simulation
 from kcli.render.groups import (
     group_describe,
     group_list,
     group_members,
     group_reset,
-    group_simulation,
     group_state,
     group_watch,
 )
-from kcli.render.log_dump import LogDump
+from kcli.render.log_dump import LogDump, log_dump
 from kcli.render.output import (
     JSON,
     PLAIN,
@@ -64,6 +64,7 @@ __all__ = [
     "PLAIN",
     "TABLE",
     "LogDump",
+    "log_dump",
     "RecordWriter",
     "colors",
     "compile_format",

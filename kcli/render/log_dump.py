@@ -1,6 +1,9 @@
 """``kcli log dump``: the segment files, their indexes and batches, as plain lines like
 kafka-dump-log, JSON Lines with a "type" field, or rich tables."""
 
+# Start-up: kcli.render is imported by every command that prints, a one-record `kcli produce`
+# included, so rich's tables, text and live views are imported where they are used.
+
 from __future__ import annotations
 
 import sys
@@ -264,3 +267,30 @@ class LogDump:
                 f"Warning: {self.invalid} batch{'es' if self.invalid != 1 else ''} with a CRC-32C "
                 f"that does not match the data: the file is damaged"
             )
+
+
+def log_dump(form: str, topic: str, partition: int, dumps, total: int, *, show_records: bool):
+    """Render ``kcli log dump`` as storage.segment_dump.dump_segments reads the files, with a
+    progress bar over ``total`` bytes."""
+    from kcli.render.output import reader_left
+    from kcli.render.progress import progress
+    from storage.segment_dump import BatchDump
+
+    out = LogDump(form, topic, partition, show_records=show_records)
+    try:
+        with progress(f"Reading {topic}-{partition}", total, "bytes") as bar:
+            for seg, entries, items in dumps:
+                out.segment(seg)
+                if entries is not None:
+                    out.index(seg, entries)
+                for item in items:
+                    if isinstance(item, BatchDump):
+                        out.batch(item)
+                        bar.advance(item.size)
+                    else:
+                        out.torn_tail(item)
+                out.end_segment()
+    except BrokenPipeError:
+        reader_left()
+        return
+    out.finish()

@@ -5,6 +5,9 @@ terminal; the rich consoles; one line of data, one JSON line, a note or hint on 
 human-readable sizes and durations; a generic rich table and its tab-separated plain twin.
 """
 
+# Start-up: kcli.render is imported by every command that prints, a one-record `kcli produce`
+# included, so rich's tables, text and live views are imported where they are used.
+
 from __future__ import annotations
 
 import json
@@ -172,3 +175,20 @@ def plain_rows(rows: Iterable[Sequence]) -> None:
     out = sys.stdout
     for row in rows:
         out.write("\t".join("" if v is None else str(v) for v in row) + "\n")
+
+
+def show_debug_lines() -> None:
+    """With --debug: show kcli's debug log (cluster connections, librdkafka's log lines,
+    secrets masked) on stderr."""
+    import logging
+
+    class _StderrDebug(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            sys.stderr.write(f"kcli: {record.getMessage()}\n")
+            sys.stderr.flush()
+
+    logger = logging.getLogger("kcli.debug")
+    if not any(type(h).__name__ == "_StderrDebug" for h in logger.handlers):
+        logger.addHandler(_StderrDebug())
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False

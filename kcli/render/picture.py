@@ -1,5 +1,8 @@
 """The partition picture: each partition of a topic as a row of offsets, segment by segment."""
 
+# Start-up: kcli.render is imported by every command that prints, a one-record `kcli produce`
+# included, so rich's tables, text and live views are imported where they are used.
+
 from __future__ import annotations
 
 from kcli.render.output import console

@@ -1,5 +1,8 @@
 """Progress bars on stderr: drawn with rich only when stderr is a terminal."""
 
+# Start-up: kcli.render is imported by every command that prints, a one-record `kcli produce`
+# included, so rich's tables, text and live views are imported where they are used.
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -1,6 +1,9 @@
 """Consumed records on stdout: JSON Lines, kcat-style ``--format`` strings, plain values
 and the coloured terminal form (``RecordWriter``)."""
 
+# Start-up: kcli.render is imported by every command that prints, a one-record `kcli produce`
+# included, so rich's tables, text and live views are imported where they are used.
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,8 @@
 """``kcli info`` (the store or cluster in use) and ``kcli perf`` (throughput and latency)."""
 
+# Start-up: kcli.render is imported by every command that prints, a one-record `kcli produce`
+# included, so rich's tables, text and live views are imported where they are used.
+
 from __future__ import annotations
 
 from kcli.render.output import JSON, PLAIN, console, human_bytes, json_line, line, table

@@ -1,5 +1,8 @@
 """``kcli topic list`` and ``kcli topic describe``: JSON, plain lines or rich tables."""
 
+# Start-up: kcli.render is imported by every command that prints, a one-record `kcli produce`
+# included, so rich's tables, text and live views are imported where they are used.
+
 from __future__ import annotations
 
 from kcli.render.output import (

@@ -348,6 +348,9 @@ def test_credentials_trouble_is_clear_and_never_shows_the_secret(cluster):
 
 
 def test_debug_output_masks_secrets(cluster, capsys):
+    from kcli.render.output import show_debug_lines
+
+    show_debug_lines()  # what kcli --debug does
     conn = Connection(cluster.bootstrap, {"sasl.password": SECRET, "client.id": "dbg"})
     backend = RemoteBackend(conn, debug=True)
     assert backend.topics() == []

@@ -1,16 +1,19 @@
-"""A SparkSession shared by the Spark tests (starting one costs 10-20 s), and a store."""
+"""A SparkSession shared by the Spark tests (starting one costs 10-20 s), and a store.
+
+Without the spark extra (pyspark, pyarrow) every module here is skipped, saying so: each
+starts with ``require_spark()`` (tests/spark/helpers.py)."""
 
 from __future__ import annotations
 
 import pytest
-
-from pyspark_kcli.session import local_session
 
 
 @pytest.fixture(scope="session")
 def spark():
     """local[2], Python workers on this interpreter; format("kcli") found by PySpark's lookup
     (see pyspark_kcli.session)."""
+    from pyspark_kcli.session import local_session
+
     session = local_session(
         "kcli-tests",
         {

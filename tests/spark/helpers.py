@@ -4,6 +4,18 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
+SPARK_EXTRA = (
+    "the Spark tests need the spark extra (pyspark, pyarrow): pip install -e '.[test,spark]'"
+)
+
+
+def require_spark() -> None:
+    """Skip the calling test module, with the reason, when pyspark or pyarrow is missing."""
+    pytest.importorskip("pyspark", reason=SPARK_EXTRA)
+    pytest.importorskip("pyarrow", reason=SPARK_EXTRA)
+
 
 def produce(store, topic: str, partition: int, values: list[str], *, keys=None, headers=()):
     """Append records to one partition through the storage API; returns their offsets."""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from tests.spark.helpers import require_spark
+
+require_spark()
+
 import pytest
 
 from storage.partitioner import partition_for_key

@@ -6,6 +6,10 @@ can be set up exactly: a whole replay, a replay after a torn write, a replay tha
 
 from __future__ import annotations
 
+from tests.spark.helpers import require_spark
+
+require_spark()
+
 import pyarrow as pa
 import pytest
 
