@@ -223,3 +223,13 @@ def test_static_leave_is_not_sent_on_close_but_a_leave_still_removes(groups):
     a = join(groups, "a", instance_id="a-1")
     groups.leave_group("g", a.member_id)
     assert groups.describe_group("g").members == ()
+
+
+def test_an_empty_group_instance_id_is_refused(tmp_path):
+    from kcli import Consumer
+    from kcli.client.types import KafkaError, KafkaException
+
+    with pytest.raises(KafkaException) as info:
+        Consumer({"data.dir": str(tmp_path), "group.id": "g", "group.instance.id": " "})
+    assert info.value.args[0].code() == KafkaError._INVALID_ARG
+    assert "group.instance.id" in str(info.value)
