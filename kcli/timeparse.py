@@ -17,11 +17,14 @@ import re
 import time
 from datetime import datetime
 
+from kcli.client.types import MAX_TIMESTAMP_MS
 from kcli.errors import KcliError
 
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _RELATIVE = re.compile(r"^-((?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+)$")
+
+_EPOCH_DIGITS = re.compile(r"\d+", re.ASCII)
 
 EXAMPLES = (
     "ISO-8601 (2024-05-01T10:30:00Z), a duration before now (-10s, -30m, -1h, -2d) or epoch ms"
@@ -52,9 +55,9 @@ def parse_time(text: str, *, now: int | None = None) -> int:
         return reference
     match = _RELATIVE.match(lowered)
     if match:
-        return reference - parse_duration_ms(match.group(1))
-    if raw.isdigit():
-        return int(raw)
+        return _in_range(reference - parse_duration_ms(match.group(1)), text)
+    if _EPOCH_DIGITS.fullmatch(raw):
+        return _in_range(int(raw), text)
     if re.fullmatch(r"\+?\d+(?:\.\d+)?(?:ms|s|m|h|d|w)", lowered):
         raise KcliError(
             f"invalid time '{text}': a relative time counts back from now and needs a minus "
@@ -64,13 +67,35 @@ def parse_time(text: str, *, now: int | None = None) -> int:
         moment = datetime.fromisoformat(raw)
     except ValueError:
         raise KcliError(f"invalid time '{text}': use {EXAMPLES}") from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # local time, as Kafka's tools read a zone-less time
-    return int(moment.timestamp() * 1000)
+    try:
+        if moment.tzinfo is None:
+            moment = moment.astimezone()  # local time, as Kafka's tools read a zone-less time
+        ms = int(moment.timestamp() * 1000)
+    except (OverflowError, OSError, ValueError):  # a year the platform's clock cannot reach
+        ms = -1 if moment.year < 1970 else MAX_TIMESTAMP_MS + 1
+    return _in_range(ms, text)
+
+
+def _in_range(ms: int, text: str) -> int:
+    """``ms`` if a record timestamp can be that; a KcliError saying the range otherwise."""
+    if ms < 0:
+        raise KcliError(
+            f"time '{text}' is before 1970-01-01T00:00:00Z: record timestamps are milliseconds "
+            f"since the epoch, 0 or more (to read from the first record use --from-beginning)"
+        )
+    if ms > MAX_TIMESTAMP_MS:
+        raise KcliError(
+            f"time '{text}' is after 9999-12-31T23:59:59.999Z, the latest time kcli accepts "
+            f"({MAX_TIMESTAMP_MS} ms)"
+        )
+    return ms
 
 
 def format_ms(ms: int) -> str:
     """A record timestamp for people: local ISO-8601 with milliseconds, or '-' if unset."""
     if ms is None or ms < 0:
         return "-"
-    return datetime.fromtimestamp(ms / 1000).astimezone().isoformat(timespec="milliseconds")
+    try:
+        return datetime.fromtimestamp(ms / 1000).astimezone().isoformat(timespec="milliseconds")
+    except (OverflowError, OSError, ValueError):  # beyond what a date can show: the number
+        return f"{ms} ms"

@@ -1,68 +1,93 @@
-"""Compression codecs of RecordBatch v2: gzip, snappy, lz4 and zstd, for reading batches.
+"""Compression codecs of RecordBatch v2: gzip, snappy, lz4 and zstd, read and written.
 
-kcli writes uncompressed batches but reads what Java and librdkafka producers write.  gzip
-comes from the standard library; the other codecs' packages are imported only when a batch
-compressed with them is read, so a missing package costs nothing until then.
+Every codec comes from cramjam, one wheel with no further dependencies, so a batch that a
+Java, librdkafka or JavaScript producer compressed is readable with a plain install.  The
+framing is Kafka's: gzip members; snappy in the xerial framing Java producers write (raw
+snappy, as some other clients write it, is read too); lz4 and zstd frames.
 """
 
 from __future__ import annotations
 
 import struct
-import zlib
+
+import cramjam
 
 from storage.constants import COMPRESSION_NAMES
 from storage.errors import CorruptRecord, StorageError
+
+NONE, GZIP, SNAPPY, LZ4, ZSTD = 0, 1, 2, 3, 4
+CODECS = {name: codec for codec, name in COMPRESSION_NAMES.items()}
+# snappy-java's stream header: magic, then version 1 and minimum compatible version 1.
+_XERIAL_HEADER = b"\x82SNAPPY\x00" + struct.pack(">ii", 1, 1)
+# snappy-java compresses its input in blocks of this size.
+_XERIAL_BLOCK = 32 * 1024
+_INT32 = struct.Struct(">i")
+
+
+def codec_of(name: str) -> int:
+    """The attributes value of a codec named as Kafka's ``compression.type`` names it."""
+    try:
+        return CODECS[name]
+    except KeyError:
+        raise StorageError(
+            f"unknown compression '{name}'; use one of {', '.join(CODECS)}"
+        ) from None
+
+
+def compress(codec: int, data) -> bytes:
+    """``data`` (a batch's records section) compressed with ``codec`` as Kafka frames it."""
+    raw = bytes(data)
+    if codec == NONE:
+        return raw
+    if codec == GZIP:
+        return bytes(cramjam.gzip.compress(raw))
+    if codec == SNAPPY:
+        blocks = [_XERIAL_HEADER]
+        for pos in range(0, len(raw), _XERIAL_BLOCK):
+            block = bytes(cramjam.snappy.compress_raw(raw[pos : pos + _XERIAL_BLOCK]))
+            blocks.append(_INT32.pack(len(block)) + block)
+        return b"".join(blocks)
+    if codec == LZ4:
+        return bytes(cramjam.lz4.compress(raw))
+    if codec == ZSTD:
+        return bytes(cramjam.zstd.compress(raw))
+    raise StorageError(f"unknown compression codec {codec}; use 0-4 ({', '.join(CODECS)})")
 
 
 def decompress(codec: int, data) -> bytes:
     """The records section of a batch compressed with ``codec`` (attributes & 0x07), decompressed.
 
-    Raises StorageError when the codec's Python package is missing, CorruptRecord when the
-    bytes do not decompress.
+    Raises StorageError for a codec Kafka does not have, CorruptRecord when the bytes do not
+    decompress.
     """
-    name = COMPRESSION_NAMES.get(codec, f"codec {codec}")
-    try:
-        decompressor = _decompressor(codec)
-    except ImportError:
-        decompressor = None
-    if decompressor is None:
+    name = COMPRESSION_NAMES.get(codec)
+    if name is None or codec == NONE:
         raise StorageError(
-            f"this batch is compressed with {name}; install the Python package for {name} "
-            f"(python-snappy, lz4 or zstandard) to read it"
+            f"a batch names compression codec {codec}; Kafka's are 1-4 ({', '.join(CODECS)})"
         )
     try:
-        return decompressor(bytes(data))
-    except Exception as exc:  # each codec library raises its own error type
+        return _decompress(codec, bytes(data))
+    except Exception as exc:  # cramjam raises DecompressionError, struct.error on bad framing
         raise CorruptRecord(
             f"the {name}-compressed records cannot be decompressed ({exc})"
         ) from None
 
 
-def _decompressor(codec: int):
-    if codec == 1:
-        return lambda raw: zlib.decompress(raw, 16 + zlib.MAX_WBITS)
-    if codec == 2:
-        import snappy  # type: ignore[import-not-found]
-
-        def unsnappy(raw: bytes) -> bytes:
-            if not raw.startswith(b"\x82SNAPPY\x00"):
-                return snappy.decompress(raw)
-            # xerial framing, as Java producers write it
-            out = []
-            pos = 16
-            while pos < len(raw):
-                (n,) = struct.unpack_from(">i", raw, pos)
-                out.append(snappy.decompress(raw[pos + 4 : pos + 4 + n]))
-                pos += 4 + n
-            return b"".join(out)
-
-        return unsnappy
-    if codec == 3:
-        import lz4.frame  # type: ignore[import-not-found]
-
-        return lz4.frame.decompress
-    if codec == 4:
-        import zstandard  # type: ignore[import-not-found]
-
-        return lambda raw: zstandard.ZstdDecompressor().decompressobj().decompress(raw)
-    return None
+def _decompress(codec: int, raw: bytes) -> bytes:
+    if codec == GZIP:
+        return bytes(cramjam.gzip.decompress(raw))
+    if codec == SNAPPY:
+        if not raw.startswith(_XERIAL_HEADER[:8]):
+            return bytes(cramjam.snappy.decompress_raw(raw))
+        out = []
+        pos = len(_XERIAL_HEADER)
+        while pos < len(raw):
+            (n,) = _INT32.unpack_from(raw, pos)
+            if n < 0 or pos + 4 + n > len(raw):
+                raise ValueError(f"a snappy block of {n} bytes runs past the end of the batch")
+            out.append(bytes(cramjam.snappy.decompress_raw(raw[pos + 4 : pos + 4 + n])))
+            pos += 4 + n
+        return b"".join(out)
+    if codec == LZ4:
+        return bytes(cramjam.lz4.decompress(raw))
+    return bytes(cramjam.zstd.decompress(raw))

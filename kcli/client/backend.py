@@ -103,6 +103,11 @@ class Backend(ABC):
     @abstractmethod
     def describe_topic(self, name: str) -> TopicDescription: ...
 
+    def max_message_bytes(self, name: str) -> int | None:
+        """The topic's max.message.bytes (the largest record batch it takes), or None where
+        it cannot be read (the cluster still enforces it)."""
+        return None
+
     def segments(self, name: str) -> dict[int, list] | None:
         """Each partition's segments (storage ``SegmentInfo``), or None where they cannot
         be seen (a cluster)."""

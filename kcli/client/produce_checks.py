@@ -9,7 +9,12 @@ says it might be over).  Keys, values and headers are taken as confluent-kafka t
 
 from __future__ import annotations
 
-from kcli.client.types import KafkaError, KafkaException
+from kcli.client.types import (
+    KafkaError,
+    KafkaException,
+    invalid_timestamp_message,
+    timestamp_is_valid,
+)
 from storage.errors import partition_not_found_message, record_too_large_message
 from storage.records import ProducerRecord, encode_batch
 
@@ -71,14 +76,11 @@ def check_partition(topic: str, partitions: int, partition: int) -> None:
 
 
 def check_timestamp(timestamp) -> None:
-    """A given timestamp (not 0 or None, which mean now) must be ms since the epoch."""
-    if timestamp and (timestamp.__class__ is not int or timestamp < 0):
+    """A given timestamp (not 0 or None, which mean now) must be ms since the epoch, up to
+    9999-12-31 (kcli.client.types.timestamp_is_valid)."""
+    if timestamp and not timestamp_is_valid(timestamp):
         raise KafkaException(
-            KafkaError(
-                KafkaError._INVALID_ARG,
-                f"invalid timestamp {timestamp!r}: use milliseconds since the epoch "
-                f"(a whole number >= 0; 0 means now)",
-            )
+            KafkaError(KafkaError._INVALID_ARG, invalid_timestamp_message(timestamp))
         )
 
 

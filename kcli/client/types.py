@@ -22,6 +22,22 @@ OFFSET_INVALID = -1001
 TIMESTAMP_NOT_AVAILABLE = 0
 TIMESTAMP_CREATE_TIME = 1
 TIMESTAMP_LOG_APPEND_TIME = 2
+# The last millisecond of 9999-12-31 (UTC), the latest time an ISO-8601 date can name; a
+# record timestamp beyond it is refused so that every stored one can be shown as a date (and
+# fits the batch header's int64).
+MAX_TIMESTAMP_MS = 253_402_300_799_999
+
+
+def timestamp_is_valid(timestamp) -> bool:
+    """A producer's record timestamp: a whole number of ms, 0 (now) to MAX_TIMESTAMP_MS."""
+    return timestamp.__class__ is int and 0 <= timestamp <= MAX_TIMESTAMP_MS
+
+
+def invalid_timestamp_message(timestamp) -> str:
+    return (
+        f"invalid timestamp {timestamp!r}: use milliseconds since the epoch (a whole number "
+        f"from 0 to {MAX_TIMESTAMP_MS}, 9999-12-31; 0 means now)"
+    )
 
 
 class KafkaError(ErrorCodes):

@@ -9,6 +9,35 @@ from kcli.errors import KcliError
 from kcli.settings import current
 
 Output = Literal["table", "plain", "json"]
+# Kafka's producer settings acks and compression.type, for `kcli produce` and `kcli perf produce`.
+Acks = Literal["all", "-1", "1", "0"]
+Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
+
+ACKS_HELP = (
+    "Kafka's acks: all (-1; the default, as Kafka's producer's, unless a --command-config or "
+    "profile sets acks) waits until every in-sync replica "
+    "has the record, and fails with NOT_ENOUGH_REPLICAS when they are fewer than "
+    "min.insync.replicas; 1 waits for the leader only; 0 does not wait at all (no offsets "
+    "known, a lost record goes unnoticed). On a cluster kcli retries a refused write 5 times "
+    "(about 2.5 s) before it reports the error. The local store has no replicas and appends "
+    "synchronously: every record is fsynced before it is reported, whatever --acks says."
+)
+COMPRESSION_HELP = (
+    "Compress each record batch with none (default), gzip, snappy, lz4 or zstd, as kcat's -z "
+    "(Kafka's compression.type); consumers decompress transparently."
+)
+
+
+def producer_settings(acks: str | None, compression: str | None) -> dict[str, str]:
+    """--acks and --compression as producer config (only those given: a --command-config or
+    profile's own acks/compression.type stays when an option is left out)."""
+    conf = {}
+    if acks is not None:
+        conf["acks"] = acks
+    if compression is not None:
+        conf["compression.type"] = compression
+    return conf
+
 
 OUTPUT_HELP = (
     "Output form: table (default on a terminal), plain (default in a pipe) or json (one "

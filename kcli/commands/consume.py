@@ -113,7 +113,7 @@ def consume(
 
     A terminal shows "partition P offset O  key → value" lines; a pipe gets the values, one per line; -o json gives one object per record: {"topic", "partition", "offset", "timestamp", "key", "value", "headers"}.
 
-    Keys and values that are not UTF-8 are shown with U+FFFD in "key"/"value" and given exactly, base64, in "key_b64"/"value_b64" ("headers_b64" for headers); 'kcli produce --input json' reads them back byte for byte. A record without a value (a tombstone) has "value": null.
+    Keys and values that are not UTF-8 are shown with U+FFFD in "key"/"value" and given exactly, base64, in "key_b64"/"value_b64" ("headers_b64" for headers); 'kcli produce --input json' reads them back byte for byte. A record without a value has "value": null in JSON and shows as (tombstone) in the table and plain forms ((null) when it has no key either); --format's %s prints nothing for it and %S prints -1, as kcat does.
     """
     from kcli import render
 

@@ -2,7 +2,17 @@
 
 import typer
 
-from kcli.commands._common import Output, backend, client_error, output_option
+from kcli.commands._common import (
+    ACKS_HELP,
+    COMPRESSION_HELP,
+    Acks,
+    Compression,
+    Output,
+    backend,
+    client_error,
+    output_option,
+    producer_settings,
+)
 
 app = typer.Typer(
     help="Measure throughput and latency, like kafka-producer-perf-test and "
@@ -30,11 +40,17 @@ def perf_produce(
         help="Records per second at most (-1: as fast as possible).",
         metavar="RATE",
     ),
+    acks: Acks | None = typer.Option(
+        None, "--acks", help=ACKS_HELP, metavar="ACKS", show_default=False
+    ),
+    compression: Compression | None = typer.Option(
+        None, "--compression", "-z", help=COMPRESSION_HELP, metavar="CODEC", show_default=False
+    ),
     output: Output | None = output_option(),
 ) -> None:
     """Send N records of B bytes and report records/s, MB/s and delivery latency.
 
-    Latency is the time from produce() to the delivery report, that is until the record is fsynced (on a cluster: acknowledged by the in-sync replicas); records wait up to linger.ms = 5 ms to be batched. Random uppercase payload, as in Kafka's tool.
+    Latency is the time from produce() to the delivery report, that is until the record is fsynced (on a cluster: acknowledged as --acks asks; with --acks 0 at once); records wait up to linger.ms = 5 ms to be batched. Random uppercase payload, as in Kafka's tool.
     """
     import random
     import string
@@ -52,7 +68,7 @@ def perf_produce(
         raise typer.BadParameter("use a rate > 0, or -1 for no limit", param_hint="'--throughput'")
     payload = "".join(random.choices(string.ascii_uppercase, k=record_size)).encode()
     try:
-        producer = backend().producer()
+        producer = backend().producer(producer_settings(acks, compression))
     except KafkaException as exc:
         raise client_error(exc) from None
     latencies: list[float] = []

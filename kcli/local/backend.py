@@ -75,6 +75,9 @@ class LocalBackend(Backend):
     def describe_topic(self, name: str) -> TopicDescription:
         return self.store.describe_topic(name)
 
+    def max_message_bytes(self, name: str) -> int:
+        return self.store.topic(name).config.max_message_bytes
+
     def segments(self, name: str) -> dict[int, list]:
         meta = self.store.topic(name)
         return {p: self.store.log(name, p).segments() for p in range(meta.partitions)}

@@ -6,6 +6,9 @@ buffer is appended to the partition's log (one write, one fsync) when it is full
 and ``poll()`` is called, or at ``flush()``.  Delivery reports (``on_delivery(err, msg)``)
 are served from ``poll()`` and ``flush()`` once the records are durable on disk: a
 report without an error means the record survives a crash, like ``acks=all`` on a cluster.
+``acks`` is accepted with Kafka's values (0, 1, all/-1) and changes nothing: the store has no
+replicas, and every append is fsynced before its report whatever ``acks`` says.
+``compression.type`` (none, gzip, snappy, lz4, zstd) compresses each batch as it is written.
 
 Which partition a record goes to
 --------------------------------
@@ -46,10 +49,11 @@ from kcli.client.types import (
 )
 from kcli.local.admin_client import AdminClient
 from storage import RoundRobin, Store
+from storage.compression import CODECS
 from storage.errors import StorageError
 from storage.log import encode_batches
 from storage.partitioner import partition_for_key
-from storage.records import ProducerRecord
+from storage.records import ProducerRecord, compress_batch
 
 PRODUCER_KEYS = frozenset(
     {
@@ -62,8 +66,13 @@ PRODUCER_KEYS = frozenset(
         "queue.buffering.max.messages",
         "on_delivery",
         "delivery.report.only.error",
+        "acks",
+        "compression.type",
+        "compression.codec",
     }
 )
+# Kafka's acks values (its default first).
+ACKS_VALUES = ("all", "-1", "0", "1")
 
 # librdkafka's defaults.
 DEFAULT_LINGER_MS = 5
@@ -117,6 +126,23 @@ class Producer:
             raise KafkaException(
                 KafkaError(KafkaError._INVALID_ARG, "on_delivery must be a callable(err, msg)")
             )
+        acks = str(conf.get("acks", "all")).lower()
+        if acks not in ACKS_VALUES:
+            raise KafkaException(
+                KafkaError(
+                    KafkaError._INVALID_ARG,
+                    f"invalid acks {conf['acks']!r}: use 0, 1 or all (-1)",
+                )
+            )
+        codec = str(conf.get("compression.type", conf.get("compression.codec", "none"))).lower()
+        if codec not in CODECS:
+            raise KafkaException(
+                KafkaError(
+                    KafkaError._INVALID_ARG,
+                    f"invalid compression.type {codec!r}: use one of {', '.join(CODECS)}",
+                )
+            )
+        self._codec = CODECS[codec]
         only_error = str(conf.get("delivery.report.only.error", "false")).lower()
         self._only_errors = only_error in ("true", "1")
         self._store = Store(self._data_dir)
@@ -402,6 +428,8 @@ class Producer:
             log = self._store.log(buf.topic, buf.partition)
             config = log.config
             batches = encode_batches(records, now, config.max_message_bytes, _RECORDS_PER_BATCH)
+            if self._codec:
+                batches = [compress_batch(b, self._codec) for b in batches]
             info = log.append(batches)
         except StorageError as exc:
             err = KafkaError(_error_code(exc), str(exc))

@@ -390,6 +390,13 @@ class RemoteBackend(Backend):
                 overrides[key] = value
         return config, overrides
 
+    def max_message_bytes(self, name: str) -> int | None:
+        try:
+            limit = self.topic_configs(name)[0].get("max.message.bytes")
+        except KcliError:  # not allowed to read configs: the broker still checks
+            return None
+        return limit if isinstance(limit, int) else None
+
     def _topic_id(self, name: str) -> str:
         try:
             futures = self.admin.describe_topics(

@@ -111,9 +111,26 @@ def librdkafka_logger(connection: Connection, debug: bool) -> logging.Logger:
     return logger
 
 
+# Errors a producer can get whose Kafka name alone does not say what happened or what to do.
+_PRODUCE_ERROR_WORDS = {
+    E.NOT_ENOUGH_REPLICAS: (
+        "NOT_ENOUGH_REPLICAS: the partition has fewer in-sync replicas than its "
+        "min.insync.replicas, so the cluster refuses acks=all writes; "
+        "start the stopped brokers and retry once they are back in the ISR, or produce with "
+        "--acks 1, which does not wait for the replicas"
+    ),
+    E.NOT_ENOUGH_REPLICAS_AFTER_APPEND: (
+        "NOT_ENOUGH_REPLICAS_AFTER_APPEND: the leader wrote the records, but in-sync replicas "
+        "fell below min.insync.replicas before they copied them, so they are not acknowledged "
+        "(a retry may store them twice); start the stopped brokers"
+    ),
+}
+
+
 def kafka_error(backend: RemoteBackend, err):
-    """confluent-kafka's KafkaError as kcli's (secrets masked)."""
-    return KafkaError(err.code(), backend.connection.scrub(err.str()), err.fatal(), err.retriable())
+    """confluent-kafka's KafkaError as kcli's (secrets masked; some errors explained)."""
+    text = _PRODUCE_ERROR_WORDS.get(err.code()) or backend.connection.scrub(err.str())
+    return KafkaError(err.code(), text, err.fatal(), err.retriable())
 
 
 def kafka_exception(backend: RemoteBackend, exc):

@@ -22,7 +22,6 @@ from kcli.client.produce_checks import (
     size_limit,
 )
 from kcli.client.types import KafkaError, KafkaException, Message
-from kcli.errors import KcliError
 from kcli.remote.librdkafka import check_reports, kafka_error, kafka_exception
 from storage import RoundRobin, StorageError
 
@@ -34,6 +33,10 @@ PRODUCER_DEFAULTS = {
     # Keys land where Kafka's Java producer (and the local store) put them.
     "partitioner": "murmur2_random",
     "allow.auto.create.topics": False,
+    # librdkafka retries a failed produce request until message.timeout.ms (5 minutes); a
+    # command should say within seconds why the cluster refuses (NOT_ENOUGH_REPLICAS while
+    # brokers are down), so kcli retries 5 times, about 2.5 s with retry.backoff.ms's backoff.
+    "retries": 5,
 }
 
 
@@ -62,12 +65,7 @@ class RemoteProducer:
         except StorageError as exc:
             code = kafka_error_code(exc, default=KafkaError.UNKNOWN_TOPIC_OR_PART)
             raise KafkaException(KafkaError(code, str(exc))) from None
-        try:
-            config, _ = self._backend.topic_configs(topic)
-            limit = config.get("max.message.bytes")
-        except KcliError:  # not allowed to read configs: the broker still checks
-            limit = None
-        meta = (partitions, limit if isinstance(limit, int) else None)
+        meta = (partitions, self._backend.max_message_bytes(topic))
         self._meta[topic] = meta
         return meta
 
@@ -82,12 +80,14 @@ class RemoteProducer:
         def report(err, msg):
             kerr = None if err is None else kafka_error(backend, err)
             ts_type, ts = msg.timestamp()
+            offset = msg.offset()
             cb(
                 kerr,
                 Message(
                     msg.topic(),
                     msg.partition(),
-                    msg.offset(),
+                    # acks=0: no answer, no offset (-1, as in Kafka's RecordMetadata)
+                    -1 if offset is None else offset,
                     ts_type,
                     ts,
                     msg.key(),

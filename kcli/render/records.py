@@ -16,6 +16,13 @@ from kcli.render.output import JSON, TABLE, colors
 
 # Fields of a storage Record tuple (offset, timestamp, key, value, headers).
 _KEY, _VALUE, _HEADERS = itemgetter(2), itemgetter(3), itemgetter(4)
+# What the table and plain forms show for a record whose value is null: with a key it is a
+# tombstone (compaction deletes the key); JSON says "value": null and --format's %s prints
+# nothing (%S prints -1), as kcat does.
+TOMBSTONE = "(tombstone)"
+NULL_VALUE = "(null)"
+# The plain form's value token: the value, or one of the markers above.
+_PLAIN_VALUE = "plain-value"
 
 
 def _b64(data: bytes) -> str:
@@ -99,8 +106,10 @@ class RecordWriter:
                 parts.append("%k\t")
             if print_headers:
                 parts.append("%h\t")
-            parts.append("%s\n")
-            self._format = compile_format("".join(parts))
+            self._format = compile_format("".join(parts)) + [
+                (_PLAIN_VALUE, None),
+                (None, b"\n"),
+            ]
             self._write = self._formatted
 
     def write(self, topic: str, partition: int, records: Sequence) -> None:
@@ -165,7 +174,10 @@ class RecordWriter:
         lines = []
         for offset, _ts, key, value, headers in records:
             where = f"{dim}partition {partition} offset {offset:<4}{reset}"
-            text = _show(value) if value is not None else f"{dim}null{reset}"
+            if value is not None:
+                text = _show(value)
+            else:
+                text = f"{dim}{TOMBSTONE if key is not None else NULL_VALUE}{reset}"
             if key is not None:
                 text = f"{cyan}{_show(key)}{reset} {dim}→{reset} {text}"
             if self._print_headers and headers:
@@ -236,6 +248,10 @@ def _field(kind: str, topic_b: bytes, partition_b: bytes, record) -> bytes:
     offset, timestamp, key, value, headers = record
     if kind == "s":
         return b"" if value is None else value
+    if kind == _PLAIN_VALUE:
+        if value is not None:
+            return value
+        return (TOMBSTONE if key is not None else NULL_VALUE).encode()
     if kind == "o":
         return b"%d" % offset
     if kind == "k":

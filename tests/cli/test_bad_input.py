@@ -9,13 +9,14 @@ directory is hashed) through --bootstrap-server, where the errors are the same.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_kcli
+from tests.conftest import json_lines, run_kcli
 
 LONG_NAME = "t" * 250
 
@@ -230,6 +231,126 @@ CASES = [
         "1 or more",
     ),
     ("unknown-command", ["topics"], None, 2, "topics"),
+    # Issue 12, item 5: every JSON field is checked before the line is queued.
+    (
+        "produce-json-timestamp-beyond-int64",
+        ["produce", "orders", "--input", "json"],
+        '{"value": "v", "timestamp": 99999999999999999999}\n',
+        1,
+        'line 1: "timestamp" must be milliseconds since the epoch',
+    ),
+    (
+        "produce-json-timestamp-after-9999",
+        ["produce", "orders", "--input", "json"],
+        '{"value": "v", "timestamp": 253402300800000}\n',
+        1,
+        "0 to 253402300799999",
+    ),
+    (
+        "produce-json-timestamp-negative",
+        ["produce", "orders", "--input", "json"],
+        '{"value": "v", "timestamp": -5}\n',
+        1,
+        '"timestamp"',
+    ),
+    (
+        "produce-json-timestamp-text",
+        ["produce", "orders", "--input", "json"],
+        '{"value": "v", "timestamp": "soon"}\n',
+        1,
+        '"timestamp"',
+    ),
+    (
+        "produce-json-partition-bool",
+        ["produce", "orders", "--input", "json"],
+        '{"value": "v", "partition": true}\n',
+        1,
+        '"partition" must be a whole number',
+    ),
+    (
+        "produce-json-key-object",
+        ["produce", "orders", "--input", "json"],
+        '{"value": "v", "key": {"id": 1}}\n',
+        1,
+        '"key" must be a string or null',
+    ),
+    (
+        "produce-json-headers-not-pairs",
+        ["produce", "orders", "--input", "json"],
+        '{"value": "v", "headers": [["a", "b", "c"]]}\n',
+        1,
+        "[key, value] pair",
+    ),
+    # Issue 12, item 9: the CLI's inputs that used to be "unexpected X".
+    (
+        "produce-json-nested-deeply",
+        ["produce", "orders", "--input", "json"],
+        '{"value": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
+        1,
+        "line 1 is JSON nested too deeply",
+    ),
+    (
+        "produce-json-header-key-not-utf8",
+        ["produce", "orders", "--input", "json"],
+        '{"value": "v", "headers": [["\\udcff", "x"]]}\n',
+        1,
+        "header key '\\udcff' is not UTF-8",
+    ),
+    (
+        "produce-header-key-not-utf8",
+        ["produce", "orders", "--header", os.fsdecode(b"\xff=v"), "v"],
+        None,
+        2,
+        "header key '\\xff' is not UTF-8",
+    ),
+    ("consume-time-superscript", ["consume", "orders", "--from-time", "²"], None, 1, "ISO-8601"),
+    (
+        "consume-time-year-1",
+        ["consume", "orders", "--from-time", "0001-01-01T00:00:00"],
+        None,
+        1,
+        "before 1970-01-01",
+    ),
+    (
+        "consume-time-beyond-int64",
+        ["consume", "orders", "--from-time", "99999999999999999999"],
+        None,
+        1,
+        "after 9999-12-31",
+    ),
+    # Issue 12, item 10: a line longer than max.message.bytes is refused while it is read.
+    (
+        "produce-long-line-no-newline",
+        ["produce", "orders"],
+        "x" * 3_000_000,
+        1,
+        "line 1 is longer than 1048588 bytes",
+    ),
+    (
+        "produce-long-json-line",
+        ["produce", "tiny", "--input", "json"],
+        '{"value": "' + "x" * 2000 + '"}\n',
+        1,
+        "line 1 is longer than 1200 bytes",
+    ),
+    # Tombstones, compression and acks (issues 19, 14, 17).
+    ("produce-tombstone-no-key", ["produce", "orders", "--tombstone"], None, 2, "--key"),
+    (
+        "produce-tombstone-and-value",
+        ["produce", "orders", "--key", "k", "--tombstone", "v"],
+        None,
+        2,
+        "no VALUE",
+    ),
+    ("produce-bad-compression", ["produce", "orders", "-z", "brotli", "v"], None, 2, "zstd"),
+    ("produce-bad-acks", ["produce", "orders", "--acks", "2", "v"], None, 2, "all"),
+    (
+        "perf-bad-acks",
+        ["perf", "produce", "orders", "-n", "1", "-s", "1", "--acks", "many"],
+        None,
+        2,
+        "all",
+    ),
 ]
 
 
@@ -287,3 +408,49 @@ def test_debug_shows_the_traceback(store):
     result = store.run("--debug", "topic", "describe", "nope")
     assert result.returncode != 0
     assert "Traceback" in result.stderr
+
+
+def consumed_values(store: Target, topic: str) -> list[str]:
+    result = store.run("consume", topic, "-o", "json")
+    assert result.returncode == 0, result.stderr
+    return sorted(record["value"] for record in json_lines(result.stdout))
+
+
+@pytest.mark.parametrize(
+    ("name", "bad_line", "fragment"),
+    [
+        ("timestamp", '{"value": "bad", "timestamp": 99999999999999999999}', '"timestamp"'),
+        ("long-line", '{"value": "' + "x" * 7_000_000 + '"}', "is longer than"),
+    ],
+    ids=["timestamp", "long-line"],
+)
+def test_a_bad_line_after_good_ones_states_exactly_what_was_stored(store, name, bad_line, fragment):
+    """Issue 12, item 5: four good lines, a bad one, a good one: lines 1-4 are stored and
+    the error says so, the line after the bad one is not written."""
+    topic = f"partial-{name}"
+    assert store.run("topic", "create", topic, "--partitions", "3").returncode == 0
+    good = [json.dumps({"value": f"ok{i}"}) for i in range(1, 5)]
+    body = "\n".join([*good, bad_line, json.dumps({"value": "after"})]) + "\n"
+    result = store.run("produce", topic, "--input", "json", input=body)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("Error: line 5"), result.stderr
+    assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
+    assert fragment in lines[0]
+    assert lines[0].endswith("; stored lines 1-4 (nothing after them)"), lines[0]
+    assert consumed_values(store, topic) == ["ok1", "ok2", "ok3", "ok4"]
+    described = store.run("topic", "describe", topic, "-o", "json")
+    assert sum(p["log_end_offset"] for p in json.loads(described.stdout)["partitions"]) == 4
+
+
+def test_a_long_line_without_newline_is_refused_before_it_is_read_to_the_end(store):
+    """Issue 12, item 10: the refusal comes once max.message.bytes of the line are read; the
+    lines before it are stored and named."""
+    line = "x" * 30_000_000
+    result = store.run("produce", "tiny", input=f"first\nsecond\n{line}")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: line 3 is longer than 200 bytes"), lines[0]
+    assert lines[0].endswith("stored lines 1-2 (nothing after them)"), lines[0]
+    assert consumed_values(store, "tiny") == ["first", "second", "small"]

@@ -205,7 +205,7 @@ def test_earlier_lines_are_kept_when_a_later_line_is_bad(kcli):
     result = kcli("produce", "j", "--input", "json", input=body)
     assert result.returncode == 1
     assert result.stderr.startswith("Error: line 3 ")
-    assert "the 2 records before it were written" in result.stderr
+    assert "stored lines 1-2 (nothing after them)" in result.stderr
     assert ok(kcli("consume", "j")).stdout == "one\ntwo\n"
 
 

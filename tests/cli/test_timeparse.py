@@ -55,3 +55,23 @@ def test_durations():
     with pytest.raises(KcliError):
         parse_duration_ms("ninety")
     assert datetime.fromtimestamp(NOW / 1000, tz=UTC).hour == 8
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("²", "ISO-8601"),  # a digit to str.isdigit(), not to int()
+        ("١٢٣", "ISO-8601"),  # Arabic-Indic digits
+        ("0001-01-01T00:00:00", "before 1970-01-01"),
+        ("1969-12-31T23:59:59Z", "before 1970-01-01"),
+        ("-100000w", "before 1970-01-01"),
+        ("99999999999999999999", "after 9999-12-31"),
+    ],
+)
+def test_times_no_record_can_have_are_refused_with_the_range(text, words):
+    with pytest.raises(KcliError, match=words):
+        parse_time(text, now=NOW)
+
+
+def test_the_last_millisecond_of_9999_is_accepted():
+    assert parse_time("9999-12-31T23:59:59.999Z") == 253_402_300_799_999

@@ -242,3 +242,54 @@ def test_stdin_like_values_of_every_length_round_trip(store):
     p.produce_many("one", values)
     p.flush()
     assert [r.value for r in records(store, "one", 0)] == values
+
+
+def test_a_null_value_stays_null_on_every_path(store, producer):
+    """A tombstone is a null value, never empty bytes: produce, produce_batch, produce_many."""
+    producer.produce("one", None, key=b"k1")
+    producer.produce_batch("one", [{"key": b"k2", "value": None}, {"value": b""}])
+    producer.produce_many("one", [None], key=b"k3")
+    assert producer.flush() == 0
+    got = [(r.key, r.value) for r in records(store, "one", 0)]
+    assert got == [(b"k1", None), (b"k2", None), (None, b""), (b"k3", None)]
+
+
+@pytest.mark.parametrize(
+    ("codec", "number"), [("none", 0), ("gzip", 1), ("snappy", 2), ("lz4", 3), ("zstd", 4)]
+)
+def test_compression_type_compresses_each_batch(store, codec, number):
+    from storage.records import read_header
+
+    p = Producer({"data.dir": str(store.data_dir), "compression.type": codec})
+    values = [f"value {i} of a compressible run".encode() for i in range(300)]
+    for v in values:
+        p.produce("one", v, key=b"k")
+    p.close()
+    assert [r.value for r in records(store, "one", 0)] == values
+    (segment,) = sorted((store.data_dir / "one-0").glob("*.log"))
+    raw = segment.read_bytes()
+    header = read_header(raw)
+    assert header.attributes & 0x07 == number
+    if number:
+        assert header.size + 12 < len(b"".join(values))  # really smaller
+
+
+def test_acks_and_compression_values_are_checked(store):
+    for acks in ("0", "1", "all", "-1", 0, 1, -1):
+        Producer({"data.dir": str(store.data_dir), "acks": acks}).close()
+    with pytest.raises(KafkaException, match="invalid acks"):
+        Producer({"data.dir": str(store.data_dir), "acks": "2"})
+    with pytest.raises(KafkaException, match="invalid compression.type 'brotli'"):
+        Producer({"data.dir": str(store.data_dir), "compression.type": "brotli"})
+
+
+def test_a_timestamp_beyond_9999_is_refused_before_it_is_queued(store, producer):
+    producer.produce("one", b"kept", timestamp=1_700_000_000_000)
+    for bad in (2**63, 99999999999999999999, 253402300800000):
+        with pytest.raises(KafkaException, match="invalid timestamp"):
+            producer.produce("one", b"bad", timestamp=bad)
+    batch = [{"value": b"bad", "timestamp": 2**64}]
+    assert producer.produce_batch("one", batch) == 0
+    assert "invalid timestamp" in batch[0]["_error"].str()
+    assert producer.flush() == 0
+    assert [r.value for r in records(store, "one", 0)] == [b"kept"]

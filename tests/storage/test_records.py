@@ -245,3 +245,30 @@ def test_truncated_records_and_bad_compression_raise_corrupt_record():
     gzip_flagged[22] |= 1  # attributes: claims gzip
     with pytest.raises(CorruptRecord, match="cannot be decompressed"):
         decode_batch(bytes(gzip_flagged))
+
+
+_RECORDS = st.lists(
+    st.builds(
+        ProducerRecord,
+        st.one_of(st.none(), st.binary(max_size=300)),
+        st.one_of(st.none(), st.binary(max_size=20)),
+        st.just(()),
+        st.one_of(st.none(), st.integers(0, 2**40)),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records=_RECORDS, codec=st.sampled_from([0, 1, 2, 3, 4]))
+def test_compressed_batches_decode_to_the_same_records(records, codec):
+    from storage.records import compress_batch, validate_batch
+
+    plain = encode_batch(records, timestamp=1_700_000_000_000)
+    packed = compress_batch(plain, codec)
+    header = validate_batch(packed)  # CRC and length recomputed
+    assert header.attributes & 0x07 == codec
+    unchanged = {"attributes": 0, "batch_length": 0, "crc": 0}
+    assert read_header(packed)._replace(**unchanged) == read_header(plain)._replace(**unchanged)
+    assert decode_batch(packed) == decode_batch(plain)
