@@ -300,8 +300,8 @@ class _Reader:
         # those the consumer keeps (its assignment() until this callback returns).
         from kcli import render
 
-        kept = {tp.partition for tp in consumer.assignment()}
         new = {tp.partition for tp in partitions}
+        kept = {tp.partition for tp in consumer.assignment()} - new
         self.assigned = kept | new
         self.at_end -= new
         shown = ", ".join(f"{tp.topic}-{tp.partition}" for tp in sorted(partitions))
