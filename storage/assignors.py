@@ -8,11 +8,20 @@ ids would:
   contiguous ranges; the first ``partitions % members`` members get one extra partition.
 * ``roundrobin`` (``RoundRobinAssignor``): all subscribed partitions sorted by topic and
   partition, dealt out one at a time to the members sorted by member id.
-* ``sticky`` and ``cooperative-sticky`` (``AbstractStickyAssignor``): as balanced as possible
-  while keeping as many of each member's previous partitions as possible.
+* ``sticky`` (``StickyAssignor``, eager) and ``cooperative-sticky``
+  (``CooperativeStickyAssignor``), both ``AbstractStickyAssignor``: as balanced as possible
+  while keeping as many of each member's previous partitions as possible.  A member's claim to
+  a partition it owned counts only if no member of a later generation claims it too; two
+  claims from the same generation cancel out.
+* ``cooperative-sticky`` then removes from the assignment every partition that moves from one
+  member to another: its owner revokes it in this rebalance, and it is assigned in the
+  follow-up rebalance that the revocation causes (KIP-429).  So no partition is ever given to a
+  member while another still owns it, and the partitions a member keeps are never paused.
 
-Racks and static members (``group.instance.id``) do not exist in kcli, so the rack-aware
-branches of the Java code are left out.  Everything here is a pure function of its inputs.
+Static members (``group.instance.id``, KIP-345) sort before dynamic ones, by instance id, in
+range and roundrobin, so that their partitions survive a restart under a new member id.  Racks
+do not exist in kcli, so the rack-aware branches of the Java code are left out.  Everything
+here is a pure function of its inputs.
 """
 
 from __future__ import annotations
@@ -30,6 +39,10 @@ COOPERATIVE_STICKY = "cooperative-sticky"
 ASSIGNORS = (RANGE, ROUNDROBIN, STICKY, COOPERATIVE_STICKY)
 # confluent-kafka's (librdkafka's) default partition.assignment.strategy.
 DEFAULT_STRATEGY = (RANGE, ROUNDROBIN)
+# The assignors that support Kafka's COOPERATIVE rebalance protocol (the rest are EAGER).
+COOPERATIVE_ASSIGNORS = (COOPERATIVE_STICKY,)
+# AbstractStickyAssignor.DEFAULT_GENERATION: a member that owned nothing in any generation.
+DEFAULT_GENERATION = -1
 
 
 class UnknownAssignor(ValueError):
@@ -38,10 +51,14 @@ class UnknownAssignor(ValueError):
 
 @dataclass(frozen=True)
 class Subscription:
-    """What one member tells the assignor: its topics and the partitions it owned before."""
+    """What one member tells the assignor (Kafka's ``ConsumerProtocolSubscription``): its
+    topics, the partitions it owned before, the generation it owned them in, and its
+    ``group.instance.id`` if it is a static member."""
 
     topics: tuple[str, ...]
     owned: tuple[TP, ...] = ()
+    generation: int = DEFAULT_GENERATION
+    group_instance_id: str | None = None
 
 
 Assignment = dict[str, list[TP]]
@@ -62,11 +79,36 @@ def assign(
         result = range_assign(partitions_per_topic, subscriptions)
     elif assignor == ROUNDROBIN:
         result = roundrobin_assign(partitions_per_topic, subscriptions)
-    elif assignor in (STICKY, COOPERATIVE_STICKY):
+    elif assignor == STICKY:
         result = sticky_assign(partitions_per_topic, subscriptions)
+    elif assignor == COOPERATIVE_STICKY:
+        result = cooperative_sticky_assign(partitions_per_topic, subscriptions).assignment
     else:
         raise UnknownAssignor(f"unknown assignor '{assignor}'; use one of: {', '.join(ASSIGNORS)}")
     return {member: sorted(result.get(member, [])) for member in subscriptions}
+
+
+def is_cooperative(assignor: str) -> bool:
+    """True if ``assignor`` follows the COOPERATIVE rebalance protocol (members keep their
+    partitions while the group rebalances), False for EAGER (everyone revokes everything)."""
+    return assignor in COOPERATIVE_ASSIGNORS
+
+
+def revoked_partitions(
+    subscriptions: Mapping[str, Subscription], assignment: Mapping[str, Iterable[TP]]
+) -> dict[str, list[TP]]:
+    """Per member, the partitions it owned but is no longer assigned: what it must revoke.
+
+    In the cooperative protocol a member that revokes anything asks for a follow-up
+    rebalance, in which those partitions are free to go to their new owners.
+    """
+    out = {}
+    for member, sub_ in subscriptions.items():
+        mine = set(assignment.get(member, ()))
+        gone = sorted(tp for tp in sub_.owned if tp not in mine)
+        if gone:
+            out[member] = gone
+    return out
 
 
 def parse_strategy(value: str | Sequence[str]) -> tuple[str, ...]:
@@ -117,6 +159,17 @@ def select_protocol(preferences: Mapping[str, Sequence[str]]) -> str | None:
 # -- range and roundrobin ------------------------------------------------------------------
 
 
+def _member_order(subscriptions: Mapping[str, Subscription], members: Iterable[str]) -> list[str]:
+    """``MemberInfo`` order: static members first, by ``group.instance.id``; then dynamic
+    members by member id."""
+
+    def key(member: str) -> tuple[int, str]:
+        instance = subscriptions[member].group_instance_id
+        return (0, instance) if instance is not None else (1, member)
+
+    return sorted(set(members), key=key)
+
+
 def range_assign(
     partitions_per_topic: Mapping[str, int], subscriptions: Mapping[str, Subscription]
 ) -> Assignment:
@@ -127,7 +180,7 @@ def range_assign(
         for topic in sub.topics:
             consumers_per_topic.setdefault(topic, []).append(member)
     for topic, count in partitions_per_topic.items():
-        consumers = sorted(set(consumers_per_topic.get(topic, ())))
+        consumers = _member_order(subscriptions, consumers_per_topic.get(topic, ()))
         if not consumers or count <= 0:
             continue
         per_consumer, extra = divmod(count, len(consumers))
@@ -143,7 +196,7 @@ def roundrobin_assign(
 ) -> Assignment:
     """Kafka's RoundRobinAssignor: one circular pass over the members sorted by member id."""
     assignment: Assignment = {member: [] for member in subscriptions}
-    members = sorted(subscriptions)
+    members = _member_order(subscriptions, subscriptions)
     if not members:
         return assignment
     topics = sorted({t for sub in subscriptions.values() for t in sub.topics})
@@ -161,38 +214,128 @@ def roundrobin_assign(
 # -- sticky ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StickyResult:
+    """An ``AbstractStickyAssignor`` run: the assignment, and its
+    ``partitionsTransferringOwnership`` — each partition given to a member other than the one
+    that owned it, with its new owner (``None`` from the general algorithm, which does not
+    keep track; the cooperative assignor then works it out from the owned partitions)."""
+
+    assignment: Assignment
+    transferring: dict[TP, str] | None
+
+
+@dataclass(frozen=True)
+class CooperativeResult:
+    """A ``CooperativeStickyAssignor`` run: the assignment of this rebalance (without the
+    partitions that change owner) and the partitions held back for the follow-up rebalance,
+    with the member each will then go to."""
+
+    assignment: Assignment
+    transferring: dict[TP, str]
+
+
 def sticky_assign(
     partitions_per_topic: Mapping[str, int], subscriptions: Mapping[str, Subscription]
 ) -> Assignment:
+    """Kafka's StickyAssignor (eager): the balanced, sticky assignment, moves included."""
+    return sticky_assignment(partitions_per_topic, subscriptions).assignment
+
+
+def cooperative_sticky_assign(
+    partitions_per_topic: Mapping[str, int], subscriptions: Mapping[str, Subscription]
+) -> CooperativeResult:
+    """Kafka's CooperativeStickyAssignor: the sticky assignment, less every partition that
+    moves between members — its owner revokes it now, and the follow-up rebalance assigns it."""
+    result = sticky_assignment(partitions_per_topic, subscriptions)
+    assignment = {m: list(tps) for m, tps in result.assignment.items()}
+    transferring = result.transferring
+    if transferring is None:
+        transferring = _transferring_ownership(subscriptions, assignment)
+    for tp, member in transferring.items():
+        if tp in assignment.get(member, ()):
+            assignment[member].remove(tp)
+    return CooperativeResult(
+        {m: sorted(assignment.get(m, [])) for m in subscriptions}, dict(transferring)
+    )
+
+
+def _transferring_ownership(
+    subscriptions: Mapping[str, Subscription], assignment: Assignment
+) -> dict[TP, str]:
+    """``computePartitionsTransferringOwnership``: partitions added to one member that some
+    member's subscription says it owned and is losing (claims taken as sent, generations
+    aside)."""
+    added: dict[TP, str] = {}
+    revoked: set[TP] = set()
+    for member, assigned in assignment.items():
+        owned = subscriptions[member].owned
+        owned_set, assigned_set = set(owned), set(assigned)
+        for tp in assigned:
+            if tp not in owned_set:
+                added[tp] = member
+        revoked.update(tp for tp in owned if tp not in assigned_set)
+    return {tp: m for tp, m in added.items() if tp in revoked}
+
+
+def sticky_assignment(
+    partitions_per_topic: Mapping[str, int], subscriptions: Mapping[str, Subscription]
+) -> StickyResult:
     """Kafka's AbstractStickyAssignor: the constrained algorithm when every member subscribes to
     the same topics, the general one otherwise."""
     subscribed = {t for s in subscriptions.values() for t in s.topics}
     partitions_per_topic = {t: n for t, n in partitions_per_topic.items() if t in subscribed}
-    all_topics = set(partitions_per_topic)
     # The Java code walks its subscriptions in java.util.HashMap order, and that order decides
     # which of several previous owners keeps an extra partition; replay it.
     members = java_hashmap_order(subscriptions)
+    owned, multiply_claimed = _owned_partitions(partitions_per_topic, subscriptions, members)
+    topic_sets = {frozenset(subscriptions[m].topics) for m in members}
+    if len(topic_sets) <= 1:
+        builder = _ConstrainedAssignment(partitions_per_topic, owned, multiply_claimed)
+        return StickyResult(builder.build(), builder.transferring)
+    general = _GeneralAssignment(partitions_per_topic, subscriptions, owned, members)
+    return StickyResult(general.build(), None)
+
+
+def _owned_partitions(
+    partitions_per_topic: Mapping[str, int],
+    subscriptions: Mapping[str, Subscription],
+    members: Sequence[str],
+) -> tuple[dict[str, list[TP]], set[TP]]:
+    """Each member's valid claims to the partitions it owned (``allSubscriptionsEqual``).
+
+    A partition claimed by two members: the one with the later generation keeps its claim and
+    the other loses it; if both claim it in the same generation (a bug somewhere, Kafka logs an
+    error), neither keeps it and it is returned among the partitions with several owners.
+    """
     owned: dict[str, list[TP]] = {}
     claimed_by: dict[TP, str] = {}
     multiply_claimed: set[TP] = set()
     for member in members:
         owned[member] = []
+        generation = subscriptions[member].generation
         for tp in subscriptions[member].owned:
-            if tp[0] not in all_topics or tp[1] >= partitions_per_topic[tp[0]]:
+            count = partitions_per_topic.get(tp[0])
+            if count is None or not 0 <= tp[1] < count:
                 continue
             other = claimed_by.get(tp)
             if other is None:
                 owned[member].append(tp)
-            else:
-                # Two owners in one generation: neither keeps it (Kafka logs an error).
+                claimed_by[tp] = member
+                continue
+            other_generation = subscriptions[other].generation
+            if generation == other_generation:
                 multiply_claimed.add(tp)
                 if tp in owned[other]:
                     owned[other].remove(tp)
-            claimed_by[tp] = member
-    topic_sets = {frozenset(subscriptions[m].topics) for m in members}
-    if len(topic_sets) <= 1:
-        return _ConstrainedAssignment(partitions_per_topic, owned, multiply_claimed).build()
-    return _GeneralAssignment(partitions_per_topic, subscriptions, owned, members).build()
+                claimed_by[tp] = member
+            elif generation > other_generation:
+                owned[member].append(tp)
+                if tp in owned[other]:
+                    owned[other].remove(tp)
+                claimed_by[tp] = member
+            # else: the other member's later generation wins; this claim is stale.
+    return owned, multiply_claimed
 
 
 class _ConstrainedAssignment:
@@ -216,6 +359,9 @@ class _ConstrainedAssignment:
         self.assignment: Assignment = {m: [] for m in owned}
         self.under_min: list[str] = []
         self.exactly_min: list[str] = []
+        # Owned partitions cut by the quota, with the member that owned them.
+        self.maybe_revoked: dict[TP, str] = {}
+        self.transferring: dict[TP, str] = {}
 
     def build(self) -> Assignment:
         if not self.owned:
@@ -237,10 +383,12 @@ class _ConstrainedAssignment:
                 keep = mine[: self.max_quota]
                 self.assignment[member].extend(keep)
                 assigned.update(keep)
+                self.maybe_revoked.update(dict.fromkeys(mine[self.max_quota :], member))
             else:
                 keep = mine[: self.min_quota]
                 self.assignment[member].extend(keep)
                 assigned.update(keep)
+                self.maybe_revoked.update(dict.fromkeys(mine[self.min_quota :], member))
                 if self.current_over_min < self.expected_over_min:
                     self.exactly_min.append(member)
         unassigned = [
@@ -270,7 +418,7 @@ class _ConstrainedAssignment:
             else:
                 i = 0
                 member = under[0]
-            self.assignment[member].append(tp)
+            self._assign_new(tp, member)
             count = len(self.assignment[member])
             if count == self.min_quota and from_under:
                 under.pop(i)
@@ -280,6 +428,14 @@ class _ConstrainedAssignment:
                 i += 1
             if count == self.max_quota:
                 self.current_over_min += 1
+
+    def _assign_new(self, tp: TP, member: str) -> None:
+        """``assignNewPartition``: a partition given to a member that did not own it (or one
+        whose claims cancelled out) changes owner."""
+        self.assignment[member].append(tp)
+        previous = self.maybe_revoked.get(tp)
+        if (previous is not None and previous != member) or tp in self.multiply_claimed:
+            self.transferring[tp] = member
 
 
 class _GeneralAssignment:
@@ -320,7 +476,27 @@ class _GeneralAssignment:
     def _sorted_members(self) -> list[str]:
         return sorted(self.in_tree, key=lambda m: (len(self.current[m]), m))
 
+    def _previous_owners(self) -> dict[TP, tuple[str, int]]:
+        """``prepopulateCurrentAssignments``: for each partition claimed in a generation
+        older than the latest, the latest such claimant.  The balancing step moves a partition
+        back to that member first when it can."""
+        max_generation = max(
+            [DEFAULT_GENERATION, *(s.generation for s in self.subscriptions.values())]
+        )
+        prev: dict[TP, tuple[str, int]] = {}
+        if max_generation == DEFAULT_GENERATION:
+            return prev
+        for member in self.current:
+            sub_ = self.subscriptions[member]
+            if sub_.generation >= max_generation:
+                continue
+            for tp in sub_.owned:
+                if tp not in prev or sub_.generation > prev[tp][1]:
+                    prev[tp] = (member, sub_.generation)
+        return prev
+
     def build(self) -> Assignment:
+        self.prev_owner = self._previous_owners()
         assigned: set[TP] = set()
         for member in list(self.current):
             topics = set(self.subscriptions[member].topics)
@@ -436,6 +612,15 @@ class _GeneralAssignment:
                 member = self.partition_consumer.get(tp)
                 if member is None or member not in self.current:
                     continue
+                prev = self.prev_owner.get(tp)
+                if (
+                    prev is not None
+                    and prev[0] in self.current
+                    and len(self.current[member]) > len(self.current[prev[0]]) + 1
+                ):
+                    self._reassign(tp, prev[0])
+                    performed = modified = True
+                    continue
                 for other in self.topic_consumers[tp[0]]:
                     if (
                         other in self.current
@@ -447,8 +632,9 @@ class _GeneralAssignment:
             if not modified:
                 return performed
 
-    def _reassign(self, tp: TP) -> None:
-        new = next(m for m in self._sorted_members() if tp[0] in self.consumer_topics[m])
+    def _reassign(self, tp: TP, new: str | None = None) -> None:
+        if new is None:
+            new = next(m for m in self._sorted_members() if tp[0] in self.consumer_topics[m])
         old = self.partition_consumer[tp]
         moved = self.movements.actual_partition_to_move(tp, old, new)
         source = self.partition_consumer[moved]

@@ -1,10 +1,11 @@
-"""Group membership: joins, heartbeats, leaves and the eager rebalance that assigns partitions.
+"""Group membership: joins, heartbeats, leaves and the rebalances that assign partitions.
 
 ``GroupMembership`` is the part of ``storage.groups.GroupStore`` that plays Kafka's group
 coordinator for kcli processes (see ``storage.groups`` for the protocol): it expires silent
 members, moves the group through ``PreparingRebalance`` to ``Stable`` under generation N+1 and
-runs the group's assignor once per rebalance.  It works on the store's group files and locks
-through the ``GroupFiles`` it is given.
+runs the group's assignor once per rebalance — eagerly or cooperatively, with static
+members kept in place across restarts (the rules are in ``storage.group_protocols``).  It
+works on the store's group files and locks through the ``GroupFiles`` it is given.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 
 from storage.assignors import (
-    Subscription,
     UnknownAssignor,
     assign,
     parse_strategy,
@@ -22,6 +22,14 @@ from storage.assignors import (
 )
 from storage.errors import StorageError
 from storage.group_files import GroupPart
+from storage.group_protocols import (
+    REBALANCE_HISTORY,
+    rebalance_record,
+    rejoin_changes_metadata,
+    replace_static_member,
+    static_member,
+    subscriptions,
+)
 from storage.group_types import (
     COORDINATOR_KCLI,
     COORDINATOR_SERVE,
@@ -30,6 +38,7 @@ from storage.group_types import (
     EMPTY,
     PREPARING_REBALANCE,
     STABLE,
+    FencedInstanceId,
     GroupProtocolMismatch,
     InconsistentGroupProtocol,
     InvalidGroupId,
@@ -101,6 +110,7 @@ class GroupMembership(GroupPart):
             return False
         if any(not m.get("rejoined") for m in state.members.values()):
             return False
+        subs = subscriptions(state.members, state.assignment, state.generation)
         state.generation += 1
         state.rebalance_deadline_ms = 0
         if not state.members:
@@ -112,14 +122,9 @@ class GroupMembership(GroupPart):
         prefs = {mid: m["assignors"] for mid, m in state.members.items()}
         assignor = select_protocol(prefs) or ""
         counts = self._partition_counts(t for m in state.members.values() for t in m["topics"])
-        previous = state.assignment
-        subs = {
-            mid: Subscription(
-                tuple(m["topics"]), tuple((t, int(p)) for t, p in previous.get(mid, []))
-            )
-            for mid, m in state.members.items()
-        }
         result = assign(assignor, counts, subs)
+        record = rebalance_record(state.generation, assignor, subs, result, self._now())
+        state.rebalances = [*state.rebalances, record][-REBALANCE_HISTORY:]
         state.assignor = assignor
         state.assignment = {mid: [[t, p] for t, p in tps] for mid, tps in result.items()}
         state.partitions = counts
@@ -147,7 +152,18 @@ class GroupMembership(GroupPart):
             session_timeout_ms=int(m["session_timeout_ms"]),
         )
 
-    def unknown_member(self, group: str, member_id: str) -> UnknownMemberId:
+    def unknown_member(
+        self, group: str, member_id: str, state: _GroupState | None = None, instance_id=None
+    ) -> UnknownMemberId | FencedInstanceId:
+        """The error for a member id the group does not know: FencedInstanceId if another
+        member now holds its ``group.instance.id``, UnknownMemberId otherwise."""
+        holder = static_member(state.members, instance_id) if state is not None else None
+        if holder is not None and holder != member_id:
+            return FencedInstanceId(
+                f"member '{member_id}' of group '{group}' was fenced: another consumer joined "
+                f"with the same group.instance.id '{instance_id}' and took its place; give "
+                f"each consumer its own group.instance.id"
+            )
         return UnknownMemberId(
             f"member '{member_id}' is not a member of group '{group}': it left, or missed its "
             f"heartbeats for longer than session.timeout.ms and was removed; rejoin the group"
@@ -167,12 +183,20 @@ class GroupMembership(GroupPart):
         pid: int | None = None,
         session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS,
         rebalance_timeout_ms: int = DEFAULT_MAX_POLL_INTERVAL_MS,
+        instance_id: str | None = None,
+        owned: Iterable[Sequence] | None = None,
+        owned_generation: int = -1,
     ) -> MemberView:
         """Join (``member_id=""``: as a new member) or rejoin the group.
 
-        A new member, or a member whose subscription changed, starts a rebalance; a member
-        that was asked to rejoin acknowledges with this call that it has revoked its
-        partitions.  The returned view has an ``assignment`` once the rebalance has completed.
+        A new member, or a member whose subscription changed, starts a rebalance.  An eager
+        member that was asked to rejoin acknowledges with this call that it has revoked all
+        its partitions; a cooperative one reports the partitions it still ``owned`` (and the
+        generation it was given them in), and a rejoin owning less than before starts the
+        follow-up rebalance that hands its revoked partitions on.  A static member
+        (``instance_id``, KIP-345) joining under a new member id takes its old member's place
+        and partitions, without a rebalance.  The returned view has an ``assignment`` once the
+        rebalance has completed.
         """
         validate_group_id(group)
         try:
@@ -223,14 +247,30 @@ class GroupMembership(GroupPart):
                 "last_heartbeat_ms": now,
                 "rejoined": True,
             }
+            if instance_id:
+                record["instance_id"] = instance_id
+            if owned is not None:
+                record["owned"] = [[str(t), int(p)] for t, p in owned]
+                record["owned_generation"] = int(owned_generation)
+            static = static_member(state.members, instance_id)
             if member_id:
                 current = state.members.get(member_id)
                 if current is None:
-                    raise self.unknown_member(group, member_id)
-                changed = current["topics"] != topic_list or current["assignors"] != prefs
+                    raise self.unknown_member(group, member_id, state, instance_id)
+                changed = rejoin_changes_metadata(current, record)
                 record["joined_ms"] = current.get("joined_ms", now)
                 state.members[member_id] = record
                 if changed or state.state != STABLE:
+                    self._prepare_rebalance(state, now)
+                    record["rejoined"] = True
+            elif static is not None:
+                # A static member back (a restart): same place, same partitions, same
+                # generation; its old member id is fenced.
+                member_id = f"{client_id}-{uuid.uuid4()}"
+                record["joined_ms"] = now
+                if replace_static_member(
+                    state.members, state.assignment, static, member_id, record
+                ):
                     self._prepare_rebalance(state, now)
                     record["rejoined"] = True
             else:
@@ -242,11 +282,12 @@ class GroupMembership(GroupPart):
             self._write_state(state)
             return self._view(state, member_id)
 
-    def heartbeat(self, group: str, member_id: str) -> MemberView:
+    def heartbeat(self, group: str, member_id: str, instance_id: str | None = None) -> MemberView:
         """Record that the member is alive and tell it where the group stands.
 
         Raises UnknownMemberId once the member has been removed (session expired, or it did not
-        rejoin within its rebalance timeout).
+        rejoin within its rebalance timeout), FencedInstanceId once another consumer took its
+        ``group.instance.id``.
         """
         with self._lock(group):
             now = self._now()
@@ -257,7 +298,7 @@ class GroupMembership(GroupPart):
             if member_id not in state.members:
                 if changed:
                     self._write_state(state)
-                raise self.unknown_member(group, member_id)
+                raise self.unknown_member(group, member_id, state, instance_id)
             if self._metadata_changed(state):
                 self._prepare_rebalance(state, now)
                 changed = True

@@ -97,6 +97,7 @@ class CommittedOffsets(GroupPart):
         *,
         generation: int = -1,
         member_id: str = "",
+        instance_id: str | None = None,
     ) -> None:
         """Store committed offsets, checked as Kafka's coordinator checks an OffsetCommit.
 
@@ -123,7 +124,7 @@ class CommittedOffsets(GroupPart):
                     )
             else:
                 if state is None or member_id not in state.members:
-                    raise self._membership.unknown_member(group, member_id)
+                    raise self._membership.unknown_member(group, member_id, state, instance_id)
                 if generation != state.generation:
                     raise IllegalGeneration(
                         f"commit refused: it comes from generation {generation} but group "

@@ -100,6 +100,12 @@ class GroupProtocolMismatch(GroupError):
     error_code = 23
 
 
+class FencedInstanceId(GroupError):
+    """Another consumer joined with this member's ``group.instance.id`` and took its place."""
+
+    error_code = 82
+
+
 class InvalidSessionTimeout(GroupError):
     """A session timeout the group cannot work with."""
 
@@ -145,6 +151,36 @@ class MemberDescription:
     topics: tuple[str, ...]  # subscription
     assignment: tuple[tuple[str, int], ...]  # (topic, partition), sorted
     last_heartbeat_ms: int
+    group_instance_id: str | None = None  # set for a static member (KIP-345)
+
+
+@dataclass(frozen=True)
+class RebalanceRecord:
+    """One completed rebalance of a group of kcli processes: who revoked and who was given
+    which partitions for ``generation``, and (cooperative) which wait for the next round."""
+
+    generation: int
+    protocol: str  # "eager" | "cooperative"
+    assignor: str
+    completed_ms: int
+    revoked: tuple[tuple[str, tuple[tuple[str, int], ...]], ...]  # (member id, partitions)
+    added: tuple[tuple[str, tuple[tuple[str, int], ...]], ...]
+    waiting: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> RebalanceRecord:
+        def per_member(d):
+            return tuple((mid, _as_tp_list(tps)) for mid, tps in sorted(d.items()))
+
+        return cls(
+            generation=int(raw["generation"]),
+            protocol=str(raw.get("protocol", "eager")),
+            assignor=str(raw.get("assignor", "")),
+            completed_ms=int(raw.get("completed_ms", -1)),
+            revoked=per_member(raw.get("revoked", {})),
+            added=per_member(raw.get("added", {})),
+            waiting=_as_tp_list(raw.get("waiting", ())),
+        )
 
 
 @dataclass(frozen=True)
@@ -158,6 +194,8 @@ class GroupDescription:
     generation: int
     coordinator: str  # "kcli" or "serve"
     members: tuple[MemberDescription, ...]
+    protocol: str = ""  # the rebalance protocol: "eager" | "cooperative" ("" with no members)
+    rebalances: tuple[RebalanceRecord, ...] = ()  # the last few, oldest first
 
 
 @dataclass(frozen=True)
@@ -266,6 +304,8 @@ class _GroupState:
     assignment: dict[str, list[list[Any]]] = field(default_factory=dict)
     partitions: dict[str, int] = field(default_factory=dict)
     external: dict[str, Any] = field(default_factory=dict)
+    # The last few completed rebalances (storage.group_protocols.rebalance_record), oldest first.
+    rebalances: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -280,6 +320,7 @@ class _GroupState:
             "assignment": self.assignment,
             "partitions": self.partitions,
             "external": self.external,
+            "rebalances": self.rebalances,
         }
 
     @classmethod
@@ -296,6 +337,7 @@ class _GroupState:
             assignment=dict(raw.get("assignment", {})),
             partitions=dict(raw.get("partitions", {})),
             external=dict(raw.get("external", {})),
+            rebalances=list(raw.get("rebalances", [])),
         )
 
 

@@ -12,7 +12,8 @@ lock::
 that no group id can leave the directory and ``G`` and ``g`` stay apart on case-insensitive
 file systems.)
 
-The protocol is Kafka's eager rebalance protocol, played out in files:
+The protocol is Kafka's classic rebalance protocol, played out in files (eager below; with
+``cooperative-sticky`` it is cooperative, see ``storage.group_protocols``):
 
 1. A member *joins*: it registers (member id, client id, host, pid, topics, assignors,
    ``session.timeout.ms``) and the group enters ``PreparingRebalance``.
@@ -49,6 +50,7 @@ from storage.fileio import fsync_dir
 from storage.group_files import GroupFiles, GroupPart
 from storage.group_membership import GroupMembership
 from storage.group_offsets import CommittedOffsets
+from storage.group_protocols import rebalance_protocol
 from storage.group_reset import GroupResets
 from storage.group_serve import ServeGroups
 from storage.group_types import (
@@ -67,6 +69,7 @@ from storage.group_types import (
     PROTOCOL_TYPE,
     STABLE,
     STATE_FILE,
+    FencedInstanceId,
     GroupDescription,
     GroupError,
     GroupNotEmpty,
@@ -83,6 +86,7 @@ from storage.group_types import (
     OffsetReset,
     PartitionOffsets,
     RebalanceInProgress,
+    RebalanceRecord,
     ResetSpec,
     UnknownMemberId,
     _as_tp_list,
@@ -122,6 +126,7 @@ __all__ = [
     "IllegalGeneration",
     "InconsistentGroupProtocol",
     "InvalidGroupId",
+    "FencedInstanceId",
     "InvalidSessionTimeout",
     "MemberDescription",
     "MemberView",
@@ -129,6 +134,7 @@ __all__ = [
     "OffsetReset",
     "PartitionOffsets",
     "RebalanceInProgress",
+    "RebalanceRecord",
     "ResetSpec",
     "UnknownMemberId",
     "group_dir_name",
@@ -196,6 +202,7 @@ class GroupStore(GroupPart):
                     topics=tuple(m.get("topics", ())),
                     assignment=_as_tp_list(m.get("assignment", ())),
                     last_heartbeat_ms=int(m.get("last_heartbeat_ms", -1)),
+                    group_instance_id=m.get("group_instance_id"),
                 )
                 for m in (state.external.get("members", []) if alive else [])
             )
@@ -219,6 +226,7 @@ class GroupStore(GroupPart):
                 topics=tuple(m["topics"]),
                 assignment=_as_tp_list(state.assignment.get(mid, [])) if stable else (),
                 last_heartbeat_ms=int(m["last_heartbeat_ms"]),
+                group_instance_id=m.get("instance_id"),
             )
             for mid, m in sorted(state.members.items())
         )
@@ -230,6 +238,8 @@ class GroupStore(GroupPart):
             generation=state.generation,
             coordinator=state.coordinator,
             members=members,
+            protocol=rebalance_protocol(state.assignor) if state.assignor else "",
+            rebalances=tuple(RebalanceRecord.from_json(r) for r in state.rebalances),
         )
 
     def describe_group(self, group: str) -> GroupDescription:

@@ -66,6 +66,7 @@ class ErrorCodes:
     INVALID_RECORD = 87
     NON_EMPTY_GROUP = 68
     GROUP_ID_NOT_FOUND = 69
+    FENCED_INSTANCE_ID = 82
 
 
 E = ErrorCodes
@@ -113,6 +114,7 @@ _GROUP_ERRORS: tuple[type[sg.GroupError], ...] = (
     sg.UnknownMemberId,
     sg.RebalanceInProgress,
     sg.InconsistentGroupProtocol,
+    sg.FencedInstanceId,
 )
 
 

@@ -86,6 +86,14 @@ def consume(
         "or cooperative-sticky.",
         metavar="NAME",
     ),
+    instance_id: str | None = typer.Option(
+        None,
+        "--instance-id",
+        help="With --group: join as a static member with this group.instance.id (KIP-345). "
+        "It does not leave the group on exit; started again within the session timeout it "
+        "gets its partitions back with no rebalance.",
+        metavar="ID",
+    ),
     session_timeout_ms: int = typer.Option(
         45000,
         "--session-timeout-ms",
@@ -126,6 +134,13 @@ def consume(
     form = render.resolve(output)
     if fmt is not None and form == render.JSON:
         raise typer.BadParameter("use either --format or -o json, not both")
+    if instance_id is not None and group is None:
+        raise typer.BadParameter(
+            "a group.instance.id belongs to a group member; add --group G",
+            param_hint="'--instance-id'",
+        )
+    if instance_id is not None and not instance_id.strip():
+        raise typer.BadParameter("must not be empty", param_hint="'--instance-id'")
     if group is not None:
         if partition is not None or starts:
             raise typer.BadParameter(
@@ -160,6 +175,8 @@ def consume(
                 "enable.auto.offset.store": False,
             }
         )
+        if instance_id is not None:
+            conf["group.instance.id"] = instance_id
     try:
         consumer = b.consumer(conf)
     except KafkaException as exc:
@@ -279,14 +296,21 @@ class _Reader:
         self.assigned = {tp.partition for tp in tps}
 
     def on_assign(self, consumer, partitions) -> None:
+        # Eager: ``partitions`` is the whole assignment.  Cooperative: the partitions added to
+        # those the consumer keeps (its assignment() until this callback returns).
         from kcli import render
 
-        self.assigned = {tp.partition for tp in partitions}
-        self.at_end = set()
+        new = {tp.partition for tp in partitions}
+        kept = {tp.partition for tp in consumer.assignment()} - new
+        self.assigned = kept | new
+        self.at_end -= new
         shown = ", ".join(f"{tp.topic}-{tp.partition}" for tp in sorted(partitions))
-        render.note(
-            f"assigned: {shown}" if shown else "assigned: nothing (more members than partitions)"
-        )
+        if shown:
+            render.note(f"assigned: {shown}" + (" (and kept the others)" if kept else ""))
+        elif kept:
+            render.note("assigned: nothing new (kept the others)")
+        else:
+            render.note("assigned: nothing (more members than partitions)")
 
     def on_revoke(self, consumer, partitions) -> None:
         from kcli import render
@@ -295,7 +319,10 @@ class _Reader:
             render.note(
                 f"revoked: {', '.join(f'{tp.topic}-{tp.partition}' for tp in sorted(partitions))}"
             )
-        self.assigned = None  # until the next assignment
+        # Cooperative: only these go, the rest stay assigned.  Eager: everything goes, until
+        # the next assignment.
+        kept = {tp.partition for tp in consumer.assignment()} - {tp.partition for tp in partitions}
+        self.assigned = kept or None
 
     def run(self) -> None:
         from kcli.client.types import KafkaError, TopicPartition

@@ -65,6 +65,13 @@ def group_scaling(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
     _run("group_scaling", fast, seconds)
 
 
+@app.command("rebalance")
+def rebalance(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
+    """Eager against cooperative rebalancing: a consumer joins, one is killed; which
+    partitions paused, for how long, and the records/s meanwhile."""
+    _run("rebalance", fast, seconds)
+
+
 @app.command("queue-vs-log")
 def queue_vs_log(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
     """A work queue deletes what is consumed; a log keeps it for every group."""

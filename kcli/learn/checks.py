@@ -518,9 +518,41 @@ def _group(ctx: Context, spec: dict) -> list[Finding]:
                 else f"partition(s) {shared} have more than one owner",
             )
         )
+    want_protocol = spec.get("protocol")
+    if want_protocol is not None:
+        ok = desc.protocol == want_protocol
+        msg = f"group '{group}' rebalances {desc.protocol or 'not at all (no members)'}"
+        if not ok:
+            msg += (
+                f"; the exercise wants {want_protocol} (start every consumer with "
+                f"--assignor cooperative-sticky)"
+            )
+        out.append(Finding(ok, msg))
+    if spec.get("two_rounds"):
+        out.append(_two_rounds(desc))
     if spec.get("caught_up"):
         out.extend(_caught_up(ctx, spec, group, topic, live=members > 0))
     return out
+
+
+def _two_rounds(desc) -> Finding:
+    """A cooperative rebalance in two rounds: one generation left revoked partitions waiting,
+    the next gave every one of them to a member."""
+    records = list(desc.rebalances)
+    for first, second in zip(records, records[1:], strict=False):
+        given = {tp for _mid, tps in second.added for tp in tps}
+        if first.waiting and set(first.waiting) <= given:
+            moved = ", ".join(f"{t}-{p}" for t, p in first.waiting)
+            return Finding(
+                True,
+                f"generation {first.generation} revoked {moved}, generation "
+                f"{second.generation} assigned it: a rebalance in two rounds",
+            )
+    return Finding(
+        False,
+        f"no rebalance of group '{desc.group}' moved a partition in two rounds yet; add a "
+        f"consumer to the running group (all with --assignor cooperative-sticky)",
+    )
 
 
 def _caught_up(ctx: Context, spec: dict, group: str, topic: str, *, live: bool) -> list[Finding]:

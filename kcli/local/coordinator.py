@@ -31,7 +31,8 @@ from kcli.client.types import (
 )
 from kcli.local.fetcher import Fetcher
 from storage.assignors import COOPERATIVE_STICKY, UnknownAssignor, parse_strategy
-from storage.groups import GroupError, GroupStore, UnknownMemberId
+from storage.group_protocols import COOPERATIVE, incremental_change, member_protocol
+from storage.groups import FencedInstanceId, GroupError, GroupStore, UnknownMemberId
 
 # How often the thread looks at the group's state between heartbeats.
 WATCH_INTERVAL_S = 0.02
@@ -52,6 +53,7 @@ class GroupMember:
         session_timeout_ms: int,
         heartbeat_interval_ms: int,
         rebalance_timeout_ms: int,
+        instance_id: str | None = None,
     ):
         self.groups = groups  # storage.groups.GroupStore
         self.group = group
@@ -61,6 +63,10 @@ class GroupMember:
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_s = heartbeat_interval_ms / 1000
         self.rebalance_timeout_ms = rebalance_timeout_ms
+        # group.instance.id: a static member (KIP-345) keeps its place across restarts.
+        self.instance_id = instance_id
+        # Cooperative (KIP-429): keep the partitions while the group rebalances.
+        self.cooperative = member_protocol(self.assignors) == COOPERATIVE
         self._mu = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -74,6 +80,7 @@ class GroupMember:
         self._pending: tuple[int, tuple[tuple[str, int], ...]] | None = None
         self._rebalance = False
         self._lost = False
+        self._fenced: Exception | None = None
         self._error: Exception | None = None
         self._last_ok = 0.0  # monotonic start time of the last successful join/heartbeat
         self._epoch = 0  # number of (re)joins, to tell stale views apart
@@ -83,7 +90,7 @@ class GroupMember:
 
     def start(self) -> None:
         """Join the group and start heartbeating."""
-        self._join()
+        self._join(owned=())
         self._thread = threading.Thread(
             target=self._run, name=f"kcli-heartbeat-{self.group}", daemon=True
         )
@@ -92,11 +99,15 @@ class GroupMember:
     def fetch_allowed(self) -> bool:
         """True while the member may read its assigned partitions.
 
-        False once a rebalance asks for them back, once the member was removed, and once its
-        last successful heartbeat is a session timeout old (it may have been removed already).
+        Eager: False once a rebalance asks for them back.  Cooperative: the member keeps reading
+        what it owns while the group rebalances.  Either: False once the member was removed,
+        and once its last successful heartbeat is a session timeout old (it may have been
+        removed already).
         """
         with self._mu:
-            if self._rebalance or self._lost or self._waiting:
+            if self._lost:
+                return False
+            if not self.cooperative and (self._rebalance or self._waiting):
                 return False
             return (time.monotonic() - self._last_ok) * 1000 < self.session_timeout_ms
 
@@ -113,8 +124,11 @@ class GroupMember:
             return not self._lost
 
     def must_revoke(self) -> str | None:
-        """ "rebalance", "lost" or None: what the consumer must do before reading on."""
+        """ "rebalance", "lost", "fenced" or None: what the consumer must do before reading on
+        (a cooperative member told "rebalance" rejoins without revoking)."""
         with self._mu:
+            if self._fenced is not None:
+                return "fenced"
             if self._lost:
                 return "lost"
             if self._rebalance:
@@ -123,6 +137,8 @@ class GroupMember:
             # The heartbeat thread has not been heard from for a whole session: find out now.
             self._heartbeat()
             with self._mu:
+                if self._fenced is not None:
+                    return "fenced"
                 if self._lost:
                     return "lost"
                 if self._rebalance:
@@ -134,19 +150,47 @@ class GroupMember:
             error, self._error = self._error, None
             return error
 
-    def rejoin(self) -> None:
-        """Called once the consumer has revoked its partitions: rejoin (as a new member if
-        this one was removed)."""
+    def take_fenced(self) -> Exception | None:
+        """The FencedInstanceId error once another consumer took this group.instance.id."""
         with self._mu:
-            self.generation = -1
-            if self._lost:
+            return self._fenced
+
+    def rejoin(self, owned: Sequence[tuple[str, int]] = ()) -> None:
+        """Rejoin (as a new member if this one was removed).
+
+        Eager: called once the consumer has revoked all its partitions.  Cooperative: called
+        with the partitions the consumer still ``owned``; if the member turns out to have been
+        removed meanwhile, it does not rejoin but is marked lost, so that the consumer gives
+        those partitions up first (they may belong to another member by now).
+        """
+        with self._mu:
+            lost = self._lost
+            if not self.cooperative or lost:
+                self.generation = -1
+            if lost:
                 self.member_id = ""
+                owned = ()
         try:
-            self._join()
+            self._join(owned=owned)
+        except FencedInstanceId as exc:
+            with self._mu:
+                self._fenced = exc
+                self._lost = True
         except UnknownMemberId:
+            if self.cooperative and owned:
+                with self._mu:
+                    self._lost = True
+                return
             # Removed between the last heartbeat and now: come back as a new member.
             self.member_id = ""
-            self._join()
+            self.generation = -1
+            self._join(owned=())
+
+    def request_rejoin(self) -> None:
+        """Cooperative: the consumer revoked partitions; rejoin owning less, which starts the
+        follow-up rebalance that hands them to their new owners."""
+        with self._mu:
+            self._rebalance = True
 
     def take_assignment(self) -> tuple[int, tuple[tuple[str, int], ...]] | None:
         """The new generation and this member's partitions, once the rebalance completed."""
@@ -164,11 +208,15 @@ class GroupMember:
             self._rebalance = True
 
     def leave(self) -> None:
-        """Stop heartbeating and leave the group cleanly."""
+        """Stop heartbeating and leave the group cleanly.
+
+        A static member does not leave (as in Kafka's clients): it stays in the group, its
+        partitions waiting for it, until it comes back or its session times out.
+        """
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
-        if self.member_id:
+        if self.member_id and not self.instance_id and self._fenced is None:
             try:
                 self.groups.leave_group(self.group, self.member_id)
             except Exception:  # noqa: BLE001 - leaving is best effort, like LeaveGroup
@@ -177,7 +225,7 @@ class GroupMember:
 
     # -- both threads ------------------------------------------------------------------------
 
-    def _join(self) -> None:
+    def _join(self, owned: Sequence[tuple[str, int]] = ()) -> None:
         started = time.monotonic()
         view = self.groups.join_group(
             self.group,
@@ -187,6 +235,10 @@ class GroupMember:
             member_id=self.member_id,
             session_timeout_ms=self.session_timeout_ms,
             rebalance_timeout_ms=self.rebalance_timeout_ms,
+            instance_id=self.instance_id,
+            # What a cooperative member owns goes with its subscription (KIP-429).
+            owned=list(owned) if self.cooperative else None,
+            owned_generation=self.generation,
         )
         with self._mu:
             self._epoch += 1
@@ -212,7 +264,14 @@ class GroupMember:
             return
         started = time.monotonic()
         try:
-            view = self.groups.heartbeat(self.group, member_id)
+            view = self.groups.heartbeat(self.group, member_id, self.instance_id)
+        except FencedInstanceId as exc:
+            with self._mu:
+                if epoch == self._epoch:
+                    self._fenced = exc
+                    self._lost = True
+                self._next_heartbeat = started + self.heartbeat_interval_s
+            return
         except UnknownMemberId:
             with self._mu:
                 if epoch == self._epoch:
@@ -274,9 +333,10 @@ class GroupMember:
 
 # -- the consumer's side: subscribe, rebalance callbacks, group commits ---------------------------
 #
-# The group's eager rebalance protocol (see storage.groups): a background thread heartbeats
-# (GroupMember above); revoking and assigning happen in the application's thread, inside
-# poll()/consume(), where the rebalance callbacks run as in confluent-kafka.
+# The group's rebalance protocol, eager or cooperative (see storage.group_protocols): a
+# background thread heartbeats (GroupMember above); revoking and assigning happen in the
+# application's thread, inside poll()/consume(), where the rebalance callbacks run as in
+# confluent-kafka.
 
 
 class ConsumerCoordinator:
@@ -345,6 +405,16 @@ class ConsumerCoordinator:
                     "eager assignors (range, roundrobin, sticky)",
                 )
             )
+        instance = conf.get("group.instance.id")
+        if instance is not None and (not isinstance(instance, str) or not instance.strip()):
+            raise KafkaException(
+                KafkaError(
+                    KafkaError._INVALID_ARG,
+                    f"group.instance.id must be a non-empty string (got {instance!r}); leave it "
+                    f"out for a dynamic member",
+                )
+            )
+        self._instance_id = instance
         self._session_ms = session
         self._heartbeat_ms = heartbeat
         self._max_poll_ms = max_poll
@@ -412,6 +482,7 @@ class ConsumerCoordinator:
             session_timeout_ms=self._session_ms,
             heartbeat_interval_ms=self._heartbeat_ms,
             rebalance_timeout_ms=self._max_poll_ms,
+            instance_id=self._instance_id,
         )
         try:
             member.start()
@@ -443,15 +514,47 @@ class ConsumerCoordinator:
                 error_message(KafkaError(KafkaError._STATE, f"group {self.group_id}: {error}"))
             )
         what = m.must_revoke()
+        if what == "fenced":
+            # Fatal, as in librdkafka: another consumer has this group.instance.id now.
+            self._revoke(lost=True)
+            fenced = m.take_fenced()
+            m.leave()
+            self._member = None
+            self._events.append(
+                error_message(KafkaError(KafkaError.FENCED_INSTANCE_ID, str(fenced), fatal=True))
+            )
+            return
+        if what == "rebalance" and m.cooperative:
+            # An assignment that arrived before the next rebalance is taken first, so that
+            # the rejoin reports what it revokes (as a SyncGroup response is handled before
+            # the next JoinGroup); otherwise those partitions would wait one round more.
+            got = m.take_assignment()
+            if got is not None:
+                self._take_increment(got[1])
         if what is not None:
-            self._revoke(lost=what == "lost")
+            if m.cooperative and what == "rebalance":
+                # Cooperative: keep reading what is still subscribed; rejoin saying so.
+                self._revoke_some(
+                    [
+                        (tp.topic, tp.partition)
+                        for tp in self._fetcher.assignment()
+                        if tp.topic not in self._subscription
+                    ]
+                )
+                owned = self._owned()
+            else:
+                self._revoke(lost=what == "lost")
+                owned = []
             try:
-                m.rejoin()
+                m.rejoin(owned)
             except GroupError as exc:
                 raise KafkaException(KafkaError(kafka_error_code(exc), str(exc))) from None
         got = m.take_assignment()
         if got is not None:
-            self._take_assignment(got[1])
+            if m.cooperative:
+                self._take_increment(got[1])
+            else:
+                self._take_assignment(got[1])
 
     def verify(self, items: list) -> list:
         """Hand out what was just read only if this member still owns its partitions.
@@ -477,6 +580,38 @@ class ConsumerCoordinator:
         if self._fetcher.assign_calls == calls:
             # The callback did not assign by itself: start from the committed offsets.
             self._fetcher.add(partitions)
+
+    def _take_increment(self, tps) -> None:
+        """Cooperative (``onJoinComplete``): revoke what is no longer ours, committing it
+        first, and ask for the follow-up rebalance if anything was revoked; then add the new
+        partitions.  ``on_revoke`` and ``on_assign`` are given the increments, as in
+        confluent-kafka; ``on_assign`` is called after every rebalance, even with nothing."""
+        revoked, added = incremental_change(self._owned(), [(t, p) for t, p in tps])
+        if revoked:
+            self._revoke_some(revoked)
+            self._member.request_rejoin()
+        partitions = [TopicPartition(t, p) for t, p in added]
+        calls = self._fetcher.assign_calls
+        if self._on_assign is not None:
+            self._on_assign(self._consumer, partitions)
+        if self._fetcher.assign_calls == calls:
+            self._fetcher.add(partitions)
+
+    def _owned(self) -> list[tuple[str, int]]:
+        return [(tp.topic, tp.partition) for tp in self._fetcher.assignment()]
+
+    def _revoke_some(self, keys: list[tuple[str, int]]) -> None:
+        """Give up these partitions only (cooperative): commit them, then ``on_revoke``."""
+        if not keys:
+            return
+        try:
+            self._commit()
+        except KafkaException:
+            pass  # the group moved on already; on_commit has seen the error
+        partitions = [TopicPartition(t, p) for t, p in keys]
+        self._fetcher.remove(partitions)
+        if self._on_revoke is not None:
+            self._on_revoke(self._consumer, partitions)
 
     def _revoke(self, *, lost: bool) -> None:
         """Stop reading every assigned partition; commit first unless the member was removed."""
@@ -523,7 +658,11 @@ class ConsumerCoordinator:
                 )
             )
         groups.commit_offsets(
-            self.group_id, offsets, generation=m.generation, member_id=m.member_id
+            self.group_id,
+            offsets,
+            generation=m.generation,
+            member_id=m.member_id,
+            instance_id=m.instance_id,
         )
 
     def committed_offsets(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:

@@ -140,9 +140,44 @@ def _watch_view(snapshot, group: str, interval: float):
     header = Text.assemble((f"{stamp}  ", "dim"), _header_line(desc))
     hint = Text(f"refresh {interval:g}s, Ctrl-C to stop", style="dim")
     if header.cell_len + 2 + hint.cell_len <= console().width:
-        return Group(header + "  " + hint, _partitions_table(desc, rows), _members_table(desc))
-    # Too narrow for one line: the hint goes under the tables rather than wrapping the header.
-    return Group(header, _partitions_table(desc, rows), _members_table(desc), hint)
+        parts = [header + "  " + hint, _partitions_table(desc, rows), _members_table(desc)]
+    else:
+        # Too narrow for one line: the hint goes under the tables rather than wrapping the header.
+        parts = [header, _partitions_table(desc, rows), _members_table(desc), hint]
+    if desc.rebalances:
+        parts.append(_rebalances_table(desc))
+    return Group(*parts)
+
+
+def _rebalances_table(desc):
+    """The group's last rebalances, oldest first: under the cooperative protocol a join shows
+    as two generations — the first revokes what moves (it waits, unowned), the second assigns
+    it; under the eager one every generation revokes everything."""
+    from rich.text import Text
+
+    members = {m.member_id: m.client_id for m in desc.members}
+
+    def who(per_member) -> Text:
+        if not per_member:
+            return Text("-", style="dim")
+        return Text(
+            "; ".join(
+                f"{_short_id(mid, members.get(mid), True)}: {_assignment_str(tps)}"
+                for mid, tps in per_member
+            )
+        )
+
+    t = _table(["GENERATION", "PROTOCOL", "REVOKED", "ASSIGNED", "WAITING"], {0})
+    t.title = "rebalances (latest last)"
+    for r in desc.rebalances[-5:]:
+        t.add_row(
+            Text(str(r.generation)),
+            Text(r.protocol),
+            who(r.revoked),
+            who(r.added),
+            Text(_assignment_str(r.waiting) or "-", style="yellow" if r.waiting else "dim"),
+        )
+    return t
 
 
 # -- tables ----------------------------------------------------------------------------------
@@ -150,7 +185,10 @@ def _watch_view(snapshot, group: str, interval: float):
 
 # Columns whose values may be folded over several lines when the terminal is narrow (long
 # member ids first); the others keep their header on one line (CURRENT-OFFSET, not CURR/ENT).
-_FOLDABLE = frozenset({"CONSUMER-ID", "ASSIGNMENT", "CLIENT-ID", "RANGE", "ROUNDROBIN", "STICKY"})
+_FOLDABLE = frozenset(
+    {"CONSUMER-ID", "ASSIGNMENT", "CLIENT-ID", "RANGE", "ROUNDROBIN", "STICKY"}
+    | {"REVOKED", "ASSIGNED", "WAITING"}
+)
 
 
 def _table(columns: list[str], right: set[int] = frozenset(), footer: bool = False):
@@ -387,7 +425,9 @@ def _header_line(desc):
         (desc.group, "bold"),
         "  ",
         _state_text(desc.state),
-        (f"  assignor {desc.assignor or '-'}  generation {_dash(desc.generation)}  ", "dim"),
+        (f"  assignor {desc.assignor or '-'}", "dim"),
+        (f" ({desc.protocol})" if desc.protocol else "", "dim"),
+        (f"  generation {_dash(desc.generation)}  ", "dim"),
         f"{len(desc.members)} member(s)",
     )
 
@@ -414,6 +454,7 @@ def group_members(desc, form: str) -> None:
                 {
                     "group": desc.group,
                     "member_id": m.member_id,
+                    "group_instance_id": m.group_instance_id,
                     "client_id": m.client_id,
                     "host": m.host,
                     "generation": desc.generation,
@@ -430,6 +471,8 @@ def group_members(desc, form: str) -> None:
                 m.host,
                 _dash(desc.generation),
                 _assignment_str(m.assignment) or "-",
+                # Last, so that the columns scripts already read keep their places.
+                m.group_instance_id or "-",
             )
             for m in desc.members
         )
@@ -449,9 +492,14 @@ def _build_members_table(desc, *, compact: bool):
 
     now = int(time.time() * 1000)
     names = ["CONSUMER-ID", "HOST", "CLIENT-ID", "PID", "#PARTITIONS", "ASSIGNMENT", "HEARTBEAT"]
+    # Kafka's GROUP-INSTANCE-ID column, shown when the group has static members.
+    static = any(m.group_instance_id for m in desc.members)
+    if static:
+        names.insert(1, "GROUP-INSTANCE-ID")
     if compact:
         names.remove("CLIENT-ID")
-    t = _table(names, {2, 3} if compact else {3, 4})
+    right = {names.index("PID"), names.index("#PARTITIONS")}
+    t = _table(names, right)
     if compact:
         t.columns[0].no_wrap = True
     stable = desc.state == STABLE
@@ -469,6 +517,7 @@ def _build_members_table(desc, *, compact: bool):
         )
         t.add_row(
             Text(_short_id(m.member_id, m.client_id, compact)),
+            *([Text(m.group_instance_id or "-")] if static else []),
             Text(m.host),
             *([] if compact else [Text(m.client_id)]),
             Text(_dash(m.pid)),
@@ -488,6 +537,7 @@ def group_state(desc, form: str) -> None:
                 "group": desc.group,
                 "coordinator": desc.coordinator,
                 "assignor": desc.assignor,
+                "protocol": desc.protocol,
                 "state": desc.state,
                 "generation": desc.generation,
                 "members": len(desc.members),

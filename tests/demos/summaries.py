@@ -88,6 +88,17 @@ def group_scaling(text: str) -> None:
     assert "no partition had two owners in any generation" in text
 
 
+def rebalance(text: str) -> None:
+    for protocol in ("eager", "cooperative"):
+        for what in ("a consumer joined", "a consumer was killed"):
+            assert re.search(rf"{protocol}, {what}: \d+ partitions stayed", text), (protocol, what)
+    coop = re.search(
+        r"cooperative, a consumer joined: (\d+) partitions stayed, paused at most ([\d.]+) s", text
+    )
+    assert int(coop.group(1)) > 0 and float(coop.group(2)) == 0
+    assert "cooperative: the partitions that stayed were never paused" in text
+
+
 def queue_vs_log(text: str) -> None:
     first, second, count = _ints(r"billing took (\d+) and analytics took (\d+) of (\d+)", text)
     assert first + second == count
@@ -123,6 +134,7 @@ CHECKS = {
     "retention": retention,
     "pubsub": pubsub,
     "group-scaling": group_scaling,
+    "rebalance": rebalance,
     "queue-vs-log": queue_vs_log,
     "pipeline": pipeline,
     "iot": iot,

@@ -34,6 +34,8 @@ class Member:
 
     def __init__(self, workdir: Path, name: str, **config):
         self.name = name
+        # Under the cooperative protocol the callbacks are given increments.
+        self.cooperative = config.get("assignor") == "cooperative-sticky"
         self.events_path = workdir / f"{name}.events"
         self.killed_at: float | None = None
         self.proc = subprocess.Popen(
@@ -54,7 +56,13 @@ class Member:
         return [json.loads(line) for line in lines if line.endswith("}")]
 
     def assignment(self) -> list[tuple[str, int]] | None:
-        """The partitions of the last ``assigned`` event, unless revoked or lost since."""
+        """The partitions the member owns after its last event (None: none since it started,
+        or since it revoked or lost them all).
+
+        Eager: those of the last ``assigned`` event.  Cooperative: the sum of the increments.
+        """
+        if self.cooperative:
+            return self.owned_after(self.events())
         current = None
         for ev in self.events():
             if ev["e"] == "assigned":
@@ -62,6 +70,18 @@ class Member:
             elif ev["e"] in ("revoked", "lost"):
                 current = None
         return current
+
+    def owned_after(self, events: list[dict]) -> list[tuple[str, int]] | None:
+        owned: set | None = None
+        for ev in events:
+            parts = {(t, p) for t, p in ev.get("parts", ())}
+            if ev["e"] == "assigned":
+                owned = (owned or set()) | parts
+            elif ev["e"] == "revoked":
+                owned = (owned or set()) - parts
+            elif ev["e"] == "lost":
+                owned = None
+        return sorted(owned) if owned is not None else None
 
     def member_id(self) -> str | None:
         ids = [ev["member"] for ev in self.events() if ev["e"] == "assigned"]

@@ -5,7 +5,9 @@
 Subscribes with the Consumer API and writes one JSON line per event to EVENTS_FILE (line
 buffered, so a SIGKILL loses nothing already written): ``assigned``/``revoked``/``lost`` with
 the partitions and generation, ``rec`` for each record processed, ``closed`` after a clean
-close.  SIGTERM makes it close cleanly.  With ``"stale_commit": true`` it commits with its
+close.  With ``"instance_id"`` it is a static member (``group.instance.id``).  Under
+``cooperative-sticky`` the partitions of ``assigned``/``revoked`` are the increments, as
+confluent-kafka hands them to the callbacks.  SIGTERM makes it close cleanly.  With ``"stale_commit": true`` it commits with its
 first generation once it has been given a second one, and records whether that was refused.
 """
 
@@ -43,6 +45,8 @@ conf = {
     "auto.commit.interval.ms": config.get("auto_commit_interval_ms", 100),
     "partition.assignment.strategy": config.get("assignor", "range"),
 }
+if config.get("instance_id"):
+    conf["group.instance.id"] = config["instance_id"]
 consumer = Consumer(conf)
 generations: list[int] = []
 
@@ -71,6 +75,8 @@ while not stop:
     msg = consumer.poll(0.05)
     if msg is not None and msg.error() is None:
         emit("rec", tp=[msg.topic(), msg.partition()], o=msg.offset(), v=msg.value().decode())
+    elif msg is not None:
+        emit("error", code=msg.error().name(), text=msg.error().str())
     if config.get("stale_commit") and not stale_done and len(generations) >= 2:
         from storage.groups import GroupStore, IllegalGeneration
 

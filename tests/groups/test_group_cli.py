@@ -99,11 +99,13 @@ def test_members_state_and_idle_member_views(data_dir):
     assert set(members[0]) == {
         "group",
         "member_id",
+        "group_instance_id",
         "client_id",
         "host",
         "generation",
         "assignment",
     }
+    assert members[0]["group_instance_id"] is None
     assert members[0]["assignment"] == [{"topic": "orders", "partition": 0}]
     state = lines(run_kcli(data_dir, "group", "describe", "shop", "--state", "-o", "json"))
     assert state == [
@@ -111,6 +113,7 @@ def test_members_state_and_idle_member_views(data_dir):
             "group": "shop",
             "coordinator": "kcli",
             "assignor": "range",
+            "protocol": "eager",
             "state": "Stable",
             "generation": 2,
             "members": 4,
