@@ -46,6 +46,7 @@ from storage.errors import (
 )
 from storage.fileio import atomic_write, fsync_dir
 from storage.log import DeletedSegment, Log
+from storage.log_checkpoints import LogCheckpoints
 from storage.segment import Segment
 from storage.topic_config import TopicConfig, config_from_user, parse_overrides, validate_config
 
@@ -297,7 +298,7 @@ class Store:
                 d = self.partition_dir(name, p)
                 if d.exists():  # left behind by a crash during an earlier delete
                     shutil.rmtree(d)
-                _create_partition_dir(d)
+                _create_partition_dir(d, name, p)
             meta = TopicMetadata(name, _new_topic_id(), partitions, overrides)
             self._write_topic(meta)
             return meta
@@ -364,7 +365,7 @@ class Store:
                 d = self.partition_dir(name, p)
                 if d.exists():
                     shutil.rmtree(d)
-                _create_partition_dir(d)
+                _create_partition_dir(d, name, p)
             self._write_topic(new)
             return new
 
@@ -572,10 +573,12 @@ def _check_partition_count(partitions: int) -> None:
         )
 
 
-def _create_partition_dir(d: Path) -> None:
-    """A partition directory with its first, empty segment, as Kafka creates it."""
+def _create_partition_dir(d: Path, topic: str, partition: int) -> None:
+    """A partition directory with its first, empty segment, as Kafka creates it, and its
+    checkpoints (so that even the first segment cannot go missing unnoticed)."""
     d.mkdir()
     Segment(d, 0).create()
+    LogCheckpoints(d, topic, partition).write_both(0)
     fsync_dir(d)
 
 
