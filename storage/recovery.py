@@ -136,9 +136,9 @@ class LogRecovery:
                     if repair:
                         seg.rebuild_indexes(fd, index_interval_bytes, closed=not last)
                     if problem is not None:
-                        problems.append(
-                            LogProblem(seg.log_path.name, problem, "rebuilt" if repair else "")
-                        )
+                        # Each message starts with the index file's name.
+                        file = problem.split(" ", 1)[0].rstrip(":")
+                        problems.append(LogProblem(file, problem, "rebuilt" if repair else ""))
         if corrupt is not None and repair and truncate_after_corruption:
             problems[-1:] = []  # re-stated below with what was removed
             problems.append(self._truncate_at(corrupt, index_interval_bytes))
@@ -261,9 +261,10 @@ class LogRecovery:
         active = segs.segments[-1]
         if recovery_point is not None and active.base_offset < recovery_point:
             base = segs.closed_end_offset(active)
-            Segment(segs.directory, base).create()
-            fsync_dir(segs.directory)
-            segs.load()
+            if base > active.base_offset:  # else the empty last segment is the active one
+                Segment(segs.directory, base).create()
+                fsync_dir(segs.directory)
+                segs.load()
             out.append(
                 LogProblem(
                     segment_filename(recovery_point, LOG_SUFFIX),

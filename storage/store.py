@@ -48,6 +48,7 @@ from storage.fileio import atomic_write, fsync_dir
 from storage.log import DeletedSegment, Log
 from storage.log_checkpoints import LogCheckpoints
 from storage.segment import Segment
+from storage.store_check import StoreCheck, check_store
 from storage.topic_config import TopicConfig, config_from_user, parse_overrides, validate_config
 
 _LEGAL = re.compile(r"^[a-zA-Z0-9._-]+$")
@@ -487,6 +488,21 @@ class Store:
             partitions=tuple(parts),
             config=meta.config.to_kafka(),
             overrides=dict(meta.overrides),
+        )
+
+    def check(
+        self,
+        topic: str | None = None,
+        *,
+        repair: bool = False,
+        truncate_after_corruption: bool = False,
+    ) -> StoreCheck:
+        """Verify every partition (or ``topic``'s) and the store's own files: see
+        ``storage.store_check``.  ``repair`` fixes what loses no data (torn tails, indexes,
+        leftovers, snapshots); ``truncate_after_corruption`` also truncates a log at its first
+        corrupt batch or gap, deleting what follows."""
+        return check_store(
+            self, topic, repair=repair, truncate_after_corruption=truncate_after_corruption
         )
 
     def apply_retention(
