@@ -139,7 +139,7 @@ class Log:
         self._durable_writes = 0
         self._flush_lock = threading.Lock()
         self._recovered = False
-        self._judged_tail: tuple[int, int, int] | None = None
+        self._judged_tail: tuple | None = None  # (segment, torn tail): each is judged once
         self._segs.load()  # offsets are verified on first use, so that recover() can run
 
     @property
@@ -160,58 +160,22 @@ class Log:
             self._verify_offsets()
 
     def _verify_offsets(self) -> None:
-        """Offsets contiguous from log start to log end, never behind the checkpoints: a
-        segment deleted or emptied outside kcli is an error, never silently skipped."""
+        """On open (and whenever the segments change): offsets contiguous and never behind
+        the checkpoints, indexes sane (see ``OffsetVerifier`` and ``LogRecovery``)."""
         allow_gaps = "compact" in self.config.cleanup_policy  # compaction leaves gaps
-        problems = None
-        for _attempt in range(3):
-            try:
-                problems = self._verifier.problems(allow_gaps=allow_gaps)
-            except _SegmentGone:
-                problems = None
-            if problems == []:
-                self._verified_bases = list(self._segs.bases)
-                return
-            # Another process may be rolling or deleting right now: look again.
-            self._segs.load()
-        if problems is None:
-            raise StorageError(f"{self.name}: segments keep disappearing while opening the log")
-        raise self._verifier.error(self.name, problems)
+        self._verifier.verify_on_open(self.name, allow_gaps=allow_gaps)
+        self._recovery.check_indexes_on_open(self._file_lock, self.config.index_interval_bytes)
+        self._verified_bases = list(self._segs.bases)
 
     def _scan_active(self, *, writer: bool) -> TornTail | None:
         torn = self._segs.scan_active(
             writer=writer, index_interval_bytes=self.config.index_interval_bytes
         )
         if torn is not None and not writer:
-            self._judge_torn_tail(torn)
-        return torn
-
-    def _judge_torn_tail(self, torn: TornTail) -> None:
-        """A reader that finds an incomplete batch at the end: being written, or damage?
-
-        Only a writer killed mid-write or one writing right now leaves one.  If no writer
-        holds the lock (a non-blocking try, so no writer ever waits for a reader), nothing is
-        being written and the tail is judged as a writer would judge it: a damaged batch
-        length raises CorruptRecord here rather than quietly hiding the batches after it.
-        Each tail is judged once.
-        """
-        active = self._segs.active
-        key = (active.base_offset, torn.position, torn.size)
-        if self._judged_tail == key:
-            return
-        try:
-            if not self._file_lock.try_acquire():
-                return
-        except OSError:
-            return  # a read-only data directory: leave the judgement to writers
-        try:
-            fd = self._segs.read_fd(active)
-            size = os.fstat(fd).st_size
-            if size == torn.position + torn.size:
-                active.judge_tail(fd, torn.position, size)
+            key = (self._segs.active.base_offset, torn)
+            if self._judged_tail != key and self._segs.judge_torn_tail(torn, self._file_lock):
                 self._judged_tail = key
-        finally:
-            self._file_lock.release()
+        return torn
 
     def refresh(self) -> None:
         """Catch up with appends, rolls and deletions made by other processes."""

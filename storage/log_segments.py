@@ -142,6 +142,31 @@ class LogSegments:
         self._scan_starts_at_index = False
         return torn
 
+    def judge_torn_tail(self, torn: TornTail, file_lock) -> bool:
+        """A reader that finds an incomplete batch at the end: being written, or damage?
+
+        Only a writer killed mid-write or one writing right now leaves one.  If no writer
+        holds ``file_lock`` (a non-blocking try, so no writer ever waits for a reader),
+        nothing is being written and the tail is judged as a writer would judge it: a damaged
+        batch length raises CorruptRecord here rather than quietly hiding the batches after
+        it.  True when it was judged (and found torn).
+        """
+        active = self.active
+        try:
+            if not file_lock.try_acquire():
+                return False
+        except OSError:
+            return False  # a read-only data directory: leave the judgement to writers
+        try:
+            fd = self.read_fd(active)
+            size = os.fstat(fd).st_size
+            if size != torn.position + torn.size:
+                return False
+            active.judge_tail(fd, torn.position, size)
+            return True
+        finally:
+            file_lock.release()
+
     def _start_scan(self, active: Segment, *, from_index: bool) -> None:
         start = 0
         next_offset = active.base_offset
