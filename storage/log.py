@@ -37,6 +37,7 @@ and re-exported here.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import threading
 from collections.abc import Sequence
@@ -52,7 +53,7 @@ from storage.constants import (
     NO_SEQUENCE,
     PARTITION_LOCK_FILE,
 )
-from storage.errors import RecordTooLarge, StorageError
+from storage.errors import DataDirError, RecordTooLarge, StorageError
 from storage.fileio import fsync_dir
 from storage.flock import FileMutex, LockTimeout
 from storage.log_checkpoints import LogCheckpoints
@@ -327,6 +328,13 @@ class Log:
             raise StorageError(
                 f"partition {self.name} is locked by another process for more than "
                 f"{LOCK_TIMEOUT_S:.0f} s ({self.directory / PARTITION_LOCK_FILE})"
+            ) from None
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            raise DataDirError(
+                f"cannot write to {self.directory}: {os.strerror(exc.errno).lower()}; reads "
+                f"work, writes need a writable data directory"
             ) from None
         try:
             yield

@@ -123,6 +123,8 @@ class Store:
     def __init__(self, data_dir: str | os.PathLike, *, clock: Clock = SYSTEM_CLOCK, create=True):
         self.data_dir = Path(data_dir).expanduser()
         self.clock = clock
+        # Why this store cannot be written ("read-only file system"), or "" when it can.
+        self.read_only = ""
         self._logs: dict[tuple[str, int], Log] = {}
         self._meta_cache: dict[str, tuple[int, TopicMetadata]] = {}
         self._mutex = threading.RLock()
@@ -137,6 +139,12 @@ class Store:
     # -- data directory --------------------------------------------------------------------
 
     def _ensure_dirs(self) -> None:
+        if (self.data_dir / META_FILE).is_file() and not os.access(self.data_dir, os.W_OK):
+            # An existing store that cannot be written (a read-only mount, a read-only copy):
+            # every read works; every write says why it cannot.
+            self._meta_properties()
+            self.read_only = read_only_reason(self.data_dir)
+            return
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             (self.data_dir / TOPICS_DIR).mkdir(exist_ok=True)
@@ -219,6 +227,7 @@ class Store:
 
     def _locked(self):
         """The store lock: excludes other processes (a file lock) and other threads (a mutex)."""
+        self.require_writable()
         from filelock import FileLock, Timeout
 
         if self._store_lock is None:
@@ -235,6 +244,14 @@ class Store:
             self._mutex.release()
             raise
         return _Releaser(self._store_lock, self._mutex)
+
+    def require_writable(self) -> None:
+        """DataDirError, in one line, when the store cannot be written."""
+        if self.read_only:
+            raise DataDirError(
+                f"cannot write to data directory {self.data_dir}: {self.read_only}; reads "
+                f"work, writes need a writable data directory (--data-dir or KCLI_DATA_DIR)"
+            )
 
     def _topic_file(self, name: str) -> Path:
         return self.data_dir / TOPICS_DIR / f"{name}.json"
@@ -556,6 +573,16 @@ class _Releaser:
             self._lock.release()
         finally:
             self._mutex.release()
+
+
+def read_only_reason(path: Path) -> str:
+    """Why ``path`` cannot be written: a read-only mount, or permissions."""
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return "read-only file system"
+    except OSError:
+        pass
+    return "permission denied"
 
 
 def _topic_metadata(path: Path, name: str, raw) -> TopicMetadata:
