@@ -45,8 +45,6 @@ from pathlib import Path
 
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
-    BATCH_HEADER_SIZE,
-    INT32_MAX,
     LOG_OVERHEAD,
     NO_PRODUCER_EPOCH,
     NO_PRODUCER_ID,
@@ -75,7 +73,6 @@ from storage.records import (
     ProducerRecord,
     Record,
     encode_batches,
-    read_header,
     set_log_append_time,
     validate_batch,
 )
@@ -131,7 +128,6 @@ class Log:
         self._retention = LogRetention(self._segs, self._producer_state, self._checkpoints, clock)
         self._recovery = LogRecovery(self._segs, self._producer_state)
         self._producers = LogProducerState(self._segs, self._producer_state)
-        self._active_first_ts = (-1, -1)  # (segment base offset, its first batch's timestamp)
         self._write_fd: int | None = None
         self._write_fd_base = -1
         # Writes made and writes known durable, counted: flush() compares them so that a
@@ -153,7 +149,6 @@ class Log:
         if self._segs.load():
             # A new directory under the same name: nothing known about the old one holds.
             self._close_write_fd()
-            self._active_first_ts = (-1, -1)
             self._recovered = False
             self._verified_bases = None
             self._producer_state.unload()
@@ -444,13 +439,50 @@ class Log:
         if isinstance(updates, AppendInfo):
             return updates
         first_offset = segs.log_end_offset
-        next_offset = first_offset
+        mark = segs.mark()
+        try:
+            rolled = self._write_all(items, updates, now, log_append, fsync=fsync)
+        except OSError as exc:
+            # A full disk, an I/O error: put the log back where it was, so that "nothing
+            # was written" is true and a retry does not duplicate records.
+            self._roll_back(mark)
+            raise DataDirError(
+                f"cannot append to {self.name}: {os.strerror(exc.errno or 0).lower()} (the "
+                f"partial write was rolled back to offset {first_offset})"
+            ) from None
+        if rolled:
+            self._apply_retention_locked()
+        return AppendInfo(
+            base_offset=first_offset,
+            last_offset=segs.log_end_offset - 1,
+            log_append_time=now if log_append else -1,
+            log_start_offset=segs.log_start_offset,
+        )
+
+    def _roll_back(self, mark) -> None:
+        self._durable_writes = self._writes  # nothing left of this call to make durable
+        try:
+            self._close_write_fd()
+        except OSError:
+            pass
+        self._segs.truncate_to(mark)
+        if self._checkpoints.recovery_point.read() != mark.base_offset:  # it rolled
+            self._checkpoints.recovery_point.write(mark.base_offset)
+        self._producer_state.unload()  # it may hold this call's batches
+        self._recovered = False
+
+    def _write_all(self, items, updates, now: int, log_append: bool, *, fsync: bool) -> bool:
+        """Write the batches, rolling segments as needed; True if it rolled."""
+        segs = self._segs
+        next_offset = segs.log_end_offset
         pending: list[tuple[AppendBatch, ProducerUpdate | None]] = []
         pending_bytes = 0
         rolled = False
         for (header, data), update in zip(items, updates, strict=True):
             size = header.batch_length + LOG_OVERHEAD
-            if self._should_roll(header, size, pending_bytes, next_offset, now):
+            if segs.should_roll(
+                size, header.last_offset_delta, pending_bytes, next_offset, now, self.config
+            ):
                 self._write(pending, fsync=fsync)
                 pending = []
                 pending_bytes = 0
@@ -466,39 +498,7 @@ class Log:
             pending_bytes += size
             next_offset = last_offset + 1
         self._write(pending, fsync=fsync)
-        if rolled:
-            self._apply_retention_locked()
-        return AppendInfo(
-            base_offset=first_offset,
-            last_offset=segs.log_end_offset - 1,
-            log_append_time=now if log_append else -1,
-            log_start_offset=segs.log_start_offset,
-        )
-
-    def _should_roll(
-        self, header: BatchHeader, size: int, pending_bytes: int, next_offset: int, now: int
-    ) -> bool:
-        active = self._segs.active
-        current_size = self._segs.end_position + pending_bytes
-        if current_size == 0:
-            return False
-        if current_size + size > self.config.segment_bytes:
-            return True
-        if next_offset + header.last_offset_delta - active.base_offset > INT32_MAX:
-            return True
-        first_ts = self._first_batch_timestamp(active)
-        return first_ts >= 0 and now - first_ts > self.config.segment_ms
-
-    def _first_batch_timestamp(self, seg: Segment) -> int:
-        """What segment.ms is judged by, as in Kafka: the first batch's largest timestamp."""
-        if self._active_first_ts[0] == seg.base_offset:
-            return self._active_first_ts[1]
-        data = os.pread(self._segs.read_fd(seg), BATCH_HEADER_SIZE, 0)
-        if len(data) < BATCH_HEADER_SIZE:
-            return -1
-        ts = read_header(data).max_timestamp
-        self._active_first_ts = (seg.base_offset, ts)
-        return ts
+        return rolled
 
     def _writer_fd(self, active: Segment) -> int:
         if self._write_fd_base != active.base_offset:

@@ -11,12 +11,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
-from storage.constants import LOG_OVERHEAD, LOG_SUFFIX
+from storage.constants import BATCH_HEADER_SIZE, INT32_MAX, LOG_OVERHEAD, LOG_SUFFIX
 from storage.errors import CorruptRecord, StorageError
 from storage.fileio import fsync_dir
 from storage.log_types import SegmentInfo, _SegmentGone
+from storage.record_batch import HEADER
 from storage.segment import Segment, TornTail
+
+
+class AppendMark(NamedTuple):
+    """The end of a log before an append: what a failed append is rolled back to."""
+
+    base_offset: int
+    end_position: int
+    log_end_offset: int
+    max_timestamp: int
+    offset_entries: int
+    time_entries: int
 
 
 class LogSegments:
@@ -39,6 +52,7 @@ class LogSegments:
         self._read_fds: dict[int, int] = {}
         self._closed_largest_ts: dict[int, int] = {}
         self._closed_ends: dict[tuple[int, int], int] = {}
+        self._active_first_ts = (-1, -1)  # (segment base offset, its first batch's timestamp)
 
     @property
     def active(self) -> Segment:
@@ -81,6 +95,7 @@ class LogSegments:
     def forget(self) -> None:
         """Drop everything known about the files (a replaced directory, a recovery)."""
         self.close()
+        self._active_first_ts = (-1, -1)
         self.bases = []
         self.segments = []
         self.rescan()
@@ -111,6 +126,75 @@ class LogSegments:
         self.end_position = end_position
         self.log_end_offset = log_end_offset
         self.active_max_timestamp = max_timestamp
+
+    def should_roll(
+        self,
+        size: int,
+        last_offset_delta: int,
+        pending_bytes: int,
+        next_offset: int,
+        now: int,
+        config,
+    ) -> bool:
+        """Kafka's roll rule, for a batch of ``size`` bytes after ``pending_bytes`` not yet
+        written: past segment.bytes, relative offsets beyond int32, or segment.ms old."""
+        active = self.active
+        current_size = self.end_position + pending_bytes
+        if current_size == 0:
+            return False
+        if current_size + size > config.segment_bytes:
+            return True
+        if next_offset + last_offset_delta - active.base_offset > INT32_MAX:
+            return True
+        first_ts = self._first_batch_timestamp(active)
+        return first_ts >= 0 and now - first_ts > config.segment_ms
+
+    def _first_batch_timestamp(self, seg: Segment) -> int:
+        """What segment.ms is judged by, as in Kafka: the first batch's largest timestamp."""
+        if self._active_first_ts[0] == seg.base_offset:
+            return self._active_first_ts[1]
+        data = os.pread(self.read_fd(seg), BATCH_HEADER_SIZE, 0)
+        if len(data) < BATCH_HEADER_SIZE:
+            return -1
+        ts = HEADER.unpack_from(data)[8]  # maxTimestamp
+        self._active_first_ts = (seg.base_offset, ts)
+        return ts
+
+    def mark(self) -> AppendMark:
+        """Where the log ends now, to roll a failed append back to (``truncate_to``)."""
+        active = self.active
+        return AppendMark(
+            active.base_offset,
+            self.end_position,
+            self.log_end_offset,
+            self.active_max_timestamp,
+            active.offset_index.entries_count(),
+            active.time_index.entries_count(),
+        )
+
+    def truncate_to(self, mark: AppendMark) -> None:
+        """Put the files back as they were at ``mark``: segments created since deleted, the
+        segment then active truncated to its end and its index entries then, all fsynced."""
+        for seg in [s for s in self.segments if s.base_offset > mark.base_offset]:
+            seg.delete()
+            self.deleted(seg)
+        seg = Segment(self.directory, mark.base_offset)
+        with open(seg.log_path, "r+b") as f:
+            f.truncate(mark.end_position)
+            os.fsync(f.fileno())
+        for index, count in (
+            (seg.offset_index, mark.offset_entries),
+            (seg.time_index, mark.time_entries),
+        ):
+            index.truncate_entries(count)
+        fsync_dir(self.directory)
+        self.load()
+        self._active_first_ts = (-1, -1)
+        self._scanned_base = mark.base_offset
+        self._scan_starts_at_index = False
+        self.end_position = mark.end_position
+        self.log_end_offset = mark.log_end_offset
+        self.active_max_timestamp = mark.max_timestamp
 
     # -- scanning the active segment --------------------------------------------------------
 

@@ -312,14 +312,29 @@ class Store:
             self._check_collision(name)
             if validate_only:
                 return TopicMetadata(name, "", partitions, overrides)
-            for p in range(partitions):
-                d = self.partition_dir(name, p)
+            meta = TopicMetadata(name, _new_topic_id(), partitions, overrides)
+            self._create_partitions(meta, range(partitions), write=meta)
+            return meta
+
+    def _create_partitions(self, meta: TopicMetadata, partitions: range, *, write) -> None:
+        """Create partition directories, then commit ``write`` (the topic file).  If the disk
+        fails on the way (full, read-only), remove what was created: nothing is left."""
+        created = []
+        try:
+            for p in partitions:
+                d = self.partition_dir(meta.name, p)
                 if d.exists():  # left behind by a crash during an earlier delete
                     shutil.rmtree(d)
-                _create_partition_dir(d, name, p)
-            meta = TopicMetadata(name, _new_topic_id(), partitions, overrides)
-            self._write_topic(meta)
-            return meta
+                created.append(d)
+                _create_partition_dir(d, meta.name, p)
+            self._write_topic(write)
+        except OSError as exc:
+            for d in created:
+                shutil.rmtree(d, ignore_errors=True)
+            raise DataDirError(
+                f"cannot write topic '{meta.name}' in {self.data_dir}: "
+                f"{os.strerror(exc.errno or 0).lower()}; nothing was changed"
+            ) from None
 
     def _check_collision(self, name: str) -> None:
         """Kafka's rule: topics whose names differ only in '.' and '_' collide (metric names
@@ -379,12 +394,7 @@ class Store:
             new = TopicMetadata(name, meta.topic_id, new_partitions, overrides)
             if validate_only:
                 return new
-            for p in range(meta.partitions, new_partitions):
-                d = self.partition_dir(name, p)
-                if d.exists():
-                    shutil.rmtree(d)
-                _create_partition_dir(d, name, p)
-            self._write_topic(new)
+            self._create_partitions(new, range(meta.partitions, new_partitions), write=new)
             return new
 
     def topic(self, name: str) -> TopicMetadata:
