@@ -28,7 +28,7 @@ def small_disk(tmp_path):
     try:
         yield mount
     finally:
-        subprocess.run(["umount", str(mount)], capture_output=True)
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)  # -l: open fds
 
 
 def _fill(disk, leave: int) -> None:

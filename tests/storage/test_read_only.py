@@ -48,7 +48,7 @@ def read_only_store(tmp_path):
             pytest.skip(f"cannot remount read-only here: {ro.stderr.decode().strip()}")
         yield data, mount
     finally:
-        subprocess.run(["umount", str(mount)], capture_output=True)
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)  # -l: open fds
 
 
 def test_reads_work_on_a_read_only_store(read_only_store):
