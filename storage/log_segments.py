@@ -28,8 +28,6 @@ class AppendMark(NamedTuple):
     end_position: int
     log_end_offset: int
     max_timestamp: int
-    offset_entries: int
-    time_entries: int
 
 
 class LogSegments:
@@ -161,20 +159,19 @@ class LogSegments:
         return ts
 
     def mark(self) -> AppendMark:
-        """Where the log ends now, to roll a failed append back to (``truncate_to``)."""
-        active = self.active
+        """Where the log ends now, to roll a failed append back to (``truncate_to``).  Costs
+        no I/O: what to keep of the indexes is decided only if a rollback happens."""
         return AppendMark(
-            active.base_offset,
+            self.active.base_offset,
             self.end_position,
             self.log_end_offset,
             self.active_max_timestamp,
-            active.offset_index.entries_count(),
-            active.time_index.entries_count(),
         )
 
     def truncate_to(self, mark: AppendMark) -> None:
         """Put the files back as they were at ``mark``: segments created since deleted, the
-        segment then active truncated to its end and its index entries then, all fsynced."""
+        segment then active truncated to its end, index entries for what was removed
+        dropped, all fsynced."""
         for seg in [s for s in self.segments if s.base_offset > mark.base_offset]:
             seg.delete()
             self.deleted(seg)
@@ -182,11 +179,12 @@ class LogSegments:
         with open(seg.log_path, "r+b") as f:
             f.truncate(mark.end_position)
             os.fsync(f.fileno())
-        for index, count in (
-            (seg.offset_index, mark.offset_entries),
-            (seg.time_index, mark.time_entries),
-        ):
-            index.truncate_entries(count)
+        offsets = seg.offset_index.entries()
+        keep = sum(1 for _offset, position in offsets if position < mark.end_position)
+        seg.offset_index.truncate_entries(keep)
+        times = seg.time_index.entries()
+        keep = sum(1 for _ts, offset in times if offset < mark.log_end_offset)
+        seg.time_index.truncate_entries(keep)
         fsync_dir(self.directory)
         self.load()
         self._active_first_ts = (-1, -1)
