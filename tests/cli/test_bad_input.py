@@ -340,3 +340,18 @@ def test_an_unreadable_or_future_meta_properties_is_refused(damaged_store, conte
     for args in (("topic", "list"), ("produce", "good", "y"), ("topic", "create", "new")):
         _one_error_line(run_kcli(damaged_store, *args), fragment)
     assert store_digest(damaged_store) == before
+
+
+@pytest.mark.parametrize(
+    "contents",
+    [b"[1, 2]", b'{"offsets": [{"topic": 3}]}', b'{"offsets": [{"topic": "good", "partition": "x"'],
+    ids=["a-list", "missing-fields", "not-json"],
+)
+def test_a_wrong_shape_offsets_file_is_named(damaged_store, contents):
+    assert run_kcli(damaged_store, "consume", "good", "--group", "g").returncode == 0
+    (damaged_store / "groups" / "g" / "offsets.json").write_bytes(contents)
+    before = store_digest(damaged_store)
+    result = run_kcli(damaged_store, "group", "describe", "g")
+    _one_error_line(result, "offsets.json")
+    assert run_kcli(damaged_store, "consume", "good", "--from-beginning").returncode == 0
+    assert store_digest(damaged_store) == before
