@@ -47,6 +47,11 @@ class CorruptRecord(StorageError):
     """Bytes that are not a valid RecordBatch v2 (bad CRC, bad magic, bad lengths)."""
 
 
+class InvalidRecord(StorageError):
+    """A well-formed record the topic refuses (Kafka's INVALID_RECORD): a record without a
+    key on a compacted topic."""
+
+
 class DuplicateSequence(StorageError):
     """An idempotent producer's batch that the log already holds."""
 

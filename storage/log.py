@@ -38,6 +38,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from storage.cleaner import LogCleaner, require_batch_keys, require_keys
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
     BATCH_HEADER_SIZE,
@@ -80,7 +81,7 @@ from storage.records import (
 )
 from storage.recovery import LogRecovery
 from storage.retention import LogRetention
-from storage.segment import Segment, TornTail
+from storage.segment import Segment, TornTail, segment_filename
 from storage.topic_config import TopicConfig
 
 __all__ = [
@@ -138,6 +139,7 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
         self._segments: list[Segment] = []
         self._bases: list[int] = []
         self._dir_id: tuple[int, int] | None = None
+        self._dir_mtime = -1
         # Where this process has scanned the active segment up to, and what it found.
         self._scanned_base = -1
         self._scan_starts_at_index = False
@@ -191,6 +193,21 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
             for base in list(self._read_fds):
                 if base not in bases:
                     os.close(self._read_fds.pop(base))
+        if st.st_mtime_ns != self._dir_mtime:
+            # Files renamed in the directory: the cleaner may have swapped in a segment under
+            # the same base offset; stop reading the old one (see storage.segment_swap).
+            self._dir_mtime = st.st_mtime_ns
+            self._forget_swapped()
+
+    def _forget_swapped(self) -> None:
+        for base, fd in list(self._read_fds.items()):
+            try:
+                current = os.stat(self.directory / segment_filename(base, LOG_SUFFIX)).st_ino
+            except FileNotFoundError:
+                continue
+            if os.fstat(fd).st_ino != current:
+                os.close(self._read_fds.pop(base))
+                self._closed_largest_ts.pop(base, None)
 
     def _forget(self) -> None:
         self._close_fds()
@@ -446,6 +463,8 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
                     f"{max_bytes} of topic '{self.topic}'; send smaller records or raise the "
                     f"limit with --config max.message.bytes=N"
                 )
+            if self.config.compacted:
+                require_batch_keys(batch, where)
             items.append((header, batch))
         return self._append(items, fsync=fsync)
 
@@ -467,6 +486,11 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
         idempotent producer's: the first record has sequence ``base_sequence`` and a retry
         of the same call is recognised as a duplicate.
         """
+        if self.config.compacted:
+            require_keys(
+                (r if isinstance(r, ProducerRecord) else ProducerRecord(r) for r in records),
+                f"a record for {self.name}",
+            )
         now = self.clock.now_ms()
         batches = encode_batches(
             records,
@@ -487,7 +511,50 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
             self._acquire()
             try:
                 self._sync_for_write()
-                return self._append_locked(items, fsync=fsync)
+                segments_before = len(self._segments)
+                info = self._append_locked(items, fsync=fsync)
+                rolled = len(self._segments) > segments_before
+            finally:
+                self._file_lock.release()
+        if rolled and self.config.compacted:
+            # A segment closed: the dirty ratio may have passed min.cleanable.dirty.ratio.
+            LogCleaner(self.directory.parent).maybe_clean(self)
+        return info
+
+    # -- what the cleaner (storage.cleaner) needs -------------------------------------------
+
+    def producer_last_offsets(self) -> dict[int, set[int]]:
+        """Each idempotent producer's last batch's last offset: the batches the cleaner keeps
+        even when empty, so that the producer's sequence survives (as Kafka does)."""
+        with self._mutex:
+            self._acquire()
+            try:
+                self._sync_for_write()
+                self._catch_up_producer_state()
+                return {
+                    pid: {entry.batches[-1].last_offset}
+                    for pid, entry in self._producer_state.producers.items()
+                    if entry.batches
+                }
+            finally:
+                self._file_lock.release()
+
+    def swap_segment(self, base_offset: int, inode: int, swap) -> bool:
+        """Under the partition lock, run ``swap`` (which replaces segment ``base_offset``'s
+        files) if that segment still is the file the cleaner read; False if it is gone."""
+        with self._mutex:
+            self._acquire()
+            try:
+                self._sync_for_write()
+                try:
+                    current = os.stat(self.directory / segment_filename(base_offset, LOG_SUFFIX))
+                except FileNotFoundError:
+                    return False  # retention deleted it meanwhile
+                if current.st_ino != inode or base_offset == self._bases[-1]:
+                    return False
+                swap()
+                self._load_segments()
+                return True
             finally:
                 self._file_lock.release()
 

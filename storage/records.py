@@ -500,7 +500,7 @@ def decode_batch_at(
         _magic,
         _crc,
         attributes,
-        _last_offset_delta,
+        last_offset_delta,
         base_ts,
         max_ts,
         _pid,
@@ -510,8 +510,14 @@ def decode_batch_at(
     ) = HEADER.unpack_from(buf, pos)
     if attributes & CONTROL_MASK or count <= 0:
         return []
-    first = min_offset - base_offset if min_offset > base_offset else 0
-    last = count if max_records is None or first + max_records > count else first + max_records
+    gapped = count != last_offset_delta + 1
+    if gapped:
+        # A compacted batch: its records keep their offsets, so record i is not offset
+        # base + i.  Decode them all, then pick by offset.
+        first, last = 0, count
+    else:
+        first = min_offset - base_offset if min_offset > base_offset else 0
+        last = count if max_records is None or first + max_records > count else first + max_records
     if first >= last:
         return []
     codec = attributes & COMPRESSION_MASK
@@ -523,6 +529,10 @@ def decode_batch_at(
         start = pos + BATCH_HEADER_SIZE
         end = pos + size
     log_append_time = max_ts if attributes & TIMESTAMP_TYPE_MASK else -1
+    if gapped:
+        records = _decode_records(buf, start, end, base_offset, base_ts, log_append_time, 0, count)
+        picked = [r for r in records if r[0] >= min_offset]
+        return picked if max_records is None else picked[:max_records]
     if count <= _UNIFORM_MAX_RECORDS:
         records = _decode_uniform(
             buf, start, end, base_offset, base_ts, log_append_time, count, first, last

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 
+from storage.cleaner_checkpoint import CleanerCheckpoint
 from storage.constants import DELETED_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX
 from storage.errors import CorruptRecord
 from storage.log_types import RecoveryReport
 from storage.segment import Segment, TornTail
+from storage.segment_swap import recover_swaps
 
 
 class LogRecovery:
@@ -62,11 +64,14 @@ class LogRecovery:
             if not sane or valid_size < size:
                 seg.rebuild_indexes(fd, self.config.index_interval_bytes, closed=not last)
                 rebuilt.append(seg.base_offset)
-            if not last and next_offset != self._segments[i + 1].base_offset:
-                raise CorruptRecord(
-                    f"{seg.log_path}: ends at offset {next_offset} but the next segment "
-                    f"starts at {self._segments[i + 1].base_offset}"
-                )
+            following = None if last else self._segments[i + 1].base_offset
+            if following is not None and next_offset != following:
+                # The cleaner leaves gaps (next_offset < following), never overlaps.
+                if next_offset > following or not self._may_have_gaps():
+                    raise CorruptRecord(
+                        f"{seg.log_path}: ends at offset {next_offset} but the next segment "
+                        f"starts at {following}"
+                    )
         # Snapshots beyond the log end describe batches that are not there.
         state = self._producer_state
         stale = [o for o in state.snapshot_offsets() if o > next_offset]
@@ -98,13 +103,26 @@ class LogRecovery:
                 if not seg.index_is_sane(fd, seg.size()):
                     raise CorruptRecord(f"{seg.offset_index.path}: index does not match the log")
 
+    def _may_have_gaps(self) -> bool:
+        """Compacted now, or cleaned once (the checkpoint names it): offsets may have gaps."""
+        if self.config.compacted:
+            return True
+        checkpoint = CleanerCheckpoint(self.directory.parent)
+        try:
+            return checkpoint.get(self.topic, self.partition) is not None
+        finally:
+            checkpoint.close()
+
     # -- repairs a writer makes once, under the lock (see Log._sync_for_write) --------------
 
     def _cleanup_leftovers(self) -> list[str]:
         """Files a crash can leave: indexes whose .log is gone, temp files, .deleted files.
 
         Returns the names of the files removed."""
-        removed = []
+        # A cleaner killed mid-swap: finish or discard it first (storage.segment_swap).
+        removed = recover_swaps(self.directory, self.config.index_interval_bytes)
+        if removed:
+            self._load_segments()
         bases = set(self._bases)
         for name in sorted(os.listdir(self.directory)):
             stem, _, suffix = name.partition(".")

@@ -18,7 +18,8 @@ class LogRetention:
         """Delete closed segments past retention.ms or beyond retention.bytes.
 
         Whole segments only, oldest first, never the active one; ``log_start_offset`` moves to
-        the base offset of the first segment left.  A segment is past retention.ms when its
+        the base offset of the first segment left.  Only with ``delete`` in cleanup.policy (as
+        in Kafka, ``compact`` alone keeps records forever).  A segment is past retention.ms when its
         largest record timestamp is older than retention.ms.
         """
         with self._mutex:
@@ -31,6 +32,8 @@ class LogRetention:
 
     def _apply_retention_locked(self) -> list[DeletedSegment]:
         deleted: list[DeletedSegment] = []
+        if not self.config.deletes:
+            return deleted  # cleanup.policy=compact alone: the cleaner's, not retention's
         now = self.clock.now_ms()
         retention_ms = self.config.retention_ms
         retention_bytes = self.config.retention_bytes

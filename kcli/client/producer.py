@@ -615,4 +615,5 @@ def _error_code(exc: Exception) -> int:
         "PartitionNotFound": KafkaError._UNKNOWN_PARTITION,
         "RecordTooLarge": KafkaError.MSG_SIZE_TOO_LARGE,
         "CorruptRecord": KafkaError.CORRUPT_MESSAGE,
+        "InvalidRecord": KafkaError.INVALID_RECORD,
     }.get(type(exc).__name__, KafkaError._FATAL)

@@ -52,6 +52,7 @@ class KafkaError:
     NON_EMPTY_GROUP = 68
     GROUP_ID_NOT_FOUND = 69
     INCONSISTENT_GROUP_PROTOCOL = 23
+    INVALID_RECORD = 87
 
     _NAMES: dict[int, str] = {}
 

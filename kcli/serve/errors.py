@@ -11,6 +11,7 @@ from storage import (
     CorruptRecord,
     InvalidConfig,
     InvalidPartitions,
+    InvalidRecord,
     InvalidTopicName,
     OffsetOutOfRange,
     PartitionNotFound,
@@ -31,6 +32,7 @@ _ERROR_CODES = (
     (OffsetOutOfRange, ErrorCode.OFFSET_OUT_OF_RANGE),
     (RecordTooLarge, ErrorCode.MESSAGE_TOO_LARGE),
     (CorruptRecord, ErrorCode.CORRUPT_MESSAGE),
+    (InvalidRecord, ErrorCode.INVALID_RECORD),
     (OutOfOrderSequence, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER),
     (InvalidProducerEpoch, ErrorCode.INVALID_PRODUCER_EPOCH),
 )

@@ -110,6 +110,7 @@ class ErrorCode(IntEnum):
     NON_EMPTY_GROUP = 68
     MEMBER_ID_REQUIRED = 79
     GROUP_MAX_SIZE_REACHED = 81
+    INVALID_RECORD = 87
 
 
 @dataclass(frozen=True)
