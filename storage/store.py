@@ -43,6 +43,7 @@ from storage.errors import (
     TopicNotFound,
 )
 from storage.fileio import atomic_write, fsync_dir
+from storage.cleaner import CleanableSection, CleanResult, LogCleaner
 from storage.log import DeletedSegment, Log
 from storage.segment import Segment
 from storage.topic_config import TopicConfig, config_from_user, parse_overrides, validate_config
@@ -91,6 +92,7 @@ class PartitionDescription:
     log_end_offset: int
     size_bytes: int
     segments: int
+    compaction: CleanableSection | None = None  # a compacted topic's clean and dirty sections
 
 
 @dataclass(frozen=True)
@@ -408,6 +410,9 @@ class Store:
                     log_end_offset=log.log_end_offset,
                     size_bytes=sum(s.size_bytes for s in segments),
                     segments=len(segments),
+                    compaction=(
+                        self.cleaner.section(log, segments) if meta.config.compacted else None
+                    ),
                 )
             )
         return TopicDescription(
@@ -417,6 +422,17 @@ class Store:
             config=meta.config.to_kafka(),
             overrides=dict(meta.overrides),
         )
+
+    @property
+    def cleaner(self) -> LogCleaner:
+        """The log cleaner of this data directory (``storage.cleaner``)."""
+        return LogCleaner(self.data_dir)
+
+    def compact_topic(self, name: str, partition: int | None = None) -> list[CleanResult]:
+        """Clean a compacted topic's partitions now, whatever their dirty ratio."""
+        meta = self.topic(name)
+        partitions = range(meta.partitions) if partition is None else [partition]
+        return [self.cleaner.clean(self.log(name, p)) for p in partitions]
 
     def apply_retention(
         self, topic: str | None = None

@@ -43,6 +43,9 @@ class PartitionDescription:
     log_end_offset: int
     size_bytes: int | None
     segments: int | None
+    # A compacted topic's clean and dirty sections (storage.cleaner.CleanableSection), where
+    # the backend can see them.
+    compaction: Any = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,15 @@ class Backend(ABC):
 
     @abstractmethod
     def describe_topic(self, name: str) -> TopicDescription: ...
+
+    def compact_topic(self, name: str, partition: int | None = None) -> list:
+        """Clean a compacted topic now (storage.cleaner.CleanResult per partition)."""
+        from kcli.errors import KcliError
+
+        raise KcliError(
+            "kcli topic compact cleans the local store; a Kafka cluster's brokers run their "
+            "own log cleaner (drop --bootstrap-server)"
+        )
 
     def segments(self, name: str) -> dict[int, list] | None:
         """Each partition's segments (storage ``SegmentInfo``), or None where they cannot

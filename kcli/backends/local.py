@@ -85,13 +85,21 @@ class LocalBackend(Backend):
             topic_id=d.topic_id,
             partitions=tuple(
                 PartitionDescription(
-                    p.partition, p.log_start_offset, p.log_end_offset, p.size_bytes, p.segments
+                    p.partition,
+                    p.log_start_offset,
+                    p.log_end_offset,
+                    p.size_bytes,
+                    p.segments,
+                    p.compaction,
                 )
                 for p in d.partitions
             ),
             config=dict(d.config),
             overrides=dict(d.overrides),
         )
+
+    def compact_topic(self, name: str, partition: int | None = None) -> list:
+        return self.store.compact_topic(name, partition)
 
     def segments(self, name: str) -> dict[int, list]:
         meta = self.store.topic(name)
