@@ -229,14 +229,17 @@ class LogCleaner:
             if s.base_offset >= section.first_dirty_offset
             and s.next_offset <= section.first_uncleanable_offset
         ]
-        if not dirty:
+        if len(segments) < 2:
             return self._skipped(
                 log,
-                "no closed segment is dirty (the active segment is never cleaned)",
+                "no closed segment yet (the active segment is never cleaned)",
                 section.first_dirty_offset,
             )
         offset_map = OffsetMap.for_memory(self.buffer_bytes)
-        end, records_read = self._build_map(log, dirty, offset_map)
+        # With nothing dirty, the clean section is still rewritten if tombstones expired.
+        end, records_read = section.first_dirty_offset, 0
+        if dirty:
+            end, records_read = self._build_map(log, dirty, offset_map)
         keep_last = log.producer_last_offsets()
         now = log.clock.now_ms()
         cleaned: list[CleanedSegment] = []

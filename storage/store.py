@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from storage.cleaner import CleanableSection, CleanResult, LogCleaner
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
     GROUPS_DIR,
@@ -43,7 +44,6 @@ from storage.errors import (
     TopicNotFound,
 )
 from storage.fileio import atomic_write, fsync_dir
-from storage.cleaner import CleanableSection, CleanResult, LogCleaner
 from storage.log import DeletedSegment, Log
 from storage.segment import Segment
 from storage.topic_config import TopicConfig, config_from_user, parse_overrides, validate_config

@@ -53,6 +53,8 @@ def dump(
 def _dump(out, segments, topic, partition, total, *, index, records) -> None:
     from kcli import render
 
+    # Offsets the log cleaner removed show as gaps: between batches, and between segments.
+    expected = segments[0].base_offset if segments else 0
     with render.progress(f"Reading {topic}-{partition}", total, "bytes") as bar:
         for seg in segments:
             out.segment(seg)
@@ -60,10 +62,16 @@ def _dump(out, segments, topic, partition, total, *, index, records) -> None:
                 out.index(seg, _index_entries(seg))
             for item in walk_segment(seg, with_records=records):
                 if isinstance(item, BatchDump):
+                    if item.header.base_offset > expected:
+                        out.gap(expected, item.header.base_offset - 1)
+                    expected = item.header.next_offset
                     out.batch(item)
                     bar.advance(item.size)
                 else:
                     out.torn_tail(item)
+            if not seg.active and seg.next_offset > expected:
+                out.gap(expected, seg.next_offset - 1)
+                expected = seg.next_offset
             out.end_segment()
 
 

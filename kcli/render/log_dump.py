@@ -137,6 +137,9 @@ class LogDump:
                     "base_offset": h.base_offset,
                     "last_offset": h.last_offset,
                     "count": h.records_count,
+                    # Offsets inside the batch the log cleaner removed (its records keep
+                    # their offsets, so count < last - base + 1).
+                    "removed": h.last_offset_delta + 1 - h.records_count,
                     "position": b.position,
                     "size_bytes": h.size,
                     "crc": h.crc,
@@ -185,10 +188,11 @@ class LogDump:
                 )
             return
         valid = "[green]yes[/]" if b.crc_valid else "[bold red]NO[/]"
+        removed = h.last_offset_delta + 1 - h.records_count
         row = (
             str(h.base_offset),
             str(h.last_offset),
-            str(h.records_count),
+            f"{h.records_count} (-{removed})" if removed else str(h.records_count),
             str(b.position),
             str(h.size),
             f"{h.crc:08x}",
@@ -207,7 +211,11 @@ class LogDump:
         )
         from rich.markup import escape
 
+        expected = h.base_offset
         for offset, position, r in b.records:
+            if offset > expected:
+                con.print(f"    [yellow]{_gap_text(expected, offset - 1)}[/]")
+            expected = offset + 1
             key = "" if r.key is None else f"[cyan]{escape(_show(r.key))}[/] → "
             value = "[dim]null[/]" if r.value is None else escape(_show(r.value))
             headers = (
@@ -232,6 +240,16 @@ class LogDump:
             )
             self._rows = []
 
+    def gap(self, first: int, last: int) -> None:
+        """Offsets ``first``..``last`` are in no batch: the log cleaner removed them."""
+        if self.form == JSON:
+            json_line({"type": "gap", "first_offset": first, "last_offset": last})
+        elif self.form == PLAIN:
+            line(f"Gap: offsets {first}..{last} removed by the log cleaner")
+        else:
+            self._flush_rows()
+            console().print(f"  [yellow]{_gap_text(first, last)}[/]")
+
     def torn_tail(self, t) -> None:
         message = (
             f"{t.size} bytes at position {t.position} of {t.segment} are not a whole batch "
@@ -255,7 +273,8 @@ class LogDump:
     def end_segment(self) -> None:
         if self.form == TABLE:
             if not self._rows and self._seg is not None and self._seg.size_bytes == 0:
-                console().print("[dim]  (no batches yet)[/]")
+                empty = "no batches yet" if self._seg.active else "empty"
+                console().print(f"[dim]  ({empty})[/]")
             self._flush_rows()
 
     def finish(self) -> None:
@@ -264,3 +283,9 @@ class LogDump:
                 f"Warning: {self.invalid} batch{'es' if self.invalid != 1 else ''} with a CRC-32C "
                 f"that does not match the data: the file is damaged"
             )
+
+
+def _gap_text(first: int, last: int) -> str:
+    n = last - first + 1
+    what = f"offset {first}" if n == 1 else f"offsets {first}..{last}"
+    return f"{what} removed by the log cleaner (a newer record of the key is kept)"
