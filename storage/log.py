@@ -82,6 +82,7 @@ from storage.records import (
 from storage.recovery import LogRecovery
 from storage.retention import LogRetention
 from storage.segment import Segment, TornTail, segment_filename
+from storage.segment_swap import distrust_index, pending_swaps
 from storage.topic_config import TopicConfig
 
 __all__ = [
@@ -140,6 +141,7 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
         self._bases: list[int] = []
         self._dir_id: tuple[int, int] | None = None
         self._dir_mtime = -1
+        self._swapping: set[int] = set()
         # Where this process has scanned the active segment up to, and what it found.
         self._scanned_base = -1
         self._scan_starts_at_index = False
@@ -187,9 +189,14 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
             for n in names
             if n.endswith(LOG_SUFFIX) and n[: -len(LOG_SUFFIX)].isdigit()
         )
-        if bases != self._bases:
+        swapping = pending_swaps(names)
+        if bases != self._bases or swapping != self._swapping:
             self._bases = bases
+            self._swapping = swapping
             self._segments = [Segment(self.directory, b) for b in bases]
+            for seg in self._segments:
+                if seg.base_offset in swapping:
+                    distrust_index(seg)
             for base in list(self._read_fds):
                 if base not in bases:
                     os.close(self._read_fds.pop(base))

@@ -31,6 +31,7 @@ from storage.constants import (
 )
 from storage.fileio import fsync_dir
 from storage.flock import FileMutex
+from storage.offset_index import OffsetIndex
 from storage.segment import Segment, segment_filename
 
 # Indexes first, the .log last: the .log's rename is each step's commit point.
@@ -46,6 +47,23 @@ def cleaned_segment(directory: Path, base_offset: int) -> Segment:
     )
     seg.time_index.path = seg.time_index.path.with_name(seg.time_index.path.name + CLEANED_SUFFIX)
     return seg
+
+
+def pending_swaps(names) -> set[int]:
+    """Base offsets of the segments a swap is under way for (``names``: a directory listing)."""
+    out = set()
+    for name in names:
+        if name.endswith(SWAP_SUFFIX):
+            stem = name.split(".")[0]
+            if stem.isdigit():
+                out.add(int(stem))
+    return out
+
+
+def distrust_index(seg: Segment) -> None:
+    """While a swap is under way, a segment's .index may already be the new one and its .log
+    still the old one (or the other way round): readers then scan the .log from its start."""
+    seg.offset_index = OffsetIndex(seg.directory / ".no-index", seg.base_offset)
 
 
 def _path(directory: Path, base_offset: int, suffix: str, state: str = "") -> Path:
