@@ -9,6 +9,8 @@ Workloads (both sides):
             flushes arriving during an fsync share the next one).
             sqlite3: a 1000-row transaction per chunk, WAL mode, synchronous=NORMAL (which
             does not fsync at commit at all).
+            And the same records as encoded batches through ``append`` (the path a Produce
+            request takes: every batch is validated record by record first).
   read      all of them back in offset order, touching every value
   point     10,000 reads of one record at a random offset, in a 1,000,000-record partition
             and in a 10,000-record one
@@ -34,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from storage import Store
+from storage.records import encode_batch
 
 FLUSH_EVERY = 1000
 VALUE_BYTES = 100
@@ -65,6 +68,15 @@ def store_produce_pipelined(log, values: list[bytes]) -> float:
             acks.append(flusher.submit(log.flush))
         for ack in acks:
             ack.result()
+    return time.perf_counter() - start
+
+
+def store_produce_batches(log, batches: list[bytes]) -> float:
+    """Already-encoded batches, as ``kcli serve`` appends a Produce request's records: each
+    batch is validated record by record before it is written."""
+    start = time.perf_counter()
+    for batch in batches:
+        log.append(batch, fsync=True)
     return time.perf_counter() - start
 
 
@@ -172,6 +184,9 @@ def main() -> None:
         long_offsets = [rng.randrange(n) for _ in range(POINT_READS)]
         short_offsets = [rng.randrange(SHORT_PARTITION) for _ in range(POINT_READS)]
         store = Store(work / "store")
+        batches = [
+            encode_batch(values[i : i + FLUSH_EVERY], timestamp=0) for i in range(0, n, FLUSH_EVERY)
+        ]
         for r in range(args.repeat):
             for name, produce in (("sync", store_produce), ("pipelined", store_produce_pipelined)):
                 topic = f"{name}-{r}"
@@ -179,6 +194,12 @@ def main() -> None:
                 keep(f"store produce {name}", produce(store.log(topic, 0), values))
                 if r or name != "sync":
                     store.delete_topic(topic)  # keep the disk small: one long partition is read
+            store.create_topic(f"batches-{r}", 1)
+            keep(
+                "store produce batches",
+                store_produce_batches(store.log(f"batches-{r}", 0), batches),
+            )
+            store.delete_topic(f"batches-{r}")
             db_path = work / f"produce-{r}.db"
             db = sqlite_open(db_path)
             keep("sqlite produce", sqlite_produce(db, values))
@@ -210,6 +231,7 @@ def main() -> None:
     rows = [
         ("produce, fsync each 1000", n, "store produce sync", "sqlite produce", ">= 2.0x"),
         ("produce, pipelined flushes", n, "store produce pipelined", "sqlite produce", ">= 2.0x"),
+        ("produce batches, fsync each", n, "store produce batches", "sqlite produce", ""),
         ("read everything", n, "store read", "sqlite read", ">= 0.7x"),
         (f"point reads, {n:,} records", POINT_READS, "store point long", "sqlite point long", ""),
         (

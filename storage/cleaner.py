@@ -53,9 +53,10 @@ from storage.constants import (
 from storage.errors import InvalidRecord, StorageError
 from storage.flock import FileMutex
 from storage.offset_map import DEFAULT_BUFFER_BYTES, OffsetMap
-from storage.records import HEADER, BatchHeader, Record, decode_batch_at, zigzag_varint
+from storage.records import HEADER, BatchHeader, Record, decode_batch_at
 from storage.segment import BatchPosition, Segment
 from storage.segment_swap import cleaned_segment, swap_in
+from storage.varint import zigzag_varint
 
 if TYPE_CHECKING:
     from storage.log import Log

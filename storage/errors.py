@@ -47,9 +47,10 @@ class CorruptRecord(StorageError):
     """Bytes that are not a valid RecordBatch v2 (bad CRC, bad magic, bad lengths)."""
 
 
-class InvalidRecord(StorageError):
-    """A well-formed record the topic refuses (Kafka's INVALID_RECORD): a record without a
-    key on a compacted topic."""
+class InvalidRecord(CorruptRecord):
+    """A batch with a valid CRC whose records contradict its header or are malformed
+    (Kafka's InvalidRecordException): wrong record count, offset deltas out of order,
+    lengths that do not fill the batch; or a record without a key on a compacted topic."""
 
 
 class DuplicateSequence(StorageError):

@@ -23,39 +23,44 @@ Durability: ``append`` fsyncs before it returns unless called with ``fsync=False
 No in-memory state here is authoritative: everything can be recomputed from the files, and is,
 whenever this process might be behind (``refresh``).
 
-This module holds ``Log`` itself (state, refresh, append, roll, flush) and ``encode_batches``.
-``Log`` takes its other parts from mixins, one concept per module: the read path
-(``storage.log_reader``), retention (``storage.retention``), recovery and verification
-(``storage.recovery``) and the producer-state catch-up (``storage.log_producer_state``); the
-values it returns are in ``storage.log_types`` and re-exported here.
+This module holds ``Log`` itself (locking, refresh, append, roll, flush) and
+``encode_batches``.  ``Log`` is composed of parts with one job each, one module each, which
+share nothing but the ``LogSegments`` (``storage.log_segments``: the segments and how far the
+active one is complete): the read path (``LogReader``, ``storage.log_reader``), retention
+(``LogRetention``, ``storage.retention``), recovery and verification (``LogRecovery``,
+``storage.recovery``) and the producer-state catch-up (``ProducerStateLoader``,
+``storage.log_producer_state``).  Writing bytes and their index entries is the active
+``Segment``'s job (``Segment.append``).  The values it returns are in ``storage.log_types``
+and re-exported here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import struct
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from storage.cleaner import LogCleaner, require_batch_keys, require_keys
+from storage.cleaner import LogCleaner, require_batch_keys
+from storage.cleaner_checkpoint import CleanerCheckpoint
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
     BATCH_HEADER_SIZE,
     INT32_MAX,
     LOG_OVERHEAD,
     LOG_SUFFIX,
-    MAGIC,
     NO_PRODUCER_EPOCH,
     NO_PRODUCER_ID,
     NO_SEQUENCE,
     PARTITION_LOCK_FILE,
 )
-from storage.errors import CorruptRecord, DuplicateSequence, RecordTooLarge, StorageError
-from storage.fileio import fsync_dir, fsync_file, writev_all
+from storage.errors import RecordTooLarge, StorageError
+from storage.fileio import fsync_dir
 from storage.flock import FileMutex, LockTimeout
 from storage.log_producer_state import SNAPSHOT_AFTER_BATCHES, LogProducerState
 from storage.log_reader import DEFAULT_FETCH_BYTES, LogReader
+from storage.log_segments import LogSegments
 from storage.log_types import (
     AppendInfo,
     DeletedSegment,
@@ -64,25 +69,20 @@ from storage.log_types import (
     SegmentInfo,
     _SegmentGone,
 )
-from storage.producer_state import (
-    BatchMetadata,
-    ProducerState,
-    ProducerUpdate,
-    last_sequence,
-)
+from storage.producer_state import ProducerState, ProducerUpdate
 from storage.records import (
     LOG_APPEND_TIME,
     BatchHeader,
     ProducerRecord,
-    encode_batch,
+    Record,
+    encode_batches,
     read_header,
     set_log_append_time,
     validate_batch,
 )
 from storage.recovery import LogRecovery
 from storage.retention import LogRetention
-from storage.segment import Segment, TornTail, segment_filename
-from storage.segment_swap import distrust_index, pending_swaps
+from storage.segment import AppendBatch, Segment, TornTail, segment_filename
 from storage.topic_config import TopicConfig
 
 __all__ = [
@@ -102,23 +102,9 @@ __all__ = [
 LOCK_TIMEOUT_S = 30.0
 # Records per batch when a caller hands over records rather than encoded batches.
 DEFAULT_BATCH_RECORDS = 1000
-_BASE_OFFSET = struct.Struct(">q")
 
 
-class _Pending:
-    """A batch about to be written: its header, bytes, assigned offset, producer update."""
-
-    __slots__ = ("header", "data", "offset", "max_timestamp", "update")
-
-    def __init__(self, header, data, offset, max_timestamp, update):
-        self.header = header
-        self.data = data
-        self.offset = offset
-        self.max_timestamp = max_timestamp
-        self.update = update
-
-
-class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
+class Log:
     """A partition's log: append batches, read by offset or time, recover, apply retention."""
 
     def __init__(
@@ -137,17 +123,12 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
         self.clock = clock
         self._mutex = threading.RLock()
         self._file_lock = FileMutex(self.directory / PARTITION_LOCK_FILE)
-        self._segments: list[Segment] = []
-        self._bases: list[int] = []
-        self._dir_id: tuple[int, int] | None = None
-        self._dir_mtime = -1
-        self._swapping: set[int] = set()
-        # Where this process has scanned the active segment up to, and what it found.
-        self._scanned_base = -1
-        self._scan_starts_at_index = False
-        self._scanned_pos = 0
-        self._next_offset = 0
-        self._active_max_ts = -1
+        self._segs = LogSegments(self.directory, self.name)
+        self._producer_state = ProducerState(self.directory)
+        self._reader = LogReader(self._segs, self.refresh, self._mutex)
+        self._retention = LogRetention(self._segs, self._producer_state, clock)
+        self._recovery = LogRecovery(self._segs, self._producer_state)
+        self._producers = LogProducerState(self._segs, self._producer_state)
         self._active_first_ts = (-1, -1)  # (segment base offset, its first batch's timestamp)
         self._write_fd: int | None = None
         self._write_fd_base = -1
@@ -156,11 +137,8 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
         self._writes = 0
         self._durable_writes = 0
         self._flush_lock = threading.Lock()
-        self._read_fds: dict[int, int] = {}
-        self._closed_largest_ts: dict[int, int] = {}
         self._recovered = False
         self._judged_tail: tuple[int, int, int] | None = None
-        self._producer_state = ProducerState(self.directory)
         self._load_segments()
 
     @property
@@ -170,100 +148,22 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
     # -- state ----------------------------------------------------------------------------
 
     def _load_segments(self) -> None:
-        try:
-            st = os.stat(self.directory)
-            names = os.listdir(self.directory)
-        except FileNotFoundError:
-            raise StorageError(
-                f"partition directory {self.directory} is missing; the topic may have been deleted"
-            ) from None
-        dir_id = (st.st_dev, st.st_ino)
-        if dir_id != self._dir_id:
-            # A new directory under the same name (the topic was deleted and created again):
-            # nothing this process knew about the old one holds.
-            if self._dir_id is not None:
-                self._forget()
-            self._dir_id = dir_id
-        bases = sorted(
-            int(n[: -len(LOG_SUFFIX)])
-            for n in names
-            if n.endswith(LOG_SUFFIX) and n[: -len(LOG_SUFFIX)].isdigit()
-        )
-        swapping = pending_swaps(names)
-        if bases != self._bases or swapping != self._swapping:
-            self._bases = bases
-            self._swapping = swapping
-            self._segments = [Segment(self.directory, b) for b in bases]
-            for seg in self._segments:
-                if seg.base_offset in swapping:
-                    distrust_index(seg)
-            for base in list(self._read_fds):
-                if base not in bases:
-                    os.close(self._read_fds.pop(base))
-        if st.st_mtime_ns != self._dir_mtime:
-            # Files renamed in the directory: the cleaner may have swapped in a segment under
-            # the same base offset; stop reading the old one (see storage.segment_swap).
-            self._dir_mtime = st.st_mtime_ns
-            self._forget_swapped()
-
-    def _forget_swapped(self) -> None:
-        for base, fd in list(self._read_fds.items()):
-            try:
-                current = os.stat(self.directory / segment_filename(base, LOG_SUFFIX)).st_ino
-            except FileNotFoundError:
-                continue
-            if os.fstat(fd).st_ino != current:
-                os.close(self._read_fds.pop(base))
-                self._closed_largest_ts.pop(base, None)
-
-    def _forget(self) -> None:
-        self._close_fds()
-        self._bases = []
-        self._segments = []
-        self._scanned_base = -1
-        self._scanned_pos = 0
-        self._next_offset = 0
-        self._active_max_ts = -1
-        self._active_first_ts = (-1, -1)
-        self._closed_largest_ts.clear()
-        self._recovered = False
-        self._producer_state.unload()
+        if self._segs.load():
+            # A new directory under the same name: nothing known about the old one holds.
+            self._close_write_fd()
+            self._active_first_ts = (-1, -1)
+            self._recovered = False
+            self._producer_state.unload()
 
     def _scan_active(self, *, writer: bool) -> TornTail | None:
-        """Bring this process's view of the active segment up to the end of its file.
-
-        Returns the torn tail found at the end, if any.  A writer (holding the lock) also
-        checks CRCs and judges whether an incomplete tail is really torn or corrupt.
-        """
-        if not self._segments:
-            if writer:
-                seg = Segment(self.directory, 0)
-                seg.create()
-                fsync_dir(self.directory)
-                self._load_segments()
-            else:
-                self._next_offset = 0
-                return None
-        active = self._segments[-1]
-        if self._scanned_base != active.base_offset:
-            self._start_scan(active, from_index=True)
-        fd = self._read_fd(active)
-        try:
-            torn = self._scan_from(active, fd, writer=writer)
-        except CorruptRecord:
-            if not self._scan_starts_at_index:
-                raise
-            # The index entry the scan started from was wrong: scan from the start.
-            self._start_scan(active, from_index=False)
-            torn = self._scan_from(active, fd, writer=writer)
-            if writer:
-                active.rebuild_indexes(fd, self.config.index_interval_bytes)
-        self._scan_starts_at_index = False
+        torn = self._segs.scan_active(
+            writer=writer, index_interval_bytes=self.config.index_interval_bytes
+        )
         if torn is not None and not writer:
-            self._judge_torn_tail(active, fd, torn)
+            self._judge_torn_tail(torn)
         return torn
 
-    def _judge_torn_tail(self, active: Segment, fd: int, torn: TornTail) -> None:
+    def _judge_torn_tail(self, torn: TornTail) -> None:
         """A reader that finds an incomplete batch at the end: being written, or damage?
 
         Only a writer killed mid-write or one writing right now leaves one.  If no writer
@@ -272,6 +172,7 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
         length raises CorruptRecord here rather than quietly hiding the batches after it.
         Each tail is judged once.
         """
+        active = self._segs.active
         key = (active.base_offset, torn.position, torn.size)
         if self._judged_tail == key:
             return
@@ -281,52 +182,13 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
         except OSError:
             return  # a read-only data directory: leave the judgement to writers
         try:
+            fd = self._segs.read_fd(active)
             size = os.fstat(fd).st_size
             if size == torn.position + torn.size:
                 active.judge_tail(fd, torn.position, size)
                 self._judged_tail = key
         finally:
             self._file_lock.release()
-
-    def _start_scan(self, active: Segment, *, from_index: bool) -> None:
-        start = 0
-        max_ts = -1
-        if from_index:
-            entry = active.offset_index.last_entry()
-            if entry is not None and self._entry_is_plausible(active, entry):
-                start = entry[1]
-                last_time = active.time_index.last_entry()
-                max_ts = last_time[0] if last_time else -1
-        self._scanned_base = active.base_offset
-        self._scan_starts_at_index = start > 0
-        self._scanned_pos = start
-        self._next_offset = active.base_offset
-        self._active_max_ts = max_ts
-
-    def _entry_is_plausible(self, seg: Segment, entry: tuple[int, int]) -> bool:
-        """Does the index entry point at a batch holding its offset?"""
-        offset, position = entry
-        try:
-            data = os.pread(self._read_fd(seg), BATCH_HEADER_SIZE, position)
-        except _SegmentGone:
-            return False
-        if len(data) < BATCH_HEADER_SIZE or data[16] != MAGIC:
-            return False
-        header = read_header(data)
-        return header.base_offset <= offset <= header.last_offset
-
-    def _scan_from(self, active: Segment, fd: int, *, writer: bool) -> TornTail | None:
-        for item in active.iter_batches(fd, self._scanned_pos, check_crc=writer, judge_tail=writer):
-            if isinstance(item, TornTail):
-                return item
-            position, header = item
-            self._scanned_pos = position + header.batch_length + LOG_OVERHEAD
-            self._next_offset = header.base_offset + header.last_offset_delta + 1
-            if header.max_timestamp > self._active_max_ts:
-                self._active_max_ts = header.max_timestamp
-        if self._scanned_pos == 0 and self._next_offset < active.base_offset:
-            self._next_offset = active.base_offset
-        return None
 
     def refresh(self) -> None:
         """Catch up with appends, rolls and deletions made by other processes."""
@@ -347,19 +209,19 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
         """The first offset still in the log (retention moves it forward)."""
         with self._mutex:
             self._load_segments()
-            return self._bases[0] if self._bases else 0
+            return self._segs.log_start_offset
 
     @property
     def log_end_offset(self) -> int:
         """The offset the next appended record will get."""
         with self._mutex:
             self.refresh()
-            return self._next_offset
+            return self._segs.log_end_offset
 
     def size_bytes(self) -> int:
         with self._mutex:
             self._load_segments()
-            return sum(s.size() for s in self._segments)
+            return sum(s.size() for s in self._segs.segments)
 
     def segments(self) -> list[SegmentInfo]:
         """Every segment, oldest first, with its offsets, size and largest timestamp."""
@@ -367,47 +229,88 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
             for _attempt in range(3):
                 self.refresh()
                 try:
-                    return [
-                        self._segment_info(i, seg, i == len(self._segments) - 1)
-                        for i, seg in enumerate(self._segments)
-                    ]
+                    return [self._segs.info(i) for i in range(len(self._segs.segments))]
                 except _SegmentGone:
                     continue  # retention in another process: look again
             raise StorageError(f"{self.name}: segments keep disappearing while listing them")
 
-    def _segment_info(self, i: int, seg: Segment, active: bool) -> SegmentInfo:
-        next_offset = self._next_offset if active else self._segments[i + 1].base_offset
-        return SegmentInfo(
-            base_offset=seg.base_offset,
-            next_offset=next_offset,
-            size_bytes=self._scanned_pos if active else seg.size(),
-            largest_timestamp=self._largest_timestamp(seg, active),
-            active=active,
-            path=seg.log_path,
-        )
+    # -- reading (LogReader) ----------------------------------------------------------------
 
-    def _largest_timestamp(self, seg: Segment, active: bool) -> int:
-        if active:
-            return self._active_max_ts
-        cached = self._closed_largest_ts.get(seg.base_offset)
-        if cached is None:
-            cached = seg.largest_timestamp(self._read_fd(seg))
-            self._closed_largest_ts[seg.base_offset] = cached
-        return cached
+    def read(self, offset: int, max_bytes: int = DEFAULT_FETCH_BYTES) -> FetchResult:
+        """Whole batches starting with the one holding ``offset``, about ``max_bytes`` of them.
 
-    def _read_fd(self, seg: Segment) -> int:
-        fd = self._read_fds.get(seg.base_offset)
-        if fd is None:
-            try:
-                fd = os.open(seg.log_path, os.O_RDONLY)
-            except FileNotFoundError:
-                raise _SegmentGone from None
-            self._read_fds[seg.base_offset] = fd
-        return fd
+        At least one batch is returned even if it is larger than ``max_bytes`` (as Kafka's
+        Fetch does), so a consumer always makes progress.  Empty at the log end offset.
+        """
+        return self._reader.read(offset, max_bytes)
+
+    def read_records(
+        self, offset: int, max_records: int | None = None, max_bytes: int = DEFAULT_FETCH_BYTES
+    ) -> list[Record]:
+        """Decoded records from ``offset`` on (at most ``max_records``); [] at the end.
+
+        Without ``max_records``, what one fetch of ``max_bytes`` returns.  With a small
+        ``max_records`` only the batches needed are read and decoded, so a point read costs
+        one index lookup and one batch, however long the partition.
+        """
+        return self._reader.read_records(offset, max_records, max_bytes)
+
+    def offset_for_time(self, timestamp: int) -> int | None:
+        """The earliest offset whose record timestamp is >= ``timestamp`` (None: none is)."""
+        return self._reader.offset_for_time(timestamp)
+
+    # -- retention, recovery (LogRetention, LogRecovery) ------------------------------------
+
+    def apply_retention(self) -> list[DeletedSegment]:
+        """Delete closed segments past retention.ms or beyond retention.bytes.
+
+        Whole segments only, oldest first, never the active one; ``log_start_offset`` moves to
+        the base offset of the first segment left.  Only with ``delete`` in cleanup.policy.
+        A segment is past retention.ms when its
+        largest record timestamp is older than retention.ms.
+        """
+        with self._mutex, self._locked():
+            self._sync_for_write()
+            return self._apply_retention_locked()
+
+    def _apply_retention_locked(self) -> list[DeletedSegment]:
+        if not self.config.deletes:
+            return []  # cleanup.policy=compact alone keeps records forever, as in Kafka
+        return self._retention.delete_expired(self.config.retention_ms, self.config.retention_bytes)
+
+    def recover(self) -> RecoveryReport:
+        """Verify every segment, truncate a torn tail, rebuild missing or damaged indexes.
+
+        A CRC mismatch anywhere but in an incomplete last batch raises CorruptRecord naming
+        the file and byte position: it is never truncated away.
+        """
+        with self._mutex, self._locked():
+            # A compacted log, or one cleaned while it was, has gaps between segments.
+            allow_gaps = self.config.compacted or CleanerCheckpoint(self.directory.parent).get(
+                self.topic, self.partition
+            ) is not None
+            truncated, rebuilt, removed = self._recovery.recover(
+                self.config.index_interval_bytes, allow_gaps=allow_gaps
+            )
+            self._recovered = False
+            self._sync_for_write()
+            return RecoveryReport(
+                log_end_offset=self._segs.log_end_offset,
+                truncated_bytes=truncated,
+                rebuilt_indexes=tuple(rebuilt),
+                removed_files=tuple(removed),
+            )
+
+    def check(self) -> None:
+        """Read-only verification of every batch's CRC and every index; raises on damage."""
+        with self._mutex:
+            self._recovery.check()
 
     # -- appending ------------------------------------------------------------------------
 
-    def _acquire(self) -> None:
+    @contextlib.contextmanager
+    def _locked(self):
+        """Hold the partition's file lock (other processes' writers wait for it)."""
         try:
             self._file_lock.acquire(timeout=LOCK_TIMEOUT_S)
         except FileNotFoundError:
@@ -419,34 +322,43 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
                 f"partition {self.name} is locked by another process for more than "
                 f"{LOCK_TIMEOUT_S:.0f} s ({self.directory / PARTITION_LOCK_FILE})"
             ) from None
+        try:
+            yield
+        finally:
+            self._file_lock.release()
 
     def _sync_for_write(self) -> None:
         """Under the lock: see others' appends, truncate a torn tail, recover once."""
+        segs = self._segs
         self._load_segments()
         if not self._recovered:
-            self._cleanup_leftovers()
-        before = (self._scanned_base, self._scanned_pos)
+            self._recovery.cleanup_leftovers(self.config.index_interval_bytes)
+        before = (segs.active.base_offset if segs.segments else -1, segs.end_position)
         torn = self._scan_active(writer=True)
-        active = self._segments[-1]
+        active = segs.active
         if torn is not None:
             with open(active.log_path, "r+b") as f:
                 f.truncate(torn.position)
                 os.fsync(f.fileno())
+        interval = self.config.index_interval_bytes
         if not self._recovered:
-            self._repair_active_index()
+            if self._recovery.repair_active_index(interval):
+                segs.rescan()
+                self._scan_active(writer=True)
             self._recovered = True
-        elif (self._scanned_base, self._scanned_pos) != before:
+        elif (active.base_offset, segs.end_position) != before:
             # Another process appended; if it was killed before writing its index entries,
             # add them now.
-            self._index_from(active, self._read_fd(active))
+            active.index_from(segs.read_fd(active), interval, segs.end_position)
 
     def append(
         self, batches: bytes | bytearray | memoryview | Sequence, *, fsync: bool = True
     ) -> AppendInfo:
         """Append encoded RecordBatch v2 batches; return the offsets they were given.
 
-        Each batch is validated (magic, length, CRC, record count) and checked against
-        max.message.bytes before anything is written: a bad batch rejects the whole call and
+        Every batch is validated record by record (``storage.log_validator``, as Kafka's
+        LogValidator) and checked against max.message.bytes before anything is written: an
+        invalid batch rejects the whole call (InvalidRecord or CorruptRecord naming it) and
         changes nothing.  The bytes are stored as they are but for baseOffset (and, with
         LogAppendTime, the timestamp and CRC).  The data is fsynced before this returns
         unless ``fsync=False``.  Batches of idempotent producers are checked for duplicates
@@ -454,26 +366,24 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
         """
         if isinstance(batches, (bytes, bytearray, memoryview)):
             batches = [batches]
+        return self._append(self._validated(batches), fsync=fsync)
+
+    def _validated(self, batches: Sequence) -> list[tuple[BatchHeader, bytes]]:
         items: list[tuple[BatchHeader, bytes | bytearray | memoryview]] = []
         max_bytes = self.config.max_message_bytes
         for i, batch in enumerate(batches):
             where = f"batch {i} for {self.name}"
             header = validate_batch(batch, where=where)
-            if header.records_count != header.last_offset_delta + 1:
-                raise CorruptRecord(
-                    f"{where}: recordsCount is {header.records_count} but lastOffsetDelta "
-                    f"{header.last_offset_delta} implies {header.last_offset_delta + 1}"
-                )
+            if self.config.compacted:
+                require_batch_keys(batch, where)
             if header.size > max_bytes:
                 raise RecordTooLarge(
                     f"a batch of {header.size} bytes is larger than max.message.bytes="
                     f"{max_bytes} of topic '{self.topic}'; send smaller records or raise the "
                     f"limit with --config max.message.bytes=N"
                 )
-            if self.config.compacted:
-                require_batch_keys(batch, where)
             items.append((header, batch))
-        return self._append(items, fsync=fsync)
+        return items
 
     def append_records(
         self,
@@ -493,11 +403,6 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
         idempotent producer's: the first record has sequence ``base_sequence`` and a retry
         of the same call is recognised as a duplicate.
         """
-        if self.config.compacted:
-            require_keys(
-                (r if isinstance(r, ProducerRecord) else ProducerRecord(r) for r in records),
-                f"a record for {self.name}",
-            )
         now = self.clock.now_ms()
         batches = encode_batches(
             records,
@@ -508,21 +413,17 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
             producer_epoch=producer_epoch,
             base_sequence=base_sequence,
         )
-        # Encoded just now: no need to check what encode_batch guarantees.
-        return self._append([(read_header(b), b) for b in batches], fsync=fsync)
+        # Validated all the same: every path into the log passes the same checks.
+        return self._append(self._validated(batches), fsync=fsync)
 
     def _append(self, items: list, *, fsync: bool) -> AppendInfo:
         if not items:
             raise StorageError("nothing to append: no batches given")
-        with self._mutex:
-            self._acquire()
-            try:
-                self._sync_for_write()
-                segments_before = len(self._segments)
-                info = self._append_locked(items, fsync=fsync)
-                rolled = len(self._segments) > segments_before
-            finally:
-                self._file_lock.release()
+        with self._mutex, self._locked():
+            self._sync_for_write()
+            segments_before = len(self._segs.segments)
+            info = self._append_locked(items, fsync=fsync)
+            rolled = len(self._segs.segments) > segments_before
         if rolled and self.config.compacted:
             # A segment closed: the dirty ratio may have passed min.cleanable.dirty.ratio.
             LogCleaner(self.directory.parent).maybe_clean(self)
@@ -533,47 +434,42 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
     def producer_last_offsets(self) -> dict[int, set[int]]:
         """Each idempotent producer's last batch's last offset: the batches the cleaner keeps
         even when empty, so that the producer's sequence survives (as Kafka does)."""
-        with self._mutex:
-            self._acquire()
-            try:
-                self._sync_for_write()
-                self._catch_up_producer_state()
-                return {
-                    pid: {entry.batches[-1].last_offset}
-                    for pid, entry in self._producer_state.producers.items()
-                    if entry.batches
-                }
-            finally:
-                self._file_lock.release()
+        with self._mutex, self._locked():
+            self._sync_for_write()
+            self._producers.catch_up()
+            return {
+                pid: {entry.batches[-1].last_offset}
+                for pid, entry in self._producer_state.producers.items()
+                if entry.batches
+            }
 
     def swap_segment(self, base_offset: int, inode: int, swap) -> bool:
         """Under the partition lock, run ``swap`` (which replaces segment ``base_offset``'s
         files) if that segment still is the file the cleaner read; False if it is gone."""
-        with self._mutex:
-            self._acquire()
+        with self._mutex, self._locked():
+            self._sync_for_write()
             try:
-                self._sync_for_write()
-                try:
-                    current = os.stat(self.directory / segment_filename(base_offset, LOG_SUFFIX))
-                except FileNotFoundError:
-                    return False  # retention deleted it meanwhile
-                if current.st_ino != inode or base_offset == self._bases[-1]:
-                    return False
-                swap()
-                self._load_segments()
-                return True
-            finally:
-                self._file_lock.release()
+                current = os.stat(self.directory / segment_filename(base_offset, LOG_SUFFIX))
+            except FileNotFoundError:
+                return False  # retention deleted it meanwhile
+            if current.st_ino != inode or base_offset == self._segs.bases[-1]:
+                return False
+            swap()
+            self._load_segments()
+            return True
 
     def _append_locked(self, items: list, *, fsync: bool) -> AppendInfo:
+        segs = self._segs
         now = self.clock.now_ms()
         log_append = self.config.message_timestamp_type == LOG_APPEND_TIME
-        updates = self._check_producers(items, now if log_append else -1)
+        updates = self._producers.check(
+            items, segs.log_end_offset, now if log_append else -1, self.name
+        )
         if isinstance(updates, AppendInfo):
             return updates
-        first_offset = self._next_offset
+        first_offset = segs.log_end_offset
         next_offset = first_offset
-        pending: list[_Pending] = []
+        pending: list[tuple[AppendBatch, ProducerUpdate | None]] = []
         pending_bytes = 0
         rolled = False
         for (header, data), update in zip(items, updates, strict=True):
@@ -589,72 +485,25 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
                 data = bytearray(data)
                 set_log_append_time(data, now)
                 max_ts = now
-            pending.append(_Pending(header, data, next_offset, max_ts, update))
+            last_offset = next_offset + header.last_offset_delta
+            pending.append((AppendBatch(next_offset, last_offset, max_ts, data), update))
             pending_bytes += size
-            next_offset += header.last_offset_delta + 1
+            next_offset = last_offset + 1
         self._write(pending, fsync=fsync)
         if rolled:
             self._apply_retention_locked()
         return AppendInfo(
             base_offset=first_offset,
-            last_offset=self._next_offset - 1,
+            last_offset=segs.log_end_offset - 1,
             log_append_time=now if log_append else -1,
-            log_start_offset=self._bases[0],
-        )
-
-    def _check_producers(self, items: list, log_append_time: int) -> list | AppendInfo:
-        """Producer updates per batch (None for non-idempotent ones), or the AppendInfo of a
-        retry whose batches are all in the log already."""
-        updates: list[ProducerUpdate | None] = [None] * len(items)
-        if not any(h.producer_id >= 0 and h.base_sequence >= 0 for h, _ in items):
-            return updates
-        self._catch_up_producer_state()
-        check = self._producer_state.begin()
-        duplicates: list[BatchMetadata] = []
-        offset = self._next_offset
-        for i, (h, _data) in enumerate(items):
-            if h.producer_id >= 0 and h.base_sequence >= 0:
-                duplicate = check.check(
-                    h.producer_id, h.producer_epoch, h.base_sequence, h.last_offset_delta
-                )
-                if duplicate is not None:
-                    duplicates.append(duplicate)
-                    continue
-                update = ProducerUpdate(
-                    h.producer_id,
-                    h.producer_epoch,
-                    BatchMetadata(
-                        h.base_sequence,
-                        last_sequence(h.base_sequence, h.last_offset_delta),
-                        offset,
-                        offset + h.last_offset_delta,
-                        log_append_time if log_append_time >= 0 else h.max_timestamp,
-                    ),
-                )
-                check.record(update)
-                updates[i] = update
-            offset += h.last_offset_delta + 1
-        if not duplicates:
-            return updates
-        if len(duplicates) == len(items):
-            return AppendInfo(
-                base_offset=duplicates[0].first_offset,
-                last_offset=duplicates[-1].last_offset,
-                log_append_time=-1,
-                log_start_offset=self._bases[0],
-                duplicate=True,
-            )
-        raise DuplicateSequence(
-            f"{len(duplicates)} of the {len(items)} batches sent to {self.name} are already in "
-            f"the log (an idempotent producer's retry mixed with new batches); nothing was "
-            f"written: send the new batches on their own"
+            log_start_offset=segs.log_start_offset,
         )
 
     def _should_roll(
         self, header: BatchHeader, size: int, pending_bytes: int, next_offset: int, now: int
     ) -> bool:
-        active = self._segments[-1]
-        current_size = self._scanned_pos + pending_bytes
+        active = self._segs.active
+        current_size = self._segs.end_position + pending_bytes
         if current_size == 0:
             return False
         if current_size + size > self.config.segment_bytes:
@@ -668,7 +517,7 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
         """What segment.ms is judged by, as in Kafka: the first batch's largest timestamp."""
         if self._active_first_ts[0] == seg.base_offset:
             return self._active_first_ts[1]
-        data = os.pread(self._read_fd(seg), BATCH_HEADER_SIZE, 0)
+        data = os.pread(self._segs.read_fd(seg), BATCH_HEADER_SIZE, 0)
         if len(data) < BATCH_HEADER_SIZE:
             return -1
         ts = read_header(data).max_timestamp
@@ -691,83 +540,52 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
             self._write_fd = None
             self._write_fd_base = -1
 
-    def _write(self, pending: list[_Pending], *, fsync: bool) -> None:
-        """Write batches to the active segment, then index them and record producer state.
-
-        Offsets go in as separate 8-byte pieces of one ``writev``, so the callers' bytes are
-        never copied.  In-memory state moves only once the bytes are on disk: a failed write
-        leaves a torn tail that the next append truncates.
-        """
+    def _write(self, pending: list[tuple[AppendBatch, ProducerUpdate | None]], *, fsync: bool):
+        """Write batches to the active segment (which indexes them), then record producer
+        state.  In-memory state moves only once the bytes are on disk: a failed write leaves
+        a torn tail that the next append truncates."""
         if not pending:
             return
-        active = self._segments[-1]
+        segs = self._segs
+        active = segs.active
         fd = self._writer_fd(active)
-        iov: list = []
-        for p in pending:
-            iov.append(_BASE_OFFSET.pack(p.offset))
-            iov.append(memoryview(p.data)[8:])
-        writev_all(fd, iov)
+        batches = [b for b, _update in pending]
+        end_position, max_ts = active.append(
+            fd,
+            segs.end_position,
+            batches,
+            max_timestamp=segs.active_max_timestamp,
+            index_interval_bytes=self.config.index_interval_bytes,
+        )
         self._writes += 1
         if fsync:
             os.fsync(fd)
             self._durable_writes = self._writes
-        # Index entries, as Kafka's LogSegment.append makes them: one whenever more than
-        # index.interval.bytes have been appended since the last entry.
-        entry = active.offset_index.last_entry()
-        last_indexed_pos = entry[1] if entry else 0
-        last_time = active.time_index.last_entry()
-        interval = self.config.index_interval_bytes
-        position = self._scanned_pos
-        max_ts = self._active_max_ts
-        offset_entries = []
-        time_entries = []
         state = self._producer_state
-        state_current = state.end_offset == self._next_offset
-        for p in pending:
-            if p.max_timestamp > max_ts:
-                max_ts = p.max_timestamp
-            last_offset = p.offset + p.header.last_offset_delta
-            if position - last_indexed_pos > interval:
-                offset_entries.append((last_offset, position))
-                if last_time is None or max_ts > last_time[0]:
-                    last_time = (max_ts, last_offset)
-                    time_entries.append(last_time)
-                last_indexed_pos = position
-            position += len(p.data)
-            if state_current and p.update is not None:
-                state.apply(p.update)
-        active.offset_index.append_entries(offset_entries)
-        active.time_index.append_entries(time_entries)
-        self._active_max_ts = max_ts
-        self._scanned_pos = position
-        self._next_offset = last_offset + 1
+        state_current = state.end_offset == segs.log_end_offset
+        log_end_offset = batches[-1].last_offset + 1
+        segs.appended(end_position, log_end_offset, max_ts)
         if state_current:
-            state.end_offset = self._next_offset
+            for _batch, update in pending:
+                if update is not None:
+                    state.apply(update)
+            state.end_offset = log_end_offset
 
     def _roll(self) -> None:
-        old = self._segments[-1]
+        segs = self._segs
+        old = segs.active
         # The old segment is closed for good: make it and its indexes durable.
         self._close_write_fd()
-        for path in (old.offset_index.path, old.time_index.path):
-            fsync_file(path)
-        # Close the old segment's time index with its largest timestamp (as Kafka does on roll)
-        # so retention can judge it without scanning.
-        last_time = old.time_index.last_entry()
-        if self._active_max_ts >= 0 and (last_time is None or self._active_max_ts > last_time[0]):
-            old.time_index.append(self._active_max_ts, self._next_offset - 1)
-        self._closed_largest_ts[old.base_offset] = self._active_max_ts
+        old.seal(segs.active_max_timestamp, segs.log_end_offset - 1)
+        segs.sealed(old, segs.active_max_timestamp)
         state = self._producer_state
-        if state.end_offset == self._next_offset:
+        if state.end_offset == segs.log_end_offset:
             # Written before the segment exists, so a segment always has its snapshot.
             state.write_snapshot()
-        new = Segment(self.directory, self._next_offset)
+        new = Segment(self.directory, segs.log_end_offset)
         new.create()
         fsync_dir(self.directory)
-        self._load_segments()
-        self._scanned_base = new.base_offset
-        self._scan_starts_at_index = False
-        self._scanned_pos = 0
-        self._active_max_ts = -1
+        segs.rolled_to(new)
 
     def flush(self) -> None:
         """Make everything this object appended with ``fsync=False`` durable.
@@ -792,16 +610,11 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
             with self._mutex:
                 self._durable_writes = max(self._durable_writes, covered)
 
-    def _close_fds(self) -> None:
-        for fd in self._read_fds.values():
-            os.close(fd)
-        self._read_fds.clear()
-        self._close_write_fd()
-
     def close(self) -> None:
         """Flush what was appended with ``fsync=False`` and release file descriptors."""
         with self._mutex:
-            self._close_fds()
+            self._segs.close()
+            self._close_write_fd()
             self._file_lock.close()
 
     def __del__(self):
@@ -809,47 +622,3 @@ class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
             self.close()
         except Exception:
             pass
-
-
-def encode_batches(
-    records: Sequence[ProducerRecord | bytes],
-    timestamp: int,
-    max_batch_bytes: int,
-    batch_records: int,
-    *,
-    producer_id: int = NO_PRODUCER_ID,
-    producer_epoch: int = NO_PRODUCER_EPOCH,
-    base_sequence: int = NO_SEQUENCE,
-) -> list[bytes]:
-    """Split records into batches of at most ``batch_records`` records and about
-    ``max_batch_bytes`` bytes; a single record that cannot fit is RecordTooLarge.
-
-    With a ``base_sequence``, each batch's base sequence continues the previous one's."""
-    out: list[bytes] = []
-    start = 0
-    n = len(records)
-    sequence = base_sequence
-    while start < n:
-        chunk = records[start : start + batch_records]
-        while True:
-            batch = encode_batch(
-                chunk,
-                timestamp=timestamp,
-                producer_id=producer_id,
-                producer_epoch=producer_epoch,
-                base_sequence=sequence,
-            )
-            if len(batch) <= max_batch_bytes or len(chunk) == 1:
-                break
-            chunk = chunk[: max(1, len(chunk) // 2)]
-        if len(batch) > max_batch_bytes:
-            size = len(batch) - BATCH_HEADER_SIZE
-            raise RecordTooLarge(
-                f"a record of about {size} bytes does not fit in max.message.bytes="
-                f"{max_batch_bytes}; raise it with --config max.message.bytes=N"
-            )
-        out.append(batch)
-        start += len(chunk)
-        if sequence >= 0:
-            sequence = (sequence + len(chunk)) % (INT32_MAX + 1)
-    return out

@@ -4,7 +4,7 @@ offset for a timestamp (``offset_for_time``).
 
 Readers take no lock: they never read the active segment past the last complete batch this
 process has seen (``Log.refresh``), and retry when retention in another process deletes a
-segment under them.  ``LogReader`` is a mixin of ``storage.log.Log``.
+segment under them.  ``Log`` owns one ``LogReader`` and hands it its ``LogSegments``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import os
 import struct
+from collections.abc import Callable
 
 from crc32c import crc32c
 
@@ -24,6 +25,7 @@ from storage.constants import (
     MAGIC,
 )
 from storage.errors import CorruptRecord, OffsetOutOfRange, StorageError
+from storage.log_segments import LogSegments
 from storage.log_types import FetchResult, _SegmentGone
 from storage.records import Record, decode_batch_at
 from storage.segment import LOOKUP_CHUNK, TornTail
@@ -37,24 +39,38 @@ _CRC = struct.Struct(">I")
 
 
 class LogReader:
-    """The reading part of ``Log`` (a mixin): read, read_records, offset_for_time."""
+    """Reads one partition's segments: read, read_records, offset_for_time.
+
+    ``refresh`` brings the segments up to date (``Log.refresh``); ``mutex`` is the log's,
+    held while the segments are looked at.
+    """
+
+    def __init__(self, segments: LogSegments, refresh: Callable[[], None], mutex):
+        self._segs = segments
+        self._refresh = refresh
+        self._mutex = mutex
+
+    @property
+    def name(self) -> str:
+        return self._segs.name
 
     def _check_offset(self, offset: int) -> None:
-        start = self._bases[0] if self._bases else 0
-        if offset < start or offset > self._next_offset:
+        start = self._segs.log_start_offset
+        end = self._segs.log_end_offset
+        if offset < start or offset > end:
             raise OffsetOutOfRange(
                 f"offset {offset} is out of range for {self.name}: valid offsets are "
-                f"{start}..{self._next_offset} (log_start_offset..log_end_offset)",
+                f"{start}..{end} (log_start_offset..log_end_offset)",
                 offset=offset,
                 log_start_offset=start,
-                log_end_offset=self._next_offset,
+                log_end_offset=end,
             )
 
     def _fetch(self, offset: int, max_bytes: int) -> list[tuple[bytes, int, int]]:
         """Refresh, then (buffer, position, size) of whole, CRC-checked batches from the one
         holding ``offset``: about ``max_bytes`` of them, at least one."""
         for _attempt in range(3):
-            self.refresh()
+            self._refresh()
             self._check_offset(offset)
             try:
                 return self._read_locked(offset, max_bytes)
@@ -63,23 +79,24 @@ class LogReader:
         raise StorageError(f"{self.name}: segments keep disappearing while reading")
 
     def _read_locked(self, offset: int, max_bytes: int) -> list[tuple[bytes, int, int]]:
+        segs = self._segs
         pieces: list[tuple[bytes, int, int]] = []
-        if offset >= self._next_offset:
+        if offset >= segs.log_end_offset:
             return pieces
-        i = bisect.bisect_right(self._bases, offset) - 1
-        last = len(self._segments) - 1
+        i = bisect.bisect_right(segs.bases, offset) - 1
+        last = len(segs.segments) - 1
         total = 0
         while 0 <= i <= last:
-            seg = self._segments[i]
-            fd = self._read_fd(seg)
+            seg = segs.segments[i]
+            fd = segs.read_fd(seg)
             # Never past the last complete batch seen in the active segment: what follows may
             # be a batch still being written.
-            limit = self._scanned_pos if i == last else os.fstat(fd).st_size
+            limit = segs.end_position if i == last else os.fstat(fd).st_size
             found = seg.find_batch(fd, offset, limit)
             if found is None or found.position >= limit:
                 i += 1
                 if i <= last:
-                    offset = self._segments[i].base_offset
+                    offset = segs.segments[i].base_offset
                 continue
             position = found.position
             if found.header.size > limit - position:
@@ -119,7 +136,7 @@ class LogReader:
             # This segment is exhausted: continue in the next one.
             i += 1
             if i <= last:
-                offset = self._segments[i].base_offset
+                offset = segs.segments[i].base_offset
         return pieces
 
     def read(self, offset: int, max_bytes: int = DEFAULT_FETCH_BYTES) -> FetchResult:
@@ -131,7 +148,7 @@ class LogReader:
         with self._mutex:
             pieces = self._fetch(offset, max_bytes)
             return FetchResult(
-                _join(pieces), self._next_offset, self._bases[0] if self._bases else 0
+                _join(pieces), self._segs.log_end_offset, self._segs.log_start_offset
             )
 
     def read_records(
@@ -167,7 +184,7 @@ class LogReader:
         """The earliest offset whose record timestamp is >= ``timestamp`` (None: none is)."""
         with self._mutex:
             for _attempt in range(3):
-                self.refresh()
+                self._refresh()
                 try:
                     return self._offset_for_time(timestamp)
                 except _SegmentGone:
@@ -175,17 +192,18 @@ class LogReader:
             raise StorageError(f"{self.name}: segments keep disappearing while reading")
 
     def _offset_for_time(self, timestamp: int) -> int | None:
-        last = len(self._segments) - 1
-        for i, seg in enumerate(self._segments):
-            if self._largest_timestamp(seg, i == last) < timestamp:
+        segs = self._segs
+        last = len(segs.segments) - 1
+        for i, seg in enumerate(segs.segments):
+            if segs.largest_timestamp(seg, i == last) < timestamp:
                 continue
-            fd = self._read_fd(seg)
+            fd = segs.read_fd(seg)
             entry = seg.time_index.lookup_below(timestamp)
             start_offset = entry[1] + 1 if entry else seg.base_offset
             found = seg.find_batch(fd, start_offset)
             if found is None:
                 continue
-            end = self._scanned_pos if i == last else None
+            end = segs.end_position if i == last else None
             for item in seg.iter_batches(fd, found.position, end, chunk=LOOKUP_CHUNK):
                 if isinstance(item, TornTail):
                     break

@@ -1,7 +1,9 @@
 """One log segment: ``<base offset>.log`` and its ``.index`` and ``.timeindex``.
 
-A segment knows how to find the batch holding an offset (index lookup, then a short scan of
-batch headers), read whole batches from a byte position, and verify itself.  It keeps no
+A segment appends batches and decides their index entries (as Kafka's ``LogSegment`` does:
+``IndexPolicy`` is the one home of that rule, used by appends and rebuilds alike), finds the
+batch holding an offset (index lookup, then a short scan of batch headers), walks whole
+batches from a byte position, and checks its indexes.  It keeps no
 state that another process could make stale: sizes and entries are read from the files.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,6 +25,7 @@ from storage.constants import (
     TIME_INDEX_SUFFIX,
 )
 from storage.errors import CorruptRecord
+from storage.fileio import fsync_file, writev_all
 from storage.offset_index import OffsetIndex
 from storage.records import HEADER, BatchHeader, compute_crc
 from storage.time_index import TimeIndex
@@ -34,6 +37,7 @@ _JUDGE_WINDOW = 16 << 20
 MAGIC_BYTE = bytes([MAGIC])
 _INT32 = struct.Struct(">i")
 _UINT32 = struct.Struct(">I")
+_BASE_OFFSET = struct.Struct(">q")
 
 
 def _all_zero(fd: int, pos: int, file_size: int) -> bool:
@@ -271,103 +275,225 @@ class Segment:
                     best = item.header.max_timestamp
         return best
 
+    # -- appending ---------------------------------------------------------------------
+
+    def append(
+        self,
+        fd: int,
+        position: int,
+        batches: Sequence[AppendBatch],
+        *,
+        max_timestamp: int,
+        index_interval_bytes: int,
+    ) -> tuple[int, int]:
+        """Write ``batches`` at the end of the .log (open for appending as ``fd``, whose
+        complete batches end at ``position``), then index them.
+
+        Each batch's offset goes in as a separate 8-byte piece of one ``writev``, so the
+        callers' bytes are never copied.  ``max_timestamp`` is the largest timestamp in the
+        segment so far.  Returns (the new end position, the new largest timestamp).  The
+        caller fsyncs: durability is the log's decision, as in Kafka's LogSegment.
+        """
+        iov: list = []
+        for b in batches:
+            iov.append(_BASE_OFFSET.pack(b.offset))
+            iov.append(memoryview(b.data)[8:])
+        writev_all(fd, iov)
+        policy = self._index_policy(index_interval_bytes, max_timestamp)
+        for b in batches:
+            policy.add(position, b.last_offset, b.max_timestamp)
+            position += len(b.data)
+        policy.append_to(self)
+        return position, policy.max_timestamp
+
+    def _index_policy(self, index_interval_bytes: int, max_timestamp: int) -> IndexPolicy:
+        """The policy, continuing from this segment's last index entries."""
+        entry = self.offset_index.last_entry()
+        return IndexPolicy(
+            index_interval_bytes,
+            last_indexed_position=entry[1] if entry else 0,
+            last_time_entry=self.time_index.last_entry(),
+            max_timestamp=max_timestamp,
+        )
+
+    def seal(self, largest_timestamp: int, last_offset: int) -> None:
+        """The segment is closed for good (the log rolled): end its time index with its
+        largest timestamp, as Kafka does on roll, so retention can judge it without a scan,
+        and make both indexes durable."""
+        last_time = self.time_index.last_entry()
+        if largest_timestamp >= 0 and (last_time is None or largest_timestamp > last_time[0]):
+            self.time_index.append_entries([(largest_timestamp, last_offset)])
+        for path in (self.offset_index.path, self.time_index.path):
+            fsync_file(path)
+
     # -- recovery ----------------------------------------------------------------------
 
     def rebuild_indexes(
         self, fd: int, index_interval_bytes: int, *, closed: bool = False
     ) -> tuple[int, int]:
-        """Rewrite both indexes from the .log, validating every batch.
+        """Rewrite both indexes from the .log, validating every batch's CRC.
 
-        The entries are those appends make; a ``closed`` segment's time index also ends with
-        its largest timestamp, as written when it rolled.  Returns (next offset, valid size in
-        bytes); a torn tail is left for the caller.
+        The entries are exactly those appends make (the same ``IndexPolicy``); a ``closed``
+        segment's time index also ends with its largest timestamp, as ``seal`` writes it.
+        Returns (next offset, valid size in bytes); a torn tail is left for the caller.
         """
-        offset_entries: list[tuple[int, int]] = []
-        time_entries: list[tuple[int, int]] = []
+        policy = IndexPolicy(index_interval_bytes)
         next_offset = self.base_offset
         valid_size = 0
-        max_ts = -1
-        last_indexed_pos = 0
         for item in self.iter_batches(fd, 0, check_crc=True):
             if isinstance(item, TornTail):
                 break
             position, header = item
-            if header.max_timestamp > max_ts:
-                max_ts = header.max_timestamp
-            if position - last_indexed_pos > index_interval_bytes:
-                offset_entries.append((header.last_offset, position))
-                if not time_entries or max_ts > time_entries[-1][0]:
-                    time_entries.append((max_ts, header.last_offset))
-                last_indexed_pos = position
+            policy.add(position, header.last_offset, header.max_timestamp)
             next_offset = header.next_offset
             valid_size = position + header.size
-        if closed and max_ts >= 0 and (not time_entries or max_ts > time_entries[-1][0]):
-            time_entries.append((max_ts, next_offset - 1))
-        self.offset_index.write_all(offset_entries)
-        self.time_index.write_all(time_entries)
+        if closed:
+            policy.seal(next_offset - 1)
+        self.offset_index.write_all(policy.offset_entries)
+        self.time_index.write_all(policy.time_entries)
         return next_offset, valid_size
 
-    def index_tail_is_sane(self, fd: int, log_size: int) -> bool:
-        """A quick check of what a killed writer can leave wrong: file sizes, last entries.
+    def index_from(self, fd: int, index_interval_bytes: int, end: int | None = None) -> None:
+        """Add the entries appends would have made for batches after the last entry (a
+        writer killed between its write and its index entries leaves them out)."""
+        policy = self._index_policy(index_interval_bytes, -1)
+        last_time = policy.last_time_entry
+        policy.max_timestamp = last_time[0] if last_time else -1
+        for item in self.iter_batches(fd, policy.last_indexed_position, end):
+            if isinstance(item, TornTail):
+                break
+            policy.add(item.position, item.header.last_offset, item.header.max_timestamp)
+        policy.append_to(self)
 
-        Costs a few reads however long the segment, so every process can run it before its
-        first append; ``index_is_sane`` checks every entry.
-        """
-        try:
-            index_size = os.stat(self.offset_index.path).st_size
-            time_size = os.stat(self.time_index.path).st_size
-        except FileNotFoundError:
+    def entry_points_at_batch(self, fd: int, entry: tuple[int, int]) -> bool:
+        """Does the offset index entry (offset, position) point at a batch holding its offset?"""
+        offset, position = entry
+        header_bytes = os.pread(fd, BATCH_HEADER_SIZE, position)
+        if len(header_bytes) < BATCH_HEADER_SIZE or header_bytes[16] != MAGIC:
             return False
-        if index_size % self.offset_index.entry_size or time_size % self.time_index.entry_size:
-            return False
+        header = BatchHeader._make(HEADER.unpack(header_bytes))
+        return header.base_offset <= offset <= header.last_offset
+
+    def index_tail_problem(self, fd: int, log_size: int) -> str | None:
+        """A quick check of what a killed writer or a torn tail can leave wrong: file sizes
+        and the last entries.  Costs a few reads however long the segment, so every process
+        runs it before its first append; ``index_problem`` checks every entry."""
+        for index in (self.offset_index, self.time_index):
+            size = index.file_size()
+            if size is None:
+                return f"{index.path.name} is missing"
+            if size % index.entry_size:
+                return f"{index.path.name} is not a whole number of entries"
         entries = self.offset_index.entries_count()
         if entries:
             ifd = os.open(self.offset_index.path, os.O_RDONLY)
             try:
-                last = self.offset_index.entry(ifd, entries - 1)
-                before = self.offset_index.entry(ifd, entries - 2) if entries > 1 else None
+                last = self.offset_index.read_entry(ifd, entries - 1)
+                before = self.offset_index.read_entry(ifd, entries - 2) if entries > 1 else None
             finally:
                 os.close(ifd)
-            offset, position = last
-            if before is not None and not (before[0] < offset and before[1] < position):
-                return False
-            if position >= log_size:
-                return False
-            header_bytes = os.pread(fd, BATCH_HEADER_SIZE, position)
-            if len(header_bytes) < BATCH_HEADER_SIZE or header_bytes[16] != MAGIC:
-                return False
-            header = BatchHeader._make(HEADER.unpack(header_bytes))
-            if not header.base_offset <= offset <= header.last_offset:
-                return False
+            if before is not None and not (before[0] < last[0] and before[1] < last[1]):
+                return f"{self.offset_index.path.name}: its last entries are out of order"
+            if last[1] >= log_size or not self.entry_points_at_batch(fd, last):
+                return (
+                    f"{self.offset_index.path.name}: its last entry (offset {last[0]}, "
+                    f"position {last[1]}) does not point at the batch holding that offset"
+                )
         last_time = self.time_index.last_entry()
-        return last_time is None or last_time[1] >= self.base_offset
+        if last_time is not None and last_time[1] < self.base_offset:
+            return f"{self.time_index.path.name}: its last entry is before the segment"
+        return None
 
-    def index_is_sane(self, fd: int, log_size: int) -> bool:
-        """Every offset index entry points at a batch holding its offset, in order."""
-        previous = (-1, -1)
-        for offset, position in self.offset_index.entries():
-            if offset <= previous[0] or position <= previous[1] or position >= log_size:
-                return False
-            header_bytes = os.pread(fd, BATCH_HEADER_SIZE, position)
-            if len(header_bytes) < BATCH_HEADER_SIZE or header_bytes[16] != MAGIC:
-                return False
-            header = BatchHeader._make(HEADER.unpack(header_bytes))
-            if not header.base_offset <= offset <= header.last_offset:
-                return False
-            previous = (offset, position)
-        if os.path.exists(self.offset_index.path) and (
-            os.stat(self.offset_index.path).st_size % self.offset_index.entry_size
-        ):
-            return False
-        if not os.path.exists(self.time_index.path) or (
-            os.stat(self.time_index.path).st_size % self.time_index.entry_size
-        ):
-            return False
-        last_ts = None
-        for ts, offset in self.time_index.entries():
-            if last_ts is not None and ts <= last_ts:
-                return False
-            last_ts = ts
-            if offset < self.base_offset:
-                return False
-        return os.path.exists(self.offset_index.path)
+    def index_problem(self, fd: int, log_size: int, next_offset: int | None = None) -> str | None:
+        """What is wrong with either index, as Kafka's sanity check on open finds it (entries
+        in order and within the segment), and whether every offset index entry points at
+        the batch holding its offset.  ``next_offset`` (one past the segment's last offset)
+        also bounds the time index's offsets.  None when both are sane."""
+        for index in (self.offset_index, self.time_index):
+            problem = index.problem(log_size)
+            if problem is not None:
+                return problem
+        for entry in self.offset_index.entries():
+            if not self.entry_points_at_batch(fd, entry):
+                return (
+                    f"{self.offset_index.path.name}: the entry (offset {entry[0]}, position "
+                    f"{entry[1]}) does not point at the batch holding that offset"
+                )
+        if next_offset is not None:
+            for timestamp, offset in self.time_index.entries():
+                if offset >= next_offset:
+                    return (
+                        f"{self.time_index.path.name}: the entry (timestamp {timestamp}, "
+                        f"offset {offset}) is past the segment's last offset {next_offset - 1}"
+                    )
+        return None
+
+
+class AppendBatch(NamedTuple):
+    """A batch to write: the offset it is given, its last offset, its largest timestamp, and
+    its bytes (the first 8, baseOffset, are replaced by ``offset`` as they are written)."""
+
+    offset: int
+    last_offset: int
+    max_timestamp: int
+    data: bytes | bytearray | memoryview
+
+
+class IndexPolicy:
+    """When a batch gets index entries, as Kafka's ``LogSegment.append`` decides: an offset
+    index entry (the batch's last offset, its position) whenever more than
+    ``index.interval.bytes`` were appended since the last entry, with a time index entry
+    beside it when the largest timestamp so far has grown.
+
+    Appends, catch-up after a killed writer, and rebuilds all go through this one class, so a
+    rebuilt index is byte for byte what the appends wrote.
+    """
+
+    __slots__ = (
+        "interval",
+        "last_indexed_position",
+        "last_time_entry",
+        "max_timestamp",
+        "offset_entries",
+        "time_entries",
+    )
+
+    def __init__(
+        self,
+        index_interval_bytes: int,
+        *,
+        last_indexed_position: int = 0,
+        last_time_entry: tuple[int, int] | None = None,
+        max_timestamp: int = -1,
+    ):
+        self.interval = index_interval_bytes
+        self.last_indexed_position = last_indexed_position
+        self.last_time_entry = last_time_entry
+        self.max_timestamp = max_timestamp
+        self.offset_entries: list[tuple[int, int]] = []
+        self.time_entries: list[tuple[int, int]] = []
+
+    def add(self, position: int, last_offset: int, max_timestamp: int) -> None:
+        """One batch, starting at ``position``, was appended."""
+        if max_timestamp > self.max_timestamp:
+            self.max_timestamp = max_timestamp
+        if position - self.last_indexed_position > self.interval:
+            self.offset_entries.append((last_offset, position))
+            last_time = self.last_time_entry
+            if last_time is None or self.max_timestamp > last_time[0]:
+                self.last_time_entry = (self.max_timestamp, last_offset)
+                self.time_entries.append(self.last_time_entry)
+            self.last_indexed_position = position
+
+    def seal(self, last_offset: int) -> None:
+        """The closing time entry a roll writes (see ``Segment.seal``)."""
+        last_time = self.last_time_entry
+        if self.max_timestamp >= 0 and (last_time is None or self.max_timestamp > last_time[0]):
+            self.last_time_entry = (self.max_timestamp, last_offset)
+            self.time_entries.append(self.last_time_entry)
+
+    def append_to(self, segment: Segment) -> None:
+        segment.offset_index.append_entries(self.offset_entries)
+        segment.time_index.append_entries(self.time_entries)
+        self.offset_entries = []
+        self.time_entries = []

@@ -9,82 +9,36 @@ what ``retention.ms`` is judged by.
 
 from __future__ import annotations
 
-import os
 import struct
-from pathlib import Path
 
 from storage.constants import TIME_INDEX_ENTRY_SIZE
-from storage.fileio import atomic_write
-
-_ENTRY = struct.Struct(">qI")
+from storage.index import AbstractIndex
 
 
-class TimeIndex:
-    """Read and append (timestamp, relative offset) entries of one time index file."""
+class TimeIndex(AbstractIndex):
+    """(timestamp, absolute offset) entries of one ``.timeindex`` file."""
 
+    entry = struct.Struct(">qI")
     entry_size = TIME_INDEX_ENTRY_SIZE
 
-    def __init__(self, path: Path, base_offset: int):
-        self.path = path
-        self.base_offset = base_offset
+    def _pack(self, pair: tuple[int, int]) -> bytes:
+        return self.entry.pack(pair[0], pair[1] - self.base_offset)
 
-    def entries(self) -> list[tuple[int, int]]:
-        """Every (timestamp, absolute offset) pair."""
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return []
-        usable = len(data) - len(data) % 12
-        return [(t, self.base_offset + r) for t, r in _ENTRY.iter_unpack(data[:usable])]
-
-    def entries_count(self) -> int:
-        try:
-            return os.stat(self.path).st_size // self.entry_size
-        except FileNotFoundError:
-            return 0
-
-    def _entry(self, fd: int, n: int) -> tuple[int, int]:
-        ts, rel = _ENTRY.unpack(os.pread(fd, 12, n * 12))
-        return ts, self.base_offset + rel
-
-    def last_entry(self) -> tuple[int, int] | None:
-        try:
-            with open(self.path, "rb") as f:
-                n = os.fstat(f.fileno()).st_size // 12
-                return self._entry(f.fileno(), n - 1) if n else None
-        except FileNotFoundError:
-            return None
+    def _unpack(self, raw: tuple[int, int]) -> tuple[int, int]:
+        return raw[0], self.base_offset + raw[1]
 
     def lookup_below(self, timestamp: int) -> tuple[int, int] | None:
         """The last entry whose timestamp is below ``timestamp``, or None."""
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
-            return None
-        try:
-            lo, hi = 0, os.fstat(fd).st_size // 12 - 1
-            found = None
-            while lo <= hi:
-                mid = (lo + hi) // 2
-                entry = self._entry(fd, mid)
-                if entry[0] < timestamp:
-                    found = entry
-                    lo = mid + 1
-                else:
-                    hi = mid - 1
-            return found
-        finally:
-            os.close(fd)
+        return self._search(lambda entry: entry[0] < timestamp)
 
-    def append(self, timestamp: int, offset: int) -> None:
-        with open(self.path, "ab") as f:
-            f.write(_ENTRY.pack(timestamp, offset - self.base_offset))
-
-    def append_entries(self, entries: list[tuple[int, int]]) -> None:
-        """Append (timestamp, absolute offset) entries with one write."""
-        if entries:
-            with open(self.path, "ab") as f:
-                f.write(b"".join(_ENTRY.pack(t, o - self.base_offset) for t, o in entries))
-
-    def write_all(self, entries: list[tuple[int, int]]) -> None:
-        atomic_write(self.path, b"".join(_ENTRY.pack(t, o - self.base_offset) for t, o in entries))
+    def _entries_problem(self, entries: list[tuple[int, int]], log_size: int) -> str | None:
+        previous = (None, self.base_offset)
+        for n, (timestamp, offset) in enumerate(entries):
+            if (previous[0] is not None and timestamp <= previous[0]) or offset < previous[1]:
+                return (
+                    f"{self.path.name}: entry {n} (timestamp {timestamp}, offset {offset}) "
+                    f"does not follow the entry before it (timestamp {previous[0]}, "
+                    f"offset {previous[1]})"
+                )
+            previous = (timestamp, offset)
+        return None

@@ -31,8 +31,8 @@ _ERROR_CODES = (
     (InvalidConfig, ErrorCode.INVALID_CONFIG),
     (OffsetOutOfRange, ErrorCode.OFFSET_OUT_OF_RANGE),
     (RecordTooLarge, ErrorCode.MESSAGE_TOO_LARGE),
+    (InvalidRecord, ErrorCode.INVALID_RECORD),  # a CorruptRecord: it comes first
     (CorruptRecord, ErrorCode.CORRUPT_MESSAGE),
-    (InvalidRecord, ErrorCode.INVALID_RECORD),
     (OutOfOrderSequence, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER),
     (InvalidProducerEpoch, ErrorCode.INVALID_PRODUCER_EPOCH),
 )

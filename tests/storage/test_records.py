@@ -11,10 +11,10 @@ from kafka.record import MemoryRecords
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
 from storage.errors import CorruptRecord, StorageError
+from storage.record_decode import _decode_records
 from storage.records import (
     ProducerRecord,
     Record,
-    _decode_records,
     decode_batch,
     decode_batch_at,
     decode_batches,

@@ -1,0 +1,253 @@
+"""The segments of one partition directory as this process last saw them (Kafka's
+``LogSegments``), and how far the active segment holds complete batches.
+
+No state here is authoritative: it is recomputed from the files whenever this process might
+be behind.  ``load`` re-lists the directory; ``scan_active`` walks the active segment from
+where this process last stopped to the end of its file.  The other parts of a ``Log`` (reader,
+retention, recovery, producer-state loader) read what they need from one ``LogSegments``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from storage.constants import LOG_OVERHEAD, LOG_SUFFIX
+from storage.errors import CorruptRecord, StorageError
+from storage.fileio import fsync_dir
+from storage.log_types import SegmentInfo, _SegmentGone
+from storage.segment import Segment, TornTail, segment_filename
+from storage.segment_swap import distrust_index, pending_swaps
+
+
+class LogSegments:
+    """A partition directory's segments, oldest first, and the active segment's scan state:
+    ``end_position`` (where its complete batches end), ``log_end_offset`` and
+    ``active_max_timestamp``."""
+
+    def __init__(self, directory: Path, name: str):
+        self.directory = directory
+        self.name = name
+        self.segments: list[Segment] = []
+        self.bases: list[int] = []
+        self._dir_id: tuple[int, int] | None = None
+        # Where this process has scanned the active segment up to, and what it found.
+        self._scanned_base = -1
+        self._scan_starts_at_index = False
+        self.end_position = 0
+        self.log_end_offset = 0
+        self.active_max_timestamp = -1
+        self._read_fds: dict[int, int] = {}
+        self._closed_largest_ts: dict[int, int] = {}
+        self._dir_mtime = -1
+        self._swapping: set[int] = set()
+
+    @property
+    def active(self) -> Segment:
+        return self.segments[-1]
+
+    @property
+    def log_start_offset(self) -> int:
+        return self.bases[0] if self.bases else 0
+
+    def load(self) -> bool:
+        """Re-list the directory.  True when it is a new directory under the same name (the
+        topic was deleted and created again): nothing known about the old one holds."""
+        try:
+            st = os.stat(self.directory)
+            names = os.listdir(self.directory)
+        except FileNotFoundError:
+            raise StorageError(
+                f"partition directory {self.directory} is missing; the topic may have been deleted"
+            ) from None
+        replaced = False
+        dir_id = (st.st_dev, st.st_ino)
+        if dir_id != self._dir_id:
+            if self._dir_id is not None:
+                self.forget()
+                replaced = True
+            self._dir_id = dir_id
+        bases = sorted(
+            int(n[: -len(LOG_SUFFIX)])
+            for n in names
+            if n.endswith(LOG_SUFFIX) and n[: -len(LOG_SUFFIX)].isdigit()
+        )
+        swapping = pending_swaps(names)
+        if bases != self.bases or swapping != self._swapping:
+            self.bases = bases
+            self._swapping = swapping
+            self.segments = [Segment(self.directory, b) for b in bases]
+            for seg in self.segments:
+                if seg.base_offset in swapping:
+                    distrust_index(seg)
+            for base in list(self._read_fds):
+                if base not in bases:
+                    os.close(self._read_fds.pop(base))
+        if st.st_mtime_ns != self._dir_mtime:
+            # Files renamed in the directory: the cleaner may have swapped in a segment under
+            # the same base offset; stop reading the old one (see storage.segment_swap).
+            self._dir_mtime = st.st_mtime_ns
+            self._forget_swapped()
+        return replaced
+
+    def _forget_swapped(self) -> None:
+        for base, fd in list(self._read_fds.items()):
+            try:
+                current = os.stat(self.directory / segment_filename(base, LOG_SUFFIX)).st_ino
+            except FileNotFoundError:
+                continue
+            if os.fstat(fd).st_ino != current:
+                os.close(self._read_fds.pop(base))
+                self._closed_largest_ts.pop(base, None)
+
+    def forget(self) -> None:
+        """Drop everything known about the files (a replaced directory, a recovery)."""
+        self.close()
+        self.bases = []
+        self.segments = []
+        self.rescan()
+        self.log_end_offset = 0
+        self.end_position = 0
+
+    def rescan(self) -> None:
+        """Scan the active segment from its start (or last index entry) next time."""
+        self._scanned_base = -1
+        self.active_max_timestamp = -1
+
+    def create_first(self) -> None:
+        """A writer in an empty directory: create segment 0."""
+        Segment(self.directory, 0).create()
+        fsync_dir(self.directory)
+        self.load()
+
+    def rolled_to(self, segment: Segment) -> None:
+        """A new empty active segment was created at the log end offset."""
+        self.load()
+        self._scanned_base = segment.base_offset
+        self._scan_starts_at_index = False
+        self.end_position = 0
+        self.active_max_timestamp = -1
+
+    def appended(self, end_position: int, log_end_offset: int, max_timestamp: int) -> None:
+        """This process wrote batches to the active segment."""
+        self.end_position = end_position
+        self.log_end_offset = log_end_offset
+        self.active_max_timestamp = max_timestamp
+
+    # -- scanning the active segment --------------------------------------------------------
+
+    def scan_active(self, *, writer: bool, index_interval_bytes: int) -> TornTail | None:
+        """Bring this process's view of the active segment up to the end of its file.
+
+        Returns the torn tail found at the end, if any.  A writer (holding the lock) also
+        checks CRCs and judges whether an incomplete tail is really torn or corrupt.
+        """
+        if not self.segments:
+            if not writer:
+                self.log_end_offset = 0
+                return None
+            self.create_first()
+        active = self.segments[-1]
+        if self._scanned_base != active.base_offset:
+            self._start_scan(active, from_index=True)
+        fd = self.read_fd(active)
+        try:
+            torn = self._scan_from(active, fd, writer=writer)
+        except CorruptRecord:
+            if not self._scan_starts_at_index:
+                raise
+            # The index entry the scan started from was wrong: scan from the start.
+            self._start_scan(active, from_index=False)
+            torn = self._scan_from(active, fd, writer=writer)
+            if writer:
+                active.rebuild_indexes(fd, index_interval_bytes)
+        self._scan_starts_at_index = False
+        return torn
+
+    def _start_scan(self, active: Segment, *, from_index: bool) -> None:
+        start = 0
+        max_ts = -1
+        if from_index:
+            entry = active.offset_index.last_entry()
+            if entry is not None and self._entry_is_plausible(active, entry):
+                start = entry[1]
+                last_time = active.time_index.last_entry()
+                max_ts = last_time[0] if last_time else -1
+        self._scanned_base = active.base_offset
+        self._scan_starts_at_index = start > 0
+        self.end_position = start
+        self.log_end_offset = active.base_offset
+        self.active_max_timestamp = max_ts
+
+    def _entry_is_plausible(self, seg: Segment, entry: tuple[int, int]) -> bool:
+        try:
+            return seg.entry_points_at_batch(self.read_fd(seg), entry)
+        except _SegmentGone:
+            return False
+
+    def _scan_from(self, active: Segment, fd: int, *, writer: bool) -> TornTail | None:
+        for item in active.iter_batches(fd, self.end_position, check_crc=writer, judge_tail=writer):
+            if isinstance(item, TornTail):
+                return item
+            position, header = item
+            self.end_position = position + header.batch_length + LOG_OVERHEAD
+            self.log_end_offset = header.base_offset + header.last_offset_delta + 1
+            if header.max_timestamp > self.active_max_timestamp:
+                self.active_max_timestamp = header.max_timestamp
+        if self.end_position == 0 and self.log_end_offset < active.base_offset:
+            self.log_end_offset = active.base_offset
+        return None
+
+    # -- files ----------------------------------------------------------------------------
+
+    def read_fd(self, seg: Segment) -> int:
+        """A read-only descriptor of the segment's .log, kept open (raises _SegmentGone)."""
+        fd = self._read_fds.get(seg.base_offset)
+        if fd is None:
+            try:
+                fd = os.open(seg.log_path, os.O_RDONLY)
+            except FileNotFoundError:
+                raise _SegmentGone from None
+            self._read_fds[seg.base_offset] = fd
+        return fd
+
+    def deleted(self, seg: Segment) -> None:
+        """Retention removed ``seg``: drop its descriptor and cached timestamp."""
+        fd = self._read_fds.pop(seg.base_offset, None)
+        if fd is not None:
+            os.close(fd)
+        self._closed_largest_ts.pop(seg.base_offset, None)
+
+    def close(self) -> None:
+        for fd in self._read_fds.values():
+            os.close(fd)
+        self._read_fds.clear()
+        self._closed_largest_ts.clear()
+
+    # -- what callers show ------------------------------------------------------------------
+
+    def largest_timestamp(self, seg: Segment, active: bool) -> int:
+        if active:
+            return self.active_max_timestamp
+        cached = self._closed_largest_ts.get(seg.base_offset)
+        if cached is None:
+            cached = seg.largest_timestamp(self.read_fd(seg))
+            self._closed_largest_ts[seg.base_offset] = cached
+        return cached
+
+    def sealed(self, seg: Segment, largest_timestamp: int) -> None:
+        """``seg`` was closed by a roll with this largest timestamp."""
+        self._closed_largest_ts[seg.base_offset] = largest_timestamp
+
+    def info(self, i: int) -> SegmentInfo:
+        seg = self.segments[i]
+        active = i == len(self.segments) - 1
+        next_offset = self.log_end_offset if active else self.segments[i + 1].base_offset
+        return SegmentInfo(
+            base_offset=seg.base_offset,
+            next_offset=next_offset,
+            size_bytes=self.end_position if active else seg.size(),
+            largest_timestamp=self.largest_timestamp(seg, active),
+            active=active,
+            path=seg.log_path,
+        )
