@@ -286,9 +286,11 @@ class Log:
         """
         with self._mutex, self._locked():
             # A compacted log, or one cleaned while it was, has gaps between segments.
-            allow_gaps = self.config.compacted or CleanerCheckpoint(self.directory.parent).get(
-                self.topic, self.partition
-            ) is not None
+            allow_gaps = (
+                self.config.compacted
+                or CleanerCheckpoint(self.directory.parent).get(self.topic, self.partition)
+                is not None
+            )
             truncated, rebuilt, removed = self._recovery.recover(
                 self.config.index_interval_bytes, allow_gaps=allow_gaps
             )

@@ -34,9 +34,7 @@ def _updates():
 def _prepare(data_dir):
     store = Store(data_dir)
     # Written with cleanup.policy=delete, so that nothing cleans before the trials do.
-    store.create_topic(
-        "users", 1, {"segment.bytes": "2000", "retention.ms": "-1", "delete.retention.ms": "0"}
-    )
+    store.create_topic("users", 1, {"segment.bytes": "2000", "retention.ms": "-1"})
     log = store.log("users", 0)
     updates = _updates()
     for i in range(0, UPDATES, 10):
