@@ -272,9 +272,9 @@ class LogCleaner:
             seg_map = OffsetMap(1 << 62)
             count = 0
             for _pos, _header, records in _batches(seg.path, log):
-                keyed = [r for r in records if r.key is not None]
-                seg_map.put_all(map(_KEY, keyed), map(_OFFSET, keyed))
+                seg_map.put_all(map(_KEY, records), map(_OFFSET, records))
                 count += len(records)
+            seg_map.discard(None)  # keyless records (written before the topic was compacted)
             known = offset_map.lookup()
             new_keys = sum(1 for k, _o in seg_map.items() if known(k) is None)
             if len(offset_map) and offset_map.would_overflow(new_keys):

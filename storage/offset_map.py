@@ -30,7 +30,6 @@ class OffsetMap:
             raise ValueError("an offset map needs room for at least one key")
         self.capacity = capacity
         self._offsets: dict[bytes, int] = {}
-        self.latest_offset = -1  # the largest offset put in the map
 
     @classmethod
     def for_memory(cls, buffer_bytes: int = DEFAULT_BUFFER_BYTES, key_bytes: int = 16):
@@ -44,9 +43,8 @@ class OffsetMap:
         """Record (key, offset) pairs given in increasing offset order: the last one wins."""
         self._offsets.update(zip(keys, offsets, strict=True))
 
-    def note_latest(self, offset: int) -> None:
-        if offset > self.latest_offset:
-            self.latest_offset = offset
+    def discard(self, key) -> None:
+        self._offsets.pop(key, None)
 
     def get(self, key: bytes, default: int = -1) -> int:
         return self._offsets.get(key, default)
@@ -68,4 +66,3 @@ class OffsetMap:
 
     def clear(self) -> None:
         self._offsets.clear()
-        self.latest_offset = -1
