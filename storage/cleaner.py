@@ -166,7 +166,11 @@ class LogCleaner:
         now = log.clock.now_ms()
         start = segments[0].base_offset if segments else 0
         checkpoint = self.checkpoint.get(log.topic, log.partition)
-        first_dirty = start if checkpoint is None or checkpoint < start else checkpoint
+        end = segments[-1].next_offset if segments else 0
+        # Kafka's rule: a checkpoint outside the log (retention passed it, or it is from a
+        # deleted topic of the same name) means the log is dirty from its start.
+        valid = checkpoint is not None and start <= checkpoint <= end
+        first_dirty = checkpoint if valid else start
         uncleanable = segments[-1].base_offset if segments else 0
         for seg in segments[:-1]:
             if seg.largest_timestamp > now - config.min_compaction_lag_ms:

@@ -45,17 +45,28 @@ class CleanerCheckpoint:
     def get(self, topic: str, partition: int) -> int | None:
         return self.read().get((topic, partition))
 
-    def update(self, topic: str, partition: int, offset: int | None) -> None:
-        """Set (or with None, remove) one partition's first dirty offset."""
+    def update(self, topic: str, partition: int, offset: int) -> None:
+        """Set one partition's first dirty offset."""
+        self._rewrite(lambda entries: entries.__setitem__((topic, partition), offset) or True)
+
+    def forget_topic(self, topic: str) -> None:
+        """Remove every partition of a deleted topic."""
+
+        def drop(entries) -> bool:
+            gone = [k for k in entries if k[0] == topic]
+            for k in gone:
+                del entries[k]
+            return bool(gone)
+
+        if self.path.exists():
+            self._rewrite(drop)
+
+    def _rewrite(self, change) -> None:
         self._lock.acquire(_LOCK_TIMEOUT_S)
         try:
             entries = self.read()
-            if offset is None:
-                if entries.pop((topic, partition), None) is None:
-                    return
-            else:
-                entries[(topic, partition)] = offset
-            atomic_write(self.path, _format(entries).encode())
+            if change(entries):
+                atomic_write(self.path, _format(entries).encode())
         finally:
             self._lock.release()
 

@@ -274,6 +274,8 @@ class Store:
                 self._meta_cache.pop(name, None)
             for p in range(meta.partitions):
                 shutil.rmtree(self.partition_dir(name, p), ignore_errors=True)
+            # A topic created again under this name starts dirty, as in Kafka.
+            self.cleaner.checkpoint.forget_topic(name)
 
     def alter_topic(
         self,

@@ -161,9 +161,9 @@ def _compaction_table(parts) -> None:
         rows.append(
             (
                 p.partition,
-                f"{s.log_start_offset}..{s.first_dirty_offset}",
+                _span(s.log_start_offset, s.first_dirty_offset),
                 human_bytes(s.clean_bytes),
-                f"{s.first_dirty_offset}..{s.first_uncleanable_offset}",
+                _span(s.first_dirty_offset, s.first_uncleanable_offset),
                 human_bytes(s.dirty_bytes),
                 f"{s.dirty_ratio:.2f}",
             )
@@ -172,8 +172,13 @@ def _compaction_table(parts) -> None:
         ["PARTITION", "CLEANED", "CLEAN-SIZE", "DIRTY", "DIRTY-SIZE", "DIRTY-RATIO"],
         rows,
         right=["PARTITION", "CLEAN-SIZE", "DIRTY-SIZE", "DIRTY-RATIO"],
-        title="Compaction (offsets from..to, the active segment is never cleaned)",
+        title="Compaction: cleaned and dirty offsets (never the active segment)",
     )
+
+
+def _span(first: int, end: int) -> str:
+    """Offsets ``first`` up to ``end`` (exclusive), as first..last."""
+    return f"{first}..{end - 1}" if end > first else "-"
 
 
 def topic_compact(results: list, form: str) -> None:
