@@ -57,6 +57,7 @@ def prepare(data_dir: Path, pairs) -> int:
     # Close the last segment (one record of its own key rolls it), so every update is in a
     # closed segment: the active one is never cleaned.
     store.alter_topic("profiles", config={"segment.bytes": "14"})
+    log = store.log("profiles", 0)  # with the altered config
     log.append_records([ProducerRecord(b"f", key=b"roll")], fsync=False)
     log.flush()
     store.alter_topic(

@@ -35,6 +35,7 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,6 +54,7 @@ from storage.constants import (
 from storage.errors import InvalidRecord, StorageError
 from storage.flock import FileMutex
 from storage.offset_map import DEFAULT_BUFFER_BYTES, OffsetMap
+from storage.record_decode import batch_keys
 from storage.records import HEADER, BatchHeader, Record, decode_batch_at
 from storage.segment import BatchPosition, Segment
 from storage.segment_swap import cleaned_segment, swap_in
@@ -275,9 +277,14 @@ class LogCleaner:
         for seg in dirty:
             seg_map = OffsetMap(1 << 62)
             count = 0
-            for _pos, _header, records in _batches(seg.path, log):
-                seg_map.put_all(map(_KEY, records), map(_OFFSET, records))
-                count += len(records)
+            for header, raw in _batches(seg.path):
+                fast = batch_keys(raw, 0, len(raw))
+                if fast is not None:
+                    seg_map.put_all(*fast)
+                else:
+                    records = decode_batch_at(raw, 0, len(raw))
+                    seg_map.put_all(map(_KEY, records), map(_OFFSET, records))
+                count += header.records_count
             seg_map.discard(None)  # keyless records (written before the topic was compacted)
             known = offset_map.lookup()
             new_keys = sum(1 for k, _o in seg_map.items() if known(k) is None)
@@ -304,13 +311,34 @@ class LogCleaner:
         inode = os.stat(seg.path).st_ino
         fd = os.open(out.log_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         try:
-            for _pos, header, records, raw in _batches(seg.path, log, raw=True):
-                before += len(records)
+            for header, raw in _batches(seg.path):
+                before += header.records_count
                 if header.attributes & CONTROL_MASK:
                     os.write(fd, raw)
                     continue
                 has_horizon = bool(header.attributes & DELETE_HORIZON_MASK)
                 tombstones_expired = has_horizon and now >= header.base_timestamp
+                fast = batch_keys(raw, 0, len(raw))
+                if fast is not None:
+                    # A periodic batch (no nulls, so no tombstones): decide from the keys, and
+                    # decode records only when some but not all of them stay.
+                    keys, offsets = fast
+                    latest = list(map(lookup, keys, repeat(-1)))
+                    if min(latest) > offsets[-1]:
+                        stay = []  # every key has a newer record (the common case): in C
+                    else:
+                        stay = [o for n, o in zip(latest, offsets, strict=True) if n <= o]
+                    if len(stay) == len(keys):
+                        after += len(stay)
+                        os.write(fd, raw)
+                        continue
+                    records = decode_batch_at(raw, 0, len(raw)) if stay else []
+                    if stay:
+                        wanted = set(stay)
+                        records = [r for r in records if r.offset in wanted]
+                else:
+                    records = decode_batch_at(raw, 0, len(raw))
+                records_in = header.records_count
                 kept = []
                 for r in records:
                     if r.key is None or lookup(r.key, -1) > r.offset:
@@ -321,7 +349,7 @@ class LogCleaner:
                     kept.append(r)
                 after += len(kept)
                 tombstones = any(r.value is None for r in kept)
-                if len(kept) == len(records) and (has_horizon or not tombstones):
+                if len(kept) == records_in and (has_horizon or not tombstones):
                     os.write(fd, raw)
                     continue
                 changed = True
@@ -378,20 +406,15 @@ class LogCleaner:
 # -- reading and writing batches ------------------------------------------------------------
 
 
-def _batches(path: Path, log: Log, *, raw: bool = False):
-    """(position, header, records[, bytes]) of every batch of a closed segment, CRC-checked."""
+def _batches(path: Path):
+    """(header, bytes) of every batch of a closed segment, CRC-checked."""
     seg = Segment(path.parent, int(path.name.split(".")[0]))
     fd = os.open(path, os.O_RDONLY)
     try:
         for item in seg.iter_batches(fd, 0, check_crc=True):
             if not isinstance(item, BatchPosition):
                 raise StorageError(f"{path}: a closed segment ends in an incomplete batch")
-            data = os.pread(fd, item.header.size, item.position)
-            records = decode_batch_at(data, 0, len(data))
-            if raw:
-                yield item.position, item.header, records, data
-            else:
-                yield item.position, item.header, records
+            yield item.header, os.pread(fd, item.header.size, item.position)
     finally:
         os.close(fd)
 

@@ -388,6 +388,33 @@ def _decode_uniform(buf, start, end, base_offset, base_ts, log_append_time, coun
     return records
 
 
+def batch_keys(buf: bytes, pos: int, size: int) -> tuple[list[bytes], range] | None:
+    """The keys of a periodic batch's records and their offsets, without building records
+    (the log cleaner's fast path); None for any other batch (null keys or values, headers,
+    compression, a compacted batch), which callers decode in full."""
+    base_offset, _l, _e, _m, _c, attributes, last_delta, _bt, _mt, _p, _pe, _s, count = (
+        HEADER.unpack_from(buf, pos)
+    )
+    if attributes & (COMPRESSION_MASK | CONTROL_MASK) or count <= 0 or count != last_delta + 1:
+        return None
+    if count > _UNIFORM_MAX_RECORDS:
+        return None
+    start, end = pos + BATCH_HEADER_SIZE, pos + size
+    shape = _uniform_shape(buf, start, end)
+    if shape is None or shape.key_length < 0:
+        return None
+    runs = _uniform_runs(buf, start, end, shape, count)
+    if runs is None or runs[-1].pos + runs[-1].n * runs[-1].stride != end:
+        return None
+    kl = shape.key_length
+    back = len(shape.value_length_bytes) + kl
+    keys: list[bytes] = []
+    for _lo, n, _pos, stride, value_pos in runs:
+        first = value_pos - back
+        keys += [buf[p : p + kl] for p in range(first, first + n * stride, stride)]
+    return keys, range(base_offset, base_offset + count)
+
+
 def record_offset_positions(batch) -> list[tuple[int, int]]:
     """(offset, byte position within the batch) of every record, for ``kcli log dump``."""
     header = read_header(batch)
