@@ -19,6 +19,9 @@ FILENAME_DIGITS = 20
 # Files and folders the store owns at the top of the data directory.  None of them can be
 # mistaken for a partition directory, which always ends in "-<partition number>".
 META_FILE = "meta.properties"
+# The on-disk format this kcli reads and writes (meta.properties' "version"); a store marked
+# with a later one is refused rather than misread.
+FORMAT_VERSION = 1
 TOPICS_DIR = "topics"
 GROUPS_DIR = "groups"
 STORE_LOCK_FILE = ".store.lock"

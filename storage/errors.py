@@ -67,3 +67,7 @@ class InvalidProducerEpoch(StorageError):
 
 class DataDirError(StorageError):
     """The data directory cannot be created, read or written."""
+
+
+class DamagedTopicFile(StorageError):
+    """A topic's metadata file cannot be read: the other topics stay usable."""

@@ -166,24 +166,28 @@ class LogSegments:
 
     def _start_scan(self, active: Segment, *, from_index: bool) -> None:
         start = 0
+        next_offset = active.base_offset
         max_ts = -1
         if from_index:
             entry = active.offset_index.last_entry()
-            if entry is not None and self._entry_is_plausible(active, entry):
+            header = self._batch_for_entry(active, entry) if entry is not None else None
+            if header is not None:
+                # Scan from the indexed batch: the offsets before it are complete.
                 start = entry[1]
+                next_offset = header.base_offset
                 last_time = active.time_index.last_entry()
                 max_ts = last_time[0] if last_time else -1
         self._scanned_base = active.base_offset
         self._scan_starts_at_index = start > 0
         self.end_position = start
-        self.log_end_offset = active.base_offset
+        self.log_end_offset = next_offset
         self.active_max_timestamp = max_ts
 
-    def _entry_is_plausible(self, seg: Segment, entry: tuple[int, int]) -> bool:
+    def _batch_for_entry(self, seg: Segment, entry: tuple[int, int]):
         try:
-            return seg.entry_points_at_batch(self.read_fd(seg), entry)
+            return seg.batch_for_entry(self.read_fd(seg), entry)
         except _SegmentGone:
-            return False
+            return None
 
     def _scan_from(self, active: Segment, fd: int, *, writer: bool) -> TornTail | None:
         for item in active.iter_batches(fd, self.end_position, check_crc=writer, judge_tail=writer):
@@ -194,7 +198,7 @@ class LogSegments:
             self.log_end_offset = header.base_offset + header.last_offset_delta + 1
             if header.max_timestamp > self.active_max_timestamp:
                 self.active_max_timestamp = header.max_timestamp
-        if self.end_position == 0 and self.log_end_offset < active.base_offset:
+        if self.log_end_offset < active.base_offset:
             self.log_end_offset = active.base_offset
         return None
 

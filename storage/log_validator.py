@@ -115,11 +115,19 @@ def _walk_records(buf, pos: int, end: int, count: int, where: str) -> int:
     the largest timestamp delta.  Builds no record and copies no key or value."""
     max_delta = None
     for n in range(count):
+        if pos >= end:
+            raise InvalidRecord(
+                f"{where}: recordsCount is {count} but the batch holds only {n} records"
+            )
         # One-byte varints (the usual case) inline; anything else through _varint.
-        b = buf[pos] if pos < end else 0x80
+        b = buf[pos]
         if b < 0x80:
             length = (b >> 1) ^ -(b & 1)
             pos += 1
+        elif pos + 1 < end and buf[pos + 1] < 0x80:
+            z = (b & 0x7F) | (buf[pos + 1] << 7)
+            length = (z >> 1) ^ -(z & 1)
+            pos += 2
         else:
             length, pos = _varint(buf, pos, end, 5, "length", where, n)
         if length < 6:  # attributes, and five varints of at least one byte each
@@ -130,7 +138,12 @@ def _walk_records(buf, pos: int, end: int, count: int, where: str) -> int:
                 f"{where}: record {n} claims {length} bytes, past the end of the batch"
             )
         pos += 1  # attributes: unused in RecordBatch v2
-        ts_delta, pos = _varint(buf, pos, record_end, 10, "timestampDelta", where, n)
+        b = buf[pos] if pos < record_end else 0x80
+        if b < 0x80:
+            ts_delta = (b >> 1) ^ -(b & 1)
+            pos += 1
+        else:
+            ts_delta, pos = _varint(buf, pos, record_end, 10, "timestampDelta", where, n)
         if max_delta is None or ts_delta > max_delta:
             max_delta = ts_delta
         b = buf[pos] if pos < record_end else 0x80
@@ -149,6 +162,10 @@ def _walk_records(buf, pos: int, end: int, count: int, where: str) -> int:
             if b < 0x80:
                 size = (b >> 1) ^ -(b & 1)
                 pos += 1
+            elif pos + 1 < record_end and buf[pos + 1] < 0x80:
+                z = (b & 0x7F) | (buf[pos + 1] << 7)
+                size = (z >> 1) ^ -(z & 1)
+                pos += 2
             else:
                 size, pos = _varint(buf, pos, record_end, 5, f"{field} length", where, n)
             if size < -1:
@@ -157,6 +174,15 @@ def _walk_records(buf, pos: int, end: int, count: int, where: str) -> int:
                 pos += size
                 if pos > record_end:
                     raise InvalidRecord(f"{where}: record {n}'s {field} runs past the record")
+        if pos < record_end and buf[pos] == 0:
+            # No headers, the usual case: the record must end here.
+            if pos + 1 != record_end:
+                raise InvalidRecord(
+                    f"{where}: record {n} is {length} bytes long but its fields take "
+                    f"{length + pos + 1 - record_end}"
+                )
+            pos = record_end
+            continue
         headers, pos = _varint(buf, pos, record_end, 5, "header count", where, n)
         if headers < 0:
             raise InvalidRecord(f"{where}: record {n} has a header count of {headers}")

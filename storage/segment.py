@@ -365,14 +365,19 @@ class Segment:
             policy.add(item.position, item.header.last_offset, item.header.max_timestamp)
         policy.append_to(self)
 
-    def entry_points_at_batch(self, fd: int, entry: tuple[int, int]) -> bool:
-        """Does the offset index entry (offset, position) point at a batch holding its offset?"""
+    def batch_for_entry(self, fd: int, entry: tuple[int, int]) -> BatchHeader | None:
+        """The header of the batch an offset index entry (offset, position) points at, if
+        that batch holds the entry's offset; None for an entry that is wrong."""
         offset, position = entry
         header_bytes = os.pread(fd, BATCH_HEADER_SIZE, position)
         if len(header_bytes) < BATCH_HEADER_SIZE or header_bytes[16] != MAGIC:
-            return False
+            return None
         header = BatchHeader._make(HEADER.unpack(header_bytes))
-        return header.base_offset <= offset <= header.last_offset
+        return header if header.base_offset <= offset <= header.last_offset else None
+
+    def entry_points_at_batch(self, fd: int, entry: tuple[int, int]) -> bool:
+        """Does the offset index entry (offset, position) point at a batch holding its offset?"""
+        return self.batch_for_entry(fd, entry) is not None
 
     def index_tail_problem(self, fd: int, log_size: int) -> str | None:
         """A quick check of what a killed writer or a torn tail can leave wrong: file sizes

@@ -27,6 +27,7 @@ from pathlib import Path
 from storage.cleaner import CleanableSection, CleanResult, LogCleaner
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
+    FORMAT_VERSION,
     GROUPS_DIR,
     META_FILE,
     PRODUCER_ID_FILE,
@@ -35,6 +36,7 @@ from storage.constants import (
     TOPICS_DIR,
 )
 from storage.errors import (
+    DamagedTopicFile,
     DataDirError,
     InvalidPartitions,
     InvalidTopicName,
@@ -128,6 +130,8 @@ class Store:
             self._ensure_dirs()
         elif not self.data_dir.is_dir():
             raise DataDirError(f"data directory {self.data_dir} does not exist")
+        else:
+            self._meta_properties()
         self._store_lock = None  # created on first use: importing filelock costs start-up time
 
     # -- data directory --------------------------------------------------------------------
@@ -141,7 +145,10 @@ class Store:
                 cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
                 atomic_write(
                     self.data_dir / META_FILE,
-                    f"# kcli data directory\nversion=1\ncluster.id={cluster_id}\n".encode(),
+                    (
+                        f"# kcli data directory\nversion={FORMAT_VERSION}\n"
+                        f"cluster.id={cluster_id}\n"
+                    ).encode(),
                 )
         except PermissionError as exc:
             raise DataDirError(
@@ -163,13 +170,48 @@ class Store:
                 f"cannot write to data directory {self.data_dir} (permission denied); "
                 f"choose a writable one with --data-dir or KCLI_DATA_DIR"
             )
+        self._meta_properties()
+
+    def _meta_properties(self) -> dict[str, str]:
+        """``meta.properties`` parsed, after checking this kcli can read the store's format."""
+        path = self.data_dir / META_FILE
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except FileNotFoundError:
+            raise DataDirError(
+                f"{path} is missing; a kcli data directory has one (version=1, cluster.id=...)"
+            ) from None
+        except UnicodeDecodeError:
+            raise DataDirError(
+                f"{path} is not a text file; it should hold lines like 'version=1' and "
+                f"'cluster.id=...' (restore it, or move the data directory aside)"
+            ) from None
+        props = {}
+        for line in text.splitlines():
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                key, _, value = line.partition("=")
+                props[key.strip()] = value.strip()
+        version = props.get("version", "")
+        if version != str(FORMAT_VERSION):
+            if version.isdigit() and int(version) > FORMAT_VERSION:
+                raise DataDirError(
+                    f"{path} says format version {version}, but this kcli reads version "
+                    f"{FORMAT_VERSION}: the store was written by a newer kcli; upgrade kcli "
+                    f"to use it"
+                )
+            raise DataDirError(
+                f"{path} has version={version or '(none)'}; this kcli reads version "
+                f"{FORMAT_VERSION} (restore the file, or move the data directory aside)"
+            )
+        return props
 
     @property
     def cluster_id(self) -> str:
-        for line in (self.data_dir / META_FILE).read_text().splitlines():
-            if line.startswith("cluster.id="):
-                return line.split("=", 1)[1].strip()
-        raise StorageError(f"{self.data_dir / META_FILE} has no cluster.id")
+        cluster_id = self._meta_properties().get("cluster.id")
+        if not cluster_id:
+            raise StorageError(f"{self.data_dir / META_FILE} has no cluster.id")
+        return cluster_id
 
     @property
     def groups_dir(self) -> Path:
@@ -250,6 +292,7 @@ class Store:
                     f"topic '{name}' already exists with {existing.partitions} partition(s); "
                     f"use --if-not-exists to ignore this"
                 )
+            self._check_collision(name)
             if validate_only:
                 return TopicMetadata(name, "", partitions, overrides)
             for p in range(partitions):
@@ -260,6 +303,18 @@ class Store:
             meta = TopicMetadata(name, _new_topic_id(), partitions, overrides)
             self._write_topic(meta)
             return meta
+
+    def _check_collision(self, name: str) -> None:
+        """Kafka's rule: topics whose names differ only in '.' and '_' collide (metric names
+        replace '.' with '_')."""
+        key = name.replace(".", "_")
+        for path in (self.data_dir / TOPICS_DIR).glob("*.json"):
+            other = path.stem
+            if other != name and other.replace(".", "_") == key:
+                raise InvalidTopicName(
+                    f"topic '{name}' collides with existing topic: {other} (a topic name may "
+                    f"not differ from another only in '.' and '_'); choose another name"
+                )
 
     def delete_topic(self, name: str) -> None:
         """Delete a topic and all its data."""
@@ -323,11 +378,23 @@ class Store:
         return self._require(name)
 
     def topics(self) -> list[TopicMetadata]:
+        """Every topic; one with a damaged file is left out (``damaged_topics`` names it)."""
+        return [meta for meta, _error in self._scan_topics() if meta is not None]
+
+    def damaged_topics(self) -> list[str]:
+        """What is wrong with each damaged topic file, one line each."""
+        return [str(error) for meta, error in self._scan_topics() if meta is None]
+
+    def _scan_topics(self) -> list[tuple[TopicMetadata | None, StorageError | None]]:
         out = []
         for path in sorted((self.data_dir / TOPICS_DIR).glob("*.json")):
-            meta = self._read_topic(path.stem)
+            try:
+                meta = self._read_topic(path.stem)
+            except DamagedTopicFile as exc:
+                out.append((None, exc))
+                continue
             if meta is not None:
-                out.append(meta)
+                out.append((meta, None))
         return out
 
     def topic_exists(self, name: str) -> bool:
@@ -355,12 +422,15 @@ class Store:
         if cached and cached[0] == mtime:
             return cached[1]
         try:
-            raw = json.loads(path.read_text())
+            raw = json.loads(path.read_bytes())
         except FileNotFoundError:
             return None
-        except json.JSONDecodeError as exc:
-            raise StorageError(f"{path} is not valid JSON ({exc})") from None
-        meta = TopicMetadata(raw["topic"], raw["topic_id"], raw["partitions"], raw["config"])
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DamagedTopicFile(
+                f"{path} is damaged (not valid JSON: {exc}); it should hold the topic's "
+                f"name, topic_id, partitions and config (restore it, or remove the file to drop the topic)"
+            ) from None
+        meta = _topic_metadata(path, name, raw)
         self._meta_cache[name] = (mtime, meta)
         return meta
 
@@ -487,6 +557,26 @@ class _Releaser:
             self._lock.release()
         finally:
             self._mutex.release()
+
+
+def _topic_metadata(path: Path, name: str, raw) -> TopicMetadata:
+    """A topic file's contents, checked for the shape the store writes."""
+    ok = (
+        isinstance(raw, dict)
+        and raw.get("topic") == name
+        and isinstance(raw.get("topic_id"), str)
+        and isinstance(raw.get("partitions"), int)
+        and not isinstance(raw.get("partitions"), bool)
+        and 1 <= raw["partitions"] <= MAX_PARTITIONS
+        and isinstance(raw.get("config"), dict)
+    )
+    if not ok:
+        raise DamagedTopicFile(
+            f'{path} is damaged: it should be a JSON object with "topic": "{name}", a '
+            f'"topic_id", "partitions" (1-{MAX_PARTITIONS}) and a "config" object '
+            f"(restore it, or remove the file to drop the topic)"
+        )
+    return TopicMetadata(raw["topic"], raw["topic_id"], raw["partitions"], raw["config"])
 
 
 def _check_partition_count(partitions: int) -> None:

@@ -11,7 +11,6 @@ from storage import (
     CorruptRecord,
     InvalidConfig,
     InvalidPartitions,
-    InvalidRecord,
     InvalidTopicName,
     OffsetOutOfRange,
     PartitionNotFound,
@@ -20,7 +19,7 @@ from storage import (
     TopicAlreadyExists,
     TopicNotFound,
 )
-from storage.errors import InvalidProducerEpoch, OutOfOrderSequence
+from storage.errors import InvalidProducerEpoch, InvalidRecord, OutOfOrderSequence
 
 # In order: the first entry that matches wins (PartitionNotFound is an InvalidPartitions).
 _ERROR_CODES = (
@@ -31,7 +30,7 @@ _ERROR_CODES = (
     (InvalidConfig, ErrorCode.INVALID_CONFIG),
     (OffsetOutOfRange, ErrorCode.OFFSET_OUT_OF_RANGE),
     (RecordTooLarge, ErrorCode.MESSAGE_TOO_LARGE),
-    (InvalidRecord, ErrorCode.INVALID_RECORD),  # a CorruptRecord: it comes first
+    (InvalidRecord, ErrorCode.INVALID_RECORD),  # a CorruptRecord: before it
     (CorruptRecord, ErrorCode.CORRUPT_MESSAGE),
     (OutOfOrderSequence, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER),
     (InvalidProducerEpoch, ErrorCode.INVALID_PRODUCER_EPOCH),

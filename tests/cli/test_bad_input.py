@@ -56,6 +56,7 @@ def store(request, tmp_path_factory) -> Target:
         ("topic", "create", "tiny", "--config", "max.message.bytes=200"),
         ("produce", "orders", "a", "b", "c", "d"),
         ("produce", "tiny", "small"),
+        ("topic", "create", "a.b"),
     ]
     for args in steps:
         result = target.run(*args)
@@ -230,6 +231,8 @@ CASES = [
         "1 or more",
     ),
     ("unknown-command", ["topics"], None, 2, "topics"),
+    # Kafka's rule: names differing only in '.' and '_' collide (metric names use '_')
+    ("topic-collides", ["topic", "create", "a_b"], None, 1, "collides with existing topic"),
 ]
 
 
@@ -287,3 +290,53 @@ def test_debug_shows_the_traceback(store):
     result = store.run("--debug", "topic", "describe", "nope")
     assert result.returncode != 0
     assert "Traceback" in result.stderr
+
+
+def _one_error_line(result, fragment: str) -> None:
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture
+def damaged_store(tmp_path) -> Path:
+    data = tmp_path / "data"
+    for args in (("topic", "create", "good"), ("produce", "good", "x"), ("topic", "create", "bad")):
+        assert run_kcli(data, *args).returncode == 0
+    return data
+
+
+@pytest.mark.parametrize(
+    "contents",
+    [b"{junk", b"\xff\xfe\x00binary", b'{"topic": "bad", "partitions": "three"}', b"[]"],
+    ids=["not-json", "binary", "wrong-types", "wrong-shape"],
+)
+def test_a_damaged_topic_file_is_named_and_other_topics_stay_usable(damaged_store, contents):
+    (damaged_store / "topics" / "bad.json").write_bytes(contents)
+    before = store_digest(damaged_store)
+    result = run_kcli(damaged_store, "topic", "describe", "bad")
+    _one_error_line(result, "bad.json is damaged")
+    listed = run_kcli(damaged_store, "topic", "list")
+    assert listed.returncode == 0 and "good" in listed.stdout, listed.stderr
+    consumed = run_kcli(damaged_store, "consume", "good", "--from-beginning")
+    assert consumed.returncode == 0 and consumed.stdout.split() == ["x"], consumed.stderr
+    assert store_digest(damaged_store) == before
+
+
+@pytest.mark.parametrize(
+    ("contents", "fragment"),
+    [
+        (b"\x00\xff\xfe\x01", "is not a text file"),
+        (b"# kcli data directory\nversion=7\ncluster.id=abc\n", "newer kcli"),
+        (b"cluster.id=abc\n", "version=(none)"),
+    ],
+    ids=["binary", "future-version", "no-version"],
+)
+def test_an_unreadable_or_future_meta_properties_is_refused(damaged_store, contents, fragment):
+    (damaged_store / "meta.properties").write_bytes(contents)
+    before = store_digest(damaged_store)
+    for args in (("topic", "list"), ("produce", "good", "y"), ("topic", "create", "new")):
+        _one_error_line(run_kcli(damaged_store, *args), fragment)
+    assert store_digest(damaged_store) == before
