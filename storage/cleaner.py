@@ -51,9 +51,11 @@ from storage.constants import (
     MAGIC,
     TIMESTAMP_TYPE_MASK,
 )
-from storage.errors import InvalidRecord, StorageError
+from storage.errors import CorruptRecord, InvalidRecord, StorageError
 from storage.flock import FileMutex
+from storage.log_validator import validate_batch
 from storage.offset_map import DEFAULT_BUFFER_BYTES, OffsetMap
+from storage.record_batch import check_framing
 from storage.record_decode import batch_keys
 from storage.records import HEADER, BatchHeader, Record, decode_batch_at
 from storage.segment import BatchPosition, Segment
@@ -93,6 +95,38 @@ def require_batch_keys(batch, where: str) -> None:
     """``require_keys`` for one encoded batch (control batches hold no user records)."""
     data = batch if isinstance(batch, bytes) else bytes(batch)
     require_keys(decode_batch_at(data, 0, len(data)), where)
+
+
+def validate_stored_batch(batch, *, where: str) -> BatchHeader:
+    """A batch as a log holds it: as appended (``log_validator.validate_batch``), or as the
+    cleaner rewrote it — fewer records than its offset range (``recordsCount`` below
+    ``lastOffsetDelta + 1``, none for an idempotent producer's kept last batch), offsets
+    increasing inside the range, perhaps a delete horizon in baseTimestamp."""
+    header = check_framing(batch, where=where)
+    rewritten = header.records_count != header.last_offset_delta + 1
+    if not rewritten and not header.attributes & DELETE_HORIZON_MASK:
+        return validate_batch(batch, where=where)
+    if header.records_count > header.last_offset_delta + 1:
+        raise InvalidRecord(
+            f"{where}: recordsCount is {header.records_count}, more than the "
+            f"{header.last_offset_delta + 1} offsets of the batch"
+        )
+    data = batch if isinstance(batch, bytes) else bytes(batch)
+    try:
+        records = decode_batch_at(data, 0, len(data))
+    except CorruptRecord as exc:
+        raise InvalidRecord(f"{where}: {exc}") from None
+    offsets = [r.offset for r in records]
+    if (
+        len(records) != header.records_count
+        or offsets != sorted(set(offsets))
+        or (offsets and not header.base_offset <= offsets[0] <= offsets[-1] <= header.last_offset)
+    ):
+        raise InvalidRecord(
+            f"{where}: a compacted batch's records must have increasing offsets from "
+            f"{header.base_offset} to {header.last_offset}"
+        )
+    return header
 
 
 # -- what describe shows ------------------------------------------------------------------

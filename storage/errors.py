@@ -71,3 +71,8 @@ class DataDirError(StorageError):
 
 class DamagedTopicFile(StorageError):
     """A topic's metadata file cannot be read: the other topics stay usable."""
+
+
+class LogGap(CorruptRecord):
+    """A partition's segments do not hold every offset from its log start to its log end
+    (a segment deleted or emptied outside kcli), or they go backwards against a checkpoint."""

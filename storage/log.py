@@ -58,6 +58,7 @@ from storage.constants import (
 from storage.errors import RecordTooLarge, StorageError
 from storage.fileio import fsync_dir
 from storage.flock import FileMutex, LockTimeout
+from storage.log_checkpoints import LogCheckpoints
 from storage.log_producer_state import SNAPSHOT_AFTER_BATCHES, LogProducerState
 from storage.log_reader import DEFAULT_FETCH_BYTES, LogReader
 from storage.log_segments import LogSegments
@@ -80,7 +81,7 @@ from storage.records import (
     set_log_append_time,
     validate_batch,
 )
-from storage.recovery import LogRecovery
+from storage.recovery import LogProblem, LogRecovery, OffsetVerifier
 from storage.retention import LogRetention
 from storage.segment import AppendBatch, Segment, TornTail, segment_filename
 from storage.topic_config import TopicConfig
@@ -126,7 +127,10 @@ class Log:
         self._segs = LogSegments(self.directory, self.name)
         self._producer_state = ProducerState(self.directory)
         self._reader = LogReader(self._segs, self.refresh, self._mutex)
-        self._retention = LogRetention(self._segs, self._producer_state, clock)
+        self._checkpoints = LogCheckpoints(self.directory, topic, partition)
+        self._verifier = OffsetVerifier(self._segs, self._checkpoints)
+        self._verified_bases: list[int] | None = None
+        self._retention = LogRetention(self._segs, self._producer_state, self._checkpoints, clock)
         self._recovery = LogRecovery(self._segs, self._producer_state)
         self._producers = LogProducerState(self._segs, self._producer_state)
         self._active_first_ts = (-1, -1)  # (segment base offset, its first batch's timestamp)
@@ -139,7 +143,7 @@ class Log:
         self._flush_lock = threading.Lock()
         self._recovered = False
         self._judged_tail: tuple[int, int, int] | None = None
-        self._load_segments()
+        self._segs.load()  # offsets are verified on first use, so that recover() can run
 
     @property
     def name(self) -> str:
@@ -153,7 +157,36 @@ class Log:
             self._close_write_fd()
             self._active_first_ts = (-1, -1)
             self._recovered = False
+            self._verified_bases = None
             self._producer_state.unload()
+        if self._segs.bases != self._verified_bases:
+            self._verify_offsets()
+
+    def _allows_gaps(self) -> bool:
+        """Compaction leaves gaps: in a compacted log, or one the cleaner cleaned before its
+        cleanup.policy changed (the cleaner checkpoint names it)."""
+        if self.config.compacted:
+            return True
+        return CleanerCheckpoint(self.directory.parent).get(self.topic, self.partition) is not None
+
+    def _verify_offsets(self) -> None:
+        """Offsets contiguous from log start to log end, never behind the checkpoints: a
+        segment deleted or emptied outside kcli is an error, never silently skipped."""
+        allow_gaps = self._allows_gaps()
+        problems = None
+        for _attempt in range(3):
+            try:
+                problems = self._verifier.problems(allow_gaps=allow_gaps)
+            except _SegmentGone:
+                problems = None
+            if problems == []:
+                self._verified_bases = list(self._segs.bases)
+                return
+            # Another process may be rolling or deleting right now: look again.
+            self._segs.load()
+        if problems is None:
+            raise StorageError(f"{self.name}: segments keep disappearing while opening the log")
+        raise self._verifier.error(self.name, problems)
 
     def _scan_active(self, *, writer: bool) -> TornTail | None:
         torn = self._segs.scan_active(
@@ -285,14 +318,8 @@ class Log:
         the file and byte position: it is never truncated away.
         """
         with self._mutex, self._locked():
-            # A compacted log, or one cleaned while it was, has gaps between segments.
-            allow_gaps = (
-                self.config.compacted
-                or CleanerCheckpoint(self.directory.parent).get(self.topic, self.partition)
-                is not None
-            )
             truncated, rebuilt, removed = self._recovery.recover(
-                self.config.index_interval_bytes, allow_gaps=allow_gaps
+                self.config.index_interval_bytes, allow_gaps=self._allows_gaps()
             )
             self._recovered = False
             self._sync_for_write()
@@ -307,6 +334,34 @@ class Log:
         """Read-only verification of every batch's CRC and every index; raises on damage."""
         with self._mutex:
             self._recovery.check()
+
+    def examine(
+        self, *, repair: bool = False, truncate_after_corruption: bool = False
+    ) -> list[LogProblem]:
+        """Everything wrong in this partition (``kcli check``): every batch record by record,
+        indexes, offsets against the checkpoints, producer snapshots, leftovers.  With
+        ``repair``, under the lock, fix what loses no data; with
+        ``truncate_after_corruption`` too, truncate at the first corrupt batch or gap."""
+        with self._mutex:
+            if not repair:
+                return self._examine(False, False)
+            with self._locked():
+                try:
+                    return self._examine(True, truncate_after_corruption)
+                finally:
+                    self._recovered = False
+                    self._verified_bases = None
+                    self._close_write_fd()
+
+    def _examine(self, repair: bool, truncate: bool) -> list[LogProblem]:
+        return self._recovery.examine(
+            self.config.index_interval_bytes,
+            self._verifier,
+            self._checkpoints,
+            allow_gaps=self._allows_gaps(),
+            repair=repair,
+            truncate_after_corruption=truncate,
+        )
 
     # -- appending ------------------------------------------------------------------------
 
@@ -587,7 +642,10 @@ class Log:
         new = Segment(self.directory, segs.log_end_offset)
         new.create()
         fsync_dir(self.directory)
+        # After the segment exists: a reader never sees a recovery point past the last one.
+        self._checkpoints.recovery_point.write(new.base_offset)
         segs.rolled_to(new)
+        self._verified_bases = list(segs.bases)
 
     def flush(self) -> None:
         """Make everything this object appended with ``fsync=False`` durable.

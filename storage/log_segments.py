@@ -41,6 +41,7 @@ class LogSegments:
         self._closed_largest_ts: dict[int, int] = {}
         self._dir_mtime = -1
         self._swapping: set[int] = set()
+        self._closed_ends: dict[tuple[int, int], int] = {}
 
     @property
     def active(self) -> Segment:
@@ -238,6 +239,31 @@ class LogSegments:
             cached = seg.largest_timestamp(self.read_fd(seg))
             self._closed_largest_ts[seg.base_offset] = cached
         return cached
+
+    def closed_end_offset(self, seg: Segment) -> int:
+        """One past the last offset a closed segment holds (its base offset when empty),
+        from its last index entry and a short scan; cached by (base offset, size)."""
+        size = seg.size()
+        key = (seg.base_offset, size)
+        end = self._closed_ends.get(key)
+        if end is None:
+            fd = self.read_fd(seg)
+            end = seg.base_offset
+            entry = seg.offset_index.last_entry()
+            start = 0
+            if entry is not None and entry[1] < size:
+                header = seg.batch_for_entry(fd, entry)
+                if header is not None:
+                    start = entry[1]
+            for item in seg.iter_batches(fd, start, size):
+                if isinstance(item, TornTail):
+                    raise CorruptRecord(
+                        f"{seg.log_path}: incomplete batch at byte position {item.position} "
+                        f"in a closed segment"
+                    )
+                end = item.header.next_offset
+            self._closed_ends[key] = end
+        return end
 
     def sealed(self, seg: Segment, largest_timestamp: int) -> None:
         """``seg`` was closed by a roll with this largest timestamp."""

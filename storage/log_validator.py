@@ -10,9 +10,10 @@ reader will rely on, so that whatever the store accepts reads back exactly:
 * the header: recordsCount = lastOffsetDelta + 1, a known compression codec, not a control
   batch (clients may not write those), maxTimestamp the largest record timestamp for
   CreateTime;
-* every record: each varint well-formed and in range, lengths inside the record, offset
-  deltas 0..n-1 in order, no null header key, header keys UTF-8, the records filling the
-  batch (or its decompressed body) exactly (``InvalidRecord``, Kafka's INVALID_RECORD).
+* every record: attributes 0, each varint well-formed and in range, lengths inside the
+  record, offset deltas 0..n-1 in order, no null header key, header keys UTF-8, the records
+  filling the batch (or its decompressed body) exactly (``InvalidRecord``, Kafka's
+  INVALID_RECORD).
 
 The common batch (records of one shape, as every kcli producer and most clients write) is
 checked column by column without building a record (``storage.record_decode.uniform_shape``);
@@ -137,7 +138,14 @@ def _walk_records(buf, pos: int, end: int, count: int, where: str) -> int:
             raise InvalidRecord(
                 f"{where}: record {n} claims {length} bytes, past the end of the batch"
             )
-        pos += 1  # attributes: unused in RecordBatch v2
+        if buf[pos]:
+            # Unused in RecordBatch v2, and written as 0 by every producer; readers disagree
+            # on what a non-zero byte means (one reads it as a varint), so it is refused.
+            raise InvalidRecord(
+                f"{where}: record {n} has attributes {buf[pos]:#04x}; record attributes are "
+                f"unused in RecordBatch v2 and must be 0"
+            )
+        pos += 1
         b = buf[pos] if pos < record_end else 0x80
         if b < 0x80:
             ts_delta = (b >> 1) ^ -(b & 1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from storage.clock import Clock
 from storage.fileio import fsync_dir
+from storage.log_checkpoints import LogCheckpoints
 from storage.log_segments import LogSegments
 from storage.log_types import DeletedSegment
 from storage.producer_state import ProducerState
@@ -15,9 +16,16 @@ from storage.producer_state import ProducerState
 class LogRetention:
     """Deletes a partition's expired segments (call ``delete_expired`` under the lock)."""
 
-    def __init__(self, segments: LogSegments, producer_state: ProducerState, clock: Clock):
+    def __init__(
+        self,
+        segments: LogSegments,
+        producer_state: ProducerState,
+        checkpoints: LogCheckpoints,
+        clock: Clock,
+    ):
         self._segs = segments
         self._producer_state = producer_state
+        self._checkpoints = checkpoints
         self._clock = clock
 
     def delete_expired(self, retention_ms: int, retention_bytes: int) -> list[DeletedSegment]:
@@ -31,6 +39,7 @@ class LogRetention:
         now = self._clock.now_ms()
         closed = segs.segments[:-1]
         total = sum(s.size() for s in segs.segments)
+        doomed = []
         for i, seg in enumerate(closed):
             size = seg.size()
             reason = None
@@ -42,15 +51,25 @@ class LogRetention:
                 reason = "retention.bytes"
             if reason is None:
                 break
-            next_offset = segs.segments[i + 1].base_offset
+            total -= size
+            doomed.append(
+                (
+                    seg,
+                    DeletedSegment(seg.base_offset, segs.segments[i + 1].base_offset, size, reason),
+                )
+            )
+        if not doomed:
+            return deleted
+        # The new log start is durable before any segment goes, so a segment missing below
+        # it is retention's doing and one missing above it is damage (see OffsetVerifier).
+        self._checkpoints.log_start.write(doomed[-1][1].next_offset)
+        for seg, info in doomed:
             seg.delete()
             segs.deleted(seg)
-            total -= size
-            deleted.append(DeletedSegment(seg.base_offset, next_offset, size, reason))
-        if deleted:
-            fsync_dir(segs.directory)
-            segs.load()
-            start = segs.log_start_offset
-            state = self._producer_state
-            state.delete_snapshots(o for o in state.snapshot_offsets() if o < start)
+            deleted.append(info)
+        fsync_dir(segs.directory)
+        segs.load()
+        start = segs.log_start_offset
+        state = self._producer_state
+        state.delete_snapshots(o for o in state.snapshot_offsets() if o < start)
         return deleted

@@ -116,6 +116,15 @@ def recover_swaps(directory: Path, index_interval_bytes: int) -> list[str]:
         lock.close()
 
 
+def leftover_swap_files(directory: Path) -> list[str]:
+    """The ``.cleaned`` and ``.swap`` files in ``directory`` (what ``recover_swaps`` handles)."""
+    return sorted(
+        n
+        for n in os.listdir(directory)
+        if n.split(".")[0].isdigit() and n.endswith((CLEANED_SUFFIX, SWAP_SUFFIX))
+    )
+
+
 def _recover_swaps_locked(directory: Path, index_interval_bytes: int) -> list[str]:
     handled: list[str] = []
     names = sorted(os.listdir(directory))

@@ -47,7 +47,9 @@ from storage.errors import (
 )
 from storage.fileio import atomic_write, fsync_dir
 from storage.log import DeletedSegment, Log
+from storage.log_checkpoints import LogCheckpoints
 from storage.segment import Segment
+from storage.store_check import StoreCheck, check_store
 from storage.topic_config import TopicConfig, config_from_user, parse_overrides, validate_config
 
 _LEGAL = re.compile(r"^[a-zA-Z0-9._-]+$")
@@ -299,7 +301,7 @@ class Store:
                 d = self.partition_dir(name, p)
                 if d.exists():  # left behind by a crash during an earlier delete
                     shutil.rmtree(d)
-                _create_partition_dir(d)
+                _create_partition_dir(d, name, p)
             meta = TopicMetadata(name, _new_topic_id(), partitions, overrides)
             self._write_topic(meta)
             return meta
@@ -368,7 +370,7 @@ class Store:
                 d = self.partition_dir(name, p)
                 if d.exists():
                     shutil.rmtree(d)
-                _create_partition_dir(d)
+                _create_partition_dir(d, name, p)
             self._write_topic(new)
             return new
 
@@ -506,6 +508,21 @@ class Store:
         partitions = range(meta.partitions) if partition is None else [partition]
         return [self.cleaner.clean(self.log(name, p)) for p in partitions]
 
+    def check(
+        self,
+        topic: str | None = None,
+        *,
+        repair: bool = False,
+        truncate_after_corruption: bool = False,
+    ) -> StoreCheck:
+        """Verify every partition (or ``topic``'s) and the store's own files: see
+        ``storage.store_check``.  ``repair`` fixes what loses no data (torn tails, indexes,
+        leftovers, snapshots); ``truncate_after_corruption`` also truncates a log at its first
+        corrupt batch or gap, deleting what follows."""
+        return check_store(
+            self, topic, repair=repair, truncate_after_corruption=truncate_after_corruption
+        )
+
     def apply_retention(
         self, topic: str | None = None
     ) -> dict[tuple[str, int], list[DeletedSegment]]:
@@ -590,10 +607,12 @@ def _check_partition_count(partitions: int) -> None:
         )
 
 
-def _create_partition_dir(d: Path) -> None:
-    """A partition directory with its first, empty segment, as Kafka creates it."""
+def _create_partition_dir(d: Path, topic: str, partition: int) -> None:
+    """A partition directory with its first, empty segment, as Kafka creates it, and its
+    checkpoints (so that even the first segment cannot go missing unnoticed)."""
     d.mkdir()
     Segment(d, 0).create()
+    LogCheckpoints(d, topic, partition).write_both(0)
     fsync_dir(d)
 
 
