@@ -299,3 +299,26 @@ def test_swap_in_renames_log_last(tmp_path):
     assert any(n.endswith(".log.swap") for n in seen[2])
     assert not any(n.endswith(".log.swap") for n in seen[1])
     assert (seg / f"{0:020d}.log").read_bytes() == b"new"
+
+
+def test_store_check_accepts_a_cleaned_log_and_repairs_a_cut_swap(data_dir):
+    store, log = _store(data_dir)
+    _produce(log, _updates(50, 5))
+    store.compact_topic("users")
+    assert store.check("users").problems == []  # cleaned batches and gaps are no damage
+    _produce(log, _updates(30, 3))
+
+    class Cut(Exception):
+        pass
+
+    def cut():
+        raise Cut
+
+    with pytest.raises(Cut):
+        LogCleaner(data_dir).clean(log, after_step=cut)
+    fresh = Store(data_dir)
+    found = fresh.check("users")
+    assert any(p.file.endswith(".swap") for p in found.problems), found.problems
+    assert fresh.check("users", repair=True).ok
+    assert fresh.check("users").problems == []
+    assert not [n for n in os.listdir(log.directory) if n.endswith((".cleaned", ".swap"))]
