@@ -131,3 +131,13 @@ def test_compact_delete_policy_on_create_and_alter(kcli):
     ok(kcli("topic", "alter", "t", "--config", "cleanup.policy=compact"))
     (desc,) = json_lines(ok(kcli("topic", "describe", "t", "-o", "json")).stdout)
     assert desc["config"]["cleanup.policy"] == "compact"
+
+
+@LOCAL
+def test_a_group_reading_a_compacted_topic_to_the_end_has_no_lag(kcli):
+    _profiles(kcli)
+    ok(kcli("topic", "compact", "profiles"))
+    records = json_lines(ok(kcli("consume", "profiles", "--group", "g", "-o", "json")).stdout)
+    assert [r["offset"] for r in records] == [3, 4, 5]
+    (row,) = json_lines(ok(kcli("group", "describe", "g", "-o", "json")).stdout)
+    assert (row["committed_offset"], row["log_end_offset"], row["lag"]) == (6, 6, 0)
