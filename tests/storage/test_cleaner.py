@@ -167,6 +167,10 @@ def test_partly_cleaned_batches_keep_producer_fields_and_offset_range(data_dir):
         0,
     )
     assert [r.offset for r in decode_batch(data[: h.size])] == [6, 7, 8]
+    # Reads from inside the rewritten batch pick records by offset, not by position.
+    assert [r.offset for r in log.read_records(7, max_records=2)] == [7, 8]
+    assert [r.offset for r in log.read_records(2)][:3] == [6, 7, 8]
+    assert [r.offset for r in decode_batch(data[: h.size], min_offset=8)] == [8]
 
 
 def test_checkpoint_is_kafkas_format(data_dir):
@@ -322,3 +326,17 @@ def test_store_check_accepts_a_cleaned_log_and_repairs_a_cut_swap(data_dir):
     assert fresh.check("users", repair=True).ok
     assert fresh.check("users").problems == []
     assert not [n for n in os.listdir(log.directory) if n.endswith((".cleaned", ".swap"))]
+
+
+def test_a_reader_with_files_open_sees_the_swapped_segments(data_dir):
+    store, log = _store(data_dir)
+    _produce(log, _updates(50, 5))
+    reader = Store(data_dir).log("users", 0)  # another process's view, its files held open
+    assert len(_all(reader)) == 50
+    store.compact_topic("users")
+    fresh = Store(data_dir).log("users", 0)
+    for view in (reader, log):  # the cleaning process's own Log held the old files too
+        assert [(r.offset, r.value) for r in _all(view)] == [
+            (r.offset, r.value) for r in _all(fresh)
+        ]
+    assert len(_all(reader)) < 50
