@@ -37,6 +37,7 @@ and re-exported here.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import threading
 from collections.abc import Sequence
@@ -46,8 +47,6 @@ from storage.cleaner import LogCleaner, require_batch_keys
 from storage.cleaner_checkpoint import CleanerCheckpoint
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
-    BATCH_HEADER_SIZE,
-    INT32_MAX,
     LOG_OVERHEAD,
     LOG_SUFFIX,
     NO_PRODUCER_EPOCH,
@@ -55,7 +54,7 @@ from storage.constants import (
     NO_SEQUENCE,
     PARTITION_LOCK_FILE,
 )
-from storage.errors import RecordTooLarge, StorageError
+from storage.errors import DataDirError, RecordTooLarge, StorageError
 from storage.fileio import fsync_dir
 from storage.flock import FileMutex, LockTimeout
 from storage.log_checkpoints import LogCheckpoints
@@ -77,7 +76,6 @@ from storage.records import (
     ProducerRecord,
     Record,
     encode_batches,
-    read_header,
     set_log_append_time,
     validate_batch,
 )
@@ -133,7 +131,6 @@ class Log:
         self._retention = LogRetention(self._segs, self._producer_state, self._checkpoints, clock)
         self._recovery = LogRecovery(self._segs, self._producer_state)
         self._producers = LogProducerState(self._segs, self._producer_state)
-        self._active_first_ts = (-1, -1)  # (segment base offset, its first batch's timestamp)
         self._write_fd: int | None = None
         self._write_fd_base = -1
         # Writes made and writes known durable, counted: flush() compares them so that a
@@ -142,7 +139,7 @@ class Log:
         self._durable_writes = 0
         self._flush_lock = threading.Lock()
         self._recovered = False
-        self._judged_tail: tuple[int, int, int] | None = None
+        self._judged_tail: tuple | None = None  # (segment, torn tail): each is judged once
         self._segs.load()  # offsets are verified on first use, so that recover() can run
 
     @property
@@ -155,7 +152,6 @@ class Log:
         if self._segs.load():
             # A new directory under the same name: nothing known about the old one holds.
             self._close_write_fd()
-            self._active_first_ts = (-1, -1)
             self._recovered = False
             self._verified_bases = None
             self._producer_state.unload()
@@ -170,58 +166,22 @@ class Log:
         return CleanerCheckpoint(self.directory.parent).get(self.topic, self.partition) is not None
 
     def _verify_offsets(self) -> None:
-        """Offsets contiguous from log start to log end, never behind the checkpoints: a
-        segment deleted or emptied outside kcli is an error, never silently skipped."""
+        """On open (and whenever the segments change): offsets contiguous and never behind
+        the checkpoints, indexes sane (see ``OffsetVerifier`` and ``LogRecovery``)."""
         allow_gaps = self._allows_gaps()
-        problems = None
-        for _attempt in range(3):
-            try:
-                problems = self._verifier.problems(allow_gaps=allow_gaps)
-            except _SegmentGone:
-                problems = None
-            if problems == []:
-                self._verified_bases = list(self._segs.bases)
-                return
-            # Another process may be rolling or deleting right now: look again.
-            self._segs.load()
-        if problems is None:
-            raise StorageError(f"{self.name}: segments keep disappearing while opening the log")
-        raise self._verifier.error(self.name, problems)
+        self._verifier.verify_on_open(self.name, allow_gaps=allow_gaps)
+        self._recovery.check_indexes_on_open(self._file_lock, self.config.index_interval_bytes)
+        self._verified_bases = list(self._segs.bases)
 
     def _scan_active(self, *, writer: bool) -> TornTail | None:
         torn = self._segs.scan_active(
             writer=writer, index_interval_bytes=self.config.index_interval_bytes
         )
         if torn is not None and not writer:
-            self._judge_torn_tail(torn)
-        return torn
-
-    def _judge_torn_tail(self, torn: TornTail) -> None:
-        """A reader that finds an incomplete batch at the end: being written, or damage?
-
-        Only a writer killed mid-write or one writing right now leaves one.  If no writer
-        holds the lock (a non-blocking try, so no writer ever waits for a reader), nothing is
-        being written and the tail is judged as a writer would judge it: a damaged batch
-        length raises CorruptRecord here rather than quietly hiding the batches after it.
-        Each tail is judged once.
-        """
-        active = self._segs.active
-        key = (active.base_offset, torn.position, torn.size)
-        if self._judged_tail == key:
-            return
-        try:
-            if not self._file_lock.try_acquire():
-                return
-        except OSError:
-            return  # a read-only data directory: leave the judgement to writers
-        try:
-            fd = self._segs.read_fd(active)
-            size = os.fstat(fd).st_size
-            if size == torn.position + torn.size:
-                active.judge_tail(fd, torn.position, size)
+            key = (self._segs.active.base_offset, torn)
+            if self._judged_tail != key and self._segs.judge_torn_tail(torn, self._file_lock):
                 self._judged_tail = key
-        finally:
-            self._file_lock.release()
+        return torn
 
     def refresh(self) -> None:
         """Catch up with appends, rolls and deletions made by other processes."""
@@ -379,6 +339,13 @@ class Log:
                 f"partition {self.name} is locked by another process for more than "
                 f"{LOCK_TIMEOUT_S:.0f} s ({self.directory / PARTITION_LOCK_FILE})"
             ) from None
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            raise DataDirError(
+                f"cannot write to {self.directory}: {os.strerror(exc.errno).lower()}; reads "
+                f"work, writes need a writable data directory"
+            ) from None
         try:
             yield
         finally:
@@ -478,9 +445,9 @@ class Log:
             raise StorageError("nothing to append: no batches given")
         with self._mutex, self._locked():
             self._sync_for_write()
-            segments_before = len(self._segs.segments)
+            active_before = self._segs.active.base_offset
             info = self._append_locked(items, fsync=fsync)
-            rolled = len(self._segs.segments) > segments_before
+            rolled = self._segs.active.base_offset != active_before
         if rolled and self.config.compacted:
             # A segment closed: the dirty ratio may have passed min.cleanable.dirty.ratio.
             LogCleaner(self.directory.parent).maybe_clean(self)
@@ -525,13 +492,50 @@ class Log:
         if isinstance(updates, AppendInfo):
             return updates
         first_offset = segs.log_end_offset
-        next_offset = first_offset
+        mark = segs.mark()
+        try:
+            rolled = self._write_all(items, updates, now, log_append, fsync=fsync)
+        except OSError as exc:
+            # A full disk, an I/O error: put the log back where it was, so that "nothing
+            # was written" is true and a retry does not duplicate records.
+            self._roll_back(mark)
+            raise DataDirError(
+                f"cannot append to {self.name}: {os.strerror(exc.errno or 0).lower()} (the "
+                f"partial write was rolled back to offset {first_offset})"
+            ) from None
+        if rolled:
+            self._apply_retention_locked()
+        return AppendInfo(
+            base_offset=first_offset,
+            last_offset=segs.log_end_offset - 1,
+            log_append_time=now if log_append else -1,
+            log_start_offset=segs.log_start_offset,
+        )
+
+    def _roll_back(self, mark) -> None:
+        self._durable_writes = self._writes  # nothing left of this call to make durable
+        try:
+            self._close_write_fd()
+        except OSError:
+            pass
+        self._segs.truncate_to(mark)
+        if self._checkpoints.recovery_point.read() != mark.base_offset:  # it rolled
+            self._checkpoints.recovery_point.write(mark.base_offset)
+        self._producer_state.unload()  # it may hold this call's batches
+        self._recovered = False
+
+    def _write_all(self, items, updates, now: int, log_append: bool, *, fsync: bool) -> bool:
+        """Write the batches, rolling segments as needed; True if it rolled."""
+        segs = self._segs
+        next_offset = segs.log_end_offset
         pending: list[tuple[AppendBatch, ProducerUpdate | None]] = []
         pending_bytes = 0
         rolled = False
         for (header, data), update in zip(items, updates, strict=True):
             size = header.batch_length + LOG_OVERHEAD
-            if self._should_roll(header, size, pending_bytes, next_offset, now):
+            if segs.should_roll(
+                size, header.last_offset_delta, pending_bytes, next_offset, now, self.config
+            ):
                 self._write(pending, fsync=fsync)
                 pending = []
                 pending_bytes = 0
@@ -547,39 +551,7 @@ class Log:
             pending_bytes += size
             next_offset = last_offset + 1
         self._write(pending, fsync=fsync)
-        if rolled:
-            self._apply_retention_locked()
-        return AppendInfo(
-            base_offset=first_offset,
-            last_offset=segs.log_end_offset - 1,
-            log_append_time=now if log_append else -1,
-            log_start_offset=segs.log_start_offset,
-        )
-
-    def _should_roll(
-        self, header: BatchHeader, size: int, pending_bytes: int, next_offset: int, now: int
-    ) -> bool:
-        active = self._segs.active
-        current_size = self._segs.end_position + pending_bytes
-        if current_size == 0:
-            return False
-        if current_size + size > self.config.segment_bytes:
-            return True
-        if next_offset + header.last_offset_delta - active.base_offset > INT32_MAX:
-            return True
-        first_ts = self._first_batch_timestamp(active)
-        return first_ts >= 0 and now - first_ts > self.config.segment_ms
-
-    def _first_batch_timestamp(self, seg: Segment) -> int:
-        """What segment.ms is judged by, as in Kafka: the first batch's largest timestamp."""
-        if self._active_first_ts[0] == seg.base_offset:
-            return self._active_first_ts[1]
-        data = os.pread(self._segs.read_fd(seg), BATCH_HEADER_SIZE, 0)
-        if len(data) < BATCH_HEADER_SIZE:
-            return -1
-        ts = read_header(data).max_timestamp
-        self._active_first_ts = (seg.base_offset, ts)
-        return ts
+        return rolled
 
     def _writer_fd(self, active: Segment) -> int:
         if self._write_fd_base != active.base_offset:

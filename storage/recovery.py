@@ -18,10 +18,11 @@ from storage.constants import (
     RECOVERY_POINT_CHECKPOINT,
     TIME_INDEX_SUFFIX,
 )
-from storage.errors import CorruptRecord, LogGap
+from storage.errors import CorruptRecord, LogGap, StorageError
 from storage.fileio import fsync_dir
 from storage.log_checkpoints import LogCheckpoints
 from storage.log_segments import LogSegments
+from storage.log_types import _SegmentGone
 from storage.producer_state import ProducerState
 from storage.segment import Segment, TornTail, segment_filename
 from storage.segment_swap import leftover_swap_files, recover_swaps
@@ -33,6 +34,7 @@ class LogRecovery:
     def __init__(self, segments: LogSegments, producer_state: ProducerState):
         self._segs = segments
         self._producer_state = producer_state
+        self._indexes_checked: set[int] = set()
 
     def recover(
         self, index_interval_bytes: int, *, allow_gaps: bool = False
@@ -307,6 +309,35 @@ class LogRecovery:
                 )
         return out
 
+    def check_indexes_on_open(self, file_lock, index_interval_bytes: int) -> None:
+        """Kafka's index sanity check on open, once per segment per process: a damaged index
+        is rebuilt when the partition lock is free, else not trusted (lookups then scan)."""
+        segs = self._segs
+        for i, seg in enumerate(segs.segments):
+            if seg.base_offset in self._indexes_checked:
+                continue
+            last = i == len(segs.segments) - 1
+            try:
+                fd = segs.read_fd(seg)
+                end = None if last else segs.closed_end_offset(seg)
+                problem = seg.index_problem(fd, seg.size(), end, every_entry=False)
+            except (_SegmentGone, CorruptRecord):
+                continue  # gone, or damage that the verifier and the readers report
+            if problem is not None:
+                try:
+                    locked = file_lock.try_acquire()
+                except OSError:
+                    locked = False  # a read-only store: read without the index
+                if locked:
+                    try:
+                        seg.rebuild_indexes(fd, index_interval_bytes, closed=not last)
+                    finally:
+                        file_lock.release()
+                    segs.rescan()
+                else:
+                    seg.offset_index.trusted = seg.time_index.trusted = False
+            self._indexes_checked.add(seg.base_offset)
+
     # -- repairs a writer makes once, under the lock (see Log._sync_for_write) --------------
 
     def cleanup_leftovers(
@@ -446,6 +477,22 @@ class OffsetVerifier:
                     )
                 )
         return out
+
+    def verify_on_open(self, name: str, *, allow_gaps: bool) -> None:
+        """Raise LogGap unless the offsets are contiguous and never behind the checkpoints."""
+        problems = None
+        for _attempt in range(3):
+            try:
+                problems = self.problems(allow_gaps=allow_gaps)
+            except _SegmentGone:
+                problems = None
+            if problems == []:
+                return
+            # Another process may be rolling or deleting right now: look again.
+            self._segs.load()
+        if problems is None:
+            raise StorageError(f"{name}: segments keep disappearing while opening the log")
+        raise self.error(name, problems)
 
     @staticmethod
     def error(name: str, problems: list[LogProblem]) -> LogGap:

@@ -125,6 +125,8 @@ class Store:
     def __init__(self, data_dir: str | os.PathLike, *, clock: Clock = SYSTEM_CLOCK, create=True):
         self.data_dir = Path(data_dir).expanduser()
         self.clock = clock
+        # Why this store cannot be written ("read-only file system"), or "" when it can.
+        self.read_only = ""
         self._logs: dict[tuple[str, int], Log] = {}
         self._meta_cache: dict[str, tuple[int, TopicMetadata]] = {}
         self._mutex = threading.RLock()
@@ -139,6 +141,12 @@ class Store:
     # -- data directory --------------------------------------------------------------------
 
     def _ensure_dirs(self) -> None:
+        if (self.data_dir / META_FILE).is_file() and not os.access(self.data_dir, os.W_OK):
+            # An existing store that cannot be written (a read-only mount, a read-only copy):
+            # every read works; every write says why it cannot.
+            self._meta_properties()
+            self.read_only = read_only_reason(self.data_dir)
+            return
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             (self.data_dir / TOPICS_DIR).mkdir(exist_ok=True)
@@ -221,6 +229,7 @@ class Store:
 
     def _locked(self):
         """The store lock: excludes other processes (a file lock) and other threads (a mutex)."""
+        self.require_writable()
         from filelock import FileLock, Timeout
 
         if self._store_lock is None:
@@ -237,6 +246,14 @@ class Store:
             self._mutex.release()
             raise
         return _Releaser(self._store_lock, self._mutex)
+
+    def require_writable(self) -> None:
+        """DataDirError, in one line, when the store cannot be written."""
+        if self.read_only:
+            raise DataDirError(
+                f"cannot write to data directory {self.data_dir}: {self.read_only}; reads "
+                f"work, writes need a writable data directory (--data-dir or KCLI_DATA_DIR)"
+            )
 
     def _topic_file(self, name: str) -> Path:
         return self.data_dir / TOPICS_DIR / f"{name}.json"
@@ -297,14 +314,29 @@ class Store:
             self._check_collision(name)
             if validate_only:
                 return TopicMetadata(name, "", partitions, overrides)
-            for p in range(partitions):
-                d = self.partition_dir(name, p)
+            meta = TopicMetadata(name, _new_topic_id(), partitions, overrides)
+            self._create_partitions(meta, range(partitions), write=meta)
+            return meta
+
+    def _create_partitions(self, meta: TopicMetadata, partitions: range, *, write) -> None:
+        """Create partition directories, then commit ``write`` (the topic file).  If the disk
+        fails on the way (full, read-only), remove what was created: nothing is left."""
+        created = []
+        try:
+            for p in partitions:
+                d = self.partition_dir(meta.name, p)
                 if d.exists():  # left behind by a crash during an earlier delete
                     shutil.rmtree(d)
-                _create_partition_dir(d, name, p)
-            meta = TopicMetadata(name, _new_topic_id(), partitions, overrides)
-            self._write_topic(meta)
-            return meta
+                created.append(d)
+                _create_partition_dir(d, meta.name, p)
+            self._write_topic(write)
+        except OSError as exc:
+            for d in created:
+                shutil.rmtree(d, ignore_errors=True)
+            raise DataDirError(
+                f"cannot write topic '{meta.name}' in {self.data_dir}: "
+                f"{os.strerror(exc.errno or 0).lower()}; nothing was changed"
+            ) from None
 
     def _check_collision(self, name: str) -> None:
         """Kafka's rule: topics whose names differ only in '.' and '_' collide (metric names
@@ -366,12 +398,7 @@ class Store:
             new = TopicMetadata(name, meta.topic_id, new_partitions, overrides)
             if validate_only:
                 return new
-            for p in range(meta.partitions, new_partitions):
-                d = self.partition_dir(name, p)
-                if d.exists():
-                    shutil.rmtree(d)
-                _create_partition_dir(d, name, p)
-            self._write_topic(new)
+            self._create_partitions(new, range(meta.partitions, new_partitions), write=new)
             return new
 
     def topic(self, name: str) -> TopicMetadata:
@@ -574,6 +601,16 @@ class _Releaser:
             self._lock.release()
         finally:
             self._mutex.release()
+
+
+def read_only_reason(path: Path) -> str:
+    """Why ``path`` cannot be written: a read-only mount, or permissions."""
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return "read-only file system"
+    except OSError:
+        pass
+    return "permission denied"
 
 
 def _topic_metadata(path: Path, name: str, raw) -> TopicMetadata:
