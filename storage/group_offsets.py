@@ -46,8 +46,8 @@ class GroupOffsets:
                 )
         except (AttributeError, KeyError, TypeError, ValueError):
             raise StorageError(
-                f"{path} is damaged: it should be a JSON object whose \"offsets\" list holds "
-                f"objects with \"topic\", \"partition\" and \"offset\" (restore it, or "
+                f'{path} is damaged: it should be a JSON object whose "offsets" list holds '
+                f'objects with "topic", "partition" and "offset" (restore it, or '
                 f"delete it to forget the group's committed offsets)"
             ) from None
         return out

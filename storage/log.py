@@ -154,6 +154,7 @@ class Log:
             self._close_write_fd()
             self._recovered = False
             self._verified_bases = None
+            self._recovery = LogRecovery(self._segs, self._producer_state)
             self._producer_state.unload()
         if self._segs.bases != self._verified_bases:
             self._verify_offsets()

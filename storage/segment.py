@@ -71,15 +71,18 @@ class TornTail(NamedTuple):
 class Segment:
     """A .log file with its offset and time indexes."""
 
-    def __init__(self, directory: Path, base_offset: int):
+    def __init__(self, directory: Path, base_offset: int, *, suffix: str = ""):
+        """``suffix`` names a segment being written beside the log (e.g. ".cleaned", as
+        Kafka's cleaner writes one before swapping it in): readers list only ``.log`` files."""
         self.directory = directory
         self.base_offset = base_offset
-        self.log_path = directory / segment_filename(base_offset, LOG_SUFFIX)
+        self.suffix = suffix
+        self.log_path = directory / (segment_filename(base_offset, LOG_SUFFIX) + suffix)
         self.offset_index = OffsetIndex(
-            directory / segment_filename(base_offset, INDEX_SUFFIX), base_offset
+            directory / (segment_filename(base_offset, INDEX_SUFFIX) + suffix), base_offset
         )
         self.time_index = TimeIndex(
-            directory / segment_filename(base_offset, TIME_INDEX_SUFFIX), base_offset
+            directory / (segment_filename(base_offset, TIME_INDEX_SUFFIX) + suffix), base_offset
         )
 
     def __repr__(self) -> str:

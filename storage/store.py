@@ -27,7 +27,6 @@ from pathlib import Path
 from storage.cleaner import CleanableSection, CleanResult, LogCleaner
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
-    FORMAT_VERSION,
     GROUPS_DIR,
     META_FILE,
     PRODUCER_ID_FILE,
@@ -48,6 +47,11 @@ from storage.errors import (
 from storage.fileio import atomic_write, fsync_dir
 from storage.log import DeletedSegment, Log
 from storage.log_checkpoints import LogCheckpoints
+from storage.meta_properties import (
+    read_meta_properties,
+    read_only_reason,
+    write_new_meta_properties,
+)
 from storage.segment import Segment
 from storage.store_check import StoreCheck, check_store
 from storage.topic_config import TopicConfig, config_from_user, parse_overrides, validate_config
@@ -134,7 +138,7 @@ class Store:
             self._ensure_dirs()
         elif not self.data_dir.is_dir():
             raise DataDirError(f"data directory {self.data_dir} does not exist")
-        else:
+        elif (self.data_dir / META_FILE).exists():
             self._meta_properties()
         self._store_lock = None  # created on first use: importing filelock costs start-up time
 
@@ -152,14 +156,7 @@ class Store:
             (self.data_dir / TOPICS_DIR).mkdir(exist_ok=True)
             (self.data_dir / GROUPS_DIR).mkdir(exist_ok=True)
             if not (self.data_dir / META_FILE).exists():
-                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-                atomic_write(
-                    self.data_dir / META_FILE,
-                    (
-                        f"# kcli data directory\nversion={FORMAT_VERSION}\n"
-                        f"cluster.id={cluster_id}\n"
-                    ).encode(),
-                )
+                write_new_meta_properties(self.data_dir)
         except PermissionError as exc:
             raise DataDirError(
                 f"cannot write to data directory {self.data_dir} ({exc.strerror}); "
@@ -183,38 +180,7 @@ class Store:
         self._meta_properties()
 
     def _meta_properties(self) -> dict[str, str]:
-        """``meta.properties`` parsed, after checking this kcli can read the store's format."""
-        path = self.data_dir / META_FILE
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except FileNotFoundError:
-            raise DataDirError(
-                f"{path} is missing; a kcli data directory has one (version=1, cluster.id=...)"
-            ) from None
-        except UnicodeDecodeError:
-            raise DataDirError(
-                f"{path} is not a text file; it should hold lines like 'version=1' and "
-                f"'cluster.id=...' (restore it, or move the data directory aside)"
-            ) from None
-        props = {}
-        for line in text.splitlines():
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                key, _, value = line.partition("=")
-                props[key.strip()] = value.strip()
-        version = props.get("version", "")
-        if version != str(FORMAT_VERSION):
-            if version.isdigit() and int(version) > FORMAT_VERSION:
-                raise DataDirError(
-                    f"{path} says format version {version}, but this kcli reads version "
-                    f"{FORMAT_VERSION}: the store was written by a newer kcli; upgrade kcli "
-                    f"to use it"
-                )
-            raise DataDirError(
-                f"{path} has version={version or '(none)'}; this kcli reads version "
-                f"{FORMAT_VERSION} (restore the file, or move the data directory aside)"
-            )
-        return props
+        return read_meta_properties(self.data_dir)
 
     @property
     def cluster_id(self) -> str:
@@ -601,16 +567,6 @@ class _Releaser:
             self._lock.release()
         finally:
             self._mutex.release()
-
-
-def read_only_reason(path: Path) -> str:
-    """Why ``path`` cannot be written: a read-only mount, or permissions."""
-    try:
-        if os.statvfs(path).f_flag & os.ST_RDONLY:
-            return "read-only file system"
-    except OSError:
-        pass
-    return "permission denied"
 
 
 def _topic_metadata(path: Path, name: str, raw) -> TopicMetadata:
