@@ -6,6 +6,13 @@ INDEX_SUFFIX = ".index"
 TIME_INDEX_SUFFIX = ".timeindex"
 DELETED_SUFFIX = ".deleted"
 SNAPSHOT_SUFFIX = ".snapshot"  # producer state, as in Kafka
+# A cleaned segment being written, then complete and ready to replace the old (LogCleaner).
+CLEANED_SUFFIX = ".cleaned"
+SWAP_SUFFIX = ".swap"
+# Per data directory, as Kafka's per log directory: where each partition's dirty section starts.
+CLEANER_CHECKPOINT_FILE = "cleaner-offset-checkpoint"
+# Held by whoever cleans a partition: one cleaner per partition at a time.
+CLEANER_LOCK_FILE = ".cleaner.lock"
 # Segment files are named by their base offset, zero-padded to 20 digits (Kafka's LogFileUtils).
 FILENAME_DIGITS = 20
 
@@ -69,6 +76,13 @@ DEFAULT_SEGMENT_MS = 604_800_000  # 7 days
 DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
 DEFAULT_INDEX_INTERVAL_BYTES = 4096
 DEFAULT_CLEANUP_POLICY = "delete"
+# Compaction (Kafka's LogCleaner configs and defaults).
+CLEANUP_POLICY_COMPACT = "compact"
+CLEANUP_POLICY_COMPACT_DELETE = "compact,delete"
+DEFAULT_MIN_CLEANABLE_DIRTY_RATIO = 0.5
+DEFAULT_DELETE_RETENTION_MS = 86_400_000  # 1 day
+DEFAULT_MIN_COMPACTION_LAG_MS = 0
+DEFAULT_MAX_COMPACTION_LAG_MS = 2**63 - 1  # Long.MAX_VALUE: never forces a clean
 DEFAULT_MESSAGE_TIMESTAMP_TYPE = "CreateTime"
 # Kafka's smallest allowed segment.bytes before 4.0 (a v0 record's overhead); kcli keeps it so
 # that lessons can roll segments after a few records.

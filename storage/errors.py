@@ -50,7 +50,7 @@ class CorruptRecord(StorageError):
 class InvalidRecord(CorruptRecord):
     """A batch with a valid CRC whose records contradict its header or are malformed
     (Kafka's InvalidRecordException): wrong record count, offset deltas out of order,
-    lengths that do not fill the batch."""
+    lengths that do not fill the batch; or a record without a key on a compacted topic."""
 
 
 class DuplicateSequence(StorageError):

@@ -43,9 +43,12 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from storage.cleaner import LogCleaner, require_batch_keys
+from storage.cleaner_checkpoint import CleanerCheckpoint
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
     LOG_OVERHEAD,
+    LOG_SUFFIX,
     NO_PRODUCER_EPOCH,
     NO_PRODUCER_ID,
     NO_SEQUENCE,
@@ -78,7 +81,7 @@ from storage.records import (
 )
 from storage.recovery import LogProblem, LogRecovery, OffsetVerifier
 from storage.retention import LogRetention
-from storage.segment import AppendBatch, Segment, TornTail
+from storage.segment import AppendBatch, Segment, TornTail, segment_filename
 from storage.topic_config import TopicConfig
 
 __all__ = [
@@ -156,10 +159,17 @@ class Log:
         if self._segs.bases != self._verified_bases:
             self._verify_offsets()
 
+    def _allows_gaps(self) -> bool:
+        """Compaction leaves gaps: in a compacted log, or one the cleaner cleaned before its
+        cleanup.policy changed (the cleaner checkpoint names it)."""
+        if self.config.compacted:
+            return True
+        return CleanerCheckpoint(self.directory.parent).get(self.topic, self.partition) is not None
+
     def _verify_offsets(self) -> None:
         """On open (and whenever the segments change): offsets contiguous and never behind
         the checkpoints, indexes sane (see ``OffsetVerifier`` and ``LogRecovery``)."""
-        allow_gaps = "compact" in self.config.cleanup_policy  # compaction leaves gaps
+        allow_gaps = self._allows_gaps()
         self._verifier.verify_on_open(self.name, allow_gaps=allow_gaps)
         self._recovery.check_indexes_on_open(self._file_lock, self.config.index_interval_bytes)
         self._verified_bases = list(self._segs.bases)
@@ -249,7 +259,8 @@ class Log:
         """Delete closed segments past retention.ms or beyond retention.bytes.
 
         Whole segments only, oldest first, never the active one; ``log_start_offset`` moves to
-        the base offset of the first segment left.  A segment is past retention.ms when its
+        the base offset of the first segment left.  Only with ``delete`` in cleanup.policy.
+        A segment is past retention.ms when its
         largest record timestamp is older than retention.ms.
         """
         with self._mutex, self._locked():
@@ -257,6 +268,8 @@ class Log:
             return self._apply_retention_locked()
 
     def _apply_retention_locked(self) -> list[DeletedSegment]:
+        if not self.config.deletes:
+            return []  # cleanup.policy=compact alone keeps records forever, as in Kafka
         return self._retention.delete_expired(self.config.retention_ms, self.config.retention_bytes)
 
     def delete_segments_before(self, offset: int) -> list[DeletedSegment]:
@@ -274,7 +287,9 @@ class Log:
         the file and byte position: it is never truncated away.
         """
         with self._mutex, self._locked():
-            truncated, rebuilt, removed = self._recovery.recover(self.config.index_interval_bytes)
+            truncated, rebuilt, removed = self._recovery.recover(
+                self.config.index_interval_bytes, allow_gaps=self._allows_gaps()
+            )
             self._recovered = False
             self._sync_for_write()
             return RecoveryReport(
@@ -312,7 +327,7 @@ class Log:
             self.config.index_interval_bytes,
             self._verifier,
             self._checkpoints,
-            allow_gaps="compact" in self.config.cleanup_policy,
+            allow_gaps=self._allows_gaps(),
             repair=repair,
             truncate_after_corruption=truncate,
         )
@@ -350,7 +365,7 @@ class Log:
         segs = self._segs
         self._load_segments()
         if not self._recovered:
-            self._recovery.cleanup_leftovers()
+            self._recovery.cleanup_leftovers(self.config.index_interval_bytes)
         before = (segs.active.base_offset if segs.segments else -1, segs.end_position)
         torn = self._scan_active(writer=True)
         active = segs.active
@@ -390,7 +405,10 @@ class Log:
         items: list[tuple[BatchHeader, bytes | bytearray | memoryview]] = []
         max_bytes = self.config.max_message_bytes
         for i, batch in enumerate(batches):
-            header = validate_batch(batch, where=f"batch {i} for {self.name}")
+            where = f"batch {i} for {self.name}"
+            header = validate_batch(batch, where=where)
+            if self.config.compacted:
+                require_batch_keys(batch, where)
             if header.size > max_bytes:
                 raise RecordTooLarge(
                     f"a batch of {header.size} bytes is larger than max.message.bytes="
@@ -436,7 +454,42 @@ class Log:
             raise StorageError("nothing to append: no batches given")
         with self._mutex, self._locked():
             self._sync_for_write()
-            return self._append_locked(items, fsync=fsync)
+            active_before = self._segs.active.base_offset
+            info = self._append_locked(items, fsync=fsync)
+            rolled = self._segs.active.base_offset != active_before
+        if rolled and self.config.compacted:
+            # A segment closed: the dirty ratio may have passed min.cleanable.dirty.ratio.
+            LogCleaner(self.directory.parent).maybe_clean(self)
+        return info
+
+    # -- what the cleaner (storage.cleaner) needs -------------------------------------------
+
+    def producer_last_offsets(self) -> dict[int, set[int]]:
+        """Each idempotent producer's last batch's last offset: the batches the cleaner keeps
+        even when empty, so that the producer's sequence survives (as Kafka does)."""
+        with self._mutex, self._locked():
+            self._sync_for_write()
+            self._producers.catch_up()
+            return {
+                pid: {entry.batches[-1].last_offset}
+                for pid, entry in self._producer_state.producers.items()
+                if entry.batches
+            }
+
+    def swap_segment(self, base_offset: int, inode: int, swap) -> bool:
+        """Under the partition lock, run ``swap`` (which replaces segment ``base_offset``'s
+        files) if that segment still is the file the cleaner read; False if it is gone."""
+        with self._mutex, self._locked():
+            self._sync_for_write()
+            try:
+                current = os.stat(self.directory / segment_filename(base_offset, LOG_SUFFIX))
+            except FileNotFoundError:
+                return False  # retention deleted it meanwhile
+            if current.st_ino != inode or base_offset == self._segs.bases[-1]:
+                return False
+            swap()
+            self._load_segments()
+            return True
 
     def _append_locked(self, items: list, *, fsync: bool) -> AppendInfo:
         segs = self._segs

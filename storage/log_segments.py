@@ -18,7 +18,8 @@ from storage.errors import CorruptRecord, StorageError
 from storage.fileio import fsync_dir
 from storage.log_types import SegmentInfo, _SegmentGone
 from storage.record_batch import HEADER
-from storage.segment import Segment, TornTail
+from storage.segment import Segment, TornTail, segment_filename
+from storage.segment_swap import distrust_index, pending_swaps
 
 
 class AppendMark(NamedTuple):
@@ -49,6 +50,8 @@ class LogSegments:
         self.active_max_timestamp = -1
         self._read_fds: dict[int, int] = {}
         self._closed_largest_ts: dict[int, int] = {}
+        self._dir_mtime = -1
+        self._swapping: set[int] = set()
         self._closed_ends: dict[tuple[int, int], int] = {}
         self._active_first_ts = (-1, -1)  # (segment base offset, its first batch's timestamp)
 
@@ -82,13 +85,33 @@ class LogSegments:
             for n in names
             if n.endswith(LOG_SUFFIX) and n[: -len(LOG_SUFFIX)].isdigit()
         )
-        if bases != self.bases:
+        swapping = pending_swaps(names)
+        if bases != self.bases or swapping != self._swapping:
             self.bases = bases
+            self._swapping = swapping
             self.segments = [Segment(self.directory, b) for b in bases]
+            for seg in self.segments:
+                if seg.base_offset in swapping:
+                    distrust_index(seg)
             for base in list(self._read_fds):
                 if base not in bases:
                     os.close(self._read_fds.pop(base))
+        if st.st_mtime_ns != self._dir_mtime:
+            # Files renamed in the directory: the cleaner may have swapped in a segment under
+            # the same base offset; stop reading the old one (see storage.segment_swap).
+            self._dir_mtime = st.st_mtime_ns
+            self._forget_swapped()
         return replaced
+
+    def _forget_swapped(self) -> None:
+        for base, fd in list(self._read_fds.items()):
+            try:
+                current = os.stat(self.directory / segment_filename(base, LOG_SUFFIX)).st_ino
+            except FileNotFoundError:
+                continue
+            if os.fstat(fd).st_ino != current:
+                os.close(self._read_fds.pop(base))
+                self._closed_largest_ts.pop(base, None)
 
     def forget(self) -> None:
         """Drop everything known about the files (a replaced directory, a recovery)."""

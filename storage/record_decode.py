@@ -78,7 +78,7 @@ def decode_batch_at(
         _magic,
         _crc,
         attributes,
-        _last_offset_delta,
+        last_offset_delta,
         base_ts,
         max_ts,
         _pid,
@@ -88,8 +88,14 @@ def decode_batch_at(
     ) = HEADER.unpack_from(buf, pos)
     if attributes & CONTROL_MASK or count <= 0:
         return []
-    first = min_offset - base_offset if min_offset > base_offset else 0
-    last = count if max_records is None or first + max_records > count else first + max_records
+    gapped = count != last_offset_delta + 1
+    if gapped:
+        # A compacted batch: its records keep their offsets, so record i is not offset
+        # base + i.  Decode them all, then pick by offset.
+        first, last = 0, count
+    else:
+        first = min_offset - base_offset if min_offset > base_offset else 0
+        last = count if max_records is None or first + max_records > count else first + max_records
     if first >= last:
         return []
     codec = attributes & COMPRESSION_MASK
@@ -101,6 +107,10 @@ def decode_batch_at(
         start = pos + BATCH_HEADER_SIZE
         end = pos + size
     log_append_time = max_ts if attributes & TIMESTAMP_TYPE_MASK else -1
+    if gapped:
+        records = _decode_records(buf, start, end, base_offset, base_ts, log_append_time, 0, count)
+        picked = [r for r in records if r[0] >= min_offset]
+        return picked if max_records is None else picked[:max_records]
     if count <= _UNIFORM_MAX_RECORDS:
         records = _decode_uniform(
             buf, start, end, base_offset, base_ts, log_append_time, count, first, last
@@ -376,6 +386,33 @@ def _decode_uniform(buf, start, end, base_offset, base_ts, log_append_time, coun
                 for o, p in zip(offsets, positions, strict=True)
             ]
     return records
+
+
+def batch_keys(buf: bytes, pos: int, size: int) -> tuple[list[bytes], range] | None:
+    """The keys of a periodic batch's records and their offsets, without building records
+    (the log cleaner's fast path); None for any other batch (null keys or values, headers,
+    compression, a compacted batch), which callers decode in full."""
+    base_offset, _l, _e, _m, _c, attributes, last_delta, _bt, _mt, _p, _pe, _s, count = (
+        HEADER.unpack_from(buf, pos)
+    )
+    if attributes & (COMPRESSION_MASK | CONTROL_MASK) or count <= 0 or count != last_delta + 1:
+        return None
+    if count > _UNIFORM_MAX_RECORDS:
+        return None
+    start, end = pos + BATCH_HEADER_SIZE, pos + size
+    shape = _uniform_shape(buf, start, end)
+    if shape is None or shape.key_length < 0:
+        return None
+    runs = _uniform_runs(buf, start, end, shape, count)
+    if runs is None or runs[-1].pos + runs[-1].n * runs[-1].stride != end:
+        return None
+    kl = shape.key_length
+    back = len(shape.value_length_bytes) + kl
+    keys: list[bytes] = []
+    for _lo, n, _pos, stride, value_pos in runs:
+        first = value_pos - back
+        keys += [buf[p : p + kl] for p in range(first, first + n * stride, stride)]
+    return keys, range(base_offset, base_offset + count)
 
 
 def record_offset_positions(batch) -> list[tuple[int, int]]:

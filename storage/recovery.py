@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from storage.cleaner import validate_stored_batch
 from storage.constants import (
     DELETED_SUFFIX,
     INDEX_SUFFIX,
@@ -22,9 +23,9 @@ from storage.fileio import fsync_dir
 from storage.log_checkpoints import LogCheckpoints
 from storage.log_segments import LogSegments
 from storage.log_types import _SegmentGone
-from storage.log_validator import validate_batch
 from storage.producer_state import ProducerState
 from storage.segment import Segment, TornTail, segment_filename
+from storage.segment_swap import leftover_swap_files, recover_swaps
 
 
 class LogRecovery:
@@ -35,17 +36,20 @@ class LogRecovery:
         self._producer_state = producer_state
         self._indexes_checked: set[int] = set()
 
-    def recover(self, index_interval_bytes: int) -> tuple[int, list[int], list[str]]:
+    def recover(
+        self, index_interval_bytes: int, *, allow_gaps: bool = False
+    ) -> tuple[int, list[int], list[str]]:
         """Under the lock: verify every segment, truncate a torn tail, rebuild missing or
         damaged indexes.  Returns (bytes truncated, base offsets of rebuilt indexes, names of
         files removed).
 
         A CRC mismatch anywhere but in an incomplete last batch raises CorruptRecord naming
-        the file and byte position: it is never truncated away.
+        the file and byte position: it is never truncated away.  With ``allow_gaps`` (a
+        compacted log) a segment may end before the next one starts, never after.
         """
         segs = self._segs
         segs.load()
-        removed = self.cleanup_leftovers()
+        removed = self.cleanup_leftovers(index_interval_bytes)
         rebuilt = []
         truncated = 0
         next_offset = 0
@@ -75,7 +79,9 @@ class LogRecovery:
             if not sane or valid_size < size:
                 seg.rebuild_indexes(fd, index_interval_bytes, closed=not last)
                 rebuilt.append(seg.base_offset)
-            if not last and next_offset != segs.segments[i + 1].base_offset:
+            following = None if last else segs.segments[i + 1].base_offset
+            gap = allow_gaps and following is not None and next_offset < following
+            if following is not None and next_offset != following and not gap:
                 raise CorruptRecord(
                     f"{seg.log_path}: ends at offset {next_offset} but the next segment "
                     f"starts at {segs.segments[i + 1].base_offset}"
@@ -122,7 +128,7 @@ class LogRecovery:
         segs.load()
         problems = [
             LogProblem(name, "a file a crash left behind", "removed" if repair else "")
-            for name in self.cleanup_leftovers(dry_run=not repair)
+            for name in self.cleanup_leftovers(index_interval_bytes, dry_run=not repair)
         ]
         corrupt: tuple[int, int, str] | None = None  # segment index, byte position, why
         for i, seg in enumerate(segs.segments):
@@ -188,7 +194,7 @@ class LogRecovery:
                     )
                     return exam
                 batch = os.pread(fd, item.header.size, item.position)
-                validate_batch(batch, where=f"the batch at byte position {item.position}")
+                validate_stored_batch(batch, where=f"the batch at byte position {item.position}")
                 exam.valid_size = item.position + item.header.size
                 exam.next_offset = item.header.next_offset
                 exam.batches += 1
@@ -334,12 +340,20 @@ class LogRecovery:
 
     # -- repairs a writer makes once, under the lock (see Log._sync_for_write) --------------
 
-    def cleanup_leftovers(self, *, dry_run: bool = False) -> list[str]:
-        """Files a crash can leave: indexes whose .log is gone, temp files, .deleted files.
+    def cleanup_leftovers(
+        self, index_interval_bytes: int | None = None, *, dry_run: bool = False
+    ) -> list[str]:
+        """Files a crash can leave: a cleaner's half-done swap (finished or undone, see
+        ``storage.segment_swap``), indexes whose .log is gone, temp files, .deleted files.
 
         Returns the names of the files removed (with ``dry_run``, found)."""
-        removed = []
         directory = self._segs.directory
+        if dry_run or index_interval_bytes is None:
+            removed = leftover_swap_files(directory)
+        else:
+            removed = recover_swaps(directory, index_interval_bytes)
+            if removed:
+                self._segs.load()
         bases = set(self._segs.bases)
         for name in sorted(os.listdir(directory)):
             stem, _, suffix = name.partition(".")

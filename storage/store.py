@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from storage.cleaner import CleanableSection, CleanResult, LogCleaner
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
     GROUPS_DIR,
@@ -103,6 +104,7 @@ class PartitionDescription:
     log_end_offset: int
     size_bytes: int | None
     segments: int | None
+    compaction: CleanableSection | None = None  # a compacted topic's clean and dirty sections
 
 
 @dataclass(frozen=True)
@@ -332,6 +334,8 @@ class Store:
                 self._meta_cache.pop(name, None)
             for p in range(meta.partitions):
                 shutil.rmtree(self.partition_dir(name, p), ignore_errors=True)
+            # A topic created again under this name starts dirty, as in Kafka.
+            self.cleaner.checkpoint.forget_topic(name)
 
     def alter_topic(
         self,
@@ -468,6 +472,9 @@ class Store:
                     log_end_offset=log.log_end_offset,
                     size_bytes=sum(s.size_bytes for s in segments),
                     segments=len(segments),
+                    compaction=(
+                        self.cleaner.section(log, segments) if meta.config.compacted else None
+                    ),
                 )
             )
         return TopicDescription(
@@ -477,6 +484,17 @@ class Store:
             config=meta.config.to_kafka(),
             overrides=dict(meta.overrides),
         )
+
+    @property
+    def cleaner(self) -> LogCleaner:
+        """The log cleaner of this data directory (``storage.cleaner``)."""
+        return LogCleaner(self.data_dir)
+
+    def compact_topic(self, name: str, partition: int | None = None) -> list[CleanResult]:
+        """Clean a compacted topic's partitions now, whatever their dirty ratio."""
+        meta = self.topic(name)
+        partitions = range(meta.partitions) if partition is None else [partition]
+        return [self.cleaner.clean(self.log(name, p)) for p in partitions]
 
     def check(
         self,

@@ -7,7 +7,7 @@ as underscores (``retention.ms`` is ``retention_ms``).  Every way in goes throug
 topic's metadata file, every time it is read.
 
 The rules are a table (``RULES``), checked by hand rather than by a pydantic model: there are
-eight keys, each an integer in a range or one of a few words, and the table is also what the
+a dozen keys, each an integer in a range, a ratio or one of a few words, and the table is also what the
 error messages quote.  A pydantic model did the same job but cost every kcli command about
 100 ms of start-up, just to import pydantic's model machinery.
 """
@@ -17,10 +17,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from storage.constants import (
+    CLEANUP_POLICY_COMPACT,
+    CLEANUP_POLICY_COMPACT_DELETE,
     DEFAULT_CLEANUP_POLICY,
+    DEFAULT_DELETE_RETENTION_MS,
     DEFAULT_INDEX_INTERVAL_BYTES,
+    DEFAULT_MAX_COMPACTION_LAG_MS,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MESSAGE_TIMESTAMP_TYPE,
+    DEFAULT_MIN_CLEANABLE_DIRTY_RATIO,
+    DEFAULT_MIN_COMPACTION_LAG_MS,
     DEFAULT_RETENTION_BYTES,
     DEFAULT_RETENTION_MS,
     DEFAULT_SEGMENT_BYTES,
@@ -46,6 +52,20 @@ class TopicConfig:
     index_interval_bytes: int = DEFAULT_INDEX_INTERVAL_BYTES
     cleanup_policy: str = DEFAULT_CLEANUP_POLICY
     message_timestamp_type: str = DEFAULT_MESSAGE_TIMESTAMP_TYPE
+    min_cleanable_dirty_ratio: float = DEFAULT_MIN_CLEANABLE_DIRTY_RATIO
+    delete_retention_ms: int = DEFAULT_DELETE_RETENTION_MS
+    min_compaction_lag_ms: int = DEFAULT_MIN_COMPACTION_LAG_MS
+    max_compaction_lag_ms: int = DEFAULT_MAX_COMPACTION_LAG_MS
+
+    @property
+    def compacted(self) -> bool:
+        """``cleanup.policy`` includes compact: the cleaner keeps the latest record per key."""
+        return CLEANUP_POLICY_COMPACT in self.cleanup_policy.split(",")
+
+    @property
+    def deletes(self) -> bool:
+        """``cleanup.policy`` includes delete: retention.ms and retention.bytes apply."""
+        return "delete" in self.cleanup_policy.split(",")
 
     def to_kafka(self) -> dict[str, int | str]:
         """Every config with its effective value, under Kafka's names."""
@@ -75,15 +95,20 @@ class Rule:
     unit: str = ""
     choices: tuple[str, ...] = ()
     note: str = ""
+    ratio: bool = False  # a number from minimum to maximum, not only an integer
 
     def check(self, value: object) -> bool:
         if self.choices:
             return value in self.choices
+        if self.ratio:
+            return type(value) in (int, float) and self.minimum <= value <= self.maximum
         return type(value) is int and self.minimum <= value <= self.maximum
 
     def must_be(self) -> str:
         if self.choices:
             text = " or ".join(self.choices)
+        elif self.ratio:
+            text = f"a number from {self.minimum} to {self.maximum}"
         elif self.maximum == _LONG_MAX:
             text = f"an integer of {self.unit} >= {self.minimum}"
         else:
@@ -98,9 +123,24 @@ RULES: dict[str, Rule] = {
     "segment.ms": Rule(1, unit="milliseconds"),
     "max.message.bytes": Rule(0, INT32_MAX, unit="bytes"),
     "index.interval.bytes": Rule(0, INT32_MAX, unit="bytes"),
-    "cleanup.policy": Rule(choices=("delete",), note="kcli does not implement log compaction"),
+    "cleanup.policy": Rule(
+        choices=("delete", CLEANUP_POLICY_COMPACT, CLEANUP_POLICY_COMPACT_DELETE),
+        note="a comma-separated list of compact and delete",
+    ),
     "message.timestamp.type": Rule(choices=("CreateTime", "LogAppendTime")),
+    "min.cleanable.dirty.ratio": Rule(0, 1, ratio=True),
+    "delete.retention.ms": Rule(0, unit="milliseconds", note="how long tombstones stay"),
+    "min.compaction.lag.ms": Rule(0, unit="milliseconds"),
+    "max.compaction.lag.ms": Rule(1, unit="milliseconds"),
 }
+
+
+def _normalize(key: str, value: object) -> object:
+    """``delete,compact`` and ``compact, delete`` are Kafka's ``compact,delete``."""
+    if key == "cleanup.policy" and isinstance(value, str) and "," in value:
+        words = sorted({w.strip() for w in value.split(",")})
+        return ",".join(words)
+    return value
 
 
 def _unknown(key: str) -> InvalidConfig:
@@ -119,10 +159,10 @@ def parse_overrides(overrides: dict[str, str]) -> dict[str, int | str]:
             raise _unknown(key)
         value = raw.strip() if isinstance(raw, str) else raw
         if RULES[key].choices:
-            out[key] = str(value)
+            out[key] = _normalize(key, str(value))
             continue
         try:
-            out[key] = int(value)
+            out[key] = float(value) if RULES[key].ratio else int(value)
         except (TypeError, ValueError):
             raise _invalid(key, raw) from None
     return out
@@ -131,6 +171,7 @@ def parse_overrides(overrides: dict[str, str]) -> dict[str, int | str]:
 def validate_config(values: dict) -> TopicConfig:
     """A ``TopicConfig`` from Kafka-named values (missing keys take Kafka's defaults), or
     ``InvalidConfig`` naming the first bad key and what it must be."""
+    values = {key: _normalize(key, value) for key, value in values.items()}
     for key, value in values.items():
         rule = RULES.get(key)
         if rule is None:

@@ -108,6 +108,15 @@ class Backend(ABC):
         it cannot be read (the cluster still enforces it)."""
         return None
 
+    def compact_topic(self, name: str, partition: int | None = None) -> list:
+        """Clean a compacted topic now (storage.cleaner.CleanResult per partition)."""
+        from kcli.errors import KcliError
+
+        raise KcliError(
+            "kcli topic compact cleans the local store; a Kafka cluster's brokers run their "
+            "own log cleaner (drop --bootstrap-server)"
+        )
+
     def segments(self, name: str) -> dict[int, list] | None:
         """Each partition's segments (storage ``SegmentInfo``), or None where they cannot
         be seen (a cluster)."""

@@ -53,6 +53,13 @@ def retention(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
     _run("retention", fast, seconds)
 
 
+@app.command("compaction")
+def compaction(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
+    """A topic as a table: profile updates keyed by user, the log cleaner keeping the latest
+    per key (offsets kept, gaps shown), a tombstone deleting a user."""
+    _run("compaction", fast, seconds)
+
+
 @app.command("pubsub")
 def pubsub(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
     """One producer, several consumer groups reading independently; a late one replays."""

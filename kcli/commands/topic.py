@@ -17,8 +17,9 @@ _NAME = typer.Argument(
 )
 _CONFIG_HELP = (
     "A topic config, KEY=VALUE, with Kafka's names: retention.ms, retention.bytes, "
-    "segment.bytes, segment.ms, max.message.bytes, index.interval.bytes, cleanup.policy, "
-    "message.timestamp.type. Repeat for several."
+    "segment.bytes, segment.ms, max.message.bytes, index.interval.bytes, cleanup.policy "
+    "(delete, compact or compact,delete), message.timestamp.type, min.cleanable.dirty.ratio, "
+    "delete.retention.ms, min.compaction.lag.ms, max.compaction.lag.ms. Repeat for several."
 )
 
 
@@ -115,6 +116,22 @@ def alter(
         changes.append(f"partitions {before.partitions} -> {meta.partitions}")
     changes += [f"{k}={v}" for k, v in overrides.items()]
     render.note(f"Altered topic {name}: {', '.join(changes)}.")
+
+
+@app.command("compact")
+def compact(
+    name: str = _NAME,
+    partition: int | None = typer.Option(
+        None, "--partition", "-p", help="Clean only this partition (default: all).", metavar="N"
+    ),
+    output: Output | None = output_option(),
+) -> None:
+    """Run the log cleaner on a compacted topic now, whatever its dirty ratio: keep the latest record of every key in the closed segments (offsets kept, so the log has gaps), drop tombstones older than delete.retention.ms."""
+    from kcli import render
+
+    form = render.resolve(output)
+    results = backend().compact_topic(name, partition)
+    render.topic_compact(results, form)
 
 
 @app.command("delete")

@@ -622,6 +622,77 @@ def _log_intact(ctx: Context, spec: dict) -> list[Finding]:
     ]
 
 
+@check("compacted")
+def _compacted(ctx: Context, spec: dict) -> list[Finding]:
+    """A compacted topic whose cleaned log is a table: the cleaner has run, the cleaned
+    section holds at most one record per key, every key of ``keys`` still has a value and
+    no key of ``deleted`` has one any more (a tombstone, kept or already dropped)."""
+    name, p = spec["topic"], int(spec.get("partition", 0))
+    meta = ctx.topic(name)
+    if not meta.config.compacted:
+        return [
+            Finding(
+                False,
+                f"topic '{name}' has cleanup.policy={meta.config.cleanup_policy}; compaction "
+                f"needs cleanup.policy=compact (kcli topic alter {name} --config "
+                f"cleanup.policy=compact)",
+            )
+        ]
+    out = [
+        Finding(True, f"topic '{name}' is compacted (cleanup.policy={meta.config.cleanup_policy})")
+    ]
+    log = ctx.store.log(name, p)
+    section = ctx.store.cleaner.section(log)
+    if section.first_dirty_offset <= section.log_start_offset:
+        return out + [
+            Finding(
+                False,
+                f"the cleaner has not cleaned {name}-{p} yet: it only cleans closed segments "
+                f"(produce until a new segment rolls), then run: kcli topic compact {name}",
+            )
+        ]
+    records = list(ctx.records(name, p))
+    cleaned = [r for r in records if r.offset < section.first_dirty_offset]
+    seen: dict[bytes | None, int] = {}
+    for r in cleaned:
+        seen[r.key] = seen.get(r.key, 0) + 1
+    twice = sorted(_text(k) or "" for k, n in seen.items() if n > 1)
+    removed = log.log_end_offset - log.log_start_offset - len(records)
+    if twice:
+        out.append(Finding(False, f"the cleaned part still holds keys twice: {', '.join(twice)}"))
+    else:
+        out.append(
+            Finding(
+                True,
+                f"the cleaned part of {name}-{p} (offsets {section.log_start_offset}.."
+                f"{section.first_dirty_offset - 1}) holds one record per key; the cleaner "
+                f"removed {_plural(removed, 'record')}",
+            )
+        )
+    latest = {_text(r.key): _text(r.value) for r in records}
+    for key in spec.get("keys", ()):
+        if latest.get(key) is None:
+            out.append(
+                Finding(
+                    False, f"key '{key}' has no value in '{name}' (produce one with --key {key})"
+                )
+            )
+        else:
+            out.append(Finding(True, f"key '{key}' is in the table: {latest[key]}"))
+    for key in spec.get("deleted", ()):
+        if latest.get(key) is not None:
+            out.append(
+                Finding(
+                    False,
+                    f"key '{key}' still has a value; delete it with a tombstone: echo "
+                    f'\'{{"key": "{key}", "value": null}}\' | kcli produce {name} -i json',
+                )
+            )
+        else:
+            out.append(Finding(True, f"key '{key}' is deleted (a tombstone)"))
+    return out
+
+
 def run_checks(
     specs: tuple[dict, ...] | list[dict], data_dir: Path, lesson_number: int | None = None
 ) -> CheckReport:

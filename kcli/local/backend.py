@@ -78,6 +78,9 @@ class LocalBackend(Backend):
     def max_message_bytes(self, name: str) -> int:
         return self.store.topic(name).config.max_message_bytes
 
+    def compact_topic(self, name: str, partition: int | None = None) -> list:
+        return self.store.compact_topic(name, partition)
+
     def segments(self, name: str) -> dict[int, list]:
         meta = self.store.topic(name)
         return {p: self.store.log(name, p).segments() for p in range(meta.partitions)}

@@ -58,7 +58,7 @@ from kcli.render.picture import partition_picture
 from kcli.render.progress import progress
 from kcli.render.records import FORMAT_TOKENS, RecordWriter, compile_format, record_json_slow
 from kcli.render.reports import perf_report, store_info
-from kcli.render.topics import topic_describe, topic_list
+from kcli.render.topics import topic_compact, topic_describe, topic_list
 
 __all__ = [
     "FORMAT_TOKENS",
@@ -96,6 +96,7 @@ __all__ = [
     "stdout_is_terminal",
     "store_info",
     "table",
+    "topic_compact",
     "topic_describe",
     "topic_list",
 ]

@@ -140,6 +140,9 @@ class LogDump:
                     "base_offset": h.base_offset,
                     "last_offset": h.last_offset,
                     "count": h.records_count,
+                    # Offsets inside the batch the log cleaner removed (its records keep
+                    # their offsets, so count < last - base + 1).
+                    "removed": h.last_offset_delta + 1 - h.records_count,
                     "position": b.position,
                     "size_bytes": h.size,
                     "crc": h.crc,
@@ -188,10 +191,11 @@ class LogDump:
                 )
             return
         valid = "[green]yes[/]" if b.crc_valid else "[bold red]NO[/]"
+        removed = h.last_offset_delta + 1 - h.records_count
         row = (
             str(h.base_offset),
             str(h.last_offset),
-            str(h.records_count),
+            f"{h.records_count} (-{removed})" if removed else str(h.records_count),
             str(b.position),
             str(h.size),
             f"{h.crc:08x}",
@@ -210,7 +214,11 @@ class LogDump:
         )
         from rich.markup import escape
 
+        expected = h.base_offset
         for offset, position, r in b.records:
+            if offset > expected:
+                con.print(f"    [yellow]{_gap_text(expected, offset - 1)}[/]")
+            expected = offset + 1
             key = "" if r.key is None else f"[cyan]{escape(_show(r.key))}[/] → "
             value = "[dim]null[/]" if r.value is None else escape(_show(r.value))
             headers = (
@@ -235,6 +243,16 @@ class LogDump:
             )
             self._rows = []
 
+    def gap(self, first: int, last: int) -> None:
+        """Offsets ``first``..``last`` are in no batch: the log cleaner removed them."""
+        if self.form == JSON:
+            json_line({"type": "gap", "first_offset": first, "last_offset": last})
+        elif self.form == PLAIN:
+            line(f"Gap: offsets {first}..{last} removed by the log cleaner")
+        else:
+            self._flush_rows()
+            console().print(f"  [yellow]{_gap_text(first, last)}[/]")
+
     def torn_tail(self, t) -> None:
         message = (
             f"{t.size} bytes at position {t.position} of {t.segment} are not a whole batch "
@@ -258,7 +276,8 @@ class LogDump:
     def end_segment(self) -> None:
         if self.form == TABLE:
             if not self._rows and self._seg is not None and self._seg.size_bytes == 0:
-                console().print("[dim]  (no batches yet)[/]")
+                empty = "no batches yet" if self._seg.active else "empty"
+                console().print(f"[dim]  ({empty})[/]")
             self._flush_rows()
 
     def finish(self) -> None:
@@ -277,20 +296,36 @@ def log_dump(form: str, topic: str, partition: int, dumps, total: int, *, show_r
     from storage.segment_dump import BatchDump
 
     out = LogDump(form, topic, partition, show_records=show_records)
+    # Offsets the log cleaner removed show as gaps: between batches, and between segments.
+    expected = None
     try:
         with progress(f"Reading {topic}-{partition}", total, "bytes") as bar:
             for seg, entries, items in dumps:
+                if expected is None:
+                    expected = seg.base_offset
                 out.segment(seg)
                 if entries is not None:
                     out.index(seg, entries)
                 for item in items:
                     if isinstance(item, BatchDump):
+                        if item.header.base_offset > expected:
+                            out.gap(expected, item.header.base_offset - 1)
+                        expected = item.header.next_offset
                         out.batch(item)
                         bar.advance(item.size)
                     else:
                         out.torn_tail(item)
+                if not seg.active and seg.next_offset > expected:
+                    out.gap(expected, seg.next_offset - 1)
+                    expected = seg.next_offset
                 out.end_segment()
     except BrokenPipeError:
         reader_left()
         return
     out.finish()
+
+
+def _gap_text(first: int, last: int) -> str:
+    n = last - first + 1
+    what = f"offset {first}" if n == 1 else f"offsets {first}..{last}"
+    return f"{what} removed by the log cleaner (a newer record of the key is kept)"

@@ -1,4 +1,4 @@
-"""``kcli topic list`` and ``kcli topic describe``: JSON, plain lines or rich tables."""
+"""``kcli topic list``, ``describe`` and ``compact``: JSON, plain lines or rich tables."""
 
 # Start-up: kcli.render is imported by every command that prints, a one-record `kcli produce`
 # included, so rich's tables, text and live views are imported where they are used.
@@ -62,6 +62,7 @@ def topic_describe(desc, segments: dict[int, list], form: str) -> None:
                         "log_end_offset": p.log_end_offset,
                         "size_bytes": p.size_bytes,
                         "segments": p.segments,
+                        **_compaction_json(p.compaction),
                     }
                     for p in parts
                 ],
@@ -81,6 +82,7 @@ def topic_describe(desc, segments: dict[int, list], form: str) -> None:
                 f"\tTopic: {desc.topic}\tPartition: {p.partition}"
                 f"\tLogStartOffset: {p.log_start_offset}\tLogEndOffset: {p.log_end_offset}"
                 f"\tSize: {_dash(p.size_bytes)}\tSegments: {_dash(p.segments)}"
+                + _compaction_plain(p.compaction)
             )
         return
     from rich.text import Text
@@ -112,13 +114,119 @@ def topic_describe(desc, segments: dict[int, list], form: str) -> None:
         right=["PARTITION", "LOG-START-OFFSET", "LOG-END-OFFSET", "RECORDS", "SIZE", "SEGMENTS"],
     )
     partition_picture(parts, segments)
+    if any(p.compaction is not None for p in parts):
+        _compaction_table(parts)
     defaults = {k: v for k, v in desc.config.items() if k not in desc.overrides}
     rows = []
     for key, value in desc.config.items():
         shown = f"{value}"
-        if key.endswith(".ms") and isinstance(value, int):
+        if key.endswith(".ms") and isinstance(value, int) and value < 2**62:
             shown = f"{value} ({human_ms(value)})"
         elif key.endswith(".bytes") and isinstance(value, int) and value >= 1024:
             shown = f"{value} ({human_bytes(value)})"
         rows.append((key, shown, "default" if key in defaults else "set for this topic"))
     table(["CONFIG", "VALUE", "SOURCE"], rows)
+
+
+# -- compaction ----------------------------------------------------------------------------
+
+
+def _compaction_json(section) -> dict:
+    if section is None:
+        return {}
+    return {
+        "compaction": {
+            "first_dirty_offset": section.first_dirty_offset,
+            "first_uncleanable_offset": section.first_uncleanable_offset,
+            "clean_bytes": section.clean_bytes,
+            "dirty_bytes": section.dirty_bytes,
+            "dirty_ratio": round(section.dirty_ratio, 4),
+        }
+    }
+
+
+def _compaction_plain(section) -> str:
+    if section is None:
+        return ""
+    return (
+        f"\tFirstDirtyOffset: {section.first_dirty_offset}"
+        f"\tDirtyRatio: {section.dirty_ratio:.2f}"
+    )
+
+
+def _compaction_table(parts) -> None:
+    """Each partition's cleaned and dirty sections, as the log cleaner sees them."""
+    rows = []
+    for p in parts:
+        s = p.compaction
+        if s is None:
+            continue
+        rows.append(
+            (
+                p.partition,
+                _span(s.log_start_offset, s.first_dirty_offset),
+                human_bytes(s.clean_bytes),
+                _span(s.first_dirty_offset, s.first_uncleanable_offset),
+                human_bytes(s.dirty_bytes),
+                f"{s.dirty_ratio:.2f}",
+            )
+        )
+    table(
+        ["PARTITION", "CLEANED", "CLEAN-SIZE", "DIRTY", "DIRTY-SIZE", "DIRTY-RATIO"],
+        rows,
+        right=["PARTITION", "CLEAN-SIZE", "DIRTY-SIZE", "DIRTY-RATIO"],
+        title="Compaction: cleaned and dirty offsets (never the active segment)",
+    )
+
+
+def _span(first: int, end: int) -> str:
+    """Offsets ``first`` up to ``end`` (exclusive), as first..last."""
+    return f"{first}..{end - 1}" if end > first else "-"
+
+
+def topic_compact(results: list, form: str) -> None:
+    """What ``kcli topic compact`` cleaned: one storage.cleaner.CleanResult per partition."""
+    if form == JSON:
+        for r in results:
+            json_line(
+                {
+                    "topic": r.topic,
+                    "partition": r.partition,
+                    "first_dirty_offset": r.first_dirty_offset,
+                    "cleaned_up_to": r.cleaned_up_to,
+                    "keys": r.keys_mapped,
+                    "records_read": r.records_read,
+                    "records_removed": r.records_removed,
+                    "bytes_removed": r.bytes_removed,
+                    "segments_rewritten": len(r.segments),
+                    "skipped": r.skipped or None,
+                }
+            )
+        return
+    if form == PLAIN:
+        for r in results:
+            line(
+                f"{r.topic}\t{r.partition}\tremoved {r.records_removed} records "
+                f"({r.bytes_removed} bytes) in {len(r.segments)} segments; cleaned up to "
+                f"offset {r.cleaned_up_to}" + (f" ({r.skipped})" if r.skipped else "")
+            )
+        return
+    table(
+        ["PARTITION", "KEYS", "READ", "REMOVED", "FREED", "SEGMENTS", "CLEANED-TO"],
+        [
+            (
+                r.partition,
+                f"{r.keys_mapped:,}",
+                f"{r.records_read:,}",
+                f"{r.records_removed:,}",
+                human_bytes(r.bytes_removed),
+                len(r.segments),
+                _dash(r.cleaned_up_to if r.cleaned_up_to >= 0 else None),
+            )
+            for r in results
+        ],
+        right=["PARTITION", "KEYS", "READ", "REMOVED", "FREED", "SEGMENTS", "CLEANED-TO"],
+    )
+    for r in results:
+        if r.skipped:
+            note(f"partition {r.partition}: {r.skipped}")

@@ -41,7 +41,7 @@ SOURCE_DEFAULT_CONFIG = 5
 CONFIG_OPERATIONS = {0: "SET", 1: "DELETE", 2: "APPEND", 3: "SUBTRACT"}
 OP_SET, OP_DELETE = 0, 1
 # DescribeConfigs v3 config types.
-TYPE_BOOLEAN, TYPE_STRING, TYPE_INT, TYPE_LONG, TYPE_LIST = 1, 2, 3, 5, 7
+TYPE_BOOLEAN, TYPE_STRING, TYPE_INT, TYPE_LONG, TYPE_DOUBLE, TYPE_LIST = 1, 2, 3, 5, 6, 7
 _TOPIC_CONFIG_TYPES = {
     "retention.ms": TYPE_LONG,
     "retention.bytes": TYPE_LONG,
@@ -51,6 +51,10 @@ _TOPIC_CONFIG_TYPES = {
     "index.interval.bytes": TYPE_INT,
     "cleanup.policy": TYPE_LIST,
     "message.timestamp.type": TYPE_STRING,
+    "min.cleanable.dirty.ratio": TYPE_DOUBLE,
+    "delete.retention.ms": TYPE_LONG,
+    "min.compaction.lag.ms": TYPE_LONG,
+    "max.compaction.lag.ms": TYPE_LONG,
 }
 
 

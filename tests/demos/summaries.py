@@ -128,7 +128,21 @@ def cluster(text: str) -> None:
     assert "nothing was lost" in text
 
 
+def compaction(text: str) -> None:
+    (before,) = _ints(r"before cleaning: (\d+) records for 5 keys", text)
+    read, removed, left = _ints(
+        r"the cleaner read (\d+) records, mapped 5 keys and removed (\d+): the closed "
+        r"segments now hold (\d+) records, one per key \(5 keys\)",
+        text,
+    )
+    assert 0 < read < before and read - removed == left == 5
+    assert "so the log has gaps" in text
+    assert "bob's tombstone was kept for delete.retention.ms, then removed: bob has 0" in text
+    assert "bob=" not in text and "alice=" in text
+
+
 CHECKS = {
+    "compaction": compaction,
     "socket-vs-log": socket_vs_log,
     "slow-consumer": slow_consumer,
     "retention": retention,

@@ -30,7 +30,7 @@ def test_every_demo_is_run_by_a_lesson_and_has_a_summary_check(kcli):
     assert set(CHECKS) <= run_by_lessons
 
 
-@pytest.mark.parametrize("name", ["retention", "queue-vs-log", "cluster"])
+@pytest.mark.parametrize("name", ["retention", "queue-vs-log", "cluster", "compaction"])
 def test_demo_in_a_pipe(kcli, name):
     CHECKS[name](_ok(kcli("demo", name, "--fast")))
 

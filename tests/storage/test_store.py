@@ -136,7 +136,7 @@ def test_partition_numbers(data_dir):
         ({"segment.bytes": str(2**31)}, "from 14 to 2147483647"),
         ({"segment.ms": "0"}, "segment.ms: it must be an integer of milliseconds >= 1"),
         ({"max.message.bytes": "-1"}, "max.message.bytes: it must be an integer of bytes from 0"),
-        ({"cleanup.policy": "compact"}, "cleanup.policy: it must be delete"),
+        ({"cleanup.policy": "compacted"}, "it must be delete or compact or compact,delete"),
         ({"message.timestamp.type": "Now"}, "it must be CreateTime or LogAppendTime"),
     ],
 )
