@@ -26,7 +26,8 @@ whenever this process might be behind (``refresh``).
 This module holds ``Log`` itself (state, refresh, append, roll, flush) and ``encode_batches``.
 ``Log`` takes its other parts from mixins, one concept per module: the read path
 (``storage.log_reader``), retention (``storage.retention``), recovery and verification
-(``storage.recovery``) and the producer-state catch-up (``storage.log_producer_state``); the
+(``storage.recovery``), the producer-state catch-up (``storage.log_producer_state``) and
+truncation (``storage.log_truncation``); the
 values it returns are in ``storage.log_types`` and re-exported here.
 """
 
@@ -55,6 +56,7 @@ from storage.fileio import fsync_dir, fsync_file, writev_all
 from storage.flock import FileMutex, LockTimeout
 from storage.log_producer_state import SNAPSHOT_AFTER_BATCHES, LogProducerState
 from storage.log_reader import DEFAULT_FETCH_BYTES, LogReader
+from storage.log_truncation import LogTruncation
 from storage.log_types import (
     AppendInfo,
     DeletedSegment,
@@ -116,7 +118,7 @@ class _Pending:
         self.update = update
 
 
-class Log(LogReader, LogRetention, LogRecovery, LogProducerState):
+class Log(LogReader, LogRetention, LogRecovery, LogProducerState, LogTruncation):
     """A partition's log: append batches, read by offset or time, recover, apply retention."""
 
     def __init__(
