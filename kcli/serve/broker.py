@@ -20,6 +20,7 @@ from kcli.serve.config import NODE_ID, BrokerConfig
 from kcli.serve.errors import error_code
 from kcli.serve.fetch_wait import AppendWatcher
 from kcli.serve.protocol import (
+    APIS,
     ApiVersionsResponse,
     ErrorCode,
     FetchResponse,
@@ -30,7 +31,9 @@ from kcli.serve.protocol import (
     ProduceResponse,
     Request,
     api_version_entries,
+    cluster_apis,
 )
+from kcli.serve.replication import Replication
 from kcli.serve.stats import ConnectionStats, ServerStats
 from kcli.serve.topic_admin import TopicAdmin
 from storage import (
@@ -42,14 +45,29 @@ from storage import (
     validate_topic_name,
 )
 from storage.constants import BATCH_HEADER_SIZE, LENGTH_POS, LOG_OVERHEAD, RECORDS_COUNT_POS
+from storage.leader_epoch import stamp_leader_epoch
 from storage.records import split_batches
 
 log = logging.getLogger("kcli.serve")
 
 _INT32 = struct.Struct(">i")
+_INT64 = struct.Struct(">q")
 # ListOffsets' special timestamps.
 LATEST_TIMESTAMP = -1
 EARLIEST_TIMESTAMP = -2
+
+
+def _below(data: bytes, offset: int) -> bytes:
+    """The whole batches of ``data`` that end before ``offset`` (a consumer never reads past
+    the high watermark)."""
+    pos = 0
+    end = len(data)
+    while pos + BATCH_HEADER_SIZE <= end:
+        base = _INT64.unpack_from(data, pos)[0]
+        if base >= offset:
+            break
+        pos += _INT32.unpack_from(data, pos + LENGTH_POS)[0] + LOG_OVERHEAD
+    return data if pos >= end else data[:pos]
 
 
 def count_records(data: bytes | memoryview) -> int:
@@ -61,6 +79,10 @@ def count_records(data: bytes | memoryview) -> int:
         total += _INT32.unpack_from(data, pos + RECORDS_COUNT_POS)[0]
         pos += _INT32.unpack_from(data, pos + LENGTH_POS)[0] + LOG_OVERHEAD
     return total
+
+
+async def _failed(value):
+    return value
 
 
 class CloseConnection(Exception):
@@ -76,6 +98,7 @@ class _Appended:
     log_start_offset: int = -1
     records: int = 0
     message: str | None = None
+    end_offset: int = -1
 
 
 @dataclass
@@ -86,6 +109,11 @@ class _Read:
     high_watermark: int = -1
     log_start_offset: int = -1
     records: bytes = b""
+    log_end_offset: int = -1
+
+    def __post_init__(self):
+        if self.log_end_offset < 0:
+            self.log_end_offset = self.high_watermark
 
 
 class Broker(TopicAdmin):
@@ -101,6 +129,7 @@ class Broker(TopicAdmin):
         stats: ServerStats,
         address: Callable[[], tuple[str, int]],
         is_stopping: Callable[[], bool],
+        replication: Replication | None = None,
     ):
         self.store = store
         self.config = config
@@ -109,6 +138,9 @@ class Broker(TopicAdmin):
         self.stats = stats
         self.address = address
         self.is_stopping = is_stopping
+        # A broker of kcli cluster: leadership, high watermarks and acks come from here.
+        self.replication = replication
+        self.apis = APIS if replication is None else cluster_apis()
         self.cluster_id = store.cluster_id
         # Store.next_producer_id's lock file keeps processes apart, not threads of this one.
         self._producer_id_mutex = threading.Lock()
@@ -122,17 +154,34 @@ class Broker(TopicAdmin):
         if req.version >= 3 and req.body.client_software_name:
             conn.software = f"{req.body.client_software_name} {req.body.client_software_version}"
         return ApiVersionsResponse(
-            version=req.version, error_code=0, api_keys=api_version_entries(), throttle_time_ms=0
+            version=req.version,
+            error_code=0,
+            api_keys=api_version_entries(self.apis),
+            throttle_time_ms=0,
         )
 
     async def find_coordinator(self, conn: ConnectionStats, req: Request):
+        node_id = NODE_ID
         host, port = self.address()
+        if self.replication is not None:
+            found = self.replication.coordinator(req.body.key)
+            if found is None:
+                return FindCoordinatorResponse(
+                    version=req.version,
+                    throttle_time_ms=0,
+                    error_code=ErrorCode.COORDINATOR_NOT_AVAILABLE,
+                    error_message="the coordinator's offsets partition has no leader",
+                    node_id=-1,
+                    host="",
+                    port=-1,
+                )
+            node_id, host, port = found
         return FindCoordinatorResponse(
             version=req.version,
             throttle_time_ms=0,
             error_code=0,
             error_message=None,
-            node_id=NODE_ID,
+            node_id=node_id,
             host=host,
             port=port,
         )
@@ -150,7 +199,10 @@ class Broker(TopicAdmin):
                 producer_id=-1,
                 producer_epoch=-1,
             )
-        producer_id = await self.run(self._next_producer_id)
+        if self.replication is not None:
+            producer_id = await self.replication.next_producer_id()
+        else:
+            producer_id = await self.run(self._next_producer_id)
         return InitProducerIdResponse(
             version=req.version, error_code=0, producer_id=producer_id, producer_epoch=0
         )
@@ -167,6 +219,8 @@ class Broker(TopicAdmin):
         auto_create = self.config.auto_create_topics_enable and (
             req.version < 4 or body.allow_auto_topic_creation
         )
+        if self.replication is not None:
+            return await self._cluster_metadata(req, names, auto_create)
         if names and auto_create:
             async with self.admin_lock:
                 topics = await self.run(self._metadata_topics, names, True)
@@ -182,6 +236,64 @@ class Broker(TopicAdmin):
             brokers=[broker],
             cluster_id=self.cluster_id,
             controller_id=NODE_ID,
+            topics=topics,
+        )
+
+    async def _cluster_metadata(self, req: Request, names: list[str] | None, auto_create: bool):
+        """Metadata of a cluster broker: the live brokers and each partition's leader, replicas
+        and in-sync replicas, as the replica manager's metadata image has them."""
+        rep = self.replication
+        topic_cls = MetadataResponse.MetadataResponseTopic
+        part_cls = topic_cls.MetadataResponsePartition
+        topics = []
+        for name in rep.topic_names() if names is None else names:
+            try:
+                validate_topic_name(name)
+            except StorageError as exc:
+                topics.append(topic_cls(error_code=error_code(exc), name=name, partitions=[]))
+                continue
+            parts = rep.topic_metadata(name)
+            if parts is None and auto_create:
+                if await rep.auto_create(name):
+                    parts = rep.topic_metadata(name)
+            if parts is None:
+                topics.append(
+                    topic_cls(
+                        error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                        name=name,
+                        is_internal=False,
+                        partitions=[],
+                    )
+                )
+                continue
+            topics.append(
+                topic_cls(
+                    error_code=0,
+                    name=name,
+                    is_internal=name.startswith("__"),
+                    partitions=[
+                        part_cls(
+                            error_code=0 if p.leader >= 0 else ErrorCode.LEADER_NOT_AVAILABLE,
+                            partition_index=p.partition,
+                            leader_id=p.leader,
+                            leader_epoch=p.leader_epoch,
+                            replica_nodes=p.replicas,
+                            isr_nodes=p.isr,
+                            offline_replicas=p.offline_replicas,
+                        )
+                        for p in parts
+                    ],
+                )
+            )
+        return MetadataResponse(
+            version=req.version,
+            throttle_time_ms=0,
+            brokers=[
+                MetadataResponse.MetadataResponseBroker(node_id=i, host=h, port=p, rack=None)
+                for i, h, p in rep.brokers()
+            ],
+            cluster_id=self.cluster_id,
+            controller_id=rep.controller_id(),
             topics=topics,
         )
 
@@ -247,11 +359,22 @@ class Broker(TopicAdmin):
             )
         jobs = []
         keys = []
+        epochs = []
         for topic in body.topic_data:
             for part in topic.partition_data:
                 keys.append((topic.name, part.index))
-                jobs.append(self.run(self._append, topic.name, part.index, part.records))
+                epoch = -1
+                if self.replication is not None:
+                    error, epoch = self.replication.check_append(topic.name, part.index, body.acks)
+                    if error != ErrorCode.NONE:
+                        jobs.append(_failed(_Appended(ErrorCode(error))))
+                        epochs.append(epoch)
+                        continue
+                epochs.append(epoch)
+                jobs.append(self.run(self._append, topic.name, part.index, part.records, epoch))
         results: list[_Appended] = await asyncio.gather(*jobs)
+        if self.replication is not None:
+            results = await self._replicated(keys, epochs, results, body)
         failed = None
         for (topic, partition), result in zip(keys, results, strict=True):
             if result.error == ErrorCode.NONE:
@@ -298,11 +421,38 @@ class Broker(TopicAdmin):
             throttle_time_ms=0,
         )
 
-    def _append(self, topic: str, partition: int, records: bytes | None) -> _Appended:
+    async def _replicated(self, keys, epochs, results: list[_Appended], body) -> list[_Appended]:
+        """Tell the replica manager what was appended; with acks=all, wait for the ISR."""
+        rep = self.replication
+        for (topic, partition), epoch, result in zip(keys, epochs, results, strict=True):
+            if result.error == ErrorCode.NONE and result.records:
+                rep.appended(topic, partition, result.base_offset, result.end_offset, epoch)
+        if body.acks != -1:
+            return results
+        waits = [
+            rep.wait_for_acks(t, p, r.end_offset, body.timeout_ms)
+            if r.error == ErrorCode.NONE
+            else _failed(ErrorCode.NONE)
+            for (t, p), r in zip(keys, results, strict=True)
+        ]
+        errors = await asyncio.gather(*waits)
+        for result, error in zip(results, errors, strict=True):
+            if error != ErrorCode.NONE:
+                result.error = ErrorCode(error)
+                result.message = f"acks=all: {ErrorCode(error).name}"
+        return results
+
+    def _append(
+        self, topic: str, partition: int, records: bytes | None, leader_epoch: int = -1
+    ) -> _Appended:
         try:
             log_ = self.store.log(topic, partition)
             if not records:
                 raise CorruptRecord("the request holds no record batch")
+            if leader_epoch >= 0:
+                # The leader stamps its epoch in every batch (outside the CRC), as Kafka does.
+                records = bytearray(records)
+                stamp_leader_epoch(records, leader_epoch)
             batches = split_batches(records)
             count = sum(_INT32.unpack_from(b, RECORDS_COUNT_POS)[0] for b in batches)
             info = log_.append(batches)
@@ -318,6 +468,7 @@ class Broker(TopicAdmin):
             log_append_time=info.log_append_time,
             log_start_offset=info.log_start_offset,
             records=count,
+            end_offset=info.last_offset + 1,
         )
 
     # -- Fetch ----------------------------------------------------------------------------
@@ -334,7 +485,10 @@ class Broker(TopicAdmin):
         max_bytes = body.max_bytes if body.max_bytes > 0 else 2**31 - 1
         while True:
             versions = {(t, p): self.watcher.version((t, p)) for t, p, _, _ in wanted}
-            reads: list[_Read] = await self.run(self._read, wanted, max_bytes)
+            if self.replication is not None:
+                reads = await self._cluster_read(body, wanted, max_bytes)
+            else:
+                reads: list[_Read] = await self.run(self._read, wanted, max_bytes)
             total = sum(len(r.records) for r in reads)
             remaining = deadline - loop.time()
             if (
@@ -347,7 +501,7 @@ class Broker(TopicAdmin):
             conn.waiting = "Fetch"
             try:
                 await self.watcher.wait(
-                    {(r.topic, r.partition): r.high_watermark for r in reads}, versions, remaining
+                    {(r.topic, r.partition): r.log_end_offset for r in reads}, versions, remaining
                 )
             finally:
                 conn.waiting = ""
@@ -380,6 +534,36 @@ class Broker(TopicAdmin):
                 for topic, parts in by_topic.items()
             ],
         )
+
+    async def _cluster_read(self, body, wanted, max_bytes: int) -> list[_Read]:
+        """A cluster broker's read: only the leader serves fetches; a follower (replica_id >= 0)
+        reads up to the log end and learns the high watermark, a consumer up to the high
+        watermark."""
+        rep = self.replication
+        epochs = [
+            getattr(part, "current_leader_epoch", -1)
+            for topic in body.topics
+            for part in topic.partitions
+        ]
+        checks = [
+            rep.check_fetch(body.replica_id, t, p, offset, epoch)
+            for (t, p, offset, _), epoch in zip(wanted, epochs, strict=True)
+        ]
+        allowed = [w for w, (error, _) in zip(wanted, checks, strict=True) if error == 0]
+        reads = iter(await self.run(self._read, allowed, max_bytes) if allowed else [])
+        out = []
+        for (topic, partition, _, _), (error, upto) in zip(wanted, checks, strict=True):
+            if error != 0:
+                out.append(_Read(topic, partition, ErrorCode(error)))
+                continue
+            r = next(reads)
+            if r.error == ErrorCode.NONE:
+                r.log_end_offset = r.high_watermark
+                r.high_watermark = rep.high_watermark(topic, partition)
+                if upto is not None and r.records:
+                    r.records = _below(r.records, upto)
+            out.append(r)
+        return out
 
     def _read(self, wanted: list[tuple[str, int, int, int]], max_bytes: int) -> list[_Read]:
         out = []
@@ -454,6 +638,8 @@ class Broker(TopicAdmin):
             for part in topic.partitions
         ]
         found = await self.run(self._list_offsets, wanted)
+        if self.replication is not None:
+            found = self._cluster_offsets(wanted, found)
         part_cls = ListOffsetsResponse.ListOffsetsTopicResponse.ListOffsetsPartitionResponse
         by_topic: dict[str, list] = {}
         for (topic, partition, _), (error, timestamp, offset) in zip(wanted, found, strict=True):
@@ -474,6 +660,20 @@ class Broker(TopicAdmin):
                 for name, parts in by_topic.items()
             ],
         )
+
+    def _cluster_offsets(self, wanted, found) -> list[tuple[int, int, int]]:
+        """Only the leader answers, and the latest offset a consumer may see is the high
+        watermark."""
+        out = []
+        for (topic, partition, timestamp), (error, ts, offset) in zip(wanted, found, strict=True):
+            check, _ = self.replication.check_fetch(-1, topic, partition, 0, -1)
+            if check != 0:
+                out.append((ErrorCode(check), -1, -1))
+            elif error == ErrorCode.NONE and timestamp == LATEST_TIMESTAMP:
+                out.append((error, ts, self.replication.high_watermark(topic, partition)))
+            else:
+                out.append((error, ts, offset))
+        return out
 
     def _list_offsets(self, wanted) -> list[tuple[int, int, int]]:
         out = []

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from kcli.serve.broker import Broker, CloseConnection
 from kcli.serve.config import BrokerConfig
 from kcli.serve.coordinator import GroupCoordinator
-from kcli.serve.fetch_wait import AppendWatcher
+from kcli.serve.fetch_wait import POLL_INTERVAL_S, AppendWatcher
 from kcli.serve.protocol import (
     API_VERSIONS_KEY,
     MIN_REQUEST_BYTES,
@@ -35,6 +35,7 @@ from kcli.serve.protocol import (
     encode_response,
     unsupported_api_versions_response,
 )
+from kcli.serve.replication import Replication
 from kcli.serve.stats import ConnectionStats, ServerStats
 from storage import Store
 
@@ -95,8 +96,16 @@ class _ByteBudget:
 class KafkaServer:
     """A one-broker Kafka cluster in front of a kcli store."""
 
-    def __init__(self, store: Store, config: BrokerConfig, host: str, port: int):
+    def __init__(
+        self,
+        store: Store,
+        config: BrokerConfig,
+        host: str,
+        port: int,
+        replication: Replication | None = None,
+    ):
         self.store = store
+        self.replication = replication
         self.config = config
         self.host = host
         self.port = port
@@ -137,7 +146,9 @@ class KafkaServer:
     async def start(self) -> None:
         self._stopped = asyncio.Event()
         self._budget = _ByteBudget(self.config.queued_max_request_bytes)
-        self.watcher = AppendWatcher(self._log_end_offsets)
+        # A cluster broker's logs are written by this process alone: nothing to poll for.
+        poll = None if self.replication is not None else POLL_INTERVAL_S
+        self.watcher = AppendWatcher(self._log_end_offsets, poll_interval_s=poll)
         self.broker = Broker(
             self.store,
             self.config,
@@ -146,6 +157,7 @@ class KafkaServer:
             stats=self.stats,
             address=self.address,
             is_stopping=lambda: self._stopping,
+            replication=self.replication,
         )
         self.coordinator = GroupCoordinator(self.store, self.config, run=self.run)
         b, c = self.broker, self.coordinator
@@ -172,6 +184,8 @@ class KafkaServer:
             42: c.delete_groups,
             44: b.incremental_alter_configs,
         }
+        if self.replication is not None:
+            self._handlers.update(self.replication.handlers())
         self._server = await asyncio.start_server(
             self._on_connection, self.host, self.port, reuse_address=True
         )
@@ -335,7 +349,7 @@ class KafkaServer:
 
     async def _handle_frame(self, conn: ConnectionStats, reader, writer, frame) -> None:
         try:
-            request = decode_request(frame)
+            request = decode_request(frame, self.broker.apis)
         except UnsupportedVersion as exc:
             if exc.api.key == API_VERSIONS_KEY:
                 # Routine: a client newer than kcli serve starts with its own highest version.
