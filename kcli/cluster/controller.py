@@ -622,7 +622,9 @@ def ensure_offsets_topic_request(config: ClusterConfig, brokers: int) -> dict:
         "name": OFFSETS_TOPIC,
         "numPartitions": config.offsets_topic_num_partitions,
         "replicationFactor": config.offsets_replication_factor(brokers),
-        "configs": {"cleanup.policy": "compact"},
+        # Kafka compacts it (cleanup.policy=compact); kcli's offsets records are kept by
+        # retention.ms instead, set to forever so that no committed offset is lost.
+        "configs": {"retention.ms": "-1"},
     }
 
 

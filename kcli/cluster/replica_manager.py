@@ -16,18 +16,22 @@ import logging
 import time
 
 from kcli.cluster.config import OFFSETS_TOPIC, ClusterConfig
+from kcli.cluster.group_offsets import GroupHandlers, offsets_partition_for
 from kcli.cluster.metadata import NO_LEADER, MetadataImage, PartitionState
 from kcli.cluster.partition import Partition
 from kcli.cluster.rpc import AsyncControllerClient, ControllerUnavailable
 from kcli.serve.protocol import ErrorCode
 from kcli.serve.replication import PartitionMetadata
-from storage import Store
+from storage import ProducerRecord, StorageError, Store
 from storage.fileio import atomic_write
-from storage.leader_epoch import LeaderEpochCache
+from storage.leader_epoch import LeaderEpochCache, stamp_leader_epoch
+from storage.log import encode_batches
 
 log = logging.getLogger("kcli.cluster")
 
 HW_CHECKPOINT_FILE = "replication-offset-checkpoint"
+# Kafka's offsets.commit.timeout.ms: how long a commit waits for the offsets topic's ISR.
+OFFSETS_COMMIT_TIMEOUT_MS = 5000
 # How often the high watermarks are checkpointed (Kafka's
 # replica.high.watermark.checkpoint.interval.ms is 5000; kcli writes them sooner so that
 # ``kcli cluster status`` is fresh).
@@ -36,20 +40,6 @@ HW_CHECKPOINT_INTERVAL_S = 1.0
 
 def _now_ms() -> float:
     return time.monotonic() * 1000
-
-
-def java_string_hash(s: str) -> int:
-    """Java's String.hashCode, which Kafka uses to place a group in the offsets topic."""
-    data = s.encode("utf-16-be")
-    h = 0
-    for i in range(0, len(data), 2):
-        h = (31 * h + (data[i] << 8 | data[i + 1])) & 0xFFFFFFFF
-    return h - (1 << 32) if h >= 1 << 31 else h
-
-
-def offsets_partition_for(group: str, partitions: int) -> int:
-    """Kafka's ``Utils.abs(groupId.hashCode) % offsets.topic.num.partitions``."""
-    return (java_string_hash(group) & 0x7FFFFFFF) % partitions
 
 
 class ReplicaManager:
@@ -73,8 +63,10 @@ class ReplicaManager:
         self.broker_epoch = -1
         self.partitions: dict[tuple[str, int], Partition] = {}
         self.fetchers = None  # kcli.cluster.fetcher.FetcherManager, set by the broker
-        self.run = None  # the server's run-in-thread-pool, set by attach()
+        self.server = None  # the KafkaServer, set by attach()
+        self.run = None  # the server's run-in-thread-pool
         self.watcher = None
+        self.groups = GroupHandlers(self)
         self._producer_ids = (0, 0)  # next, end of the block in hand
         self._producer_id_lock = asyncio.Lock()
         self._hw_dirty = False
@@ -83,6 +75,7 @@ class ReplicaManager:
         self._metadata_applied = asyncio.Event()
 
     def attach(self, server) -> None:
+        self.server = server
         self.run = server.run
         self.watcher = server.watcher
 
@@ -131,10 +124,11 @@ class ReplicaManager:
         return True
 
     async def _ensure_local_topic(self, topic: str) -> None:
+        """Every broker's store knows every topic (as every Kafka broker's metadata does), so
+        that a group coordinator can check commits for any topic; only the replicas it hosts
+        ever hold records."""
         t = self.image.topics[topic]
         count = len(t.partitions)
-        if not any(self.node_id in p.replicas for p in t.partitions.values()):
-            return
 
         def ensure():
             if not self.store.topic_exists(topic):
@@ -189,6 +183,8 @@ class ReplicaManager:
             part.make_leader(new, self.node_id, _now_ms())
             if self.fetchers is not None:
                 self.fetchers.remove(tp)
+            if not was and state.topic == OFFSETS_TOPIC:
+                asyncio.get_running_loop().create_task(self.groups.became_leader(part))
             if not was:
                 log.info(
                     "%s-%d: leader, epoch %d, ISR %s",
@@ -202,6 +198,8 @@ class ReplicaManager:
             old_leader = part.state.leader if part.state is not None else None
             old_epoch = part.leader_epoch
             part.make_follower(new)
+            if state.topic == OFFSETS_TOPIC:
+                self.groups.became_follower(state.partition)
             if self.fetchers is None:
                 return
             if new.leader == NO_LEADER:
@@ -348,7 +346,13 @@ class ReplicaManager:
         from kcli.cluster.broker_handlers import ClusterHandlers
 
         h = ClusterHandlers(self)
+        g = self.groups
         return {
+            8: g.offset_commit,
+            9: g.offset_fetch,
+            11: g.join_group,
+            12: g.heartbeat,
+            14: g.sync_group,
             19: h.create_topics,
             20: h.delete_topics,
             23: h.offset_for_leader_epoch,
@@ -388,6 +392,9 @@ class ReplicaManager:
             "CreateTopics", topics=topics, validateOnly=validate_only
         )
         results = answer.get("topics", [])
+        for r in results:
+            if r["error_code"] != 0:
+                log.info("creating topic '%s' failed: %s", r["name"], r.get("error_message"))
         created = [r["name"] for r in results if r["error_code"] == 0]
         if created and not validate_only:
             await self.wait_for_metadata(lambda: all(n in self.image.topics for n in created), 10.0)
@@ -505,6 +512,36 @@ class ReplicaManager:
         self._advance(part)
         self._maybe_expand(part, replica_id)
         return ErrorCode.NONE, None
+
+    async def append_internal(
+        self, topic: str, partition: int, records: list[tuple[bytes, bytes | None]]
+    ) -> int:
+        """Append records to an internal topic this broker leads, as a produce with acks=all
+        would (Kafka's offsets.commit.required.acks is -1); the error code."""
+        error, part = self.leader_partition(topic, partition)
+        if part is None:
+            return ErrorCode.NOT_COORDINATOR
+        epoch = part.leader_epoch
+        batches = encode_batches(
+            [ProducerRecord(value, key) for key, value in records],
+            int(time.time() * 1000),
+            part.log.config.max_message_bytes,
+            len(records),
+        )
+        stamped = []
+        for batch in batches:
+            data = bytearray(batch)
+            stamp_leader_epoch(data, epoch)
+            stamped.append(data)
+        try:
+            info = await self.run(part.log.append, stamped)
+        except StorageError as exc:
+            log.error("appending to %s-%d failed: %s", topic, partition, exc)
+            return ErrorCode.UNKNOWN_SERVER_ERROR
+        end = info.last_offset + 1
+        self.appended(topic, partition, info.base_offset, end, epoch)
+        code = await self.wait_for_acks(topic, partition, end, OFFSETS_COMMIT_TIMEOUT_MS)
+        return ErrorCode.NONE if code == ErrorCode.NONE else ErrorCode.NOT_COORDINATOR
 
     def high_watermark(self, topic: str, partition: int) -> int:
         part = self.partitions.get((topic, partition))
