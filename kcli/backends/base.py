@@ -43,6 +43,11 @@ class PartitionDescription:
     log_end_offset: int
     size_bytes: int | None
     segments: int | None
+    # A cluster's view (None on the local store): the leader's node id (-1: none), the
+    # replicas and the in-sync replicas, as kafka-topics --describe shows them.
+    leader: int | None = None
+    replicas: tuple[int, ...] | None = None
+    isr: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -96,8 +101,10 @@ class Backend(ABC):
         config: Mapping[str, str] | None = None,
         *,
         if_not_exists: bool = False,
+        replication_factor: int = -1,
     ) -> TopicInfo:
-        """Create a topic (with ``if_not_exists``, return the existing one unchanged)."""
+        """Create a topic (with ``if_not_exists``, return the existing one unchanged);
+        ``replication_factor`` -1 is the cluster's default.replication.factor."""
 
     @abstractmethod
     def alter_topic(
