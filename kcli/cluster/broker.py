@@ -23,7 +23,8 @@ import time
 import uuid
 from pathlib import Path
 
-from kcli.cluster.config import HOST, ClusterConfig, cluster_config
+from kcli.cluster.config import ClusterConfig, cluster_config
+from kcli.cluster.constants import HOST
 from kcli.cluster.fetcher import FetcherManager
 from kcli.cluster.replica_manager import ReplicaManager
 from kcli.cluster.rpc import AsyncControllerClient, ControllerUnavailable

@@ -17,13 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kcli.errors import KcliError
 
-MAX_BROKERS = 9
-DEFAULT_BROKERS = 3
-DEFAULT_PORT = 19092
-HOST = "127.0.0.1"
-# The internal topic holding consumer groups' committed offsets (Kafka's name).
-OFFSETS_TOPIC = "__consumer_offsets"
-
 
 class ClusterConfig(BaseModel):
     """Settings of a ``kcli cluster`` (Kafka's names and defaults; see the module docstring)."""

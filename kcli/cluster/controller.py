@@ -25,7 +25,8 @@ import time
 import uuid
 from pathlib import Path
 
-from kcli.cluster.config import HOST, OFFSETS_TOPIC, ClusterConfig
+from kcli.cluster.config import ClusterConfig
+from kcli.cluster.constants import HOST, OFFSETS_TOPIC
 from kcli.cluster.metadata import NO_LEADER, MetadataImage, MetadataLog, PartitionState
 from kcli.cluster.placement import assign_replicas
 from kcli.cluster.rpc import serve_lines

@@ -20,7 +20,7 @@ import logging
 import struct
 import time
 
-from kcli.cluster.config import OFFSETS_TOPIC
+from kcli.cluster.constants import OFFSETS_TOPIC
 from kcli.serve.protocol import (
     ErrorCode,
     HeartbeatResponse,

@@ -11,6 +11,9 @@ Everything lives under ``<data-dir>/cluster/``::
 Processes are started in their own session, so they outlive the ``kcli cluster start`` that
 started them; a process is recognised by its pid and its start time, so a pid the system has
 reused is never mistaken for a broker.
+
+``kcli.cluster.config`` (pydantic) is imported only by the verbs that read configs: ``kcli
+cluster status`` runs often, in watch loops and tests, and needs none of it.
 """
 
 from __future__ import annotations
@@ -28,14 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kcli.cluster import rpc
-from kcli.cluster.config import (
-    DEFAULT_BROKERS,
-    DEFAULT_PORT,
-    HOST,
-    MAX_BROKERS,
-    cluster_config,
-    split_config,
-)
+from kcli.cluster.constants import DEFAULT_BROKERS, DEFAULT_PORT, HOST, MAX_BROKERS
 from kcli.errors import KcliError
 from storage.fileio import atomic_write
 
@@ -191,6 +187,8 @@ class Cluster:
                     f"first (kcli cluster delete --yes) to use --port {port}"
                 )
             if overrides:
+                from kcli.cluster.config import split_config
+
                 cluster, serve = split_config(overrides)
                 state["config"].update(cluster)
                 state["serve_config"].update(serve)
@@ -203,6 +201,8 @@ class Cluster:
                 raise KcliError(
                     f"--port {port}: the brokers need ports {port}..{port + brokers - 1}"
                 )
+            from kcli.cluster.config import split_config
+
             cluster, serve = split_config(overrides)
             state = {
                 "brokers": brokers,
@@ -219,6 +219,7 @@ class Cluster:
         return [CONTROLLER] + [str(b) for b in self.broker_ids(state)]
 
     def _started(self, state: dict, started: list[str]) -> ClusterStarted:
+        from kcli.cluster.config import cluster_config
         from kcli.cluster.profile import write_cluster_profile
 
         config = cluster_config(state["config"])

@@ -15,7 +15,8 @@ import asyncio
 import logging
 import time
 
-from kcli.cluster.config import OFFSETS_TOPIC, ClusterConfig
+from kcli.cluster.config import ClusterConfig
+from kcli.cluster.constants import HW_CHECKPOINT_FILE, OFFSETS_TOPIC
 from kcli.cluster.group_offsets import GroupHandlers, offsets_partition_for
 from kcli.cluster.metadata import NO_LEADER, MetadataImage, PartitionState
 from kcli.cluster.partition import Partition
@@ -23,13 +24,12 @@ from kcli.cluster.rpc import AsyncControllerClient, ControllerUnavailable
 from kcli.serve.protocol import ErrorCode
 from kcli.serve.replication import PartitionMetadata
 from storage import ProducerRecord, StorageError, Store
-from storage.fileio import atomic_write
 from storage.leader_epoch import LeaderEpochCache, stamp_leader_epoch
 from storage.log import encode_batches
+from storage.offset_checkpoint import read_offset_checkpoint, write_offset_checkpoint
 
 log = logging.getLogger("kcli.cluster")
 
-HW_CHECKPOINT_FILE = "replication-offset-checkpoint"
 # Kafka's offsets.commit.timeout.ms: how long a commit waits for the offsets topic's ISR.
 OFFSETS_COMMIT_TIMEOUT_MS = 5000
 # How often the high watermarks are checkpointed (Kafka's
@@ -310,16 +310,7 @@ class ReplicaManager:
     # -- high watermark checkpoints ---------------------------------------------------------
 
     def _read_hw_checkpoint(self) -> dict[tuple[str, int], int]:
-        path = self.store.data_dir / HW_CHECKPOINT_FILE
-        out = {}
-        try:
-            lines = path.read_text().split("\n")
-            for line in lines[2 : 2 + int(lines[1])]:
-                topic, partition, offset = line.split()
-                out[(topic, int(partition))] = int(offset)
-        except (FileNotFoundError, ValueError, IndexError):
-            pass
-        return out
+        return read_offset_checkpoint(self.store.data_dir / HW_CHECKPOINT_FILE)
 
     async def checkpoint_high_watermarks(self) -> None:
         """Kafka's replication-offset-checkpoint: ``topic partition high-watermark`` lines."""
@@ -330,11 +321,9 @@ class ReplicaManager:
                 await self.run(self.write_hw_checkpoint)
 
     def write_hw_checkpoint(self) -> None:
-        parts = sorted(self.partitions.values(), key=lambda p: p.tp)
-        lines = [f"{p.topic} {p.partition} {p.high_watermark}" for p in parts]
-        atomic_write(
+        write_offset_checkpoint(
             self.store.data_dir / HW_CHECKPOINT_FILE,
-            (f"0\n{len(lines)}\n" + "".join(line + "\n" for line in lines)).encode(),
+            {p.tp: p.high_watermark for p in self.partitions.values()},
         )
 
     # -- kcli.serve.replication.Replication ------------------------------------------------

@@ -13,10 +13,10 @@ import json
 from pathlib import Path
 
 from kcli.cluster import rpc
-from kcli.cluster.config import HOST
+from kcli.cluster.constants import HOST, HW_CHECKPOINT_FILE
 from kcli.cluster.launcher import CONTROLLER, Cluster, broker_dir, process_state
 from kcli.cluster.metadata import MetadataImage
-from kcli.cluster.replica_manager import HW_CHECKPOINT_FILE
+from storage.offset_checkpoint import read_offset_checkpoint
 
 
 def _image(cluster: Cluster, state: dict) -> dict:
@@ -37,15 +37,7 @@ def _image(cluster: Cluster, state: dict) -> dict:
 
 
 def _checkpoint(directory: Path) -> dict[tuple[str, int], int]:
-    out = {}
-    try:
-        lines = (directory / HW_CHECKPOINT_FILE).read_text().split("\n")
-        for line in lines[2 : 2 + int(lines[1])]:
-            topic, partition, offset = line.split()
-            out[(topic, int(partition))] = int(offset)
-    except (FileNotFoundError, ValueError, IndexError):
-        pass
-    return out
+    return read_offset_checkpoint(directory / HW_CHECKPOINT_FILE)
 
 
 def _log_end_offset(directory: Path, topic: str, partition: int) -> int | None:
