@@ -12,7 +12,13 @@ pytestmark = pytest.mark.slow
 
 STATUS_BROKER_FIELDS = {"id", "host", "port", "state", "pid", "controller"}
 STATUS_PARTITION_FIELDS = {
-    "topic", "partition", "leader", "leader_epoch", "replicas", "isr", "high_watermark",
+    "topic",
+    "partition",
+    "leader",
+    "leader_epoch",
+    "replicas",
+    "isr",
+    "high_watermark",
     "log_end_offsets",
 }
 
@@ -48,7 +54,9 @@ def test_start_status_and_what_clients_see(make_cluster):
     for p in orders:
         got = md.topics["orders"].partitions[p["partition"]]
         assert (got.leader, got.replicas, sorted(got.isrs)) == (
-            p["leader"], p["replicas"], sorted(p["isr"])
+            p["leader"],
+            p["replicas"],
+            sorted(p["isr"]),
         )
 
     # kafka-python
@@ -70,7 +78,10 @@ def test_start_status_and_what_clients_see(make_cluster):
     if shutil.which("kcat"):
         out = subprocess.run(
             ["kcat", "-b", c.address(2), "-L", "-t", "orders"],
-            capture_output=True, text=True, timeout=30, check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
         ).stdout
         assert " 3 brokers:" in out
         assert "partition 2, leader 3, replicas: 3,1,2, isrs: 3,1,2" in out
@@ -83,7 +94,9 @@ def test_bad_input_is_one_clear_line(make_cluster, tmp_path):
     too_many = c.kcli("cluster", "start", "--brokers", "10", check=False)
     assert too_many.returncode != 0 and "1 to 9" in too_many.stderr
     bad_config = c.kcli("cluster", "start", "--config", "no.such.config=1", check=False)
-    assert bad_config.returncode == 1 and "unknown broker config 'no.such.config'" in bad_config.stderr
+    assert (
+        bad_config.returncode == 1 and "unknown broker config 'no.such.config'" in bad_config.stderr
+    )
     assert not (c.data_dir / "cluster").exists()  # nothing was started
     c.start()
     for args, words in (
