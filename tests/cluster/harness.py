@@ -83,7 +83,24 @@ class LocalCluster:
         return self.kcli(*args)
 
     def status(self) -> dict:
+        """``kcli cluster status -o json``'s data, read in this process (the command itself is
+        tested in test_cluster_cli.py; polling it through a new process each time is slow)."""
+        from kcli.cluster.status import cluster_status
+
+        return cluster_status(self.data_dir)
+
+    def status_command(self) -> dict:
         return json.loads(self.kcli("cluster", "status", "-o", "json").stdout)
+
+    def kill(self, node: int | str) -> None:
+        from kcli.cluster.launcher import Cluster
+
+        Cluster(self.data_dir).kill(str(node))
+
+    def restart(self, node: int | str) -> None:
+        from kcli.cluster.launcher import Cluster
+
+        Cluster(self.data_dir).restart(str(node))
 
     def partition(self, topic: str, partition: int) -> dict:
         for p in self.status()["partitions"]:

@@ -22,23 +22,23 @@ def test_acks_all_with_min_isr_two_survives_one_loss_not_two(make_cluster):
         assert error is None
         acked.append(offset)
     first = c.partition("t", 0)["leader"]
-    c.kcli("cluster", "kill", str(first))
+    c.kill(first)
     # Writes continue: the client finds the new leader by itself.
     error, offset = produce_one(p, "t", b"after-one-kill")
     assert error is None, error
     after = c.wait_partition("t", 0, lambda q: len(q["isr"]) == 2 and q["leader"] != first)
     assert first not in after["isr"] and after["leader_epoch"] >= 1
     second = after["leader"]
-    c.kcli("cluster", "kill", str(second))
+    c.kill(second)
     c.wait_partition("t", 0, lambda q: len(q["isr"]) == 1 and q["leader"] not in (first, second))
     strict = producer(c.bootstrap, retries=0)
     error, _ = produce_one(strict, "t", b"refused")
     assert error_name(error) == "NOT_ENOUGH_REPLICAS"
-    c.kcli("cluster", "restart", str(first))
+    c.restart(first)
     c.wait_partition("t", 0, lambda q: len(q["isr"]) == 2)
     error, _ = produce_one(p, "t", b"resumed")
     assert error is None
-    c.kcli("cluster", "restart", str(second))
+    c.restart(second)
     final = c.wait_partition("t", 0, lambda q: len(q["isr"]) == 3)
     values = [v for _, v in read_partition(c.bootstrap, "t", 0, final["high_watermark"])]
     assert values == [b"a0", b"a1", b"a2", b"a3", b"a4", b"after-one-kill", b"resumed"]
@@ -83,14 +83,14 @@ def _lose_a_tail(c, topic: str) -> tuple[int, int, list[bytes], list[bytes]]:
     state = c.wait_partition(topic, 0, lambda q: q["high_watermark"] == 5)
     leader = state["leader"]
     follower = next(r for r in state["replicas"] if r != leader)
-    c.kcli("cluster", "kill", str(follower))
+    c.kill(follower)
     c.wait_partition(topic, 0, lambda q: q["isr"] == [leader])
     tail = [f"{topic}-only-leader-{i}".encode() for i in range(3)]
     for v in tail:
         assert produce_one(p, topic, v)[0] is None  # acks=all: the ISR is the leader alone
-    c.kcli("cluster", "kill", str(leader))
+    c.kill(leader)
     c.wait_partition(topic, 0, lambda q: q["leader"] == -1)
-    c.kcli("cluster", "restart", str(follower))
+    c.restart(follower)
     return leader, follower, both, tail
 
 
@@ -109,7 +109,7 @@ def test_unclean_leader_election_off_then_on_and_exactly_what_is_lost(make_clust
     assert [v for _, v in read_partition(c.bootstrap, "t", 0, 5)] == both
     # The old leader comes back, truncates the divergent tail and follows: the tail is gone
     # from every replica, and new records take its offsets.
-    c.kcli("cluster", "restart", str(leader))
+    c.restart(leader)
     p = producer(c.bootstrap)
     assert produce_one(p, "t", b"new")[0] is None
     state = c.wait_partition("t", 0, lambda q: len(q["isr"]) == 2 and q["high_watermark"] == 6)
