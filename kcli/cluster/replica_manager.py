@@ -497,6 +497,10 @@ class ReplicaManager:
             return ErrorCode.NONE, part.high_watermark
         if replica_id not in part.state.replicas:
             return ErrorCode.NOT_LEADER_OR_FOLLOWER, None
+        if fetch_offset > part.log_end_offset:
+            # Past our log end: the follower diverged; the read answers OFFSET_OUT_OF_RANGE
+            # and it truncates before it is counted.
+            return ErrorCode.NONE, None
         part.follower_fetched(replica_id, fetch_offset, _now_ms())
         self._advance(part)
         self._maybe_expand(part, replica_id)
