@@ -137,3 +137,24 @@ def test_pause_stop_restart_and_controlled_shutdown(make_cluster):
     assert {b["state"] for b in c.status()["brokers"]} == {"stopped"}
     c.start()  # the stopped cluster comes back with its data
     c.wait_partition("t", 0, lambda p: p["leader"] > 0 and len(p["isr"]) == 3)
+
+
+def test_without_its_controller_the_cluster_serves_but_cannot_change(make_cluster):
+    from tests.cluster.clients import produce_one, producer
+
+    c = make_cluster(3)
+    c.create_topic("t", 1, 3)
+    c.kcli("cluster", "kill", "controller")
+    status = c.status_command()  # read from the metadata log while the controller is down
+    assert status["brokers"][0]["state"] == "killed"
+    assert c.partition("t", 0)["isr"] == [1, 2, 3]
+    # Leaders keep serving: acks=all writes to an intact ISR go on.
+    assert produce_one(producer(c.bootstrap), "t", b"no controller")[0] is None
+    # Nothing that needs a decision works: a new topic cannot be created.
+    created = c.kcli(
+        "--bootstrap-server", c.bootstrap, "topic", "create", "new", check=False, data_dir=False
+    )
+    assert created.returncode == 1 and "controller" in created.stderr
+    c.kcli("cluster", "restart", "controller")
+    c.create_topic("new", 1, 3)
+    assert c.wait_partition("new", 0, lambda q: q["leader"] > 0)
