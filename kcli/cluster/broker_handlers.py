@@ -12,6 +12,7 @@ from kcli.serve.protocol import (
     CreateTopicsResponse,
     DeleteTopicsResponse,
     ErrorCode,
+    IncrementalAlterConfigsResponse,
     Request,
 )
 from kcli.serve.stats import ConnectionStats
@@ -130,6 +131,44 @@ class ClusterHandlers:
                 for r in results
             ],
         )
+
+    async def incremental_alter_configs(self, conn: ConnectionStats, req: Request):
+        """Checked against this broker's copy of the topic, then decided by the controller,
+        so that every broker's copy changes."""
+        body = req.body
+        responses = []
+        admin = self.manager.server.broker
+        for resource in body.resources:
+            error, message = await admin.run(admin._alter_configs, resource, True)
+            if error == ErrorCode.NONE and not body.validate_only:
+                configs = {c.name: c.value for c in resource.configs}
+                answer = await self._controller(
+                    "AlterConfigs", name=resource.resource_name, configs=configs
+                )
+                if answer is None:
+                    error, message = ErrorCode.REQUEST_TIMED_OUT, "the controller is not available"
+                elif answer["error_code"] != 0:
+                    error, message = answer["error_code"], answer.get("error_message")
+                else:
+                    name = resource.resource_name
+                    await self.manager.wait_for_metadata(
+                        lambda n=name, c=configs: self._configs_applied(n, c), 10.0
+                    )
+            responses.append(
+                IncrementalAlterConfigsResponse.AlterConfigsResourceResponse(
+                    error_code=error,
+                    error_message=message,
+                    resource_type=resource.resource_type,
+                    resource_name=resource.resource_name,
+                )
+            )
+        return IncrementalAlterConfigsResponse(
+            version=req.version, throttle_time_ms=0, responses=responses
+        )
+
+    def _configs_applied(self, name: str, configs: dict) -> bool:
+        topic = self.manager.image.topics.get(name)
+        return topic is not None and all(topic.configs.get(k) == v for k, v in configs.items())
 
     async def offset_for_leader_epoch(self, conn: ConnectionStats, req: Request):
         """Where a leader epoch ended in this leader's log (KIP-101), for followers about to

@@ -131,6 +131,7 @@ class Controller:
             "CreateTopics": self.create_topics,
             "DeleteTopics": self.delete_topics,
             "CreatePartitions": self.create_partitions,
+            "AlterConfigs": self.alter_configs,
             "AlterPartition": self.alter_partition,
             "ElectLeaders": self.elect_leaders,
             "AllocateProducerIds": self.allocate_producer_ids,
@@ -392,6 +393,26 @@ class Controller:
                 )
             results.append({"name": name, "error_code": 0, "error_message": None})
         return {"error_code": 0, "topics": results}
+
+    async def alter_configs(self, req: dict) -> dict:
+        """Topic config changes (checked by the broker that took the request), as
+        ConfigRecords every broker applies to its copy of the topic."""
+        name = req["name"]
+        if name not in self.image.topics:
+            return _error(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic '{name}' does not exist")
+        await self._commit(
+            [
+                {
+                    "type": "ConfigRecord",
+                    "resourceType": 2,
+                    "resourceName": name,
+                    "name": key,
+                    "value": str(value),
+                }
+                for key, value in req["configs"].items()
+            ]
+        )
+        return {"error_code": 0}
 
     async def delete_topics(self, req: dict) -> dict:
         results = []

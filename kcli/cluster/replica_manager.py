@@ -85,6 +85,7 @@ class ReplicaManager:
         """Replay metadata records, then act on the partitions they changed."""
         changed: dict[tuple[str, int], PartitionState] = {}
         removed = []
+        reconfigured = set()
         for i, record in enumerate(records):
             if record["type"] == "RemoveTopicRecord":
                 name = next(
@@ -93,6 +94,8 @@ class ReplicaManager:
                 )
                 if name is not None:
                     removed.append(name)
+            if record["type"] == "ConfigRecord":
+                reconfigured.add(record["resourceName"])
             state = self.image.apply(first_offset + i, record)
             if state is not None:
                 changed[(state.topic, state.partition)] = state
@@ -101,6 +104,9 @@ class ReplicaManager:
                 pass
         for name in removed:
             await self._remove_topic(name)
+        for name in reconfigured - {t for t, _ in changed}:
+            if name in self.image.topics:
+                await self._apply_configs(name)
         topics = {t for t, _ in changed}
         for topic in topics:
             if topic in self.image.topics:
@@ -137,6 +143,15 @@ class ReplicaManager:
                 self.store.alter_topic(topic, partitions=count)
 
         await self.run(ensure)
+
+    async def _apply_configs(self, topic: str) -> None:
+        configs = dict(self.image.topics[topic].configs)
+
+        def alter():
+            if self.store.topic_exists(topic):
+                self.store.alter_topic(topic, config=configs)
+
+        await self.run(alter)
 
     async def _remove_topic(self, topic: str) -> None:
         for tp in [tp for tp in self.partitions if tp[0] == topic]:
@@ -346,6 +361,7 @@ class ReplicaManager:
             20: h.delete_topics,
             23: h.offset_for_leader_epoch,
             37: h.create_partitions,
+            44: h.incremental_alter_configs,
         }
 
     def brokers(self) -> list[tuple[int, str, int]]:

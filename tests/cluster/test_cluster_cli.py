@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -73,6 +74,30 @@ def test_start_status_and_what_clients_see(make_cluster):
         assert part["leader_id"] == want["leader"]
         assert part["replica_nodes"] == want["replicas"]
         assert sorted(part["isr_nodes"]) == sorted(want["isr"])
+
+    # A config change reaches every broker's copy of the topic, through the controller.
+    c.kcli(
+        "--bootstrap-server",
+        c.bootstrap,
+        "topic",
+        "alter",
+        "orders",
+        "--config",
+        "retention.ms=60000",
+        data_dir=False,
+    )
+    from storage import Store
+
+    deadline = time.monotonic() + 10
+    while True:
+        overrides = [
+            Store(c.data_dir / "cluster" / f"broker-{b}", create=False).topic("orders").overrides
+            for b in (1, 2, 3)
+        ]
+        if overrides == [{"retention.ms": 60000}] * 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert overrides == [{"retention.ms": 60000}] * 3
 
     # kcat -L
     if shutil.which("kcat"):
