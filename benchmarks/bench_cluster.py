@@ -140,8 +140,8 @@ def failover(root: Path) -> float:
         t.start()
         time.sleep(2)
         leader = c.partition("f", 0)["leader"]
+        c.kill(leader)  # returns once the process is gone (SIGKILL)
         killed_at = time.monotonic()
-        c.kcli("cluster", "kill", str(leader))
         deadline = killed_at + 60
         while time.monotonic() < deadline and not [a for a in acked if a > killed_at]:
             time.sleep(0.01)
@@ -174,7 +174,7 @@ def idle(root: Path, seconds: float) -> tuple[int, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--value-bytes", type=int, default=100)
     parser.add_argument("--idle-seconds", type=float, default=20.0)
     args = parser.parse_args()

@@ -482,6 +482,9 @@ class ReplicaManager:
             return
         part.log_end_offset = max(part.log_end_offset, end_offset)
         if part.is_leader(self.node_id):
+            # Wake the followers' waiting fetches now: acks=all waits for them.
+            if self.watcher is not None:
+                self.watcher.appended(part.tp)
             self._advance(part)
 
     async def wait_for_acks(
