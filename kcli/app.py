@@ -33,6 +33,7 @@ COMMANDS = {
     "demo": ("kcli.commands.demo", "app"),
     "info": ("kcli.commands.info", "info"),
     "serve": ("kcli.commands.serve", "serve"),
+    "cluster": ("kcli.commands.cluster", "app"),
 }
 
 

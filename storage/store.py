@@ -97,6 +97,11 @@ class PartitionDescription:
     log_end_offset: int
     size_bytes: int | None
     segments: int | None
+    # A cluster's view (None in a store): the leader's node id (-1: none), the replicas and
+    # the in-sync replicas, as kafka-topics --describe shows them.
+    leader: int | None = None
+    replicas: tuple[int, ...] | None = None
+    isr: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,13 @@ The pieces live in one module per concept:
 * ``topics`` and ``picture`` — ``kcli topic list/describe`` and the partition picture;
 * ``groups`` — ``kcli group`` (list, describe, watch, reset, simulate);
 * ``log_dump`` — ``kcli log dump``;
-* ``reports`` — ``kcli info`` and ``kcli perf``.
+* ``reports`` — ``kcli info`` and ``kcli perf``;
+* ``cluster`` — ``kcli cluster`` (start, status, elect-leaders).
 
 Commands import only this package (``from kcli import render``) and use the names below.
 """
 
+from kcli.render.cluster import cluster_started, cluster_status, cluster_watch, elections
 from kcli.render.group_simulation import group_simulation
 from kcli.render.groups import (
     group_describe,
@@ -60,6 +62,10 @@ from kcli.render.topics import topic_describe, topic_list
 
 __all__ = [
     "FORMAT_TOKENS",
+    "cluster_started",
+    "cluster_status",
+    "cluster_watch",
+    "elections",
     "JSON",
     "PLAIN",
     "TABLE",
