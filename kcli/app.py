@@ -34,6 +34,7 @@ COMMANDS = {
     "info": ("kcli.commands.info", "info"),
     "check": ("kcli.commands.check", "check"),
     "serve": ("kcli.commands.serve", "serve"),
+    "cluster": ("kcli.commands.cluster", "app"),
 }
 
 

@@ -28,8 +28,9 @@ This module holds ``Log`` itself (locking, refresh, append, roll, flush) and
 share nothing but the ``LogSegments`` (``storage.log_segments``: the segments and how far the
 active one is complete): the read path (``LogReader``, ``storage.log_reader``), retention
 (``LogRetention``, ``storage.retention``), recovery and verification (``LogRecovery``,
-``storage.recovery``) and the producer-state catch-up (``ProducerStateLoader``,
-``storage.log_producer_state``).  Writing bytes and their index entries is the active
+``storage.recovery``), the producer-state catch-up (``ProducerStateLoader``,
+``storage.log_producer_state``) and truncation (``LogTruncation``,
+``storage.log_truncation``).  Writing bytes and their index entries is the active
 ``Segment``'s job (``Segment.append``).  The values it returns are in ``storage.log_types``
 and re-exported here.
 """
@@ -61,6 +62,7 @@ from storage.log_checkpoints import LogCheckpoints
 from storage.log_producer_state import SNAPSHOT_AFTER_BATCHES, LogProducerState
 from storage.log_reader import DEFAULT_FETCH_BYTES, LogReader
 from storage.log_segments import LogSegments
+from storage.log_truncation import LogTruncation
 from storage.log_types import (
     AppendInfo,
     DeletedSegment,
@@ -130,6 +132,7 @@ class Log:
         self._verified_bases: list[int] | None = None
         self._retention = LogRetention(self._segs, self._producer_state, self._checkpoints, clock)
         self._recovery = LogRecovery(self._segs, self._producer_state)
+        self._truncation = LogTruncation(self._segs, self._producer_state)
         self._producers = LogProducerState(self._segs, self._producer_state)
         self._write_fd: int | None = None
         self._write_fd_base = -1
@@ -298,6 +301,22 @@ class Log:
                 rebuilt_indexes=tuple(rebuilt),
                 removed_files=tuple(removed),
             )
+
+    def truncate_to(self, offset: int) -> int:
+        """Remove every batch at or after ``offset``; return the new log end offset.
+
+        A no-op when the log ends at or before ``offset``.  Below the log start offset the
+        log is emptied and starts again at ``offset`` (Kafka's truncateFullyAndStartAt).
+        """
+        with self._mutex, self._locked():
+            self._sync_for_write()
+            if offset >= self._segs.log_end_offset:
+                return self._segs.log_end_offset
+            self._close_write_fd()
+            self._truncation.truncate_to(offset)
+            self._active_first_ts = (-1, -1)
+            self._scan_active(writer=True)
+            return self._segs.log_end_offset
 
     def check(self) -> None:
         """Read-only verification of every batch's CRC and every index; raises on damage."""

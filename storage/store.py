@@ -105,6 +105,11 @@ class PartitionDescription:
     size_bytes: int | None
     segments: int | None
     compaction: CleanableSection | None = None  # a compacted topic's clean and dirty sections
+    # A cluster's view (None in a store): the leader's node id (-1: none), the replicas and
+    # the in-sync replicas, as kafka-topics --describe shows them.
+    leader: int | None = None
+    replicas: tuple[int, ...] | None = None
+    isr: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -83,8 +83,10 @@ class Backend(ABC):
         config: Mapping[str, str] | None = None,
         *,
         if_not_exists: bool = False,
+        replication_factor: int = -1,
     ) -> TopicInfo:
-        """Create a topic (with ``if_not_exists``, return the existing one unchanged)."""
+        """Create a topic (with ``if_not_exists``, return the existing one unchanged);
+        ``replication_factor`` -1 is the cluster's default.replication.factor."""
 
     @abstractmethod
     def alter_topic(

@@ -38,6 +38,15 @@ def create(
         help="Succeed without changes if the topic already exists.",
         metavar="",
     ),
+    replication_factor: int = typer.Option(
+        -1,
+        "--replication-factor",
+        "-r",
+        help="Copies of each partition, on different brokers (a cluster only; default: the "
+        "cluster's default.replication.factor; the local store keeps 1).",
+        metavar="R",
+        show_default=False,
+    ),
 ) -> None:
     """Create a topic with N partitions and optional config overrides."""
     from kcli import render
@@ -47,7 +56,13 @@ def create(
     validate_topic_name(name)
     b = backend()
     existed = if_not_exists and b.topic_exists(name)
-    meta = b.create_topic(name, partitions, overrides, if_not_exists=if_not_exists)
+    meta = b.create_topic(
+        name,
+        partitions,
+        overrides,
+        if_not_exists=if_not_exists,
+        replication_factor=replication_factor,
+    )
     if existed:
         render.note(f"Topic {name} already exists ({meta.partitions} partitions); nothing changed.")
         return

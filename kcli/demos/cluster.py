@@ -21,28 +21,11 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from kcli.cluster.placement import assign_replicas
 from kcli.demos._common import DemoContext, Pacer, heading, live_view, summary
 from kcli.errors import KcliError
 
 CLUSTER_DIR = "demo-cluster"
-
-
-def assign_replicas(
-    partitions: int, brokers: list[int], replication_factor: int
-) -> list[list[int]]:
-    """Kafka's rack-unaware replica placement (AdminUtils.assignReplicasToBrokers), start 0."""
-    n = len(brokers)
-    out = []
-    shift = 0
-    for p in range(partitions):
-        if p > 0 and p % n == 0:
-            shift += 1
-        first = p % n
-        replicas = [brokers[first]]
-        for j in range(replication_factor - 1):
-            replicas.append(brokers[(first + 1 + (shift + j) % (n - 1)) % n])
-        out.append(replicas)
-    return out
 
 
 @dataclass

@@ -51,7 +51,16 @@ class LocalBackend(Backend):
         config: Mapping[str, str] | None = None,
         *,
         if_not_exists: bool = False,
+        replication_factor: int = -1,
     ) -> TopicInfo:
+        if replication_factor not in (-1, 1):
+            from kcli.errors import KcliError
+
+            raise KcliError(
+                f"--replication-factor {replication_factor} is impossible on the local store, "
+                f"which keeps one copy of each partition; use 1, or a cluster (kcli cluster "
+                f"start, then kcli --profile cluster topic create ...)"
+            )
         meta = self.store.create_topic(
             name, partitions, dict(config or {}), if_not_exists=if_not_exists
         )

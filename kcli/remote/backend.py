@@ -294,12 +294,13 @@ class RemoteBackend(Backend):
         config: Mapping[str, str] | None = None,
         *,
         if_not_exists: bool = False,
+        replication_factor: int = -1,
     ) -> TopicInfo:
         validate_topic_name(name)
         new = self.ck.admin.NewTopic(
             name,
             num_partitions=partitions,
-            replication_factor=-1,  # the cluster's default.replication.factor
+            replication_factor=replication_factor,  # -1: default.replication.factor
             config={k: str(v) for k, v in (config or {}).items()},
         )
         futures = self.admin.create_topics([new], request_timeout=self.timeout_s)
@@ -360,6 +361,7 @@ class RemoteBackend(Backend):
     def describe_topic(self, name: str) -> TopicDescription:
         info = self.topic(name)
         numbers = range(info.partitions)
+        placed = self.metadata().topics[name].partitions
         starts = self.list_offsets(name, numbers, self.ck.admin.OffsetSpec.earliest())
         ends = self.list_offsets(name, numbers, self.ck.admin.OffsetSpec.latest())
         config, overrides = self.topic_configs(name)
@@ -367,7 +369,17 @@ class RemoteBackend(Backend):
             topic=name,
             topic_id=self._topic_id(name),
             partitions=tuple(
-                PartitionDescription(p, starts[p], ends[p], None, None) for p in numbers
+                PartitionDescription(
+                    p,
+                    starts[p],
+                    ends[p],
+                    None,
+                    None,
+                    leader=placed[p].leader,
+                    replicas=tuple(placed[p].replicas),
+                    isr=tuple(placed[p].isrs),
+                )
+                for p in numbers
             ),
             config=config,
             overrides=overrides,

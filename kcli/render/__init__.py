@@ -19,12 +19,14 @@ The pieces live in one module per concept:
 * ``groups`` — ``kcli group`` (list, describe, watch, reset, simulate);
 * ``log_dump`` — ``kcli log dump``;
 * ``reports`` — ``kcli info`` and ``kcli perf``;
-* ``check`` — ``kcli check``.
+* ``check`` — ``kcli check``;
+* ``cluster`` — ``kcli cluster`` (start, status, elect-leaders).
 
 Commands import only this package (``from kcli import render``) and use the names below.
 """
 
 from kcli.render.check import check_report
+from kcli.render.cluster import cluster_started, cluster_status, cluster_watch, elections
 from kcli.render.group_simulation import group_simulation
 from kcli.render.groups import (
     group_describe,
@@ -62,6 +64,10 @@ from kcli.render.topics import topic_compact, topic_describe, topic_list
 
 __all__ = [
     "FORMAT_TOKENS",
+    "cluster_started",
+    "cluster_status",
+    "cluster_watch",
+    "elections",
     "JSON",
     "PLAIN",
     "TABLE",

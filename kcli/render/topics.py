@@ -48,6 +48,16 @@ def topic_list(rows: list[dict], form: str) -> None:
         )
 
 
+def _ids(ids) -> str:
+    return ",".join(str(i) for i in ids or ())
+
+
+def _replicas_json(p) -> dict:
+    if p.leader is None:
+        return {}
+    return {"leader": p.leader, "replicas": list(p.replicas), "isr": list(p.isr)}
+
+
 def topic_describe(desc, segments: dict[int, list], form: str) -> None:
     """A TopicDescription, with each partition's SegmentInfo list for the picture."""
     parts = desc.partitions
@@ -63,6 +73,7 @@ def topic_describe(desc, segments: dict[int, list], form: str) -> None:
                         "size_bytes": p.size_bytes,
                         "segments": p.segments,
                         **_compaction_json(p.compaction),
+                        **_replicas_json(p),
                     }
                     for p in parts
                 ],
@@ -80,7 +91,13 @@ def topic_describe(desc, segments: dict[int, list], form: str) -> None:
             # A cluster does not show sizes and segments (None): "-".
             line(
                 f"\tTopic: {desc.topic}\tPartition: {p.partition}"
-                f"\tLogStartOffset: {p.log_start_offset}\tLogEndOffset: {p.log_end_offset}"
+                + (
+                    ""
+                    if p.leader is None
+                    else f"\tLeader: {p.leader if p.leader >= 0 else 'none'}"
+                    f"\tReplicas: {_ids(p.replicas)}\tIsr: {_ids(p.isr)}"
+                )
+                + f"\tLogStartOffset: {p.log_start_offset}\tLogEndOffset: {p.log_end_offset}"
                 f"\tSize: {_dash(p.size_bytes)}\tSegments: {_dash(p.segments)}"
                 + _compaction_plain(p.compaction)
             )
@@ -98,21 +115,47 @@ def topic_describe(desc, segments: dict[int, list], form: str) -> None:
             (f"  (id {desc.topic_id})" if desc.topic_id else "", "dim"),
         )
     )
-    table(
-        ["PARTITION", "LOG-START-OFFSET", "LOG-END-OFFSET", "RECORDS", "SIZE", "SEGMENTS"],
-        [
-            (
-                p.partition,
-                p.log_start_offset,
-                p.log_end_offset,
-                p.log_end_offset - p.log_start_offset,
-                "-" if p.size_bytes is None else human_bytes(p.size_bytes),
-                _dash(p.segments),
-            )
-            for p in parts
-        ],
-        right=["PARTITION", "LOG-START-OFFSET", "LOG-END-OFFSET", "RECORDS", "SIZE", "SEGMENTS"],
-    )
+    if parts and parts[0].leader is not None:
+        # A cluster: where the copies are, as kafka-topics --describe shows (no sizes there).
+        table(
+            ["PARTITION", "LEADER", "REPLICAS", "ISR", "LOG-START", "LOG-END", "RECORDS"],
+            [
+                (
+                    p.partition,
+                    p.leader if p.leader >= 0 else "none",
+                    _ids(p.replicas),
+                    _ids(p.isr),
+                    p.log_start_offset,
+                    p.log_end_offset,
+                    p.log_end_offset - p.log_start_offset,
+                )
+                for p in parts
+            ],
+            right=["PARTITION", "LEADER", "LOG-START", "LOG-END", "RECORDS"],
+        )
+    else:
+        table(
+            ["PARTITION", "LOG-START-OFFSET", "LOG-END-OFFSET", "RECORDS", "SIZE", "SEGMENTS"],
+            [
+                (
+                    p.partition,
+                    p.log_start_offset,
+                    p.log_end_offset,
+                    p.log_end_offset - p.log_start_offset,
+                    "-" if p.size_bytes is None else human_bytes(p.size_bytes),
+                    _dash(p.segments),
+                )
+                for p in parts
+            ],
+            right=[
+                "PARTITION",
+                "LOG-START-OFFSET",
+                "LOG-END-OFFSET",
+                "RECORDS",
+                "SIZE",
+                "SEGMENTS",
+            ],
+        )
     partition_picture(parts, segments)
     if any(p.compaction is not None for p in parts):
         _compaction_table(parts)

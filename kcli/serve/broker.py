@@ -15,9 +15,20 @@ import uuid
 from collections.abc import Callable
 
 from kcli.serve.config import NODE_ID, BrokerConfig
+from kcli.serve.errors import error_code
 from kcli.serve.fetch_wait import AppendWatcher
-from kcli.serve.partitions import Appended, Partitions, Read, TopicInfo, count_records
+from kcli.serve.partitions import (
+    LATEST_TIMESTAMP,
+    Appended,
+    Partitions,
+    Read,
+    TopicInfo,
+    below,
+    count_records,
+    topic_uuid,
+)
 from kcli.serve.protocol import (
+    APIS,
     MAX_TOPICS_PER_REQUEST,
     ApiVersionsResponse,
     DeleteRecordsResponse,
@@ -36,12 +47,18 @@ from kcli.serve.protocol import (
     RequestLimitExceeded,
     api_version_entries,
 )
+from kcli.serve.replication import PartitionMetadata, Replication
 from kcli.serve.stats import ConnectionStats, ServerStats
+from storage import StorageError, validate_topic_name
 
 log = logging.getLogger("kcli.serve")
 
 # FindCoordinator key types.
 KEY_TYPE_GROUP = 0
+
+
+async def _failed(value):
+    return value
 
 
 class CloseConnection(Exception):
@@ -66,6 +83,7 @@ class Broker:
         cluster_id: str,
         log_dir: str,
         admin_lock: asyncio.Lock,
+        replication: Replication | None = None,
     ):
         self.partitions = partitions
         self.config = config
@@ -77,6 +95,9 @@ class Broker:
         self.cluster_id = cluster_id
         self.log_dir = log_dir
         self.admin_lock = admin_lock  # shared with TopicAdmin: auto-creation creates topics
+        # A broker of kcli cluster: leadership, high watermarks and acks come from here.
+        self.replication = replication
+        self.apis = APIS
 
     # -- ApiVersions, FindCoordinator, InitProducerId, DescribeCluster --------------------
 
@@ -84,33 +105,35 @@ class Broker:
         if req.version >= 3 and req.body.client_software_name:
             conn.software = f"{req.body.client_software_name} {req.body.client_software_version}"
         return ApiVersionsResponse(
-            version=req.version, error_code=0, api_keys=api_version_entries(), throttle_time_ms=0
+            version=req.version,
+            error_code=0,
+            api_keys=api_version_entries(self.apis),
+            throttle_time_ms=0,
         )
 
     async def find_coordinator(self, conn: ConnectionStats, req: Request):
         host, port = self.address()
         body = req.body
         if req.version < 4:
-            error, message = self._coordinator_error(body.key_type)
+            error, message, (node_id, host, port) = self._coordinator(body.key_type, body.key)
             return FindCoordinatorResponse(
                 version=req.version,
                 throttle_time_ms=0,
                 error_code=error,
                 error_message=message,
-                node_id=NODE_ID if error == ErrorCode.NONE else -1,
-                host=host if error == ErrorCode.NONE else "",
-                port=port if error == ErrorCode.NONE else -1,
+                node_id=node_id,
+                host=host,
+                port=port,
             )
         coordinators = []
         for key in body.coordinator_keys:
-            error, message = self._coordinator_error(body.key_type)
-            ok = error == ErrorCode.NONE
+            error, message, (node_id, host, port) = self._coordinator(body.key_type, key)
             coordinators.append(
                 FindCoordinatorResponse.Coordinator(
                     key=key,
-                    node_id=NODE_ID if ok else -1,
-                    host=host if ok else "",
-                    port=port if ok else -1,
+                    node_id=node_id,
+                    host=host,
+                    port=port,
                     error_code=error,
                     error_message=message,
                 )
@@ -119,14 +142,29 @@ class Broker:
             version=req.version, throttle_time_ms=0, coordinators=coordinators
         )
 
-    @staticmethod
-    def _coordinator_error(key_type: int) -> tuple[ErrorCode, str | None]:
-        if key_type == KEY_TYPE_GROUP:
-            return ErrorCode.NONE, None
-        return (
-            ErrorCode.COORDINATOR_NOT_AVAILABLE,
-            "kcli serve has a group coordinator only (no transactions, no share groups)",
-        )
+    def _coordinator(
+        self, key_type: int, key: str
+    ) -> tuple[ErrorCode, str | None, tuple[int, str, int]]:
+        """(error, message, (node id, host, port)) of the coordinator of ``key``: this broker,
+        or on a cluster the leader of the group's offsets partition."""
+        none = (-1, "", -1)
+        if key_type != KEY_TYPE_GROUP:
+            return (
+                ErrorCode.COORDINATOR_NOT_AVAILABLE,
+                "kcli serve has a group coordinator only (no transactions, no share groups)",
+                none,
+            )
+        if self.replication is not None:
+            found = self.replication.coordinator(key)
+            if found is None:
+                return (
+                    ErrorCode.COORDINATOR_NOT_AVAILABLE,
+                    "the coordinator's offsets partition has no leader",
+                    none,
+                )
+            return ErrorCode.NONE, None, found
+        host, port = self.address()
+        return ErrorCode.NONE, None, (NODE_ID, host, port)
 
     async def init_producer_id(self, conn: ConnectionStats, req: Request):
         if req.body.transactional_id is not None:
@@ -141,7 +179,10 @@ class Broker:
                 producer_id=-1,
                 producer_epoch=-1,
             )
-        producer_id = await self.run(self.partitions.next_producer_id)
+        if self.replication is not None:
+            producer_id = await self.replication.next_producer_id()
+        else:
+            producer_id = await self.run(self.partitions.next_producer_id)
         return InitProducerIdResponse(
             version=req.version, error_code=0, producer_id=producer_id, producer_epoch=0
         )
@@ -155,13 +196,24 @@ class Broker:
             error_message=None,
             endpoint_type=req.body.endpoint_type,
             cluster_id=self.cluster_id,
-            controller_id=NODE_ID,
+            controller_id=self._controller_id(),
             brokers=[
                 DescribeClusterResponse.DescribeClusterBroker(
-                    broker_id=NODE_ID, host=host, port=port, rack=None, is_fenced=False
+                    broker_id=i, host=h, port=p, rack=None, is_fenced=False
                 )
+                for i, h, p in self._brokers()
             ],
         )
+
+    def _brokers(self) -> list[tuple[int, str, int]]:
+        """(node id, host, port) of every live broker: this one, or a cluster's."""
+        if self.replication is not None:
+            return self.replication.brokers()
+        host, port = self.address()
+        return [(NODE_ID, host, port)]
+
+    def _controller_id(self) -> int:
+        return NODE_ID if self.replication is None else self.replication.controller_id()
 
     # -- Metadata, DescribeTopicPartitions ------------------------------------------------
 
@@ -175,30 +227,84 @@ class Broker:
             _check_count("Metadata", "topics", len(body.topics), MAX_TOPICS_PER_REQUEST)
             ids = [t.topic_id for t in body.topics if t.name is None]
             if ids:
-                by_id = await self.run(self.partitions.topic_names, ids)
+                by_id = await self._names_of(True, ids)
             names = list(dict.fromkeys(t.name or by_id.get(t.topic_id, "") for t in body.topics))
         auto_create = self.config.auto_create_topics_enable and (
             req.version < 4 or body.allow_auto_topic_creation
         )
-        if names and auto_create:
-            async with self.admin_lock:
-                topics = await self.run(self._topics_creating, names)
+        if self.replication is not None:
+            topics = await self._cluster_metadata_topics(names, auto_create)
         else:
-            topics = await self.run(self.partitions.topics, names)
-        host, port = self.address()
-        broker = MetadataResponse.MetadataResponseBroker(
-            node_id=NODE_ID, host=host, port=port, rack=None
-        )
+            if names and auto_create:
+                async with self.admin_lock:
+                    infos = await self.run(self._topics_creating, names)
+            else:
+                infos = await self.run(self.partitions.topics, names)
+            # Thousands of topics take a while to describe: built in the pool.
+            topics = await self.run(_metadata_topics, infos)
         return MetadataResponse(
             version=req.version,
             throttle_time_ms=0,
-            brokers=[broker],
+            brokers=[
+                MetadataResponse.MetadataResponseBroker(node_id=i, host=h, port=p, rack=None)
+                for i, h, p in self._brokers()
+            ],
             cluster_id=self.cluster_id,
-            controller_id=NODE_ID,
-            # Thousands of topics take a while to describe: built in the pool.
-            topics=await self.run(_metadata_topics, topics),
+            controller_id=self._controller_id(),
+            topics=topics,
             error_code=0,
         )
+
+    async def _cluster_topics(
+        self, names: list[str] | None, auto_create: bool
+    ) -> list[tuple[TopicInfo, list[PartitionMetadata]]]:
+        """A cluster broker's topics, as its replica manager's metadata image has them: each
+        partition's leader, leader epoch, replicas and in-sync replicas."""
+        rep = self.replication
+        out = []
+        for name in rep.topic_names() if names is None else names:
+            try:
+                validate_topic_name(name)
+            except StorageError as exc:
+                out.append((TopicInfo(name, error_code(exc)), []))
+                continue
+            parts = rep.topic_metadata(name)
+            if parts is None and auto_create and await rep.auto_create(name):
+                parts = rep.topic_metadata(name)
+            if parts is None:
+                out.append((TopicInfo(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION), []))
+                continue
+            topic_id = rep.topic_id(name)
+            info = TopicInfo(
+                name, ErrorCode.NONE, topic_uuid(topic_id) if topic_id else None, len(parts)
+            )
+            out.append((info, parts))
+        return out
+
+    async def _cluster_metadata_topics(self, names: list[str] | None, auto_create: bool) -> list:
+        topic_cls = MetadataResponse.MetadataResponseTopic
+        part_cls = topic_cls.MetadataResponsePartition
+        return [
+            topic_cls(
+                error_code=info.error,
+                name=info.name,
+                topic_id=info.topic_id,
+                is_internal=info.name.startswith("__"),
+                partitions=[
+                    part_cls(
+                        error_code=0 if p.leader >= 0 else ErrorCode.LEADER_NOT_AVAILABLE,
+                        partition_index=p.partition,
+                        leader_id=p.leader,
+                        leader_epoch=p.leader_epoch,
+                        replica_nodes=p.replicas,
+                        isr_nodes=p.isr,
+                        offline_replicas=p.offline_replicas,
+                    )
+                    for p in parts
+                ],
+            )
+            for info, parts in await self._cluster_topics(names, auto_create)
+        ]
 
     def _topics_creating(self, names: list[str]) -> list[TopicInfo]:
         known = {t.name for t in self.partitions.topics(None)}
@@ -216,7 +322,13 @@ class Broker:
         body = req.body
         _check_count("DescribeTopicPartitions", "topics", len(body.topics), MAX_TOPICS_PER_REQUEST)
         names = [t.name for t in body.topics] or None
-        topics = sorted(await self.run(self.partitions.topics, names), key=lambda t: t.name)
+        if self.replication is not None:
+            found = await self._cluster_topics(names, False)
+        else:
+            found = [(t, None) for t in await self.run(self.partitions.topics, names)]
+        found.sort(key=lambda tp: tp[0].name)
+        layout = {t.name: parts for t, parts in found}
+        topics = [t for t, _ in found]
         cursor = body.cursor
         limit = max(body.response_partition_limit, 1)
         topic_cls = DescribeTopicPartitionsResponse.DescribeTopicPartitionsResponseTopic
@@ -242,20 +354,24 @@ class Broker:
                     error_code=t.error,
                     name=t.name,
                     topic_id=t.topic_id,
-                    is_internal=False,
+                    is_internal=t.name.startswith("__"),
                     partitions=[
                         part_cls(
-                            error_code=0,
-                            partition_index=p,
-                            leader_id=NODE_ID,
-                            leader_epoch=-1,
-                            replica_nodes=[NODE_ID],
-                            isr_nodes=[NODE_ID],
+                            error_code=0 if m.leader >= 0 else ErrorCode.LEADER_NOT_AVAILABLE,
+                            partition_index=m.partition,
+                            leader_id=m.leader,
+                            leader_epoch=m.leader_epoch,
+                            replica_nodes=m.replicas,
+                            isr_nodes=m.isr,
                             eligible_leader_replicas=[],
                             last_known_elr=[],
-                            offline_replicas=[],
+                            offline_replicas=m.offline_replicas,
                         )
-                        for p in range(first, last)
+                        for m in (
+                            layout[t.name][first:last]
+                            if layout[t.name] is not None
+                            else [_one_broker(p) for p in range(first, last)]
+                        )
                     ],
                 )
             )
@@ -280,15 +396,28 @@ class Broker:
         by_id = await self._names_of(req.version >= 13, [t.topic_id for t in body.topic_data])
         jobs = []
         keys = []
+        epochs = []
         for topic in body.topic_data:
             name = topic.name if req.version < 13 else by_id.get(topic.topic_id)
             for part in topic.partition_data:
                 keys.append((topic, name, part.index))
+                epoch = -1
                 if name is None:
                     jobs.append(_unknown_topic_id())
+                elif self.replication is not None and (
+                    error_epoch := self.replication.check_append(name, part.index, body.acks)
+                )[0] != ErrorCode.NONE:
+                    jobs.append(_failed(Appended(ErrorCode(error_epoch[0]))))
                 else:
-                    jobs.append(self.run(self.partitions.append, name, part.index, part.records))
+                    if self.replication is not None:
+                        epoch = error_epoch[1]
+                    jobs.append(
+                        self.run(self.partitions.append, name, part.index, part.records, epoch)
+                    )
+                epochs.append(epoch)
         results: list[Appended] = await asyncio.gather(*jobs)
+        if self.replication is not None:
+            await self._replicated(keys, epochs, results, body)
         failed = None
         for (_, name, partition), result in zip(keys, results, strict=True):
             if result.error == ErrorCode.NONE:
@@ -337,10 +466,37 @@ class Broker:
             throttle_time_ms=0,
         )
 
+    async def _replicated(self, keys, epochs, results: list[Appended], body) -> None:
+        """Tell the replica manager what was appended; with acks=all, wait for the ISR."""
+        rep = self.replication
+        for (_, name, partition), epoch, result in zip(keys, epochs, results, strict=True):
+            if result.error == ErrorCode.NONE and result.records:
+                rep.appended(name, partition, result.base_offset, result.end_offset, epoch)
+        if body.acks != -1:
+            return
+        waits = [
+            rep.wait_for_acks(name, p, r.end_offset, body.timeout_ms)
+            if r.error == ErrorCode.NONE
+            else _failed(ErrorCode.NONE)
+            for (_, name, p), r in zip(keys, results, strict=True)
+        ]
+        errors = await asyncio.gather(*waits)
+        for result, error in zip(results, errors, strict=True):
+            if error != ErrorCode.NONE:
+                result.error = ErrorCode(error)
+                result.message = f"acks=all: {ErrorCode(error).name}"
+
     async def _names_of(self, by_topic_id: bool, topic_ids: list) -> dict[uuid.UUID, str]:
         """Topic names for the ids of a v13+ Produce or Fetch (empty before topic ids)."""
         if not by_topic_id:
             return {}
+        if self.replication is not None:
+            # A cluster's topic ids are the controller's (every broker's local copy of a
+            # topic has its own).
+            rep = self.replication
+            wanted = set(topic_ids)
+            ids = {n: rep.topic_id(n) for n in rep.topic_names()}
+            return {topic_uuid(i): n for n, i in ids.items() if i and topic_uuid(i) in wanted}
         return await self.run(self.partitions.topic_names, topic_ids)
 
     # -- Fetch ----------------------------------------------------------------------------
@@ -351,6 +507,7 @@ class Broker:
         deadline = loop.time() + max(0, body.max_wait_ms) / 1000
         by_id = await self._names_of(req.version >= 13, [t.topic_id for t in body.topics])
         wanted = []
+        epochs = []  # each wanted partition's current_leader_epoch (-1: not given)
         unknown: list[tuple[object, int]] = []  # v13+ partitions of topic ids that do not exist
         topic_of: dict[str, object] = {}
         for topic in body.topics:
@@ -363,10 +520,14 @@ class Broker:
                     wanted.append(
                         (name, part.partition, part.fetch_offset, part.partition_max_bytes)
                     )
+                    epochs.append(getattr(part, "current_leader_epoch", -1))
         max_bytes = body.max_bytes if body.max_bytes > 0 else 2**31 - 1
         while True:
             versions = {(t, p): self.watcher.version((t, p)) for t, p, _, _ in wanted}
-            reads: list[Read] = await self.run(self.partitions.read, wanted, max_bytes)
+            if self.replication is not None:
+                reads = await self._cluster_read(body.replica_id, wanted, epochs, max_bytes)
+            else:
+                reads: list[Read] = await self.run(self.partitions.read, wanted, max_bytes)
             total = sum(len(r.records) for r in reads)
             remaining = deadline - loop.time()
             if (
@@ -380,7 +541,7 @@ class Broker:
             conn.waiting = "Fetch"
             try:
                 await self.watcher.wait(
-                    {(r.topic, r.partition): r.high_watermark for r in reads}, versions, remaining
+                    {(r.topic, r.partition): r.log_end_offset for r in reads}, versions, remaining
                 )
             finally:
                 conn.waiting = ""
@@ -423,6 +584,33 @@ class Broker:
             ],
         )
 
+    async def _cluster_read(
+        self, replica_id: int, wanted: list, epochs: list[int], max_bytes: int
+    ) -> list[Read]:
+        """A cluster broker's read: only the leader serves fetches; a follower (replica_id >= 0)
+        reads up to the log end and learns the high watermark, a consumer up to the high
+        watermark."""
+        rep = self.replication
+        checks = [
+            rep.check_fetch(replica_id, t, p, offset, epoch)
+            for (t, p, offset, _), epoch in zip(wanted, epochs, strict=True)
+        ]
+        allowed = [w for w, (error, _) in zip(wanted, checks, strict=True) if error == 0]
+        reads = iter(await self.run(self.partitions.read, allowed, max_bytes) if allowed else [])
+        out = []
+        for (topic, partition, _, _), (error, upto) in zip(wanted, checks, strict=True):
+            if error != 0:
+                out.append(Read(topic, partition, ErrorCode(error)))
+                continue
+            r = next(reads)
+            if r.error == ErrorCode.NONE:
+                r.log_end_offset = r.high_watermark
+                r.high_watermark = rep.high_watermark(topic, partition)
+                if upto is not None and r.records:
+                    r.records = below(r.records, upto)
+            out.append(r)
+        return out
+
     async def log_end_offsets(self, partitions: list[tuple[str, int]]) -> dict:
         return await self.run(self.partitions.log_end_offsets, partitions)
 
@@ -435,6 +623,8 @@ class Broker:
             for part in topic.partitions
         ]
         found = await self.run(self.partitions.list_offsets, wanted)
+        if self.replication is not None:
+            found = self._cluster_offsets(wanted, found)
         part_cls = ListOffsetsResponse.ListOffsetsTopicResponse.ListOffsetsPartitionResponse
         by_topic: dict[str, list] = {}
         for (topic, partition, _), (error, timestamp, offset) in zip(wanted, found, strict=True):
@@ -455,6 +645,20 @@ class Broker:
                 for name, parts in by_topic.items()
             ],
         )
+
+    def _cluster_offsets(self, wanted, found) -> list[tuple[int, int, int]]:
+        """Only the leader answers, and the latest offset a consumer may see is the high
+        watermark."""
+        out = []
+        for (topic, partition, timestamp), (error, ts, offset) in zip(wanted, found, strict=True):
+            check, _ = self.replication.check_fetch(-1, topic, partition, 0, -1)
+            if check != 0:
+                out.append((ErrorCode(check), -1, -1))
+            elif error == ErrorCode.NONE and timestamp == LATEST_TIMESTAMP:
+                out.append((error, ts, self.replication.high_watermark(topic, partition)))
+            else:
+                out.append((error, ts, offset))
+        return out
 
     async def offset_for_leader_epoch(self, conn: ConnectionStats, req: Request):
         """The end offset of the asked leader epoch.  One broker that never changes leader
@@ -571,6 +775,11 @@ def _metadata_topic(t: TopicInfo):
             for p in range(t.partitions)
         ],
     )
+
+
+def _one_broker(partition: int) -> PartitionMetadata:
+    """A partition of kcli serve: this broker leads it and is its only replica."""
+    return PartitionMetadata(partition, NODE_ID, -1, [NODE_ID], [NODE_ID], [])
 
 
 def _check_count(api: str, what: str, count: int, limit: int) -> None:

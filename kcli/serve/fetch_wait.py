@@ -33,10 +33,11 @@ class AppendWatcher:
     def __init__(
         self,
         log_end_offsets: Callable[[list[TopicPartition]], Awaitable[dict[TopicPartition, int]]],
-        poll_interval_s: float = POLL_INTERVAL_S,
+        poll_interval_s: float | None = POLL_INTERVAL_S,
     ):
         # log_end_offsets reads the store (in a worker thread); partitions that no longer exist
-        # are left out of its answer.
+        # are left out of its answer.  poll_interval_s None: every append comes through this
+        # process (a cluster broker), so appended() wakes every waiter and nothing polls.
         self._log_end_offsets = log_end_offsets
         self._poll_interval_s = poll_interval_s
         self._waiters: dict[TopicPartition, set[_Waiter]] = {}
@@ -45,6 +46,8 @@ class AppendWatcher:
         self._poller: asyncio.Task | None = None
 
     def start(self) -> None:
+        if self._poll_interval_s is None:
+            return
         self._poller = asyncio.get_running_loop().create_task(self._poll(), name="append-poller")
 
     async def stop(self) -> None:

@@ -27,9 +27,11 @@ from storage import (
     validate_topic_name,
 )
 from storage.constants import BATCH_HEADER_SIZE, LENGTH_POS, LOG_OVERHEAD, RECORDS_COUNT_POS
+from storage.leader_epoch import stamp_leader_epoch
 from storage.records import split_batches
 
 _INT32 = struct.Struct(">i")
+_INT64 = struct.Struct(">q")
 # ListOffsets' special timestamps (Kafka's ListOffsetsRequest constants).
 LATEST_TIMESTAMP = -1
 EARLIEST_TIMESTAMP = -2
@@ -49,6 +51,19 @@ def count_records(data: bytes | memoryview) -> int:
     return total
 
 
+def below(data: bytes, offset: int) -> bytes:
+    """The whole batches of ``data`` that start before ``offset`` (a consumer of a cluster
+    never reads past the high watermark)."""
+    pos = 0
+    end = len(data)
+    while pos + BATCH_HEADER_SIZE <= end:
+        base = _INT64.unpack_from(data, pos)[0]
+        if base >= offset:
+            break
+        pos += _INT32.unpack_from(data, pos + LENGTH_POS)[0] + LOG_OVERHEAD
+    return data if pos >= end else data[:pos]
+
+
 def topic_uuid(topic_id: str) -> uuid.UUID:
     """A stored topic id (Kafka's base64 form of a UUID, as ``kafka-topics`` prints it) as a UUID."""
     return uuid.UUID(bytes=base64.urlsafe_b64decode(topic_id + "=" * (-len(topic_id) % 4)))
@@ -64,6 +79,7 @@ class Appended:
     log_start_offset: int = -1
     records: int = 0
     message: str | None = None
+    end_offset: int = -1  # the log end offset after the append
 
 
 @dataclass
@@ -76,6 +92,13 @@ class Read:
     high_watermark: int = -1
     log_start_offset: int = -1
     records: bytes = b""
+    # What a fetch waits past; the high watermark but on a cluster leader, whose consumers'
+    # high watermark is below its log end.
+    log_end_offset: int = -1
+
+    def __post_init__(self):
+        if self.log_end_offset < 0:
+            self.log_end_offset = self.high_watermark
 
 
 @dataclass(frozen=True)
@@ -142,12 +165,18 @@ class Partitions:
 
     # -- produce --------------------------------------------------------------------------
 
-    def append(self, topic: str, partition: int, records: bytes | None) -> Appended:
-        """Append one partition's batches (offsets assigned by the log)."""
+    def append(
+        self, topic: str, partition: int, records: bytes | None, leader_epoch: int = -1
+    ) -> Appended:
+        """Append one partition's batches (offsets assigned by the log); a cluster's leader
+        stamps its ``leader_epoch`` in every batch (outside the CRC), as Kafka does."""
         try:
             log_ = self.store.log(topic, partition)
             if not records:
                 raise CorruptRecord("the request holds no record batch")
+            if leader_epoch >= 0:
+                records = bytearray(records)
+                stamp_leader_epoch(records, leader_epoch)
             batches = split_batches(records)
             count = sum(_INT32.unpack_from(b, RECORDS_COUNT_POS)[0] for b in batches)
             info = log_.append(batches)
@@ -163,6 +192,7 @@ class Partitions:
             log_append_time=info.log_append_time,
             log_start_offset=info.log_start_offset,
             records=count,
+            end_offset=info.last_offset + 1,
         )
 
     def next_producer_id(self) -> int:

@@ -98,12 +98,19 @@ class ErrorCode(IntEnum):
     CORRUPT_MESSAGE = 2
     UNKNOWN_TOPIC_OR_PARTITION = 3
     LEADER_NOT_AVAILABLE = 5
+    NOT_LEADER_OR_FOLLOWER = 6
+    REQUEST_TIMED_OUT = 7
+    BROKER_NOT_AVAILABLE = 8
+    REPLICA_NOT_AVAILABLE = 9
     MESSAGE_TOO_LARGE = 10
     OFFSET_METADATA_TOO_LARGE = 12
+    COORDINATOR_LOAD_IN_PROGRESS = 14
     COORDINATOR_NOT_AVAILABLE = 15
     NOT_COORDINATOR = 16
     INVALID_TOPIC_EXCEPTION = 17
     RECORD_LIST_TOO_LARGE = 18
+    NOT_ENOUGH_REPLICAS = 19
+    NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20
     ILLEGAL_GENERATION = 22
     INCONSISTENT_GROUP_PROTOCOL = 23
     INVALID_GROUP_ID = 24
@@ -117,6 +124,7 @@ class ErrorCode(IntEnum):
     INVALID_REPLICATION_FACTOR = 38
     INVALID_REPLICA_ASSIGNMENT = 39
     INVALID_CONFIG = 40
+    NOT_CONTROLLER = 41
     INVALID_REQUEST = 42
     UNSUPPORTED_FOR_MESSAGE_FORMAT = 43
     OUT_OF_ORDER_SEQUENCE_NUMBER = 45
@@ -126,11 +134,20 @@ class ErrorCode(IntEnum):
     UNKNOWN_PRODUCER_ID = 59
     GROUP_ID_NOT_FOUND = 69
     NON_EMPTY_GROUP = 68
+    FENCED_LEADER_EPOCH = 74
+    UNKNOWN_LEADER_EPOCH = 75
+    STALE_BROKER_EPOCH = 77
     MEMBER_ID_REQUIRED = 79
+    PREFERRED_LEADER_NOT_AVAILABLE = 80
     GROUP_MAX_SIZE_REACHED = 81
+    ELIGIBLE_LEADERS_NOT_AVAILABLE = 83
+    ELECTION_NOT_NEEDED = 84
     GROUP_SUBSCRIBED_TO_TOPIC = 86
     INVALID_RECORD = 87
+    INVALID_UPDATE_VERSION = 95
     UNKNOWN_TOPIC_ID = 100
+    DUPLICATE_BROKER_REGISTRATION = 101
+    INELIGIBLE_REPLICA = 107
 
 
 @dataclass(frozen=True)
@@ -260,14 +277,14 @@ def peek_header(frame: bytes | memoryview) -> tuple[int, int, int]:
     return _HEAD.unpack_from(frame, 0)
 
 
-def decode_request(frame: bytes) -> Request:
+def decode_request(frame: bytes, apis: dict[int, Api] = APIS) -> Request:
     """Split a request frame (without its length prefix) into header and decoded body.
 
     Raises ProtocolError for anything that is not a request kcli serve knows, and
     UnsupportedVersion for a known API at an unknown version.
     """
     api_key, version, correlation_id = peek_header(frame)
-    api = APIS.get(api_key)
+    api = apis.get(api_key)
     if api is None:
         raise ProtocolError(
             f"API key {api_key} is not one kcli serve implements (ApiVersions lists those it does)"
@@ -364,9 +381,10 @@ def unsupported_api_versions_response(correlation_id: int) -> bytes:
     return _INT32.pack(len(header) + len(body)) + header + body
 
 
-def api_version_entries() -> list:
+def api_version_entries(apis: dict[int, Api] = APIS) -> list:
     entry = ApiVersionsResponse.ApiVersion
     return [
         entry(api_key=api.key, min_version=api.min_version, max_version=api.max_version)
-        for api in APIS.values()
+        for api in apis.values()
     ]
+

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from kcli.serve.broker import Broker, CloseConnection
 from kcli.serve.config import BrokerConfig
 from kcli.serve.coordinator import GroupCoordinator
-from kcli.serve.fetch_wait import AppendWatcher
+from kcli.serve.fetch_wait import POLL_INTERVAL_S, AppendWatcher
 from kcli.serve.partitions import Partitions
 from kcli.serve.protocol import (
     API_VERSIONS_KEY,
@@ -39,6 +39,7 @@ from kcli.serve.protocol import (
     encode_response,
     unsupported_api_versions_response,
 )
+from kcli.serve.replication import Replication
 from kcli.serve.stats import ConnectionStats, ServerStats
 from kcli.serve.topic_admin import TopicAdmin
 from storage import Store
@@ -100,8 +101,16 @@ class _ByteBudget:
 class KafkaServer:
     """A one-broker Kafka cluster in front of a kcli store."""
 
-    def __init__(self, store: Store, config: BrokerConfig, host: str, port: int):
+    def __init__(
+        self,
+        store: Store,
+        config: BrokerConfig,
+        host: str,
+        port: int,
+        replication: Replication | None = None,
+    ):
         self.store = store
+        self.replication = replication
         self.config = config
         self.host = host
         self.port = port
@@ -143,7 +152,9 @@ class KafkaServer:
     async def start(self) -> None:
         self._stopped = asyncio.Event()
         self._budget = _ByteBudget(self.config.queued_max_request_bytes)
-        self.watcher = AppendWatcher(self._log_end_offsets)
+        # A cluster broker's logs are written by this process alone: nothing to poll for.
+        poll = None if self.replication is not None else POLL_INTERVAL_S
+        self.watcher = AppendWatcher(self._log_end_offsets, poll_interval_s=poll)
         admin_lock = asyncio.Lock()
         self.partitions = Partitions(self.store, num_partitions=self.config.num_partitions)
         self.broker = Broker(
@@ -157,6 +168,7 @@ class KafkaServer:
             cluster_id=self.store.cluster_id,
             log_dir=str(self.store.data_dir),
             admin_lock=admin_lock,
+            replication=self.replication,
         )
         self.admin = TopicAdmin(
             self.store, self.config, run=self.run, watcher=self.watcher, admin_lock=admin_lock
@@ -195,6 +207,8 @@ class KafkaServer:
         }
         missing = set(APIS) ^ set(self._handlers)
         assert not missing, f"APIs advertised without a handler, or the reverse: {missing}"
+        if self.replication is not None:
+            self._handlers.update(self.replication.handlers())
         self._server = await asyncio.start_server(
             self._on_connection, self.host, self.port, reuse_address=True
         )
@@ -414,9 +428,9 @@ class KafkaServer:
             if len(frame) > SMALL_FRAME:
                 # Decoding a large frame takes long enough to stall every other connection:
                 # it runs in the thread pool.
-                request = await self.run(decode_request, bytes(frame))
+                request = await self.run(decode_request, bytes(frame), self.broker.apis)
             else:
-                request = decode_request(frame)
+                request = decode_request(frame, self.broker.apis)
         except UnsupportedVersion as exc:
             if exc.api.key == API_VERSIONS_KEY:
                 # Routine: a client newer than kcli serve starts with its own highest version.

@@ -1,0 +1,11 @@
+"""The cluster's fixed names and numbers (standard library only: the command line imports
+this before anything heavy)."""
+
+MAX_BROKERS = 9
+DEFAULT_BROKERS = 3
+DEFAULT_PORT = 19092
+HOST = "127.0.0.1"
+# The internal topic holding consumer groups' committed offsets (Kafka's name).
+OFFSETS_TOPIC = "__consumer_offsets"
+# Each broker's high watermarks (Kafka's file name and format).
+HW_CHECKPOINT_FILE = "replication-offset-checkpoint"

@@ -1,0 +1,270 @@
+"""Consumer groups on a cluster: each group's coordinator is the leader of its partition of
+``__consumer_offsets``, and committed offsets are records in that replicated partition.
+
+As in Kafka (GroupMetadataManager): a group lives in partition
+``abs(hash(group)) % offsets.topic.num.partitions``; its coordinator is that partition's
+leader; an OffsetCommit is answered once its records are in the log and the ISR has them
+(acks=all); a broker that becomes leader of an offsets partition first loads the committed
+offsets from it, and until then says COORDINATOR_LOAD_IN_PROGRESS; a broker that is not the
+group's coordinator answers NOT_COORDINATOR, and the client looks the coordinator up again.
+
+Records use Kafka's own schemas: the key is OffsetCommitKey v1 (group, topic, partition), the
+value OffsetCommitValue v3 (offset, leader epoch, metadata, commit timestamp); a null value is
+a deletion.  The group's membership stays in the coordinator's memory, as in Kafka, so a new
+coordinator starts the group afresh while its committed offsets are intact.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import time
+
+from kcli.cluster.constants import OFFSETS_TOPIC
+from kcli.serve.protocol import (
+    ErrorCode,
+    HeartbeatResponse,
+    JoinGroupResponse,
+    OffsetCommitResponse,
+    OffsetFetchResponse,
+    Request,
+    SyncGroupResponse,
+)
+from kcli.serve.stats import ConnectionStats
+from storage import StorageError
+
+log = logging.getLogger("kcli.cluster")
+
+OFFSET_COMMIT_KEY_VERSION = 1
+OFFSET_COMMIT_VALUE_VERSION = 3
+_INT16 = struct.Struct(">h")
+_INT32 = struct.Struct(">i")
+_INT64 = struct.Struct(">q")
+
+
+def _string(s: str) -> bytes:
+    data = s.encode()
+    return _INT16.pack(len(data)) + data
+
+
+def _read_string(data: bytes, pos: int) -> tuple[str, int]:
+    (n,) = _INT16.unpack_from(data, pos)
+    return data[pos + 2 : pos + 2 + n].decode(), pos + 2 + n
+
+
+def offset_commit_key(group: str, topic: str, partition: int) -> bytes:
+    return (
+        _INT16.pack(OFFSET_COMMIT_KEY_VERSION)
+        + _string(group)
+        + _string(topic)
+        + _INT32.pack(partition)
+    )
+
+
+def offset_commit_value(offset: int, metadata: str, timestamp_ms: int) -> bytes:
+    return (
+        _INT16.pack(OFFSET_COMMIT_VALUE_VERSION)
+        + _INT64.pack(offset)
+        + _INT32.pack(-1)
+        + _string(metadata)
+        + _INT64.pack(timestamp_ms)
+    )
+
+
+def parse_offset_commit(key: bytes, value: bytes | None):
+    """(group, topic, partition, offset or None for a deletion, metadata, timestamp), or None
+    for a record that is not an offset commit (Kafka also keeps group metadata there)."""
+    (version,) = _INT16.unpack_from(key, 0)
+    if version not in (0, 1):
+        return None
+    group, pos = _read_string(key, 2)
+    topic, pos = _read_string(key, pos)
+    (partition,) = _INT32.unpack_from(key, pos)
+    if value is None:
+        return group, topic, partition, None, "", -1
+    (vversion,) = _INT16.unpack_from(value, 0)
+    (offset,) = _INT64.unpack_from(value, 2)
+    pos = 10 + (4 if vversion >= 3 else 0)
+    metadata, pos = _read_string(value, pos)
+    (timestamp,) = _INT64.unpack_from(value, pos)
+    return group, topic, partition, offset, metadata, timestamp
+
+
+def java_string_hash(s: str) -> int:
+    """Java's String.hashCode, which Kafka uses to place a group in the offsets topic."""
+    data = s.encode("utf-16-be")
+    h = 0
+    for i in range(0, len(data), 2):
+        h = (31 * h + (data[i] << 8 | data[i + 1])) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def offsets_partition_for(group: str, partitions: int) -> int:
+    """Kafka's ``Utils.abs(groupId.hashCode) % offsets.topic.num.partitions``."""
+    return (java_string_hash(group) & 0x7FFFFFFF) % partitions
+
+
+class GroupHandlers:
+    """The group APIs of a cluster broker: coordinator checks around kcli serve's coordinator,
+    and commits replicated through ``__consumer_offsets``."""
+
+    def __init__(self, manager):
+        self.manager = manager
+        self.loaded: set[int] = set()  # offsets partitions whose commits are in the group store
+
+    @property
+    def coordinator(self):
+        return self.manager.server.coordinator
+
+    def _offsets_partition(self, group: str) -> int | None:
+        t = self.manager.image.topics.get(OFFSETS_TOPIC)
+        return None if t is None else offsets_partition_for(group, len(t.partitions))
+
+    def coordinator_error(self, group: str) -> int:
+        p = self._offsets_partition(group)
+        if p is None:
+            return ErrorCode.COORDINATOR_NOT_AVAILABLE
+        part = self.manager.partitions.get((OFFSETS_TOPIC, p))
+        if part is None or not part.is_leader(self.manager.node_id):
+            return ErrorCode.NOT_COORDINATOR
+        if p not in self.loaded:
+            return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+        return ErrorCode.NONE
+
+    # -- loading a partition when it becomes ours -------------------------------------------
+
+    def load(self, part) -> int:
+        """Read every offset commit of an offsets partition into the group store (in the I/O
+        pool).  Returns the number of commits loaded."""
+        from storage.groups import OffsetAndMetadata
+
+        store = self.coordinator.group_store
+        latest: dict[str, dict[tuple[str, int], OffsetAndMetadata]] = {}
+        offset = part.log.log_start_offset
+        end = part.log.log_end_offset
+        count = 0
+        while offset < end:
+            records = part.log.read_records(offset, 1000)
+            if not records:
+                break
+            for r in records:
+                parsed = parse_offset_commit(r.key, r.value) if r.key else None
+                if parsed is not None and parsed[3] is not None:
+                    group, topic, partition, committed, metadata, ts = parsed
+                    latest.setdefault(group, {})[(topic, partition)] = OffsetAndMetadata(
+                        committed, metadata, ts
+                    )
+                    count += 1
+            offset = records[-1].offset + 1
+        for group, offsets in latest.items():
+            store.commit_offsets_trusted(group, offsets)
+        return count
+
+    async def became_leader(self, part) -> None:
+        self.loaded.discard(part.partition)
+        try:
+            count = await self.manager.run(self.load, part)
+        except StorageError as exc:
+            log.error("loading the offsets in %s-%d failed: %s", part.topic, part.partition, exc)
+            return
+        if part.is_leader(self.manager.node_id):
+            self.loaded.add(part.partition)
+            log.info(
+                "%s-%d: coordinator for its groups (%d offset commits loaded)",
+                part.topic,
+                part.partition,
+                count,
+            )
+
+    def became_follower(self, partition: int) -> None:
+        self.loaded.discard(partition)
+
+    # -- handlers ---------------------------------------------------------------------------
+
+    async def offset_commit(self, conn: ConnectionStats, req: Request):
+        body = req.body
+        error = self.coordinator_error(body.group_id)
+        if error == ErrorCode.NONE:
+            response = await self.coordinator.offset_commit(conn, req)
+            committed = {
+                (t.name, p.partition_index)
+                for t in response.topics
+                for p in t.partitions
+                if p.error_code == 0
+            }
+            records = [
+                (
+                    offset_commit_key(body.group_id, t.name, p.partition_index),
+                    offset_commit_value(
+                        p.committed_offset, p.committed_metadata or "", int(time.time() * 1000)
+                    ),
+                )
+                for t in body.topics
+                for p in t.partitions
+                if (t.name, p.partition_index) in committed
+            ]
+            if records:
+                error = await self.manager.append_internal(
+                    OFFSETS_TOPIC, self._offsets_partition(body.group_id), records
+                )
+            if error == ErrorCode.NONE:
+                return response
+        part_cls = OffsetCommitResponse.OffsetCommitResponseTopic.OffsetCommitResponsePartition
+        return OffsetCommitResponse(
+            version=req.version,
+            throttle_time_ms=0,
+            topics=[
+                OffsetCommitResponse.OffsetCommitResponseTopic(
+                    name=t.name,
+                    partitions=[
+                        part_cls(partition_index=p.partition_index, error_code=error)
+                        for p in t.partitions
+                    ],
+                )
+                for t in body.topics
+            ],
+        )
+
+    async def offset_fetch(self, conn: ConnectionStats, req: Request):
+        error = self.coordinator_error(req.body.group_id)
+        if error == ErrorCode.NONE:
+            return await self.coordinator.offset_fetch(conn, req)
+        return OffsetFetchResponse(
+            version=req.version, throttle_time_ms=0, topics=[], error_code=error
+        )
+
+    async def join_group(self, conn: ConnectionStats, req: Request):
+        error = self.coordinator_error(req.body.group_id)
+        if error == ErrorCode.NONE:
+            return await self.coordinator.join_group(conn, req)
+        return JoinGroupResponse(
+            version=req.version,
+            throttle_time_ms=0,
+            error_code=error,
+            generation_id=-1,
+            protocol_type=None,
+            protocol_name="" if req.version < 7 else None,
+            leader="",
+            skip_assignment=False,
+            member_id=req.body.member_id,
+            members=[],
+        )
+
+    async def sync_group(self, conn: ConnectionStats, req: Request):
+        error = self.coordinator_error(req.body.group_id)
+        if error == ErrorCode.NONE:
+            return await self.coordinator.sync_group(conn, req)
+        return SyncGroupResponse(
+            version=req.version,
+            throttle_time_ms=0,
+            error_code=error,
+            protocol_type=None,
+            protocol_name=None,
+            assignment=b"",
+        )
+
+    async def heartbeat(self, conn: ConnectionStats, req: Request):
+        error = self.coordinator_error(req.body.group_id)
+        if error == ErrorCode.NONE:
+            return await self.coordinator.heartbeat(conn, req)
+        return HeartbeatResponse(version=req.version, throttle_time_ms=0, error_code=error)

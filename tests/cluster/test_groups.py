@@ -1,0 +1,114 @@
+"""A consumer group on the cluster: its coordinator is the leader of its __consumer_offsets
+partition, and its committed offsets survive that broker being killed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from confluent_kafka import Consumer
+
+from kcli.cluster.group_offsets import offsets_partition_for
+from tests.cluster.clients import producer
+
+pytestmark = pytest.mark.slow
+
+GROUP = "billing"
+
+
+def _poll(consumer, want: int, seen: list, timeout_polls: int = 120) -> None:
+    misses = 0
+    while len(seen) < want and misses < timeout_polls:
+        msg = consumer.poll(0.5)
+        if msg is None or msg.error():
+            misses += 1
+            continue
+        seen.append((msg.partition(), msg.offset(), msg.value()))
+
+
+def _consumer(bootstrap: str) -> Consumer:
+    return Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": GROUP,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 500,
+            "topic.metadata.refresh.interval.ms": 1000,
+        }
+    )
+
+
+def test_a_group_keeps_its_committed_offsets_when_its_coordinator_is_killed(make_cluster):
+    c = make_cluster(3)
+    c.create_topic("orders", 3, 3)
+    p = producer(c.bootstrap)
+    for i in range(300):
+        p.produce("orders", str(i).encode(), partition=i % 3)
+    p.flush(30)
+    first = _consumer(c.bootstrap)
+    seen: list = []
+    try:
+        first.subscribe(["orders"])
+        _poll(first, 150, seen)
+        assert len(seen) >= 150
+        first.commit(asynchronous=False)
+        committed = {
+            tp.partition: tp.offset
+            for tp in first.committed(first.assignment(), timeout=10)
+            if tp.offset >= 0
+        }
+        expected: dict[int, int] = {}
+        for part, offset, _ in seen:
+            expected[part] = max(expected.get(part, 0), offset + 1)
+        assert committed == expected
+
+        # The coordinator: the leader of the group's partition of __consumer_offsets.
+        slot = offsets_partition_for(GROUP, 3)  # offsets.topic.num.partitions=3 in the tests
+        coordinator = c.partition("__consumer_offsets", slot)["leader"]
+        c.kcli("cluster", "kill", str(coordinator))
+        moved = c.wait_partition(
+            "__consumer_offsets", slot, lambda q: q["leader"] not in (-1, coordinator)
+        )
+        assert moved["leader_epoch"] >= 1
+        # The consumer keeps consuming through the loss.
+        while len({v for _, _, v in seen}) < 300:
+            before = len(seen)
+            _poll(first, len(seen) + 1, seen, timeout_polls=60)
+            assert len(seen) > before, "the consumer stopped getting records"
+    finally:
+        first.close()
+
+    # The new coordinator loaded the offsets: they are intact, for kcli and for the next
+    # member, which starts exactly there.
+    described = c.kcli(
+        "--bootstrap-server",
+        c.bootstrap,
+        "group",
+        "describe",
+        GROUP,
+        "-o",
+        "json",
+        data_dir=False,
+    )
+    rows = {r["partition"]: r for r in map(json.loads, described.stdout.splitlines())}
+    assert {
+        p: r["committed_offset"]
+        for p, r in rows.items()
+        if r["committed_offset"] is not None and r["committed_offset"] >= 0
+    } == committed
+    second = _consumer(c.bootstrap)
+    again: list = []
+    try:
+        second.subscribe(["orders"])
+        _poll(second, 300 - sum(committed.values()), again)
+        second.commit(asynchronous=False)
+    finally:
+        second.close()
+    firsts = {}
+    for part, offset, _ in again:
+        firsts.setdefault(part, offset)
+    left = {part: offset for part, offset in committed.items() if offset < 100}
+    assert {part: firsts[part] for part in left} == left
+    assert len(again) == 300 - sum(committed.values())

@@ -1,0 +1,128 @@
+"""Replication with real processes and a real client: acks=all and min.insync.replicas, the
+ISR shrinking and growing, unclean leader election and what it loses."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.cluster.clients import error_name, produce_one, producer, read_partition
+
+pytestmark = pytest.mark.slow
+
+
+def test_acks_all_with_min_isr_two_survives_one_loss_not_two(make_cluster):
+    c = make_cluster(3, "min.insync.replicas=2")
+    c.create_topic("t", 1, 3)
+    p = producer(c.bootstrap)
+    acked = []
+    for i in range(5):
+        error, offset = produce_one(p, "t", f"a{i}".encode())
+        assert error is None
+        acked.append(offset)
+    first = c.partition("t", 0)["leader"]
+    c.kill(first)
+    # Writes continue: the client finds the new leader by itself.
+    error, offset = produce_one(p, "t", b"after-one-kill")
+    assert error is None, error
+    after = c.wait_partition("t", 0, lambda q: len(q["isr"]) == 2 and q["leader"] != first)
+    assert first not in after["isr"] and after["leader_epoch"] >= 1
+    second = after["leader"]
+    c.kill(second)
+    c.wait_partition("t", 0, lambda q: len(q["isr"]) == 1 and q["leader"] not in (first, second))
+    strict = producer(c.bootstrap, retries=0)
+    error, _ = produce_one(strict, "t", b"refused")
+    assert error_name(error) == "NOT_ENOUGH_REPLICAS"
+    c.restart(first)
+    c.wait_partition("t", 0, lambda q: len(q["isr"]) == 2)
+    error, _ = produce_one(p, "t", b"resumed")
+    assert error is None
+    c.restart(second)
+    final = c.wait_partition("t", 0, lambda q: len(q["isr"]) == 3)
+    values = [v for _, v in read_partition(c.bootstrap, "t", 0, final["high_watermark"])]
+    assert values == [b"a0", b"a1", b"a2", b"a3", b"a4", b"after-one-kill", b"resumed"]
+
+
+def test_a_paused_follower_leaves_the_isr_after_the_lag_time_and_returns(make_cluster):
+    # A session timeout much longer than replica.lag.time.max.ms, so that it is the leader's
+    # lag check that removes the follower, not the controller fencing it.
+    c = make_cluster(3, "broker.session.timeout.ms=20000", "replica.lag.time.max.ms=1500")
+    c.create_topic("t", 1, 3)
+    p = producer(c.bootstrap)
+    assert produce_one(p, "t", b"x")[0] is None
+    state = c.partition("t", 0)
+    follower = next(r for r in state["replicas"] if r != state["leader"])
+    c.kcli("cluster", "pause", str(follower))
+    paused_at = time.monotonic()
+    shrunk = c.wait_partition("t", 0, lambda q: follower not in q["isr"], timeout_s=15)
+    waited = time.monotonic() - paused_at
+    assert waited >= 1.0, waited  # not before replica.lag.time.max.ms (give or take a poll)
+    broker = next(b for b in c.status()["brokers"] if b["id"] == follower)
+    assert broker["state"] == "paused" and broker["fenced"] is False  # still registered
+    assert shrunk["leader"] == state["leader"] and shrunk["leader_epoch"] == state["leader_epoch"]
+    assert (
+        "not caught up for replica.lag.time.max.ms=1500"
+        in (c.data_dir / "cluster" / f"broker-{state['leader']}.log").read_text()
+    )
+    for i in range(3):
+        assert produce_one(p, "t", f"while-paused-{i}".encode())[0] is None
+    c.kcli("cluster", "resume", str(follower))
+    back = c.wait_partition("t", 0, lambda q: follower in q["isr"], timeout_s=20)
+    assert back["log_end_offsets"][str(follower)] == back["log_end_offsets"][str(back["leader"])]
+
+
+def _lose_a_tail(c, topic: str) -> tuple[int, int, list[bytes], list[bytes]]:
+    """Two brokers, RF 2: the follower dies, the leader acknowledges a tail alone, then dies
+    too.  Returns (old leader, follower, records both had, the tail only the leader had)."""
+    c.create_topic(topic, 1, 2)
+    p = producer(c.bootstrap)
+    both = [f"{topic}-both-{i}".encode() for i in range(5)]
+    for v in both:
+        assert produce_one(p, topic, v)[0] is None
+    state = c.wait_partition(topic, 0, lambda q: q["high_watermark"] == 5)
+    leader = state["leader"]
+    follower = next(r for r in state["replicas"] if r != leader)
+    c.kill(follower)
+    c.wait_partition(topic, 0, lambda q: q["isr"] == [leader])
+    tail = [f"{topic}-only-leader-{i}".encode() for i in range(3)]
+    for v in tail:
+        assert produce_one(p, topic, v)[0] is None  # acks=all: the ISR is the leader alone
+    c.kill(leader)
+    c.wait_partition(topic, 0, lambda q: q["leader"] == -1)
+    c.restart(follower)
+    return leader, follower, both, tail
+
+
+def test_unclean_leader_election_off_then_on_and_exactly_what_is_lost(make_cluster):
+    c = make_cluster(2, "min.insync.replicas=1")
+    leader, follower, both, tail = _lose_a_tail(c, "t")
+    # unclean.leader.election.enable=false: the only in-sync replica is down, so the partition
+    # stays offline even though the other replica is alive.
+    time.sleep(2.0)
+    state = c.partition("t", 0)
+    assert state["leader"] == -1 and state["isr"] == [leader]
+    # An explicit unclean election brings it back, without the tail only the old leader had.
+    c.kcli("cluster", "elect-leaders", "--unclean", "t")
+    state = c.wait_partition("t", 0, lambda q: q["leader"] == follower)
+    assert state["isr"] == [follower]
+    assert [v for _, v in read_partition(c.bootstrap, "t", 0, 5)] == both
+    # The old leader comes back, truncates the divergent tail and follows: the tail is gone
+    # from every replica, and new records take its offsets.
+    c.restart(leader)
+    p = producer(c.bootstrap)
+    assert produce_one(p, "t", b"new")[0] is None
+    state = c.wait_partition("t", 0, lambda q: len(q["isr"]) == 2 and q["high_watermark"] == 6)
+    assert state["log_end_offsets"] == {str(leader): 6, str(follower): 6}
+    assert [v for _, v in read_partition(c.bootstrap, "t", 0, 6)] == [*both, b"new"]
+    assert c.replica_bytes(leader, "t", 0, 6) == c.replica_bytes(follower, "t", 0, 6)
+    log = (c.data_dir / "cluster" / f"broker-{leader}.log").read_text()
+    assert "truncated the divergent tail 5..7" in log
+
+    # With unclean.leader.election.enable=true the controller does it by itself.
+    c.kcli("cluster", "stop")
+    c.start("unclean.leader.election.enable=true")
+    leader, follower, both, tail = _lose_a_tail(c, "u")
+    state = c.wait_partition("u", 0, lambda q: q["leader"] == follower, timeout_s=20)
+    assert state["isr"] == [follower]
+    assert [v for _, v in read_partition(c.bootstrap, "u", 0, 5)] == both

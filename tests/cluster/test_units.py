@@ -1,0 +1,125 @@
+"""The cluster's rules without processes: placement, the leader epoch cache, the metadata
+image and log, the offsets topic's records and Java's String.hashCode."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kcli.cluster.group_offsets import (
+    java_string_hash,
+    offset_commit_key,
+    offset_commit_value,
+    offsets_partition_for,
+    parse_offset_commit,
+)
+from kcli.cluster.metadata import MetadataImage, MetadataLog
+from kcli.cluster.placement import assign_replicas
+from storage import Store
+from storage.leader_epoch import LeaderEpochCache, batch_epochs, stamp_leader_epoch
+from storage.records import validate_batch
+
+
+def test_rack_unaware_placement_spreads_leaders_and_followers():
+    assert assign_replicas(6, [1, 2, 3], 3) == [
+        [1, 2, 3],
+        [2, 3, 1],
+        [3, 1, 2],
+        [1, 3, 2],
+        [2, 1, 3],
+        [3, 2, 1],
+    ]
+    placed = assign_replicas(8, [1, 2, 3, 4], 2)
+    assert [r[0] for r in placed] == [1, 2, 3, 4, 1, 2, 3, 4]
+    assert all(len(set(r)) == 2 for r in placed)
+    with pytest.raises(ValueError):
+        assign_replicas(1, [1, 2], 3)
+
+
+def test_java_string_hash_and_the_offsets_partition_of_a_group():
+    assert java_string_hash("") == 0
+    assert java_string_hash("hello") == 99162322
+    assert java_string_hash("polygenelubricants") == -(2**31)
+    assert offsets_partition_for("polygenelubricants", 50) == 0  # Utils.abs(MIN_VALUE) is 0
+    assert offsets_partition_for("hello", 50) == 99162322 % 50
+
+
+def test_offset_commit_records_round_trip():
+    key = offset_commit_key("billing", "orders", 2)
+    value = offset_commit_value(1234, "note", 1700000000000)
+    assert key[:2] == b"\x00\x01" and value[:2] == b"\x00\x03"
+    assert parse_offset_commit(key, value) == ("billing", "orders", 2, 1234, "note", 1700000000000)
+    assert parse_offset_commit(key, None)[3] is None
+
+
+def test_stamping_the_leader_epoch_keeps_the_batch_valid(tmp_path):
+    store = Store(tmp_path)
+    store.create_topic("t", 1)
+    log = store.log("t", 0)
+    log.append_records([b"a", b"b"])
+    data = bytearray(log.read(0).records)
+    stamp_leader_epoch(data, 7)
+    validate_batch(bytes(data), where="test")  # the CRC does not cover the epoch
+    assert list(batch_epochs(data)) == [(0, 7)]
+
+
+def test_leader_epoch_cache_answers_as_kafkas_end_offset_for(tmp_path):
+    cache = LeaderEpochCache(tmp_path)
+    for epoch, start in ((0, 0), (2, 100), (5, 250)):
+        cache.assign(epoch, start)
+    cache.assign(4, 300)  # older than the latest: ignored
+    assert cache.entries == [(0, 0), (2, 100), (5, 250)]
+    assert cache.end_offset_for(5, 400) == (5, 400)  # the current epoch ends at the log end
+    assert cache.end_offset_for(2, 400) == (2, 250)
+    assert cache.end_offset_for(3, 400) == (2, 250)  # unknown epoch: the one below it
+    assert cache.end_offset_for(0, 400) == (0, 100)
+    assert cache.end_offset_for(6, 400) == (-1, -1)
+    cache.truncate_from_end(120)
+    assert cache.entries == [(0, 0), (2, 100)]
+    text = (tmp_path / "leader-epoch-checkpoint").read_text()
+    assert text == "0\n2\n0 0\n2 100\n"
+
+
+def test_the_image_derives_epochs_from_the_records():
+    image = MetadataImage()
+    records = [
+        {"type": "RegisterBrokerRecord", "brokerId": 1, "host": "h", "port": 1, "fenced": True},
+        {"type": "UnfenceBrokerRecord", "id": 1, "epoch": 0},
+        {"type": "TopicRecord", "name": "t", "topicId": "X"},
+        {
+            "type": "PartitionRecord",
+            "partitionId": 0,
+            "topicId": "X",
+            "replicas": [1, 2],
+            "isr": [1, 2],
+            "leader": 1,
+            "leaderEpoch": 0,
+            "partitionEpoch": 0,
+        },
+        {"type": "PartitionChangeRecord", "partitionId": 0, "topicId": "X", "isr": [1]},
+        {"type": "PartitionChangeRecord", "partitionId": 0, "topicId": "X", "leader": 2},
+    ]
+    for offset, record in enumerate(records):
+        image.apply(offset, record)
+    p = image.partition("t", 0)
+    assert (p.leader, p.leader_epoch, p.partition_epoch, p.isr) == (2, 1, 2, [1])
+    assert image.brokers[1].epoch == 0 and not image.brokers[1].fenced
+
+
+def test_metadata_log_drops_a_torn_last_line(tmp_path):
+    path = tmp_path / "metadata.log"
+    log = MetadataLog(path)
+    log.append([{"type": "TopicRecord", "name": "a", "topicId": "A"}])
+    log.close()
+    with open(path, "a") as f:
+        f.write('{"type": "TopicRec')  # a controller killed mid-write
+    again = MetadataLog(path)
+    assert again.records == [{"type": "TopicRecord", "name": "a", "topicId": "A"}]
+    assert path.read_text().endswith("}\n")
+    again.close()
+    with open(path, "a") as f:
+        f.write("not json\n")
+    with pytest.raises(ValueError, match="line 2"):
+        MetadataLog(path)
+    assert json.loads(path.read_text().splitlines()[0])["name"] == "a"
