@@ -72,3 +72,10 @@ DEFAULT_MESSAGE_TIMESTAMP_TYPE = "CreateTime"
 MIN_SEGMENT_BYTES = 14
 
 INT32_MAX = 2**31 - 1
+
+# A consumer group's states, as Kafka names them (storage.groups, kcli serve, the renderer).
+EMPTY = "Empty"
+PREPARING_REBALANCE = "PreparingRebalance"
+COMPLETING_REBALANCE = "CompletingRebalance"
+STABLE = "Stable"
+DEAD = "Dead"

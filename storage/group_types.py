@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from storage.constants import EMPTY
 from storage.errors import StorageError
 from storage.fileio import atomic_write
 
@@ -25,12 +26,7 @@ OFFSETS_FILE = "offsets.json"
 LOCK_TIMEOUT_S = 30.0
 PROTOCOL_TYPE = "consumer"
 
-# Group states, as Kafka names them.
-EMPTY = "Empty"
-PREPARING_REBALANCE = "PreparingRebalance"
-COMPLETING_REBALANCE = "CompletingRebalance"
-STABLE = "Stable"
-DEAD = "Dead"
+# Group states, as Kafka names them: storage.constants (re-exported here).
 
 COORDINATOR_KCLI = "kcli"
 COORDINATOR_SERVE = "serve"
