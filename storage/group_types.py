@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from storage.constants import EMPTY
+from storage.constants import (  # noqa: F401 - the group states, re-exported with the group API
+    COMPLETING_REBALANCE,
+    DEAD,
+    EMPTY,
+    PREPARING_REBALANCE,
+    STABLE,
+)
 from storage.errors import StorageError
 from storage.fileio import atomic_write
 
