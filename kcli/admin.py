@@ -2,7 +2,8 @@
 (``from confluent_kafka.admin import AdminClient, NewTopic``)."""
 
 from kcli.api import AdminClient
-from kcli.client.types import ConsumerGroupState, NewPartitions, NewTopic
+from kcli.client.group_states import ConsumerGroupState
+from kcli.client.types import NewPartitions, NewTopic
 from kcli.local.admin_client import (
     BrokerMetadata,
     ClusterMetadata,

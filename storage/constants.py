@@ -97,3 +97,10 @@ INT32_MAX = 2**31 - 1
 # already take, since many processes write one store without a broker.
 RECOVERY_POINT_CHECKPOINT = "recovery-point-offset-checkpoint"
 LOG_START_CHECKPOINT = "log-start-offset-checkpoint"
+
+# A consumer group's states, as Kafka names them (storage.groups, kcli serve, the renderer).
+EMPTY = "Empty"
+PREPARING_REBALANCE = "PreparingRebalance"
+COMPLETING_REBALANCE = "CompletingRebalance"
+STABLE = "Stable"
+DEAD = "Dead"

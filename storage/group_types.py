@@ -16,6 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from storage.constants import (  # noqa: F401 - the group states, re-exported with the group API
+    COMPLETING_REBALANCE,
+    DEAD,
+    EMPTY,
+    PREPARING_REBALANCE,
+    STABLE,
+)
 from storage.errors import StorageError
 from storage.fileio import atomic_write
 
@@ -25,12 +32,7 @@ OFFSETS_FILE = "offsets.json"
 LOCK_TIMEOUT_S = 30.0
 PROTOCOL_TYPE = "consumer"
 
-# Group states, as Kafka names them.
-EMPTY = "Empty"
-PREPARING_REBALANCE = "PreparingRebalance"
-COMPLETING_REBALANCE = "CompletingRebalance"
-STABLE = "Stable"
-DEAD = "Dead"
+# Group states, as Kafka names them: storage.constants (re-exported here).
 
 COORDINATOR_KCLI = "kcli"
 COORDINATOR_SERVE = "serve"

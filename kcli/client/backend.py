@@ -23,7 +23,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from storage.groups import GroupNotFound
 from storage.store import PartitionDescription, TopicDescription
 
 __all__ = [
@@ -145,6 +144,8 @@ class Backend(ABC):
     def group_snapshot(self, group: str):
         """A group's ``GroupDescription`` and ``PartitionOffsets`` rows, or None while the
         group does not exist (what ``kcli group watch`` refreshes)."""
+        from storage.groups import GroupNotFound  # the group store only when asked for
+
         gs = self.groups()
         try:
             return gs.describe_group(group), gs.partition_offsets(group)

@@ -13,7 +13,6 @@ is the way back, used by the remote backend to raise what the local store would 
 from __future__ import annotations
 
 from storage import errors as se
-from storage import group_types as sg
 
 
 class ErrorCodes:
@@ -106,35 +105,41 @@ _STORAGE_ERRORS: tuple[tuple[type[se.StorageError], int], ...] = (
     (se.OutOfOrderSequence, E.OUT_OF_ORDER_SEQUENCE_NUMBER),
     (se.InvalidProducerEpoch, E.INVALID_PRODUCER_EPOCH),
 )
-_GROUP_ERRORS: tuple[type[sg.GroupError], ...] = (
-    sg.InvalidGroupId,
-    sg.GroupNotFound,
-    sg.GroupNotEmpty,
-    sg.IllegalGeneration,
-    sg.UnknownMemberId,
-    sg.RebalanceInProgress,
-    sg.InconsistentGroupProtocol,
-    sg.FencedInstanceId,
-)
 
 
 def kafka_error_code(exc: BaseException, default: int = E.UNKNOWN) -> int:
     """Kafka's error code for a store error (``default`` for any other error)."""
-    if isinstance(exc, sg.GroupError) and exc.error_code >= 0:
-        return exc.error_code
+    code = getattr(exc, "error_code", None)  # consumer-group errors carry theirs
+    if isinstance(exc, se.StorageError) and isinstance(code, int) and code >= 0:
+        return code
     for cls, code in _STORAGE_ERRORS:
         if isinstance(exc, cls):
             return code
     return default
 
 
-# OffsetOutOfRange is left out of the way back: it carries offsets a code does not tell.
-_BY_CODE: dict[int, type[se.StorageError]] = {}
-for _cls, _code in (*_STORAGE_ERRORS, *((g, g.error_code) for g in _GROUP_ERRORS)):
-    if _cls is not se.OffsetOutOfRange:
-        _BY_CODE.setdefault(_code, _cls)
-
-
 def storage_error_type(code: int) -> type[se.StorageError] | None:
     """The store's error for a Kafka error code (None where the store has none)."""
+    if not _BY_CODE:
+        # The group errors are imported here, not at the top: a one-record `kcli produce`
+        # loads this module and needs none of the group store (start-up time).
+        from storage import group_types as sg
+
+        groups = (
+            sg.InvalidGroupId,
+            sg.GroupNotFound,
+            sg.GroupNotEmpty,
+            sg.IllegalGeneration,
+            sg.UnknownMemberId,
+            sg.RebalanceInProgress,
+            sg.InconsistentGroupProtocol,
+            sg.FencedInstanceId,
+        )
+        for cls, c in (*_STORAGE_ERRORS, *((g, g.error_code) for g in groups)):
+            # OffsetOutOfRange is left out: it carries offsets a code does not tell.
+            if cls is not se.OffsetOutOfRange:
+                _BY_CODE.setdefault(c, cls)
     return _BY_CODE.get(code)
+
+
+_BY_CODE: dict[int, type[se.StorageError]] = {}

@@ -7,10 +7,7 @@ runs against a real cluster by changing the import.
 
 from __future__ import annotations
 
-from enum import Enum
-
 from kcli.client.error_codes import ErrorCodes, error_name
-from storage.group_types import COMPLETING_REBALANCE, DEAD, EMPTY, PREPARING_REBALANCE, STABLE
 
 # Special offsets (librdkafka's RD_KAFKA_OFFSET_*).
 OFFSET_BEGINNING = -2
@@ -235,38 +232,3 @@ class NewPartitions:
 
     def __repr__(self) -> str:
         return f"NewPartitions(topic={self.topic},new_total_count={self.new_total_count})"
-
-
-class ConsumerGroupState(Enum):
-    """A group's state (confluent-kafka's ``ConsumerGroupState``)."""
-
-    UNKNOWN = 0
-    PREPARING_REBALANCING = 1
-    COMPLETING_REBALANCING = 2
-    STABLE = 3
-    DEAD = 4
-    EMPTY = 5
-
-    def __lt__(self, other):
-        if not isinstance(other, ConsumerGroupState):
-            return NotImplemented
-        return self.value < other.value
-
-    @classmethod
-    def of(cls, state: str) -> ConsumerGroupState:
-        """The state for a Kafka group state name ("Stable", "PreparingRebalance" ...)."""
-        return _GROUP_STATES.get(state, cls.UNKNOWN)
-
-    @property
-    def kafka_name(self) -> str:
-        """Kafka's name for the state ("Stable" ...), as ``kcli group`` shows it."""
-        return next((k for k, v in _GROUP_STATES.items() if v is self), "Unknown")
-
-
-_GROUP_STATES = {
-    EMPTY: ConsumerGroupState.EMPTY,
-    STABLE: ConsumerGroupState.STABLE,
-    PREPARING_REBALANCE: ConsumerGroupState.PREPARING_REBALANCING,
-    COMPLETING_REBALANCE: ConsumerGroupState.COMPLETING_REBALANCING,
-    DEAD: ConsumerGroupState.DEAD,
-}

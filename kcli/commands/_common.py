@@ -5,7 +5,7 @@ from typing import Literal
 
 import typer
 
-from kcli.errors import KcliError
+from kcli.errors import KcliError, client_error  # noqa: F401 - client_error: for the commands
 from kcli.settings import current
 
 Output = Literal["table", "plain", "json"]
@@ -86,8 +86,3 @@ def data_dir() -> str:
     return str(current().data_dir)
 
 
-def client_error(exc: Exception):
-    """A client-API KafkaException as the CLI's one-line error (KcliError)."""
-    error = exc.args[0] if exc.args else exc
-    reason = error.str() if hasattr(error, "str") else str(error)
-    return KcliError(reason)

@@ -11,7 +11,6 @@ from kcli.commands._common import (
     Compression,
     Output,
     backend,
-    client_error,
     output_option,
     producer_settings,
 )
@@ -87,13 +86,9 @@ def produce(
 
     Every line is checked before it is queued (JSON fields and their ranges, header keys, a line longer than the topic's max.message.bytes). At a bad line the run stops with one error naming the line and what is wrong: the records of the lines before it are stored and named ("stored lines 1-4"), nothing from the bad line on is written, and the exit status is 1.
     """
-    import sys
-    import time
 
     from kcli import produce_input, render
-    from kcli.client.types import KafkaException
     from kcli.commands._common import parse_pairs
-    from kcli.errors import KcliError
 
     if key is not None and key_separator is not None:
         raise typer.BadParameter("use either --key or --key-separator, not both")
@@ -114,155 +109,20 @@ def produce(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--header'") from None
 
-    b = backend()
-    meta = b.topic(topic)
-    if partition is not None and not 0 <= partition < meta.partitions:
-        raise KcliError(
-            f"topic '{topic}' has {meta.partitions} partition(s), numbered "
-            f"0..{meta.partitions - 1}; partition {partition} does not exist"
-        )
+    from kcli.produce_run import ProduceRequest, produce_records
 
-    json_out = render.resolve(output) == render.JSON
-    if tombstone:
-        lines, more = [None], None
-    elif values:
-        lines, more = [v.encode("utf-8", "surrogateescape") for v in values], None
-    else:
-        lines, more = [], produce_input.Stdin(sys.stdin.buffer)
-    # Small inputs get a delivery report per record, for -o json and for a summary that says
-    # where each record went; big ones only report failures, which keeps them fast.
-    detail = json_out or more is None or more.small()
-    session = _Deliveries(topic, json_out=json_out, detail=detail)
-    try:
-        producer = b.producer(
-            {
-                "linger.ms": 1000,
-                "delivery.report.only.error": not detail,
-                **producer_settings(acks, compression),
-            }
-        )
-    except KafkaException as exc:
-        raise client_error(exc) from None
-    started = time.monotonic()
-    feeder = produce_input.Feeder(
-        producer,
-        session,
-        topic,
-        key=None if key is None else key.encode("utf-8", "surrogateescape"),
-        partition=-1 if partition is None else partition,
-        headers=headers,
-        separator=None
-        if key_separator is None
-        else key_separator.encode("utf-8", "surrogateescape"),
-        json_input=input_format == "json",
+    produce_records(
+        backend(),
+        ProduceRequest(
+            topic=topic,
+            values=None if tombstone else values,
+            tombstone=tombstone,
+            key=key,
+            partition=partition,
+            headers=headers,
+            key_separator=key_separator,
+            json_input=input_format == "json",
+            json_output=render.resolve(output) == render.JSON,
+            settings=producer_settings(acks, compression),
+        ),
     )
-    try:
-        if more is None:
-            feeder.feed(lines, "argument", 1)
-        else:
-            limit = produce_input.line_limit(
-                b.max_message_bytes(topic), json_input=feeder.json_input
-            )
-            more.feed_all(feeder, limit)
-        producer.flush()
-        session.emit()
-    except (produce_input.BadLine, KafkaException, KeyboardInterrupt) as exc:
-        # Everything queued came before the bad line: keep it (nothing after it was queued).
-        producer.flush()
-        session.emit()
-        if isinstance(exc, KeyboardInterrupt):
-            session.summary(time.monotonic() - started)
-            raise
-        bad_line = isinstance(exc, produce_input.BadLine)
-        reason = str(exc) if bad_line else str(client_error(exc))
-        if isinstance(exc, KafkaException) and feeder.last_where:
-            reason = f"{feeder.last_where}: {reason}"
-        raise KcliError(f"{reason}; {session.stored_phrase(feeder)}") from None
-    finally:
-        producer.close()
-    if session.errors:
-        raise KcliError(f"{session.errors[0]}; {session.stored_phrase(feeder)}")
-    if not session.json_out:
-        session.summary(time.monotonic() - started)
-
-
-class _Deliveries:
-    """Delivery reports: JSON lines to print, counts and offset ranges for the summary."""
-
-    def __init__(self, topic: str, *, json_out: bool, detail: bool):
-        from json.encoder import encode_basestring
-
-        self.topic = topic
-        self.json_out = json_out
-        self.detail = detail  # a report per record (else reports of failures only)
-        self.queued = 0  # records handed to the producer
-        self.delivered = 0  # success reports received (detail mode)
-        self.unacknowledged = 0  # of them, sent with acks=0: no offset known
-        self.ranges: dict[int, list[int]] = {}
-        self.errors: list[str] = []
-        self.pending: list[str] = []
-        self._prefix = '{"topic":' + encode_basestring(topic) + ',"partition":'
-        self.report = self._report  # one bound method, compared by identity
-
-    def _report(self, err, msg) -> None:
-        if err is not None:
-            self.errors.append(err.str())
-            return
-        partition, offset = msg[1], msg[2]
-        self.delivered += 1
-        if offset < 0:  # acks=0: the cluster does not answer, so no offset is known
-            offset = -1
-            self.unacknowledged += 1
-        if self.json_out:
-            self.pending.append(f'{self._prefix}{partition},"offset":{offset}}}\n')
-        if offset < 0:
-            return
-        r = self.ranges.get(partition)
-        if r is None:
-            self.ranges[partition] = [offset, offset]
-        else:
-            r[0] = min(r[0], offset)
-            r[1] = max(r[1], offset)
-
-    def emit(self) -> None:
-        if self.pending:
-            import sys
-
-            sys.stdout.write("".join(self.pending))
-            sys.stdout.flush()
-            self.pending = []
-
-    def written(self) -> int:
-        return self.delivered if self.detail else self.queued - len(self.errors)
-
-    def stored_phrase(self, feeder) -> str:
-        """What of the input is stored, exactly: "stored lines 1-4 (nothing after them)"."""
-        n = self.written()
-        if n <= 0:
-            return "nothing was written"
-        if not self.errors and n == self.queued:
-            return f"stored {feeder.queued_phrase()} (nothing after them)"
-        return (
-            f"{n} of the {self.queued} record{'s' if self.queued != 1 else ''} before it "
-            f"{'were' if n != 1 else 'was'} stored, {len(self.errors)} failed"
-        )
-
-    def summary(self, seconds: float) -> None:
-        from kcli import render
-
-        n = self.written()
-        if n == 0:
-            render.note(f"No records to produce to {self.topic} (the input was empty).")
-            return
-        what = f"Produced {n:,} record{'s' if n != 1 else ''} to {self.topic}"
-        if self.detail and self.ranges and not self.unacknowledged:
-            where = []
-            for p in sorted(self.ranges):
-                lo, hi = self.ranges[p]
-                where.append(f"partition {p} offset{f's {lo}..{hi}' if hi > lo else f' {lo}'}")
-            render.note(f"{what}: {', '.join(where)}.")
-        elif self.detail and self.unacknowledged:
-            render.note(f"{what} with acks=0: sent, not acknowledged, offsets unknown.")
-        else:
-            rate = f", {n / seconds:,.0f} records/s" if seconds > 0 and n >= 10_000 else ""
-            render.note(f"{what} in {seconds:.2f} s{rate}.")

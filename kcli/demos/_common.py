@@ -23,7 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from storage.group_types import STABLE
+from storage.constants import STABLE
 
 DEMO_PREFIX = "demo-"
 

@@ -27,7 +27,7 @@ from kcli.demos._common import (
     reset_topic,
     summary,
 )
-from storage.group_types import STABLE
+from storage.constants import STABLE
 
 TOPIC = "demo-group-scaling"
 GROUP = "demo-group-scaling"

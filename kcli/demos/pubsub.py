@@ -22,7 +22,7 @@ from kcli.demos._common import (
     summary,
 )
 from kcli.demos.slow_consumer import group_lag
-from storage.group_types import STABLE
+from storage.constants import STABLE
 
 TOPIC = "demo-pubsub"
 RATE = 100

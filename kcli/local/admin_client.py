@@ -16,9 +16,9 @@ from typing import Any
 
 from kcli.client.config import check_keys, data_dir_of
 from kcli.client.error_codes import kafka_error_code
+from kcli.client.group_states import ConsumerGroupState
 from kcli.client.types import (
     OFFSET_INVALID,
-    ConsumerGroupState,
     KafkaError,
     KafkaException,
     NewPartitions,

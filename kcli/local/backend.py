@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from kcli.client.backend import Backend, BackendInfo, TopicInfo
-from kcli.local.consumer import Consumer
-from kcli.local.producer import Producer
 from storage import Store, TopicDescription, validate_topic_name
-from storage.groups import GroupStore
+
+# Start-up: a command uses one of the producer, the consumer and the group store, so each is
+# imported when first asked for (a one-record `kcli produce` loads only the producer).
 
 
 class LocalBackend(Backend):
@@ -97,15 +97,21 @@ class LocalBackend(Backend):
     # -- records ------------------------------------------------------------------------
 
     def producer(self, conf: Mapping[str, Any] | None = None):
+        from kcli.local.producer import Producer
+
         return Producer({**(conf or {}), "data.dir": str(self.data_dir)})
 
     def consumer(self, conf: Mapping[str, Any] | None = None):
+        from kcli.local.consumer import Consumer
+
         return Consumer({**(conf or {}), "data.dir": str(self.data_dir)})
 
     # -- groups and the rest ------------------------------------------------------------
 
     def groups(self):
         if self._groups is None:
+            from storage.groups import GroupStore
+
             self._groups = GroupStore(self.store)
         return self._groups
 

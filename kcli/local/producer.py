@@ -47,7 +47,6 @@ from kcli.client.types import (
     KafkaException,
     Message,
 )
-from kcli.local.admin_client import AdminClient
 from storage import RoundRobin, Store
 from storage.compression import CODECS
 from storage.errors import StorageError
@@ -547,6 +546,9 @@ class Producer:
 
     def list_topics(self, topic: str | None = None, timeout: float = -1):
         """Cluster metadata (topics and partitions), as AdminClient.list_topics returns it."""
+        # Imported here: the admin client brings the group store, which producing never needs.
+        from kcli.local.admin_client import AdminClient
+
         return AdminClient({"data.dir": str(self._data_dir)}).list_topics(topic, timeout)
 
     def close(self, timeout: float | None = None) -> None:

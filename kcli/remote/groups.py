@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from kcli.client.error_codes import GROUP_MOVED_ON
-from kcli.client.types import ConsumerGroupState
+from kcli.client.group_states import ConsumerGroupState
 from storage import PartitionNotFound
 from storage.errors import partition_not_found_message
 from storage.groups import (

@@ -10,7 +10,7 @@ import sys
 import time
 
 from kcli.render.output import JSON, PLAIN, TABLE, _dash, console, json_line, line, note, plain_rows
-from storage.group_types import COMPLETING_REBALANCE, DEAD, EMPTY, PREPARING_REBALANCE, STABLE
+from storage.constants import COMPLETING_REBALANCE, DEAD, EMPTY, PREPARING_REBALANCE, STABLE
 
 # -- list ------------------------------------------------------------------------------------
 

@@ -91,6 +91,12 @@ def line(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
+def data_lines(lines: list[str]) -> None:
+    """Lines of data already formatted (each ending in a newline) on stdout, flushed."""
+    sys.stdout.write("".join(lines))
+    sys.stdout.flush()
+
+
 def json_line(obj) -> None:
     """One JSON object on one line of stdout."""
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
