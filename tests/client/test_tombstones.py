@@ -3,10 +3,9 @@ compacted topic is refused with Kafka's INVALID_RECORD."""
 
 from __future__ import annotations
 
-from kcli.client.consumer import Consumer
-from kcli.client.producer import Producer
-
 from kcli.client.types import KafkaError
+from kcli.local.consumer import Consumer
+from kcli.local.producer import Producer
 from storage import Store
 
 
