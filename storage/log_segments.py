@@ -10,6 +10,7 @@ retention, recovery, producer-state loader) read what they need from one ``LogSe
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from storage.constants import LOG_OVERHEAD, LOG_SUFFIX
@@ -17,6 +18,10 @@ from storage.errors import CorruptRecord, StorageError
 from storage.fileio import fsync_dir
 from storage.log_types import SegmentInfo, _SegmentGone
 from storage.segment import Segment, TornTail
+
+# How old a directory's mtime must be for its listing to be reused while the mtime stays the
+# same (coarser than any file system's timestamp granularity).
+_LISTING_SETTLED_NS = 2_000_000_000
 
 
 class LogSegments:
@@ -30,6 +35,8 @@ class LogSegments:
         self.segments: list[Segment] = []
         self.bases: list[int] = []
         self._dir_id: tuple[int, int] | None = None
+        # (device, inode, mtime) of the directory when its listing can be trusted again.
+        self._listed: tuple[int, int, int] | None = None
         # Where this process has scanned the active segment up to, and what it found.
         self._scanned_base = -1
         self._scan_starts_at_index = False
@@ -52,6 +59,9 @@ class LogSegments:
         topic was deleted and created again): nothing known about the old one holds."""
         try:
             st = os.stat(self.directory)
+            stamp = (st.st_dev, st.st_ino, st.st_mtime_ns)
+            if stamp == self._listed:
+                return False  # no file was created, renamed or removed since the last listing
             names = os.listdir(self.directory)
         except FileNotFoundError:
             raise StorageError(
@@ -69,6 +79,11 @@ class LogSegments:
             for n in names
             if n.endswith(LOG_SUFFIX) and n[: -len(LOG_SUFFIX)].isdigit()
         )
+        # A directory's mtime has the file system's granularity: a change in the same tick as
+        # this listing would leave it unchanged.  Only a listing made well after the last
+        # change is trusted to stay valid while the mtime does not move.
+        if time.time_ns() - st.st_mtime_ns > _LISTING_SETTLED_NS:
+            self._listed = stamp
         if bases != self.bases:
             self.bases = bases
             self.segments = [Segment(self.directory, b) for b in bases]
@@ -80,6 +95,7 @@ class LogSegments:
     def forget(self) -> None:
         """Drop everything known about the files (a replaced directory, a recovery)."""
         self.close()
+        self._listed = None
         self.bases = []
         self.segments = []
         self.rescan()
