@@ -198,6 +198,16 @@ class LogReader:
         only their bytes (``storage.point_read``); [] at the log end; None when this batch
         must be read whole (compressed, a control batch, an offset in a compacted gap, an
         index that does not lead to it)."""
+        segs = self._segs
+        if segs.log_start_offset <= offset < segs.log_end_offset and segs.listing_current():
+            # Already known to be written, in a segment that is still there: no need to look
+            # for appends made since.
+            try:
+                found = self._point_locked(offset, wanted)
+            except _SegmentGone:
+                found = None
+            if found:
+                return found
         for _attempt in range(3):
             self._refresh()
             self._check_offset(offset)

@@ -31,6 +31,7 @@ class LogSegments:
 
     def __init__(self, directory: Path, name: str):
         self.directory = directory
+        self._directory_name = os.fspath(directory)
         self.name = name
         self.segments: list[Segment] = []
         self.bases: list[int] = []
@@ -91,6 +92,15 @@ class LogSegments:
                 if base not in bases:
                     os.close(self._read_fds.pop(base))
         return replaced
+
+    def listing_current(self) -> bool:
+        """Is the last listing of the directory still good (no file created, renamed or
+        removed since)?  One ``stat``; False whenever ``load`` would have to list again."""
+        try:
+            st = os.stat(self._directory_name)
+        except FileNotFoundError:
+            return False
+        return (st.st_dev, st.st_ino, st.st_mtime_ns) == self._listed
 
     def forget(self) -> None:
         """Drop everything known about the files (a replaced directory, a recovery)."""

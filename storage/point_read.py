@@ -54,8 +54,10 @@ class BatchLayout(NamedTuple):
     size: int
     base_timestamp: int
     log_append_time: int  # -1: CreateTime
-    runs: tuple | None  # uniform batch: (lo, n, pos, stride) runs
+    runs: tuple | None  # uniform batch: (lo, n, pos, stride, value distance) runs
     positions: list[int] | None  # any other batch: count + 1 record boundaries
+    uniform: tuple[int, int, int, int] | None  # uniform: key length (-1 null), key bytes,
+    # value-length varint bytes, value length
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Byte range (relative to the batch) of records ``first``..``last``-1."""
@@ -66,7 +68,7 @@ class BatchLayout(NamedTuple):
     def _at(self, i: int) -> int:
         if i >= self.count:
             return self.size
-        for lo, n, pos, stride in self.runs:
+        for lo, n, pos, stride, _value in self.runs:
             if i < lo + n:
                 return pos + (i - lo) * stride
         return self.size
@@ -180,12 +182,21 @@ class PointReader:
             raise CorruptRecord(
                 f"{seg.log_path}: CRC-32C mismatch in the batch at byte position {position}"
             )
-        runs = positions = None
+        runs = positions = uniform = None
         shape = _uniform_shape(batch, BATCH_HEADER_SIZE, size)
         if shape is not None:
             found_runs = _uniform_runs(batch, BATCH_HEADER_SIZE, size, shape, count)
             if found_runs and found_runs[-1].pos + found_runs[-1].n * found_runs[-1].stride == size:
-                runs = tuple((r.lo, r.n, r.pos, r.stride) for r in found_runs)
+                # Within a run a record is the same bytes at the same places: its key and
+                # value sit at fixed distances from its start.
+                kl = shape.key_length
+                uniform = (
+                    kl,
+                    kl if kl > 0 else 0,
+                    len(shape.value_length_bytes),
+                    shape.value_length,
+                )
+                runs = tuple((r.lo, r.n, r.pos, r.stride, r.value_pos - r.pos) for r in found_runs)
         if runs is None:
             positions = _record_positions(batch, size, count)
             if positions is None:
@@ -199,6 +210,7 @@ class PointReader:
             max_ts if attributes & TIMESTAMP_TYPE_MASK else -1,
             runs,
             positions,
+            uniform,
         )
         if len(self._layouts) >= _MAX_LAYOUTS:
             for old in list(self._layouts)[: _MAX_LAYOUTS // 2]:
@@ -219,6 +231,10 @@ def decode_span(fd: int, position: int, layout: BatchLayout, first: int, last: i
     """Records ``first``..``last``-1 of the batch at ``position``, reading only their bytes."""
     start, end = layout.span(first, last)
     data = os.pread(fd, end - start, position + start)
+    if layout.uniform is not None and len(data) == end - start:
+        for lo, n, _pos, stride, value_at in layout.runs:
+            if lo <= first and last <= lo + n:  # one run: one stride
+                return _cut_uniform(data, layout, first, last, stride, value_at)
     records = _decode_records(
         data,
         0,
@@ -235,6 +251,25 @@ def decode_span(fd: int, position: int, layout: BatchLayout, first: int, last: i
             f"{layout.base_offset + first}..{layout.base_offset + last - 1} in order"
         )
     return records
+
+
+def _cut_uniform(
+    data: bytes, layout: BatchLayout, first: int, last: int, stride: int, value_at: int
+) -> list[Record]:
+    """Records ``first``..``last``-1 of one run of a checked uniform batch, cut from their
+    bytes by arithmetic (every byte but keys and values was checked when the layout was
+    made)."""
+    kl, key_bytes, value_length_bytes, vl = layout.uniform
+    key_at = value_at - value_length_bytes - key_bytes
+    ts = layout.base_timestamp if layout.log_append_time < 0 else layout.log_append_time
+    new = tuple.__new__
+    offset = layout.base_offset + first
+    out = []
+    for p in range(0, (last - first) * stride, stride):
+        key = None if kl < 0 else data[p + key_at : p + key_at + kl]
+        out.append(new(Record, (offset, ts, key, data[p + value_at : p + value_at + vl], ())))
+        offset += 1
+    return out
 
 
 def _record_positions(batch: bytes, size: int, count: int) -> list[int] | None:
