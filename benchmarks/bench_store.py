@@ -185,8 +185,9 @@ def main() -> None:
         long_offsets = [rng.randrange(n) for _ in range(POINT_READS)]
         short_offsets = [rng.randrange(SHORT_PARTITION) for _ in range(POINT_READS)]
         store = Store(work / "store")
+        now_ms = int(time.time() * 1000)  # a real timestamp: an old one would roll (segment.ms)
         batches = [
-            encode_batch(values[i : i + FLUSH_EVERY], timestamp=0) for i in range(0, n, FLUSH_EVERY)
+            encode_batch(values[i : i + FLUSH_EVERY], timestamp=now_ms) for i in range(0, n, FLUSH_EVERY)
         ]
         for r in range(args.repeat):
             for name, produce in (("sync", store_produce), ("pipelined", store_produce_pipelined)):

@@ -32,6 +32,7 @@ COMMANDS = {
     "learn": ("kcli.commands.learn", "app"),
     "demo": ("kcli.commands.demo", "app"),
     "info": ("kcli.commands.info", "info"),
+    "check": ("kcli.commands.check", "check"),
     "serve": ("kcli.commands.serve", "serve"),
 }
 

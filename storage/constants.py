@@ -75,3 +75,11 @@ DEFAULT_MESSAGE_TIMESTAMP_TYPE = "CreateTime"
 MIN_SEGMENT_BYTES = 14
 
 INT32_MAX = 2**31 - 1
+
+# Per-partition checkpoints, in the format of Kafka's OffsetCheckpointFile (version 0, an entry
+# count, then "topic partition offset"): the recovery point (where the active segment began;
+# every segment before it is durable) and the log start offset.  Kafka keeps one of each per
+# log directory; kcli keeps them per partition, updated under the partition lock appends
+# already take, since many processes write one store without a broker.
+RECOVERY_POINT_CHECKPOINT = "recovery-point-offset-checkpoint"
+LOG_START_CHECKPOINT = "log-start-offset-checkpoint"

@@ -102,3 +102,8 @@ def record_too_large_message(topic: str, size: int, max_bytes: int) -> str:
         f"of topic '{topic}'; send a smaller record or raise the limit with: "
         f"kcli topic alter {topic} --config max.message.bytes=N"
     )
+
+
+class LogGap(CorruptRecord):
+    """A partition's segments do not hold every offset from its log start to its log end
+    (a segment deleted or emptied outside kcli), or they go backwards against a checkpoint."""

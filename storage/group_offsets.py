@@ -43,10 +43,19 @@ class CommittedOffsets(GroupPart):
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise StorageError(f"{path} is not valid JSON ({exc})") from None
         out = {}
-        for row in raw.get("offsets", []):
-            out[(row["topic"], int(row["partition"]))] = OffsetAndMetadata(
-                int(row["offset"]), row.get("metadata", ""), int(row.get("commit_timestamp", -1))
-            )
+        try:
+            for row in raw.get("offsets", []):
+                out[(row["topic"], int(row["partition"]))] = OffsetAndMetadata(
+                    int(row["offset"]),
+                    row.get("metadata", ""),
+                    int(row.get("commit_timestamp", -1)),
+                )
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise StorageError(
+                f'{path} is damaged: it should be a JSON object whose "offsets" list holds '
+                f'objects with "topic", "partition" and "offset" (restore it, or '
+                f"delete it to forget the group's committed offsets)"
+            ) from None
         return out
 
     def write_offsets(self, group: str, offsets: Mapping[tuple[str, int], OffsetAndMetadata]):

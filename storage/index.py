@@ -28,6 +28,10 @@ class AbstractIndex:
     def __init__(self, path: Path, base_offset: int):
         self.path = path
         self.base_offset = base_offset
+        # False once this process found the file damaged and could not rebuild it (a
+        # read-only store, or a writer busy): lookups then act as if it were empty, so a
+        # reader scans from the segment's start and never trusts a wrong entry.
+        self.trusted = True
 
     def _pack(self, pair: tuple[int, int]) -> bytes:
         raise NotImplementedError
@@ -62,6 +66,8 @@ class AbstractIndex:
         return [self._unpack(raw) for raw in self.entry.iter_unpack(data[:usable])]
 
     def last_entry(self) -> tuple[int, int] | None:
+        if not self.trusted:
+            return None
         try:
             with open(self.path, "rb") as f:
                 n = os.fstat(f.fileno()).st_size // self.entry_size
@@ -71,6 +77,8 @@ class AbstractIndex:
 
     def _search(self, below: Callable[[tuple[int, int]], bool]) -> tuple[int, int] | None:
         """The last entry for which ``below(entry)`` holds (entries are sorted), or None."""
+        if not self.trusted:
+            return None
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:

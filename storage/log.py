@@ -37,6 +37,7 @@ and re-exported here.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import threading
 from collections.abc import Sequence
@@ -44,17 +45,16 @@ from pathlib import Path
 
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
-    BATCH_HEADER_SIZE,
-    INT32_MAX,
     LOG_OVERHEAD,
     NO_PRODUCER_EPOCH,
     NO_PRODUCER_ID,
     NO_SEQUENCE,
     PARTITION_LOCK_FILE,
 )
-from storage.errors import RecordTooLarge, StorageError
+from storage.errors import DataDirError, RecordTooLarge, StorageError
 from storage.fileio import fsync_dir
 from storage.flock import FileMutex, LockTimeout
+from storage.log_checkpoints import LogCheckpoints
 from storage.log_producer_state import SNAPSHOT_AFTER_BATCHES, LogProducerState
 from storage.log_reader import DEFAULT_FETCH_BYTES, LogReader
 from storage.log_segments import LogSegments
@@ -73,11 +73,10 @@ from storage.records import (
     ProducerRecord,
     Record,
     encode_batches,
-    read_header,
     set_log_append_time,
     validate_batch,
 )
-from storage.recovery import LogRecovery
+from storage.recovery import LogProblem, LogRecovery, OffsetVerifier
 from storage.retention import LogRetention
 from storage.segment import AppendBatch, Segment, TornTail
 from storage.topic_config import TopicConfig
@@ -123,10 +122,12 @@ class Log:
         self._segs = LogSegments(self.directory, self.name)
         self._producer_state = ProducerState(self.directory)
         self._reader = LogReader(self._segs, self.refresh, self._mutex)
-        self._retention = LogRetention(self._segs, self._producer_state, clock)
+        self._checkpoints = LogCheckpoints(self.directory, topic, partition)
+        self._verifier = OffsetVerifier(self._segs, self._checkpoints)
+        self._verified_bases: list[int] | None = None
+        self._retention = LogRetention(self._segs, self._producer_state, self._checkpoints, clock)
         self._recovery = LogRecovery(self._segs, self._producer_state)
         self._producers = LogProducerState(self._segs, self._producer_state)
-        self._active_first_ts = (-1, -1)  # (segment base offset, its first batch's timestamp)
         self._write_fd: int | None = None
         self._write_fd_base = -1
         # Writes made and writes known durable, counted: flush() compares them so that a
@@ -135,8 +136,8 @@ class Log:
         self._durable_writes = 0
         self._flush_lock = threading.Lock()
         self._recovered = False
-        self._judged_tail: tuple[int, int, int] | None = None
-        self._load_segments()
+        self._judged_tail: tuple | None = None  # (segment, torn tail): each is judged once
+        self._segs.load()  # offsets are verified on first use, so that recover() can run
 
     @property
     def name(self) -> str:
@@ -148,44 +149,30 @@ class Log:
         if self._segs.load():
             # A new directory under the same name: nothing known about the old one holds.
             self._close_write_fd()
-            self._active_first_ts = (-1, -1)
             self._recovered = False
+            self._verified_bases = None
+            self._recovery = LogRecovery(self._segs, self._producer_state)
             self._producer_state.unload()
+        if self._segs.bases != self._verified_bases:
+            self._verify_offsets()
+
+    def _verify_offsets(self) -> None:
+        """On open (and whenever the segments change): offsets contiguous and never behind
+        the checkpoints, indexes sane (see ``OffsetVerifier`` and ``LogRecovery``)."""
+        allow_gaps = "compact" in self.config.cleanup_policy  # compaction leaves gaps
+        self._verifier.verify_on_open(self.name, allow_gaps=allow_gaps)
+        self._recovery.check_indexes_on_open(self._file_lock, self.config.index_interval_bytes)
+        self._verified_bases = list(self._segs.bases)
 
     def _scan_active(self, *, writer: bool) -> TornTail | None:
         torn = self._segs.scan_active(
             writer=writer, index_interval_bytes=self.config.index_interval_bytes
         )
         if torn is not None and not writer:
-            self._judge_torn_tail(torn)
-        return torn
-
-    def _judge_torn_tail(self, torn: TornTail) -> None:
-        """A reader that finds an incomplete batch at the end: being written, or damage?
-
-        Only a writer killed mid-write or one writing right now leaves one.  If no writer
-        holds the lock (a non-blocking try, so no writer ever waits for a reader), nothing is
-        being written and the tail is judged as a writer would judge it: a damaged batch
-        length raises CorruptRecord here rather than quietly hiding the batches after it.
-        Each tail is judged once.
-        """
-        active = self._segs.active
-        key = (active.base_offset, torn.position, torn.size)
-        if self._judged_tail == key:
-            return
-        try:
-            if not self._file_lock.try_acquire():
-                return
-        except OSError:
-            return  # a read-only data directory: leave the judgement to writers
-        try:
-            fd = self._segs.read_fd(active)
-            size = os.fstat(fd).st_size
-            if size == torn.position + torn.size:
-                active.judge_tail(fd, torn.position, size)
+            key = (self._segs.active.base_offset, torn)
+            if self._judged_tail != key and self._segs.judge_torn_tail(torn, self._file_lock):
                 self._judged_tail = key
-        finally:
-            self._file_lock.release()
+        return torn
 
     def refresh(self) -> None:
         """Catch up with appends, rolls and deletions made by other processes."""
@@ -302,6 +289,34 @@ class Log:
         with self._mutex:
             self._recovery.check()
 
+    def examine(
+        self, *, repair: bool = False, truncate_after_corruption: bool = False
+    ) -> list[LogProblem]:
+        """Everything wrong in this partition (``kcli check``): every batch record by record,
+        indexes, offsets against the checkpoints, producer snapshots, leftovers.  With
+        ``repair``, under the lock, fix what loses no data; with
+        ``truncate_after_corruption`` too, truncate at the first corrupt batch or gap."""
+        with self._mutex:
+            if not repair:
+                return self._examine(False, False)
+            with self._locked():
+                try:
+                    return self._examine(True, truncate_after_corruption)
+                finally:
+                    self._recovered = False
+                    self._verified_bases = None
+                    self._close_write_fd()
+
+    def _examine(self, repair: bool, truncate: bool) -> list[LogProblem]:
+        return self._recovery.examine(
+            self.config.index_interval_bytes,
+            self._verifier,
+            self._checkpoints,
+            allow_gaps="compact" in self.config.cleanup_policy,
+            repair=repair,
+            truncate_after_corruption=truncate,
+        )
+
     # -- appending ------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -317,6 +332,13 @@ class Log:
             raise StorageError(
                 f"partition {self.name} is locked by another process for more than "
                 f"{LOCK_TIMEOUT_S:.0f} s ({self.directory / PARTITION_LOCK_FILE})"
+            ) from None
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            raise DataDirError(
+                f"cannot write to {self.directory}: {os.strerror(exc.errno).lower()}; reads "
+                f"work, writes need a writable data directory"
             ) from None
         try:
             yield
@@ -426,13 +448,50 @@ class Log:
         if isinstance(updates, AppendInfo):
             return updates
         first_offset = segs.log_end_offset
-        next_offset = first_offset
+        mark = segs.mark()
+        try:
+            rolled = self._write_all(items, updates, now, log_append, fsync=fsync)
+        except OSError as exc:
+            # A full disk, an I/O error: put the log back where it was, so that "nothing
+            # was written" is true and a retry does not duplicate records.
+            self._roll_back(mark)
+            raise DataDirError(
+                f"cannot append to {self.name}: {os.strerror(exc.errno or 0).lower()} (the "
+                f"partial write was rolled back to offset {first_offset})"
+            ) from None
+        if rolled:
+            self._apply_retention_locked()
+        return AppendInfo(
+            base_offset=first_offset,
+            last_offset=segs.log_end_offset - 1,
+            log_append_time=now if log_append else -1,
+            log_start_offset=segs.log_start_offset,
+        )
+
+    def _roll_back(self, mark) -> None:
+        self._durable_writes = self._writes  # nothing left of this call to make durable
+        try:
+            self._close_write_fd()
+        except OSError:
+            pass
+        self._segs.truncate_to(mark)
+        if self._checkpoints.recovery_point.read() != mark.base_offset:  # it rolled
+            self._checkpoints.recovery_point.write(mark.base_offset)
+        self._producer_state.unload()  # it may hold this call's batches
+        self._recovered = False
+
+    def _write_all(self, items, updates, now: int, log_append: bool, *, fsync: bool) -> bool:
+        """Write the batches, rolling segments as needed; True if it rolled."""
+        segs = self._segs
+        next_offset = segs.log_end_offset
         pending: list[tuple[AppendBatch, ProducerUpdate | None]] = []
         pending_bytes = 0
         rolled = False
         for (header, data), update in zip(items, updates, strict=True):
             size = header.batch_length + LOG_OVERHEAD
-            if self._should_roll(header, size, pending_bytes, next_offset, now):
+            if segs.should_roll(
+                size, header.last_offset_delta, pending_bytes, next_offset, now, self.config
+            ):
                 self._write(pending, fsync=fsync)
                 pending = []
                 pending_bytes = 0
@@ -448,39 +507,7 @@ class Log:
             pending_bytes += size
             next_offset = last_offset + 1
         self._write(pending, fsync=fsync)
-        if rolled:
-            self._apply_retention_locked()
-        return AppendInfo(
-            base_offset=first_offset,
-            last_offset=segs.log_end_offset - 1,
-            log_append_time=now if log_append else -1,
-            log_start_offset=segs.log_start_offset,
-        )
-
-    def _should_roll(
-        self, header: BatchHeader, size: int, pending_bytes: int, next_offset: int, now: int
-    ) -> bool:
-        active = self._segs.active
-        current_size = self._segs.end_position + pending_bytes
-        if current_size == 0:
-            return False
-        if current_size + size > self.config.segment_bytes:
-            return True
-        if next_offset + header.last_offset_delta - active.base_offset > INT32_MAX:
-            return True
-        first_ts = self._first_batch_timestamp(active)
-        return first_ts >= 0 and now - first_ts > self.config.segment_ms
-
-    def _first_batch_timestamp(self, seg: Segment) -> int:
-        """What segment.ms is judged by, as in Kafka: the first batch's largest timestamp."""
-        if self._active_first_ts[0] == seg.base_offset:
-            return self._active_first_ts[1]
-        data = os.pread(self._segs.read_fd(seg), BATCH_HEADER_SIZE, 0)
-        if len(data) < BATCH_HEADER_SIZE:
-            return -1
-        ts = read_header(data).max_timestamp
-        self._active_first_ts = (seg.base_offset, ts)
-        return ts
+        return rolled
 
     def _writer_fd(self, active: Segment) -> int:
         if self._write_fd_base != active.base_offset:
@@ -543,7 +570,10 @@ class Log:
         new = Segment(self.directory, segs.log_end_offset)
         new.create()
         fsync_dir(self.directory)
+        # After the segment exists: a reader never sees a recovery point past the last one.
+        self._checkpoints.recovery_point.write(new.base_offset)
         segs.rolled_to(new)
+        self._verified_bases = list(segs.bases)
 
     def flush(self) -> None:
         """Make everything this object appended with ``fsync=False`` durable.

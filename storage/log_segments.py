@@ -12,16 +12,27 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import NamedTuple
 
-from storage.constants import LOG_OVERHEAD, LOG_SUFFIX
+from storage.constants import BATCH_HEADER_SIZE, INT32_MAX, LOG_OVERHEAD, LOG_SUFFIX
 from storage.errors import CorruptRecord, StorageError
 from storage.fileio import fsync_dir
 from storage.log_types import SegmentInfo, _SegmentGone
+from storage.record_batch import HEADER
 from storage.segment import Segment, TornTail
 
 # How old a directory's mtime must be for its listing to be reused while the mtime stays the
 # same (coarser than any file system's timestamp granularity).
 _LISTING_SETTLED_NS = 2_000_000_000
+
+
+class AppendMark(NamedTuple):
+    """The end of a log before an append: what a failed append is rolled back to."""
+
+    base_offset: int
+    end_position: int
+    log_end_offset: int
+    max_timestamp: int
 
 
 class LogSegments:
@@ -46,6 +57,8 @@ class LogSegments:
         self.active_max_timestamp = -1
         self._read_fds: dict[int, int] = {}
         self._closed_largest_ts: dict[int, int] = {}
+        self._closed_ends: dict[tuple[int, int], int] = {}
+        self._active_first_ts = (-1, -1)  # (segment base offset, its first batch's timestamp)
 
     @property
     def active(self) -> Segment:
@@ -106,6 +119,7 @@ class LogSegments:
         """Drop everything known about the files (a replaced directory, a recovery)."""
         self.close()
         self._listed = None
+        self._active_first_ts = (-1, -1)
         self.bases = []
         self.segments = []
         self.rescan()
@@ -137,6 +151,75 @@ class LogSegments:
         self.log_end_offset = log_end_offset
         self.active_max_timestamp = max_timestamp
 
+    def should_roll(
+        self,
+        size: int,
+        last_offset_delta: int,
+        pending_bytes: int,
+        next_offset: int,
+        now: int,
+        config,
+    ) -> bool:
+        """Kafka's roll rule, for a batch of ``size`` bytes after ``pending_bytes`` not yet
+        written: past segment.bytes, relative offsets beyond int32, or segment.ms old."""
+        active = self.active
+        current_size = self.end_position + pending_bytes
+        if current_size == 0:
+            return False
+        if current_size + size > config.segment_bytes:
+            return True
+        if next_offset + last_offset_delta - active.base_offset > INT32_MAX:
+            return True
+        first_ts = self._first_batch_timestamp(active)
+        return first_ts >= 0 and now - first_ts > config.segment_ms
+
+    def _first_batch_timestamp(self, seg: Segment) -> int:
+        """What segment.ms is judged by, as in Kafka: the first batch's largest timestamp."""
+        if self._active_first_ts[0] == seg.base_offset:
+            return self._active_first_ts[1]
+        data = os.pread(self.read_fd(seg), BATCH_HEADER_SIZE, 0)
+        if len(data) < BATCH_HEADER_SIZE:
+            return -1
+        ts = HEADER.unpack_from(data)[8]  # maxTimestamp
+        self._active_first_ts = (seg.base_offset, ts)
+        return ts
+
+    def mark(self) -> AppendMark:
+        """Where the log ends now, to roll a failed append back to (``truncate_to``).  Costs
+        no I/O: what to keep of the indexes is decided only if a rollback happens."""
+        return AppendMark(
+            self.active.base_offset,
+            self.end_position,
+            self.log_end_offset,
+            self.active_max_timestamp,
+        )
+
+    def truncate_to(self, mark: AppendMark) -> None:
+        """Put the files back as they were at ``mark``: segments created since deleted, the
+        segment then active truncated to its end, index entries for what was removed
+        dropped, all fsynced."""
+        for seg in [s for s in self.segments if s.base_offset > mark.base_offset]:
+            seg.delete()
+            self.deleted(seg)
+        seg = Segment(self.directory, mark.base_offset)
+        with open(seg.log_path, "r+b") as f:
+            f.truncate(mark.end_position)
+            os.fsync(f.fileno())
+        offsets = seg.offset_index.entries()
+        keep = sum(1 for _offset, position in offsets if position < mark.end_position)
+        seg.offset_index.truncate_entries(keep)
+        times = seg.time_index.entries()
+        keep = sum(1 for _ts, offset in times if offset < mark.log_end_offset)
+        seg.time_index.truncate_entries(keep)
+        fsync_dir(self.directory)
+        self.load()
+        self._active_first_ts = (-1, -1)
+        self._scanned_base = mark.base_offset
+        self._scan_starts_at_index = False
+        self.end_position = mark.end_position
+        self.log_end_offset = mark.log_end_offset
+        self.active_max_timestamp = mark.max_timestamp
+
     # -- scanning the active segment --------------------------------------------------------
 
     def scan_active(self, *, writer: bool, index_interval_bytes: int) -> TornTail | None:
@@ -166,6 +249,31 @@ class LogSegments:
                 active.rebuild_indexes(fd, index_interval_bytes)
         self._scan_starts_at_index = False
         return torn
+
+    def judge_torn_tail(self, torn: TornTail, file_lock) -> bool:
+        """A reader that finds an incomplete batch at the end: being written, or damage?
+
+        Only a writer killed mid-write or one writing right now leaves one.  If no writer
+        holds ``file_lock`` (a non-blocking try, so no writer ever waits for a reader),
+        nothing is being written and the tail is judged as a writer would judge it: a damaged
+        batch length raises CorruptRecord here rather than quietly hiding the batches after
+        it.  True when it was judged (and found torn).
+        """
+        active = self.active
+        try:
+            if not file_lock.try_acquire():
+                return False
+        except OSError:
+            return False  # a read-only data directory: leave the judgement to writers
+        try:
+            fd = self.read_fd(active)
+            size = os.fstat(fd).st_size
+            if size != torn.position + torn.size:
+                return False
+            active.judge_tail(fd, torn.position, size)
+            return True
+        finally:
+            file_lock.release()
 
     def _start_scan(self, active: Segment, *, from_index: bool) -> None:
         start = 0
@@ -241,6 +349,31 @@ class LogSegments:
             cached = seg.largest_timestamp(self.read_fd(seg))
             self._closed_largest_ts[seg.base_offset] = cached
         return cached
+
+    def closed_end_offset(self, seg: Segment) -> int:
+        """One past the last offset a closed segment holds (its base offset when empty),
+        from its last index entry and a short scan; cached by (base offset, size)."""
+        size = seg.size()
+        key = (seg.base_offset, size)
+        end = self._closed_ends.get(key)
+        if end is None:
+            fd = self.read_fd(seg)
+            end = seg.base_offset
+            entry = seg.offset_index.last_entry()
+            start = 0
+            if entry is not None and entry[1] < size:
+                header = seg.batch_for_entry(fd, entry)
+                if header is not None:
+                    start = entry[1]
+            for item in seg.iter_batches(fd, start, size):
+                if isinstance(item, TornTail):
+                    raise CorruptRecord(
+                        f"{seg.log_path}: incomplete batch at byte position {item.position} "
+                        f"in a closed segment"
+                    )
+                end = item.header.next_offset
+            self._closed_ends[key] = end
+        return end
 
     def sealed(self, seg: Segment, largest_timestamp: int) -> None:
         """``seg`` was closed by a roll with this largest timestamp."""

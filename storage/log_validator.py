@@ -10,9 +10,13 @@ reader will rely on, so that whatever the store accepts reads back exactly:
 * the header: recordsCount = lastOffsetDelta + 1, a known compression codec, not a control
   batch (clients may not write those), maxTimestamp the largest record timestamp for
   CreateTime;
-* every record: each varint well-formed and in range, lengths inside the record, offset
-  deltas 0..n-1 in order, no null header key, header keys UTF-8, the records filling the
-  batch (or its decompressed body) exactly (``InvalidRecord``, Kafka's INVALID_RECORD).
+* every record: attributes 0, each varint well-formed and in range, lengths inside the
+  record, offset deltas 0..n-1 in order, no null header key, header keys UTF-8, the records
+  filling the batch (or its decompressed body) exactly (``InvalidRecord``, Kafka's
+  INVALID_RECORD).
+
+A batch compressed with a codec whose optional Python package is missing cannot be looked
+into: it is stored with its framing and CRC checked only (as before), for wire clients.
 
 The common batch (records of one shape, as every kcli producer and most clients write) is
 checked column by column without building a record (``storage.record_decode.uniform_shape``);
@@ -29,7 +33,7 @@ from storage.constants import (
     CONTROL_MASK,
     TIMESTAMP_TYPE_MASK,
 )
-from storage.errors import CorruptRecord, InvalidRecord
+from storage.errors import CorruptRecord, InvalidRecord, StorageError
 from storage.record_batch import BatchHeader, check_framing
 from storage.record_decode import uniform_shape
 
@@ -63,6 +67,11 @@ def validate_batch(batch, *, where: str = "batch") -> BatchHeader:
             body = decompress(codec, memoryview(batch)[BATCH_HEADER_SIZE:])
         except CorruptRecord as exc:
             raise CorruptRecord(f"{where}: {exc}") from None
+        except StorageError:
+            # This Python lacks the codec's package (snappy, lz4, zstd are optional): the
+            # batch is stored as sent, framing and CRC checked, for wire clients that read
+            # it; kcli's own readers say which package to install.
+            return header
         start, end = 0, len(body)
     else:
         body = batch if isinstance(batch, bytes) else bytes(batch)
@@ -137,7 +146,14 @@ def _walk_records(buf, pos: int, end: int, count: int, where: str) -> int:
             raise InvalidRecord(
                 f"{where}: record {n} claims {length} bytes, past the end of the batch"
             )
-        pos += 1  # attributes: unused in RecordBatch v2
+        if buf[pos]:
+            # Unused in RecordBatch v2, and written as 0 by every producer; readers disagree
+            # on what a non-zero byte means (one reads it as a varint), so it is refused.
+            raise InvalidRecord(
+                f"{where}: record {n} has attributes {buf[pos]:#04x}; record attributes are "
+                f"unused in RecordBatch v2 and must be 0"
+            )
+        pos += 1
         b = buf[pos] if pos < record_end else 0x80
         if b < 0x80:
             ts_delta = (b >> 1) ^ -(b & 1)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from storage.clock import Clock
 from storage.fileio import fsync_dir
+from storage.log_checkpoints import LogCheckpoints
 from storage.log_segments import LogSegments
 from storage.log_types import DeletedSegment
 from storage.producer_state import ProducerState
@@ -23,9 +24,16 @@ DeletionReason = Callable[[Segment, int, int, int], "str | None"]
 class LogRetention:
     """Deletes a partition's expired segments (call its methods under the lock)."""
 
-    def __init__(self, segments: LogSegments, producer_state: ProducerState, clock: Clock):
+    def __init__(
+        self,
+        segments: LogSegments,
+        producer_state: ProducerState,
+        checkpoints: LogCheckpoints,
+        clock: Clock,
+    ):
         self._segs = segments
         self._producer_state = producer_state
+        self._checkpoints = checkpoints
         self._clock = clock
 
     def delete_expired(self, retention_ms: int, retention_bytes: int) -> list[DeletedSegment]:
@@ -60,20 +68,32 @@ class LogRetention:
         deleted: list[DeletedSegment] = []
         closed = segs.segments[:-1]
         total = sum(s.size() for s in segs.segments)
+        doomed = []
         for i, seg in enumerate(closed):
             size = seg.size()
             next_offset = segs.segments[i + 1].base_offset
             reason = why(seg, next_offset, size, total)
             if reason is None:
                 break
+            total -= size
+            doomed.append(
+                (
+                    seg,
+                    DeletedSegment(seg.base_offset, segs.segments[i + 1].base_offset, size, reason),
+                )
+            )
+        if not doomed:
+            return deleted
+        # The new log start is durable before any segment goes, so a segment missing below
+        # it is retention's doing and one missing above it is damage (see OffsetVerifier).
+        self._checkpoints.log_start.write(doomed[-1][1].next_offset)
+        for seg, info in doomed:
             seg.delete()
             segs.deleted(seg)
-            total -= size
-            deleted.append(DeletedSegment(seg.base_offset, next_offset, size, reason))
-        if deleted:
-            fsync_dir(segs.directory)
-            segs.load()
-            start = segs.log_start_offset
-            state = self._producer_state
-            state.delete_snapshots(o for o in state.snapshot_offsets() if o < start)
+            deleted.append(info)
+        fsync_dir(segs.directory)
+        segs.load()
+        start = segs.log_start_offset
+        state = self._producer_state
+        state.delete_snapshots(o for o in state.snapshot_offsets() if o < start)
         return deleted

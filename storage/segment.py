@@ -71,15 +71,18 @@ class TornTail(NamedTuple):
 class Segment:
     """A .log file with its offset and time indexes."""
 
-    def __init__(self, directory: Path, base_offset: int):
+    def __init__(self, directory: Path, base_offset: int, *, suffix: str = ""):
+        """``suffix`` names a segment being written beside the log (e.g. ".cleaned", as
+        Kafka's cleaner writes one before swapping it in): readers list only ``.log`` files."""
         self.directory = directory
         self.base_offset = base_offset
-        self.log_path = directory / segment_filename(base_offset, LOG_SUFFIX)
+        self.suffix = suffix
+        self.log_path = directory / (segment_filename(base_offset, LOG_SUFFIX) + suffix)
         self.offset_index = OffsetIndex(
-            directory / segment_filename(base_offset, INDEX_SUFFIX), base_offset
+            directory / (segment_filename(base_offset, INDEX_SUFFIX) + suffix), base_offset
         )
         self.time_index = TimeIndex(
-            directory / segment_filename(base_offset, TIME_INDEX_SUFFIX), base_offset
+            directory / (segment_filename(base_offset, TIME_INDEX_SUFFIX) + suffix), base_offset
         )
 
     def __repr__(self) -> str:
@@ -409,16 +412,25 @@ class Segment:
             return f"{self.time_index.path.name}: its last entry is before the segment"
         return None
 
-    def index_problem(self, fd: int, log_size: int, next_offset: int | None = None) -> str | None:
+    def index_problem(
+        self,
+        fd: int,
+        log_size: int,
+        next_offset: int | None = None,
+        *,
+        every_entry: bool = True,
+    ) -> str | None:
         """What is wrong with either index, as Kafka's sanity check on open finds it (entries
-        in order and within the segment), and whether every offset index entry points at
-        the batch holding its offset.  ``next_offset`` (one past the segment's last offset)
-        also bounds the time index's offsets.  None when both are sane."""
+        in order and within the segment), and whether offset index entries point at the
+        batch holding their offset (every one, or with ``every_entry=False`` the last one
+        only: what a process checks on open).  ``next_offset`` (one past the segment's last
+        offset) also bounds the time index's offsets.  None when both are sane."""
         for index in (self.offset_index, self.time_index):
             problem = index.problem(log_size)
             if problem is not None:
                 return problem
-        for entry in self.offset_index.entries():
+        entries = self.offset_index.entries()
+        for entry in entries if every_entry else entries[-1:]:
             if not self.entry_points_at_batch(fd, entry):
                 return (
                     f"{self.offset_index.path.name}: the entry (offset {entry[0]}, position "

@@ -26,7 +26,6 @@ from pathlib import Path
 
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
-    FORMAT_VERSION,
     GROUPS_DIR,
     META_FILE,
     PRODUCER_ID_FILE,
@@ -49,7 +48,14 @@ from storage.errors import (
 )
 from storage.fileio import atomic_write, fsync_dir
 from storage.log import DeletedSegment, Log
+from storage.log_checkpoints import LogCheckpoints
+from storage.meta_properties import (
+    read_meta_properties,
+    read_only_reason,
+    write_new_meta_properties,
+)
 from storage.segment import Segment
+from storage.store_check import StoreCheck, check_store
 from storage.topic_config import TopicConfig, config_from_user, parse_overrides, validate_config
 
 _LEGAL = re.compile(r"^[a-zA-Z0-9._-]+$")
@@ -126,6 +132,8 @@ class Store:
     def __init__(self, data_dir: str | os.PathLike, *, clock: Clock = SYSTEM_CLOCK, create=True):
         self.data_dir = Path(data_dir).expanduser()
         self.clock = clock
+        # Why this store cannot be written ("read-only file system"), or "" when it can.
+        self.read_only = ""
         self._logs: dict[tuple[str, int], Log] = {}
         self._meta_cache: dict[str, tuple[int, TopicMetadata]] = {}
         self._mutex = threading.RLock()
@@ -133,26 +141,25 @@ class Store:
             self._ensure_dirs()
         elif not self.data_dir.is_dir():
             raise DataDirError(f"data directory {self.data_dir} does not exist")
-        else:
+        elif (self.data_dir / META_FILE).exists():
             self._meta_properties()
         self._store_lock = None  # created on first use: importing filelock costs start-up time
 
     # -- data directory --------------------------------------------------------------------
 
     def _ensure_dirs(self) -> None:
+        if (self.data_dir / META_FILE).is_file() and not os.access(self.data_dir, os.W_OK):
+            # An existing store that cannot be written (a read-only mount, a read-only copy):
+            # every read works; every write says why it cannot.
+            self._meta_properties()
+            self.read_only = read_only_reason(self.data_dir)
+            return
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             (self.data_dir / TOPICS_DIR).mkdir(exist_ok=True)
             (self.data_dir / GROUPS_DIR).mkdir(exist_ok=True)
             if not (self.data_dir / META_FILE).exists():
-                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-                atomic_write(
-                    self.data_dir / META_FILE,
-                    (
-                        f"# kcli data directory\nversion={FORMAT_VERSION}\n"
-                        f"cluster.id={cluster_id}\n"
-                    ).encode(),
-                )
+                write_new_meta_properties(self.data_dir)
         except PermissionError as exc:
             raise DataDirError(
                 f"cannot write to data directory {self.data_dir} ({exc.strerror}); "
@@ -176,38 +183,7 @@ class Store:
         self._meta_properties()
 
     def _meta_properties(self) -> dict[str, str]:
-        """``meta.properties`` parsed, after checking this kcli can read the store's format."""
-        path = self.data_dir / META_FILE
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except FileNotFoundError:
-            raise DataDirError(
-                f"{path} is missing; a kcli data directory has one (version=1, cluster.id=...)"
-            ) from None
-        except UnicodeDecodeError:
-            raise DataDirError(
-                f"{path} is not a text file; it should hold lines like 'version=1' and "
-                f"'cluster.id=...' (restore it, or move the data directory aside)"
-            ) from None
-        props = {}
-        for line in text.splitlines():
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                key, _, value = line.partition("=")
-                props[key.strip()] = value.strip()
-        version = props.get("version", "")
-        if version != str(FORMAT_VERSION):
-            if version.isdigit() and int(version) > FORMAT_VERSION:
-                raise DataDirError(
-                    f"{path} says format version {version}, but this kcli reads version "
-                    f"{FORMAT_VERSION}: the store was written by a newer kcli; upgrade kcli "
-                    f"to use it"
-                )
-            raise DataDirError(
-                f"{path} has version={version or '(none)'}; this kcli reads version "
-                f"{FORMAT_VERSION} (restore the file, or move the data directory aside)"
-            )
-        return props
+        return read_meta_properties(self.data_dir)
 
     @property
     def cluster_id(self) -> str:
@@ -222,6 +198,7 @@ class Store:
 
     def _locked(self):
         """The store lock: excludes other processes (a file lock) and other threads (a mutex)."""
+        self.require_writable()
         from filelock import FileLock, Timeout
 
         if self._store_lock is None:
@@ -238,6 +215,14 @@ class Store:
             self._mutex.release()
             raise
         return _Releaser(self._store_lock, self._mutex)
+
+    def require_writable(self) -> None:
+        """DataDirError, in one line, when the store cannot be written."""
+        if self.read_only:
+            raise DataDirError(
+                f"cannot write to data directory {self.data_dir}: {self.read_only}; reads "
+                f"work, writes need a writable data directory (--data-dir or KCLI_DATA_DIR)"
+            )
 
     def _topic_file(self, name: str) -> Path:
         return self.data_dir / TOPICS_DIR / f"{name}.json"
@@ -298,14 +283,29 @@ class Store:
             self._check_collision(name)
             if validate_only:
                 return TopicMetadata(name, "", partitions, overrides)
-            for p in range(partitions):
-                d = self.partition_dir(name, p)
+            meta = TopicMetadata(name, _new_topic_id(), partitions, overrides)
+            self._create_partitions(meta, range(partitions), write=meta)
+            return meta
+
+    def _create_partitions(self, meta: TopicMetadata, partitions: range, *, write) -> None:
+        """Create partition directories, then commit ``write`` (the topic file).  If the disk
+        fails on the way (full, read-only), remove what was created: nothing is left."""
+        created = []
+        try:
+            for p in partitions:
+                d = self.partition_dir(meta.name, p)
                 if d.exists():  # left behind by a crash during an earlier delete
                     shutil.rmtree(d)
-                _create_partition_dir(d)
-            meta = TopicMetadata(name, _new_topic_id(), partitions, overrides)
-            self._write_topic(meta)
-            return meta
+                created.append(d)
+                _create_partition_dir(d, meta.name, p)
+            self._write_topic(write)
+        except OSError as exc:
+            for d in created:
+                shutil.rmtree(d, ignore_errors=True)
+            raise DataDirError(
+                f"cannot write topic '{meta.name}' in {self.data_dir}: "
+                f"{os.strerror(exc.errno or 0).lower()}; nothing was changed"
+            ) from None
 
     def _check_collision(self, name: str) -> None:
         """Kafka's rule: topics whose names differ only in '.' and '_' collide (metric names
@@ -363,12 +363,7 @@ class Store:
             new = TopicMetadata(name, meta.topic_id, new_partitions, overrides)
             if validate_only:
                 return new
-            for p in range(meta.partitions, new_partitions):
-                d = self.partition_dir(name, p)
-                if d.exists():
-                    shutil.rmtree(d)
-                _create_partition_dir(d)
-            self._write_topic(new)
+            self._create_partitions(new, range(meta.partitions, new_partitions), write=new)
             return new
 
     def topic(self, name: str) -> TopicMetadata:
@@ -483,6 +478,21 @@ class Store:
             overrides=dict(meta.overrides),
         )
 
+    def check(
+        self,
+        topic: str | None = None,
+        *,
+        repair: bool = False,
+        truncate_after_corruption: bool = False,
+    ) -> StoreCheck:
+        """Verify every partition (or ``topic``'s) and the store's own files: see
+        ``storage.store_check``.  ``repair`` fixes what loses no data (torn tails, indexes,
+        leftovers, snapshots); ``truncate_after_corruption`` also truncates a log at its first
+        corrupt batch or gap, deleting what follows."""
+        return check_store(
+            self, topic, repair=repair, truncate_after_corruption=truncate_after_corruption
+        )
+
     def apply_retention(
         self, topic: str | None = None
     ) -> dict[tuple[str, int], list[DeletedSegment]]:
@@ -567,10 +577,12 @@ def _check_partition_count(partitions: int) -> None:
         )
 
 
-def _create_partition_dir(d: Path) -> None:
-    """A partition directory with its first, empty segment, as Kafka creates it."""
+def _create_partition_dir(d: Path, topic: str, partition: int) -> None:
+    """A partition directory with its first, empty segment, as Kafka creates it, and its
+    checkpoints (so that even the first segment cannot go missing unnoticed)."""
     d.mkdir()
     Segment(d, 0).create()
+    LogCheckpoints(d, topic, partition).write_both(0)
     fsync_dir(d)
 
 

@@ -39,9 +39,7 @@ def build_batch(records, compression: int = 0) -> bytes:
         batch_size=1 << 20,
     )
     for i, (key, value, headers, delta) in enumerate(records):
-        builder.append(
-            i, timestamp=BASE_TS + delta, key=key, value=value, headers=list(headers)
-        )
+        builder.append(i, timestamp=BASE_TS + delta, key=key, value=value, headers=list(headers))
     return bytes(builder.build())
 
 

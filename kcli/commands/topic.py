@@ -71,6 +71,11 @@ def list_topics(output: Output | None = output_option()) -> None:
             row["size_bytes"] = None if None in sizes else sum(sizes)  # None: a cluster
         rows.append(row)
     render.topic_list(rows, form)
+    from kcli.settings import current
+
+    if current().connection is None:  # the local store: say which topic files were skipped
+        for problem in current().store().damaged_topics():
+            render.note(f"Skipped a damaged topic: {problem}")
 
 
 @app.command("describe")

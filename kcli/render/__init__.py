@@ -18,11 +18,13 @@ The pieces live in one module per concept:
 * ``topics`` and ``picture`` — ``kcli topic list/describe`` and the partition picture;
 * ``groups`` — ``kcli group`` (list, describe, watch, reset, simulate);
 * ``log_dump`` — ``kcli log dump``;
-* ``reports`` — ``kcli info`` and ``kcli perf``.
+* ``reports`` — ``kcli info`` and ``kcli perf``;
+* ``check`` — ``kcli check``.
 
 Commands import only this package (``from kcli import render``) and use the names below.
 """
 
+from kcli.render.check import check_report
 from kcli.render.group_simulation import group_simulation
 from kcli.render.groups import (
     group_describe,
@@ -65,6 +67,7 @@ __all__ = [
     "TABLE",
     "LogDump",
     "log_dump",
+    "check_report",
     "RecordWriter",
     "colors",
     "compile_format",

@@ -440,7 +440,8 @@ def test_a_damaged_topic_file_is_named_and_other_topics_stay_usable(damaged_stor
     result = run_kcli(damaged_store, "topic", "describe", "bad")
     _one_error_line(result, "bad.json is damaged")
     listed = run_kcli(damaged_store, "topic", "list")
-    assert listed.returncode == 0 and "good" in listed.stdout, listed.stderr
+    assert listed.returncode == 0 and listed.stdout.split() == ["good"], listed.stderr
+    assert "bad.json is damaged" in listed.stderr  # skipped, and said so
     consumed = run_kcli(damaged_store, "consume", "good", "--from-beginning")
     assert consumed.returncode == 0 and consumed.stdout.split() == ["x"], consumed.stderr
     assert store_digest(damaged_store) == before
@@ -461,6 +462,8 @@ def test_an_unreadable_or_future_meta_properties_is_refused(damaged_store, conte
     for args in (("topic", "list"), ("produce", "good", "y"), ("topic", "create", "new")):
         _one_error_line(run_kcli(damaged_store, *args), fragment)
     assert store_digest(damaged_store) == before
+
+
 def consumed_values(store: Target, topic: str) -> list[str]:
     result = store.run("consume", topic, "-o", "json")
     assert result.returncode == 0, result.stderr
@@ -505,3 +508,18 @@ def test_a_long_line_without_newline_is_refused_before_it_is_read_to_the_end(sto
     assert lines[0].startswith("Error: line 3 is longer than 200 bytes"), lines[0]
     assert lines[0].endswith("stored lines 1-2 (nothing after them)"), lines[0]
     assert consumed_values(store, "tiny") == ["first", "second", "small"]
+
+
+@pytest.mark.parametrize(
+    "contents",
+    [b"[1, 2]", b'{"offsets": [{"topic": 3}]}', b'{"offsets": [{"topic": "good", "partition": "x"'],
+    ids=["a-list", "missing-fields", "not-json"],
+)
+def test_a_wrong_shape_offsets_file_is_named(damaged_store, contents):
+    assert run_kcli(damaged_store, "consume", "good", "--group", "g").returncode == 0
+    (damaged_store / "groups" / "g" / "offsets.json").write_bytes(contents)
+    before = store_digest(damaged_store)
+    result = run_kcli(damaged_store, "group", "describe", "g")
+    _one_error_line(result, "offsets.json")
+    assert run_kcli(damaged_store, "consume", "good", "--from-beginning").returncode == 0
+    assert store_digest(damaged_store) == before
