@@ -6,7 +6,7 @@ Prints, for each measurement, the median and best wall time of real processes (s
 included) and the ratio to its baseline:
 
 * ``kcli --help`` and a one-record ``kcli produce`` against ``python -c "import typer,
-  rich.console, pydantic"``, the floor the required packages impose (targets: 1.5x, 1.6x);
+  rich.console, pydantic"``, the floor the required packages impose (targets: 1.2x, 1.3x);
 * ``kcli produce`` of N stdin lines against stdlib sqlite3 inserting the same lines (WAL,
   synchronous=NORMAL, 1000-row transactions) and against the store API called directly
   (target: faster than sqlite3);
@@ -170,8 +170,8 @@ def run(work: Path, args) -> None:
         one.run([*KCLI, "produce", "one", "hello"], env=env)
     show(floor)
     show(empty, floor)
-    show(help_, floor, "(target <= 1.5x)")
-    show(one, floor, "(target <= 1.6x)")
+    show(help_, floor, "(target <= 1.2x)")
+    show(one, floor, "(target <= 1.3x)")
 
     n = args.lines
     lines = work / "lines.txt"

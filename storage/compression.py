@@ -5,13 +5,14 @@ Java, librdkafka or JavaScript producer compressed is readable with a plain inst
 framing is what Kafka's clients exchange: gzip members; raw snappy when written (every client
 reads it; Java's reads it too) and also the xerial framing Java producers write when read;
 lz4 and zstd frames.
+
+cramjam is imported by the functions that use it (``_cramjam``), not at module level: most
+commands never meet a compressed batch, and its import costs every command's start-up.
 """
 
 from __future__ import annotations
 
 import struct
-
-import cramjam
 
 from storage.constants import COMPRESSION_NAMES
 from storage.errors import CorruptRecord, StorageError
@@ -21,6 +22,12 @@ CODECS = {name: codec for codec, name in COMPRESSION_NAMES.items()}
 # snappy-java's stream header: magic, then version 1 and minimum compatible version 1.
 _XERIAL_HEADER = b"\x82SNAPPY\x00" + struct.pack(">ii", 1, 1)
 _INT32 = struct.Struct(">i")
+
+
+def _cramjam():
+    import cramjam  # function-level: start-up time (see the module docstring)
+
+    return cramjam
 
 
 def codec_of(name: str) -> int:
@@ -38,6 +45,7 @@ def compress(codec: int, data) -> bytes:
     raw = bytes(data)
     if codec == NONE:
         return raw
+    cramjam = _cramjam()
     if codec == GZIP:
         return bytes(cramjam.gzip.compress(raw))
     if codec == SNAPPY:
@@ -71,6 +79,7 @@ def decompress(codec: int, data) -> bytes:
 
 
 def _decompress(codec: int, raw: bytes) -> bytes:
+    cramjam = _cramjam()
     if codec == GZIP:
         return bytes(cramjam.gzip.decompress(raw))
     if codec == SNAPPY:

@@ -27,6 +27,7 @@ from storage.constants import (
 from storage.errors import CorruptRecord, OffsetOutOfRange, StorageError
 from storage.log_segments import LogSegments
 from storage.log_types import FetchResult, _SegmentGone
+from storage.point_read import PointReader, decode_span, read_header
 from storage.records import Record, decode_batch_at
 from storage.segment import LOOKUP_CHUNK, TornTail
 
@@ -49,6 +50,8 @@ class LogReader:
         self._segs = segments
         self._refresh = refresh
         self._mutex = mutex
+        self._points = PointReader()
+        self._points_for: tuple | None = None  # (segments list, changes) the caches describe
 
     @property
     def name(self) -> str:
@@ -165,6 +168,16 @@ class LogReader:
             want = max_bytes
             if max_records is not None and max_records - len(out) < _POINT_READ_RECORDS:
                 want = 1
+                with self._mutex:
+                    found = self._point_records(offset, max_records - len(out))
+                if found is not None:
+                    if not found:
+                        return out
+                    out += found
+                    if len(out) >= max_records:
+                        return out
+                    offset = found[-1].offset + 1
+                    continue
             with self._mutex:
                 pieces = self._fetch(offset, want)
             if not pieces:
@@ -179,6 +192,72 @@ class LogReader:
             buf, pos, _size = pieces[-1]
             base = _BASE_OFFSET.unpack_from(buf, pos)[0]
             offset = max(offset, base + _INT32.unpack_from(buf, pos + LAST_OFFSET_DELTA_POS)[0] + 1)
+
+    def _point_records(self, offset: int, wanted: int) -> list[Record] | None:
+        """Up to ``wanted`` records from ``offset`` out of the one batch holding it, reading
+        only their bytes (``storage.point_read``); [] at the log end; None when this batch
+        must be read whole (compressed, a control batch, an offset in a compacted gap, an
+        index that does not lead to it)."""
+        segs = self._segs
+        if segs.log_start_offset <= offset < segs.log_end_offset and segs.listing_current():
+            # Already known to be written, in a segment that is still there: no need to look
+            # for appends made since.
+            try:
+                found = self._point_locked(offset, wanted)
+            except _SegmentGone:
+                found = None
+            if found:
+                return found
+        for _attempt in range(3):
+            self._refresh()
+            self._check_offset(offset)
+            try:
+                return self._point_locked(offset, wanted)
+            except _SegmentGone:
+                continue
+        raise StorageError(f"{self.name}: segments keep disappearing while reading")
+
+    def _point_locked(self, offset: int, wanted: int) -> list[Record] | None:
+        segs = self._segs
+        if offset >= segs.log_end_offset:
+            return []
+        if self._points_for != (segs.segments, segs.changes):
+            # Segments added, removed or replaced, or files renamed (a cleaner's swap keeps
+            # the base offsets): what the caches describe may be gone.
+            self._points.forget()
+            self._points_for = (segs.segments, segs.changes)
+        i = bisect.bisect_right(segs.bases, offset) - 1
+        if i < 0:
+            return None
+        last = len(segs.segments) - 1
+        seg = segs.segments[i]
+        fd = segs.read_fd(seg)
+        likely, position = self._points.start_positions(seg.offset_index, offset, i == last)
+        header = read_header(fd, likely)
+        if header is None or not _holds(header, offset):
+            # Walk batch headers from the entry below: a few steps at most.
+            for _step in range(16):
+                header = read_header(fd, position)
+                if header is None:
+                    return None
+                base = _BASE_OFFSET.unpack_from(header, 0)[0]
+                if base + _INT32.unpack_from(header, LAST_OFFSET_DELTA_POS)[0] >= offset:
+                    break
+                position += _INT32.unpack_from(header, 8)[0] + LOG_OVERHEAD
+            else:
+                return None
+        else:
+            position = likely
+        size = _INT32.unpack_from(header, 8)[0] + LOG_OVERHEAD
+        if i == last and position + size > segs.end_position:
+            return None  # not known to be complete: the whole-batch path judges it
+        if _BASE_OFFSET.unpack_from(header, 0)[0] > offset:
+            return None  # the offset is in a gap (compaction)
+        layout = self._points.layout(seg, fd, position, header)
+        if layout is None:
+            return None
+        first = offset - layout.base_offset
+        return decode_span(fd, position, layout, first, min(layout.count, first + wanted))
 
     def offset_for_time(self, timestamp: int) -> int | None:
         """The earliest offset whose record timestamp is >= ``timestamp`` (None: none is)."""
@@ -214,6 +293,13 @@ class LogReader:
                     if record.timestamp >= timestamp:
                         return record.offset
         return None
+
+
+def _holds(header: bytes, offset: int) -> bool:
+    """Does the batch with these header bytes end at or after ``offset``, starting at or
+    before it?"""
+    base = _BASE_OFFSET.unpack_from(header, 0)[0]
+    return base <= offset <= base + _INT32.unpack_from(header, LAST_OFFSET_DELTA_POS)[0]
 
 
 def _join(pieces: list[tuple[bytes, int, int]]) -> bytes:

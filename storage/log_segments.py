@@ -10,6 +10,7 @@ retention, recovery, producer-state loader) read what they need from one ``LogSe
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,6 +21,10 @@ from storage.log_types import SegmentInfo, _SegmentGone
 from storage.record_batch import HEADER
 from storage.segment import Segment, TornTail, segment_filename
 from storage.segment_swap import distrust_index, pending_swaps
+
+# How old a directory's mtime must be for its listing to be reused while the mtime stays the
+# same (coarser than any file system's timestamp granularity).
+_LISTING_SETTLED_NS = 2_000_000_000
 
 
 class AppendMark(NamedTuple):
@@ -38,10 +43,13 @@ class LogSegments:
 
     def __init__(self, directory: Path, name: str):
         self.directory = directory
+        self._directory_name = os.fspath(directory)
         self.name = name
         self.segments: list[Segment] = []
         self.bases: list[int] = []
         self._dir_id: tuple[int, int] | None = None
+        # (device, inode, mtime) of the directory when its listing can be trusted again.
+        self._listed: tuple[int, int, int] | None = None
         # Where this process has scanned the active segment up to, and what it found.
         self._scanned_base = -1
         self._scan_starts_at_index = False
@@ -51,6 +59,7 @@ class LogSegments:
         self._read_fds: dict[int, int] = {}
         self._closed_largest_ts: dict[int, int] = {}
         self._dir_mtime = -1
+        self.changes = 0  # how often the directory's files changed (see load)
         self._swapping: set[int] = set()
         self._closed_ends: dict[tuple[int, int], int] = {}
         self._active_first_ts = (-1, -1)  # (segment base offset, its first batch's timestamp)
@@ -68,6 +77,9 @@ class LogSegments:
         topic was deleted and created again): nothing known about the old one holds."""
         try:
             st = os.stat(self.directory)
+            stamp = (st.st_dev, st.st_ino, st.st_mtime_ns)
+            if stamp == self._listed:
+                return False  # no file was created, renamed or removed since the last listing
             names = os.listdir(self.directory)
         except FileNotFoundError:
             raise StorageError(
@@ -85,6 +97,11 @@ class LogSegments:
             for n in names
             if n.endswith(LOG_SUFFIX) and n[: -len(LOG_SUFFIX)].isdigit()
         )
+        # A directory's mtime has the file system's granularity: a change in the same tick as
+        # this listing would leave it unchanged.  Only a listing made well after the last
+        # change is trusted to stay valid while the mtime does not move.
+        if time.time_ns() - st.st_mtime_ns > _LISTING_SETTLED_NS:
+            self._listed = stamp
         swapping = pending_swaps(names)
         if bases != self.bases or swapping != self._swapping:
             self.bases = bases
@@ -100,6 +117,7 @@ class LogSegments:
             # Files renamed in the directory: the cleaner may have swapped in a segment under
             # the same base offset; stop reading the old one (see storage.segment_swap).
             self._dir_mtime = st.st_mtime_ns
+            self.changes += 1  # point readers drop their caches (a swap keeps base offsets)
             self._forget_swapped()
         return replaced
 
@@ -113,9 +131,19 @@ class LogSegments:
                 os.close(self._read_fds.pop(base))
                 self._closed_largest_ts.pop(base, None)
 
+    def listing_current(self) -> bool:
+        """Is the last listing of the directory still good (no file created, renamed or
+        removed since)?  One ``stat``; False whenever ``load`` would have to list again."""
+        try:
+            st = os.stat(self._directory_name)
+        except FileNotFoundError:
+            return False
+        return (st.st_dev, st.st_ino, st.st_mtime_ns) == self._listed
+
     def forget(self) -> None:
         """Drop everything known about the files (a replaced directory, a recovery)."""
         self.close()
+        self._listed = None
         self._active_first_ts = (-1, -1)
         self.bases = []
         self.segments = []

@@ -99,3 +99,10 @@ def test_rich_tracebacks_still_work_after_the_start_up_placeholder():
     )
     assert "ZeroDivisionError" in proc.stdout
     assert proc.stdout.split()[-1] == "rich.traceback"
+
+
+def test_one_record_produce_does_not_load_the_compression_codecs(data_dir, tmp_path):
+    Store(data_dir).create_topic("orders", 1)
+    modules = imported_modules(data_dir, tmp_path, "produce", "orders", "hello")
+    assert "storage.compression" in modules  # the codec names are there...
+    assert "cramjam" not in roots(modules)  # ...but not the codecs: no batch was compressed
