@@ -138,9 +138,9 @@ class ClusterHandlers:
         so that every broker's copy changes."""
         body = req.body
         responses = []
-        admin = self.manager.server.broker
+        admin = self.manager.server.admin
         for resource in body.resources:
-            error, message = await admin.run(admin._alter_configs, resource, True)
+            error, message = await admin.run(admin._alter_configs, resource, True, True)
             if error == ErrorCode.NONE and not body.validate_only:
                 configs = {c.name: c.value for c in resource.configs}
                 answer = await self._controller(

@@ -29,6 +29,8 @@ def test_create_list_describe_alter_delete(kcli):
     (desc,) = json_lines(ok(kcli("topic", "describe", "a", "-o", "json")).stdout)
     assert list(desc) == ["topic", "partitions", "config"]
     files = {"size_bytes": 0, "segments": 1} if kcli.backend == "local" else NO_FILES
+    if kcli.backend != "local":  # a cluster also says where the copies are (one broker: 0)
+        files = {**files, "leader": 0, "replicas": [0], "isr": [0]}
     assert desc["partitions"][0] == {
         "partition": 0,
         "log_start_offset": 0,
@@ -54,7 +56,11 @@ def test_describe_plain_is_kafka_topics_style(kcli):
     assert lines[0].startswith("Topic: k\tTopicId: ")
     assert lines[0].endswith("\tPartitionCount: 2\tConfigs: segment.bytes=1000")
     files = "Size: 0\tSegments: 1" if kcli.backend == "local" else "Size: -\tSegments: -"
-    assert lines[1] == f"\tTopic: k\tPartition: 0\tLogStartOffset: 0\tLogEndOffset: 0\t{files}"
+    # A cluster says where the copies are, as kafka-topics --describe does (one broker: 0).
+    copies = "" if kcli.backend == "local" else "Leader: 0\tReplicas: 0\tIsr: 0\t"
+    assert lines[1] == (
+        f"\tTopic: k\tPartition: 0\t{copies}LogStartOffset: 0\tLogEndOffset: 0\t{files}"
+    )
 
 
 @pytest.mark.local_only("segments and retention run by the test are the local store's")

@@ -77,10 +77,20 @@ class LocalCluster:
         return proc
 
     def start(self, *extra: str):
-        args = ["cluster", "start", "--brokers", str(self.brokers), "--port", str(self.port)]
-        for item in (*self.config, *extra):
-            args += ["--config", item]
-        return self.kcli(*args)
+        for _attempt in range(5):
+            args = ["cluster", "start", "--brokers", str(self.brokers), "--port", str(self.port)]
+            for item in (*self.config, *extra):
+                args += ["--config", item]
+            proc = self.kcli(*args, check=False)
+            fresh = not (self.data_dir / "cluster" / "cluster.json").exists()
+            if proc.returncode != 0 and fresh and "already in use" in proc.stderr:
+                # Another process took one of the ports since they were found free: pick again.
+                self.port = free_port_range(self.brokers)
+                continue
+            break
+        if proc.returncode != 0:
+            raise AssertionError(f"kcli cluster start failed:\n{proc.stderr}\n{self.logs()}")
+        return proc
 
     def status(self) -> dict:
         """``kcli cluster status -o json``'s data, read in this process (the command itself is

@@ -70,8 +70,18 @@ def test_lesson_commands_make_its_check_pass(lesson, tmp_path, data_dir, kcli):
         _next_flow(kcli, lesson)
     finally:
         stopped = runner.stop_background()
+        _delete_cluster(data_dir)
     bad = [r for r in stopped if not r.ok]
     assert not bad, describe_failure(bad[0])
+
+
+def _delete_cluster(data_dir: Path) -> None:
+    """Kill -9 every process of the cluster a lesson started (paused ones too), if any."""
+    from kcli.cluster.launcher import Cluster
+
+    cluster = Cluster(data_dir)
+    if cluster.exists():
+        cluster.delete()
 
 
 def _next_flow(kcli, lesson):
