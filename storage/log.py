@@ -132,7 +132,7 @@ class Log:
         self._verified_bases: list[int] | None = None
         self._retention = LogRetention(self._segs, self._producer_state, self._checkpoints, clock)
         self._recovery = LogRecovery(self._segs, self._producer_state)
-        self._truncation = LogTruncation(self._segs, self._producer_state)
+        self._truncation = LogTruncation(self._segs, self._producer_state, self._checkpoints)
         self._producers = LogProducerState(self._segs, self._producer_state)
         self._write_fd: int | None = None
         self._write_fd_base = -1

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from storage.fileio import fsync_dir
+from storage.log_checkpoints import LogCheckpoints
 from storage.log_segments import LogSegments
 from storage.producer_state import ProducerState
 from storage.segment import Segment
@@ -23,9 +24,12 @@ class LogTruncation:
     """Cuts a partition's log back to an offset (call ``truncate_to`` under the lock, with
     the writer's descriptor closed)."""
 
-    def __init__(self, segments: LogSegments, producer_state: ProducerState):
+    def __init__(
+        self, segments: LogSegments, producer_state: ProducerState, checkpoints: LogCheckpoints
+    ):
         self._segs = segments
         self._producer_state = producer_state
+        self._checkpoints = checkpoints
 
     def truncate_to(self, offset: int) -> None:
         """Remove every batch at or after ``offset`` (the caller checked that the log ends
@@ -33,6 +37,12 @@ class LogTruncation:
         ``offset`` (Kafka's truncateFullyAndStartAt)."""
         segs = self._segs
         kept = [s for s in segs.segments if s.base_offset < offset]
+        # The checkpoints move back first, so that segments missing after a crash in the
+        # middle are this truncation's doing, not damage (see OffsetVerifier).
+        if kept:
+            self._checkpoints.recovery_point.write(kept[-1].base_offset)
+        else:
+            self._checkpoints.write_both(max(offset, 0))
         for seg in segs.segments[len(kept) :]:
             segs.deleted(seg)
             seg.delete()

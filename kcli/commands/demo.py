@@ -55,8 +55,7 @@ def retention(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
 
 @app.command("compaction")
 def compaction(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
-    """A topic as a table: profile updates keyed by user, the log cleaner keeping the latest
-    per key (offsets kept, gaps shown), a tombstone deleting a user."""
+    """A topic as a table: the log cleaner keeps each user's latest profile; a tombstone deletes one."""
     _run("compaction", fast, seconds)
 
 
@@ -74,8 +73,7 @@ def group_scaling(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
 
 @app.command("rebalance")
 def rebalance(fast: bool = _FAST, seconds: float | None = _SECONDS) -> None:
-    """Eager against cooperative rebalancing: a consumer joins, one is killed; which
-    partitions paused, for how long, and the records/s meanwhile."""
+    """Eager against cooperative rebalancing: which partitions pause, and for how long."""
     _run("rebalance", fast, seconds)
 
 

@@ -699,8 +699,6 @@ def run_checks(
     """Judge every check of a lesson against the store in ``data_dir``.
 
     ``lesson_number`` lets the advice name the lesson (``kcli learn reset N``)."""
-    import kcli.learn.cluster_checks  # noqa: F401 (registers the cluster lessons' check kinds)
-
     ctx = Context(data_dir, lesson_number)
     findings: list[Finding] = []
     try:

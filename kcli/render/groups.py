@@ -425,9 +425,9 @@ def _header_line(desc):
         (desc.group, "bold"),
         "  ",
         _state_text(desc.state),
-        (f"  assignor {desc.assignor or '-'}", "dim"),
+        (f"  {desc.assignor or '-'}", "dim"),
         (f" ({desc.protocol})" if desc.protocol else "", "dim"),
-        (f"  generation {_dash(desc.generation)}  ", "dim"),
+        (f"  gen {_dash(desc.generation)}  ", "dim"),
         f"{len(desc.members)} member(s)",
     )
 

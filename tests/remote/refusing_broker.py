@@ -33,7 +33,7 @@ class _Code(int):
 def main() -> None:
     data_dir, code = sys.argv[1], _Code(int(sys.argv[2]))
 
-    def refuse(self, topic, partition, records):
+    def refuse(self, topic, partition, records, *args, **kwargs):
         return partitions.Appended(code, message=f"{code.name} (refused by the test broker)")
 
     # The broker appends through Partitions only: the one place a replica layer plugs in.
