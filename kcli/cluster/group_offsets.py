@@ -138,7 +138,7 @@ class GroupHandlers:
         pool).  Returns the number of commits loaded."""
         from storage.groups import OffsetAndMetadata
 
-        store = self.coordinator.group_store
+        store = self.coordinator.registry.group_store
         latest: dict[str, dict[tuple[str, int], OffsetAndMetadata]] = {}
         offset = part.log.log_start_offset
         end = part.log.log_end_offset
@@ -226,6 +226,20 @@ class GroupHandlers:
         )
 
     async def offset_fetch(self, conn: ConnectionStats, req: Request):
+        if req.version >= 8:
+            # v8+ names several groups (KIP-709): each is answered by its own coordinator.
+            errors = {g.group_id: self.coordinator_error(g.group_id) for g in req.body.groups}
+            if all(e == ErrorCode.NONE for e in errors.values()):
+                return await self.coordinator.offset_fetch(conn, req)
+            group_cls = OffsetFetchResponse.OffsetFetchResponseGroup
+            return OffsetFetchResponse(
+                version=req.version,
+                throttle_time_ms=0,
+                groups=[
+                    group_cls(group_id=group, topics=[], error_code=error)
+                    for group, error in errors.items()
+                ],
+            )
         error = self.coordinator_error(req.body.group_id)
         if error == ErrorCode.NONE:
             return await self.coordinator.offset_fetch(conn, req)
