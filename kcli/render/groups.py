@@ -427,7 +427,7 @@ def _header_line(desc):
         _state_text(desc.state),
         (f"  {desc.assignor or '-'}", "dim"),
         (f" ({desc.protocol})" if desc.protocol else "", "dim"),
-        (f"  gen {_dash(desc.generation)}  ", "dim"),
+        (f"  generation {_dash(desc.generation)}  ", "dim"),
         f"{len(desc.members)} member(s)",
     )
 

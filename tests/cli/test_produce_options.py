@@ -53,7 +53,9 @@ def test_each_codec_is_written_and_read_back(kcli, data_dir, codec):
     # The batches on disk carry the codec (on a cluster, the broker's own files).
     dump = ok(run_kcli(data_dir, "log", "dump", topic)).stdout
     codecs = {part.split()[0] for part in dump.split("compresscodec: ")[1:]}
-    assert codecs == {codec}, dump[:500]
+    # librdkafka sends a batch uncompressed when compressing would not make it smaller (a
+    # batch of one short record, say); every other batch carries the codec.
+    assert codec in codecs and codecs <= {codec, "none"}, dump[:500]
 
 
 @pytest.mark.parametrize("acks", ["0", "1", "all", "-1"])

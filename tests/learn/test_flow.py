@@ -83,7 +83,13 @@ def test_next_after_a_check_opens_the_lesson_after_the_one_checked(kcli):
 def test_a_new_terminal_is_told_how_to_reach_this_kcli_and_this_store(kcli, data_dir, tmp_path):
     shown = kcli("learn", "show", "10", "--no-pager", env={"COLUMNS": "100"})
     assert shown.returncode == 0, shown.stderr
-    lines = [line.strip() for line in shown.stdout.splitlines()]
+    lines: list[str] = []
+    for line in (line.strip() for line in shown.stdout.splitlines()):
+        # A long path is split with " \\" (lessons render at most 100 columns wide): one line.
+        if lines and lines[-1].endswith(" \\"):
+            lines[-1] = lines[-1][:-1] + line
+        else:
+            lines.append(line)
     start = lines.index("# in the new terminal, first:")
     activate, export, command = lines[start + 1 : start + 4]
     assert activate == f"$ source {Path(sys.prefix) / 'bin' / 'activate'}"
