@@ -153,7 +153,7 @@ def test_a_frozen_member_stops_reading_before_its_partitions_move(data_dir, spaw
     _settle(data_dir, [a, b])
     os.kill(a.pid, signal.SIGSTOP)
     try:
-        wait_for(lambda: b.assignment() and len(b.assignment()) == 4, "b to own everything")
+        wait_for(lambda: len(b.assignment() or ()) == 4, "b to own everything")
         store = Store(data_dir)
         for p in range(4):
             store.log(TOPIC, p).append_records([ProducerRecord(b"after-freeze")])
