@@ -12,6 +12,7 @@ import pytest
 
 from storage import Store
 from storage.errors import DataDirError
+from tests.privileges import cannot_run_here
 
 SIZE = 4 << 20
 
@@ -24,7 +25,7 @@ def small_disk(tmp_path):
         ["mount", "-t", "tmpfs", "-o", f"size={SIZE}", "tmpfs", str(mount)], capture_output=True
     )
     if out.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {out.stderr.decode().strip()}")
+        cannot_run_here(f"cannot mount a tmpfs here: {out.stderr.decode().strip()}")
     try:
         yield mount
     finally:

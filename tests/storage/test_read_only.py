@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+from tests.privileges import cannot_run_here
+
 
 def kcli(data_dir, *args):
     return subprocess.run(
@@ -41,11 +43,11 @@ def read_only_store(tmp_path):
     mount.mkdir()
     bound = subprocess.run(["mount", "--bind", str(data), str(mount)], capture_output=True)
     if bound.returncode != 0:
-        pytest.skip(f"cannot bind-mount here: {bound.stderr.decode().strip()}")
+        cannot_run_here(f"cannot bind-mount here: {bound.stderr.decode().strip()}")
     try:
         ro = subprocess.run(["mount", "-o", "remount,bind,ro", str(mount)], capture_output=True)
         if ro.returncode != 0:
-            pytest.skip(f"cannot remount read-only here: {ro.stderr.decode().strip()}")
+            cannot_run_here(f"cannot remount read-only here: {ro.stderr.decode().strip()}")
         yield data, mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)  # -l: open fds
