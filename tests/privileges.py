@@ -1,8 +1,8 @@
-"""Tests that need root's mounts (a small tmpfs for a full disk, a read-only bind mount).
+"""Tests that need what a developer's machine may lack: root's mounts (a small tmpfs for a full
+disk, a read-only bind mount), Node.js for the JavaScript clients, the spark extra.
 
-On a developer's machine without the privilege they skip, saying why; under CI (``CI`` set,
-as ``.ci/run`` runs as root) the same condition is a failure, so these tests can never pass
-there by not running.
+Without it they skip, saying why; under CI (``CI`` set: ``.ci/run`` runs as root and installs
+all of these) the same condition is a failure, so no test can pass there by not running.
 """
 
 from __future__ import annotations
@@ -16,5 +16,5 @@ import pytest
 def cannot_run_here(reason: str) -> NoReturn:
     """Skip with ``reason`` -- or, under CI, fail with it."""
     if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI runs as root: this must work there)")
-    pytest.skip(reason)
+        pytest.fail(f"{reason} (.ci/run provides it: under CI this must work)", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)

@@ -19,12 +19,14 @@ from pathlib import Path
 import pytest
 
 from storage import Store, partition_for_key
+from tests.privileges import cannot_run_here
 
 from .helpers import FAST_GROUPS
 
 JS_DIR = Path(__file__).parent / "js"
 NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="node (Node.js) is not installed")
+if NODE is None:
+    cannot_run_here("node (Node.js) is not installed")
 SCENARIO_TIMEOUT_S = 120
 
 
