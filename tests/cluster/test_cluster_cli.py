@@ -183,3 +183,23 @@ def test_without_its_controller_the_cluster_serves_but_cannot_change(make_cluste
     c.kcli("cluster", "restart", "controller")
     c.create_topic("new", 1, 3)
     assert c.wait_partition("new", 0, lambda q: q["leader"] > 0)
+
+
+def test_status_watch_redraws_on_a_80_column_terminal_and_leaves_on_ctrl_c(make_cluster):
+    from tests.learn.screen import Terminal
+
+    c = make_cluster(3)
+    c.create_topic("orders", 3, 3)
+    term = Terminal(f"kcli --data-dir {c.data_dir} cluster status --watch", c.data_dir, 80, 40)
+    try:
+        screen = term.wait_for("orders", timeout=60)
+        assert "running" in screen and "Traceback" not in screen
+        assert all(len(line) <= 80 for line in term.lines())
+        c.kcli("cluster", "kill", "2")
+        screen = term.wait_for("killed", timeout=60)  # redrawn in place, not printed again
+        assert screen.count("orders") <= 3 + 1, screen
+        term.interrupt()
+        assert term.wait(30) in (0, 130)
+        assert "Traceback" not in term.text()
+    finally:
+        term.close()
