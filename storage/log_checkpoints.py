@@ -9,9 +9,11 @@ from pathlib import Path
 
 from storage.constants import LOG_START_CHECKPOINT, RECOVERY_POINT_CHECKPOINT
 from storage.errors import StorageError
-from storage.fileio import atomic_write
-
-_VERSION = 0
+from storage.offset_checkpoint import (
+    VERSION,
+    parse_offset_checkpoint,
+    write_offset_checkpoint,
+)
 
 
 class OffsetCheckpoint:
@@ -30,23 +32,21 @@ class OffsetCheckpoint:
             return None
         except UnicodeDecodeError:
             text = ""
-        lines = text.split("\n")
         try:
-            if int(lines[0]) != _VERSION or int(lines[1]) != 1:
+            entries = parse_offset_checkpoint(text)
+            ((_topic, partition), offset), = entries.items()
+            if partition != self.partition or offset < 0:
                 raise ValueError
-            _topic, partition, offset = lines[2].rsplit(" ", 2)
-            if int(partition) != self.partition or int(offset) < 0:
-                raise ValueError
-            return int(offset)
-        except (ValueError, IndexError):
+            return offset
+        except ValueError:
             raise StorageError(
-                f"{self.path} is damaged: it should hold '{_VERSION}', '1' and "
+                f"{self.path} is damaged: it should hold '{VERSION}', '1' and "
                 f"'<topic> {self.partition} <offset>' on three lines (kcli check --repair "
                 f"rewrites it)"
             ) from None
 
     def write(self, offset: int) -> None:
-        atomic_write(self.path, f"{_VERSION}\n1\n{self.topic} {self.partition} {offset}\n".encode())
+        write_offset_checkpoint(self.path, {(self.topic, self.partition): offset})
 
 
 class LogCheckpoints:
