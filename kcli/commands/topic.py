@@ -19,7 +19,8 @@ _CONFIG_HELP = (
     "A topic config, KEY=VALUE, with Kafka's names: retention.ms, retention.bytes, "
     "segment.bytes, segment.ms, max.message.bytes, index.interval.bytes, cleanup.policy "
     "(delete, compact or compact,delete), message.timestamp.type, min.cleanable.dirty.ratio, "
-    "delete.retention.ms, min.compaction.lag.ms, max.compaction.lag.ms. Repeat for several."
+    "delete.retention.ms, min.compaction.lag.ms, max.compaction.lag.ms, min.insync.replicas "
+    "(used by a kcli cluster; a local store is one replica). Repeat for several."
 )
 
 
