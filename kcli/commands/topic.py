@@ -6,6 +6,7 @@
 import typer
 
 from kcli.commands._common import Output, backend, output_option, parse_pairs
+from kcli.settings import current
 
 app = typer.Typer(
     help="Create, list, describe, alter and delete topics.",
@@ -88,7 +89,6 @@ def list_topics(output: Output | None = output_option()) -> None:
             row["size_bytes"] = None if None in sizes else sum(sizes)  # None: a cluster
         rows.append(row)
     render.topic_list(rows, form)
-    from kcli.settings import current
 
     if current().connection is None:  # the local store: say which topic files were skipped
         for problem in current().store().damaged_topics():
