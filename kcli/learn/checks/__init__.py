@@ -1,7 +1,8 @@
 """The checks a lesson's front matter names, judged on the store's state.
 
 One module per concept: ``base`` (findings, the context, the registry of kinds), ``store``
-(topics and records), ``groups`` (consumer groups) and ``jobs`` (what a pipeline wrote).
+(topics and records), ``groups`` (consumer groups), ``jobs`` (what a pipeline wrote) and ``cluster`` (a
+``kcli cluster``'s metadata log and broker logs).
 Importing this package registers every kind.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kcli.errors import KcliError
-from kcli.learn.checks import groups, jobs, store  # noqa: F401 (register their kinds)
+from kcli.learn.checks import cluster, groups, jobs, store  # noqa: F401 (register their kinds)
 from kcli.learn.checks.base import CHECKS, CheckReport, Context, Finding, Missing
 
 __all__ = ["CHECKS", "CheckReport", "Finding", "run_checks"]
