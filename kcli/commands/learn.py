@@ -178,7 +178,7 @@ def reset(
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Start a lesson (or all lessons) again: forget the progress and delete the topics and consumer groups that the lesson's exercise created."""
+    """Start a lesson (or all lessons) again: forget the progress and delete the topics and consumer groups (or, for a lesson on a cluster, the cluster) that the lesson's exercise created."""
     from kcli.learn.course import lesson_resources
 
     course = _course()
@@ -187,6 +187,8 @@ def reset(
     for lesson in lessons:
         topics, groups = lesson_resources(lesson)
         names += [f"topic {t}" for t in sorted(topics)] + [f"group {g}" for g in sorted(groups)]
+        if lesson.creates_cluster:
+            names.append("the cluster")
     what = f"lesson {number}" if number is not None else "every lesson"
     if not yes:
         if not sys.stdin.isatty():

@@ -150,10 +150,13 @@ class Course:
 
         Returns what was deleted, so the command can say so.  A lesson's topics and groups are
         the ones its front matter lists under ``creates`` and its checks name; the demos'
-        ``demo-*`` topics are left alone.
+        ``demo-*`` topics are left alone.  A lesson on a cluster (``creates: {cluster: true}``)
+        is judged on the cluster's history, so starting it again deletes the cluster.
         """
         lessons = [self.lesson(number)] if number is not None else list(self.lessons)
         removed = _remove_lesson_state(self.data_dir, lessons)
+        if any(lesson.creates_cluster for lesson in lessons):
+            removed += _remove_cluster(self.data_dir)
         progress = self._progress()
         progress.forget(lessons[0].slug if number is not None else None)
         if number is not None:
@@ -163,7 +166,11 @@ class Course:
 
 
 def lesson_resources(lesson: Lesson) -> tuple[set[str], set[str]]:
-    """The topics and groups a lesson creates (its front matter) or its checks name."""
+    """The topics and groups a lesson creates (its front matter) or its checks name, in the
+    local store (a lesson on a cluster keeps its topics there: deleting the cluster removes
+    them)."""
+    if lesson.creates_cluster:
+        return set(), set()
     topics: set[str] = set(lesson.creates_topics)
     groups: set[str] = set(lesson.creates_groups)
     for spec in lesson.checks:
@@ -173,6 +180,16 @@ def lesson_resources(lesson: Lesson) -> tuple[set[str], set[str]]:
         if spec.get("group"):
             groups.add(str(spec["group"]))
     return topics, groups
+
+
+def _remove_cluster(data_dir: Path) -> list[str]:
+    from kcli.cluster.launcher import Cluster
+
+    cluster = Cluster(data_dir)
+    if not cluster.exists():
+        return []
+    cluster.delete()
+    return ["the cluster (its processes and data)"]
 
 
 def _remove_lesson_state(data_dir: Path, lessons: list[Lesson]) -> list[str]:

@@ -89,6 +89,8 @@ class Lesson:
     # What the lesson's commands create, so `kcli learn reset` can remove it.
     creates_topics: tuple[str, ...] = ()
     creates_groups: tuple[str, ...] = ()
+    # The lesson starts a `kcli cluster` in the data directory (reset deletes it).
+    creates_cluster: bool = False
 
     def sections(self) -> dict[str, str]:
         """The body's ``## `` sections by heading, in order."""
@@ -318,6 +320,7 @@ def parse_lesson(path: Path) -> Lesson:
         minutes=int(meta.get("minutes", 10)),
         creates_topics=tuple(str(t) for t in creates.get("topics", ())),
         creates_groups=tuple(str(g) for g in creates.get("groups", ())),
+        creates_cluster=bool(creates.get("cluster", False)),
     )
 
 

@@ -60,7 +60,7 @@ def status(console: Console, st: Status, data_dir: Path) -> None:
         console.print(
             Text(
                 "Every lesson passed. Well done! Revisit any with kcli learn show N, or "
-                "move on to a real cluster (lesson 15).",
+                "move on to a real cluster (lesson 20).",
                 style="bold green",
             )
         )

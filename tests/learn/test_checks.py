@@ -57,7 +57,7 @@ def test_lesson_2_refuses_a_replay_from_the_wrong_offset(kcli, data_dir):
     assert _check(kcli, 2).returncode == 0
 
 
-# -- lessons 5 and 12: the groups named exactly -------------------------------------------------
+# -- lessons 5 and 17: the groups named exactly -------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -82,7 +82,7 @@ def test_groups_must_have_the_names_the_lesson_gives(kcli, number, topic, groups
     assert _check(kcli, number).returncode == 0
 
 
-# -- lesson 10: not before its exercise ---------------------------------------------------------
+# -- lesson 14: not before its exercise ---------------------------------------------------------
 
 
 def test_lesson_10_does_not_pass_right_after_try_it(kcli, data_dir):
@@ -100,7 +100,7 @@ def test_lesson_10_does_not_pass_right_after_try_it(kcli, data_dir):
     try:
         deadline = time.monotonic() + 90
         while True:  # both members in, everything read and committed: "Try it" is done
-            out = _check(kcli, 10)
+            out = _check(kcli, 19)
             text = " ".join(out.stdout.split())
             if "has 2 live members" in text and "lag 0" in text:
                 break
@@ -114,7 +114,7 @@ def test_lesson_10_does_not_pass_right_after_try_it(kcli, data_dir):
             proc.wait(30)
 
 
-# -- lesson 14: the filter is checked -----------------------------------------------------------
+# -- lesson 19: the filter is checked -----------------------------------------------------------
 
 
 def _fleet(kcli, data_dir):
@@ -134,36 +134,36 @@ def test_lesson_14_refuses_a_filter_that_lets_low_readings_through(kcli, data_di
         "kcli consume iot-readings --group alerts --format '%k:%s\\n'"
         " | awk -F: '$2 > 40' | kcli produce iot-alerts --key-separator :",
     )
-    out = _check(kcli, 14)
+    out = _check(kcli, 19)
     assert out.returncode == 1
     text = " ".join(out.stdout.split())
     assert "readings of 45 or less" in text and "the filter let them through" in text
-    assert "kcli learn reset 14" in text
+    assert "kcli learn reset 19" in text
 
 
 def test_lesson_14_consuming_without_the_pipeline_is_told_to_start_again(kcli, data_dir):
     _fleet(kcli, data_dir)
     _bash(data_dir, "kcli consume iot-readings --group alerts --format '%k %s\\n' | awk '$2 > 45'")
-    text = " ".join(_check(kcli, 14).stdout.split())
+    text = " ".join(_check(kcli, 19).stdout.split())
     assert "'iot-readings' has 80 above 45" in text
-    assert "already committed past them" in text and "kcli learn reset 14" in text
+    assert "already committed past them" in text and "kcli learn reset 19" in text
 
 
-# -- advice that never makes the state worse (lessons 7, 8, 13) ---------------------------------
+# -- advice that never makes the state worse (lessons 7, 8, 18) ---------------------------------
 
 
 def test_lesson_13_advice_is_never_a_bare_consume(kcli, data_dir):
     kcli("topic", "create", "sales", "--partitions", "2")
     kcli("topic", "create", "receipts", "--partitions", "2")
     _bash(data_dir, "printf 'alice:12.50\\nbob:3.20\\n' | kcli produce sales --key-separator :")
-    lagging = " ".join(_check(kcli, 13).stdout.split())
+    lagging = " ".join(_check(kcli, 18).stdout.split())
     assert "kcli consume sales --group" not in lagging
-    assert "run the pipeline again (kcli learn hint 13 --solution)" in lagging
+    assert "run the pipeline again (kcli learn hint 18 --solution)" in lagging
     # The mistake the advice used to cause: the group reads without writing receipts.
     kcli("consume", "sales", "--group", "receipt-writer")
-    stuck = " ".join(_check(kcli, 13).stdout.split())
+    stuck = " ".join(_check(kcli, 18).stdout.split())
     assert "kcli consume sales --group" not in stuck
-    assert "already committed past them" in stuck and "kcli learn reset 13" in stuck
+    assert "already committed past them" in stuck and "kcli learn reset 18" in stuck
 
 
 def test_lesson_7_a_wrong_record_at_the_offset_means_starting_again(kcli):

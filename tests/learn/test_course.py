@@ -43,11 +43,11 @@ def test_lesson_has_every_part(lesson):
 
 
 def test_snippets_are_included_when_present():
-    text = (lessons_dir() / "13-source-and-sink.md").read_text()
-    assert "<!-- include: _snippets/13-spark.md -->" in text
-    lesson = next(x for x in LESSONS if x.number == 13)
+    text = (lessons_dir() / "18-source-and-sink.md").read_text()
+    assert "<!-- include: _snippets/spark.md -->" in text
+    lesson = next(x for x in LESSONS if x.number == 18)
     assert "<!-- include:" not in lesson.body
-    snippet = lessons_dir() / "_snippets" / "13-spark.md"
+    snippet = lessons_dir() / "_snippets" / "spark.md"
     if snippet.exists():
         first = next(line for line in snippet.read_text().splitlines() if line.strip())
         assert first in lesson.body
@@ -157,9 +157,9 @@ def test_lesson_2_says_the_tiny_socket_buffers_are_the_demos_setting():
     assert "Linux's defaults are larger" in text
 
 
-def test_lessons_6_and_9_tell_one_story_of_partitions_on_brokers():
+def test_lessons_6_and_10_tell_one_story_of_partitions_on_brokers():
     six = " ".join(next(x for x in LESSONS if x.number == 6).body.split())
-    nine = next(x for x in LESSONS if x.number == 9).body
+    ten = next(x for x in LESSONS if x.number == 10).body
     assert "each partition lives on a different broker" not in six
-    assert "the partitions are" in six and "leading a few (lesson 9)" in six
-    assert re.search(r"leader\s+p0 p4\s+p1 p5", nine)  # two leaders per broker
+    assert "the partitions are" in six and "leading a few (lesson 10)" in six
+    assert re.search(r"leader\s+p0 p4\s+p1 p5", ten)  # two leaders per broker

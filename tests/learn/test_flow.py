@@ -44,9 +44,12 @@ def test_inserting_a_lesson_keeps_each_pass_with_its_lesson(tmp_path, data_dir):
     before = tmp_path / "before"
     shutil.copytree(lessons_dir(), before)
     course = Course(data_dir, before)
-    course.open(9)
-    assert run_kcli(data_dir, "topic", "create", "metrics", "--partitions", "8").returncode == 0
-    assert course.check(9).report.passed
+    course.open(6)
+    assert run_kcli(data_dir, "topic", "create", "inventory", "--partitions", "4").returncode == 0
+    for partition in range(4):
+        produced = run_kcli(data_dir, "produce", "inventory", "--partition", str(partition), "x")
+        assert produced.returncode == 0
+    assert course.check(6).report.passed
     # A new lesson 5: every lesson from 5 on moves one number up.
     after = tmp_path / "after"
     after.mkdir()
@@ -57,31 +60,33 @@ def test_inserting_a_lesson_keeps_each_pass_with_its_lesson(tmp_path, data_dir):
     shutil.copy(before / "05-pub-sub.md", after / "05-inserted-lesson.md")
     moved = Course(data_dir, after)
     status = moved.status()
-    assert status.current.number == 10 and status.current.slug == "brokers-and-clusters"
+    assert status.current.number == 7 and status.current.slug == "topics-and-partitions"
     passed = [x.number for x in status.lessons if status.progress.is_passed(x.slug)]
-    assert passed == [10]  # lesson 9 (now 10), not the lesson now numbered 9
+    assert passed == [7]  # lesson 6 (now 7), not the lesson now numbered 6
     assert not status.progress.is_passed(moved.lesson(5).slug)
 
 
 def test_next_after_a_check_opens_the_lesson_after_the_one_checked(kcli):
     kcli("learn", "show", "1", "--no-pager")
-    kcli("topic", "create", "metrics", "--partitions", "8")
-    other = kcli("learn", "check", "9")  # not the current lesson
+    kcli("topic", "create", "inventory", "--partitions", "4")
+    for partition in range(4):
+        kcli("produce", "inventory", "--partition", str(partition), "x")
+    other = kcli("learn", "check", "6")  # not the current lesson
     assert other.returncode == 0
-    assert re.search(r"^Next: lesson 10 \(.*\): kcli learn show 10$", other.stdout, re.M)
-    shown = kcli("learn", "show", "10", "--no-pager")
-    assert "10. Consumer groups" in shown.stdout and shown.stderr == ""
-    assert "Lesson 10" in kcli("learn", "check").stdout  # show made 10 the current lesson
-    # Checked as the current lesson, the way on is `kcli learn next`, which opens 10.
-    assert kcli("learn", "show", "9", "--no-pager").returncode == 0
+    assert re.search(r"^Next: lesson 7 \(.*\): kcli learn show 7$", other.stdout, re.M)
+    shown = kcli("learn", "show", "7", "--no-pager")
+    assert "7. Offsets" in shown.stdout and shown.stderr == ""
+    assert "Lesson 7" in kcli("learn", "check").stdout  # show made 7 the current lesson
+    # Checked as the current lesson, the way on is `kcli learn next`, which opens 7.
+    assert kcli("learn", "show", "6", "--no-pager").returncode == 0
     done = kcli("learn", "check")
-    assert re.search(r"^Next: lesson 10 \(.*\): kcli learn next$", done.stdout, re.M)
+    assert re.search(r"^Next: lesson 7 \(.*\): kcli learn next$", done.stdout, re.M)
     nxt = kcli("learn", "next", "--no-pager")
-    assert nxt.stderr == "" and "10. Consumer groups" in nxt.stdout
+    assert nxt.stderr == "" and "7. Offsets" in nxt.stdout
 
 
 def test_a_new_terminal_is_told_how_to_reach_this_kcli_and_this_store(kcli, data_dir, tmp_path):
-    shown = kcli("learn", "show", "10", "--no-pager", env={"COLUMNS": "100"})
+    shown = kcli("learn", "show", "14", "--no-pager", env={"COLUMNS": "100"})
     assert shown.returncode == 0, shown.stderr
     lines: list[str] = []
     for line in (line.strip() for line in shown.stdout.splitlines()):
@@ -95,7 +100,7 @@ def test_a_new_terminal_is_told_how_to_reach_this_kcli_and_this_store(kcli, data
     assert activate == f"$ source {Path(sys.prefix) / 'bin' / 'activate'}"
     assert export == f"$ export KCLI_DATA_DIR={data_dir.resolve()}"
     assert command == "$ kcli consume purchases --group billing --follow"
-    assert str(Path.home()) not in (lessons_dir() / "10-consumer-groups.md").read_text()
+    assert str(Path.home()) not in (lessons_dir() / "14-consumer-groups.md").read_text()
     # What the lines do in a new shell: kcli found, on the lesson's store.
     kcli("topic", "create", "purchases")
     bare = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
@@ -107,7 +112,7 @@ def test_a_new_terminal_is_told_how_to_reach_this_kcli_and_this_store(kcli, data
 
 
 def test_check_on_another_store_says_so_in_one_line(kcli, data_dir, tmp_path):
-    kcli("learn", "show", "10", "--no-pager")
+    kcli("learn", "show", "14", "--no-pager")
     elsewhere = run_kcli(tmp_path / "other", "learn", "check")
     assert elsewhere.returncode == 1
     notes = [line for line in elsewhere.stderr.splitlines() if line.strip()]

@@ -1,4 +1,4 @@
-"""`kcli demo spark`: the lesson 13 pipeline end to end, and what it says without pyspark."""
+"""`kcli demo spark`: the lesson 18 pipeline end to end, and what it says without pyspark."""
 
 from __future__ import annotations
 
