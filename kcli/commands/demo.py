@@ -117,7 +117,7 @@ def cluster(
         3, "--replication-factor", min=2, max=9, help="Copies of each partition."
     ),
 ) -> None:
-    """A real cluster of broker processes (in a temporary directory): leaders, replicas and ISR, a broker killed with SIGKILL while a producer writes with acks=all, then restarted and catching up."""
+    """A real cluster of broker processes, of its own: one is killed (SIGKILL) while a producer writes with acks=all, its leaderships move, it restarts and catches up."""
     _run(
         "cluster",
         fast,
