@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass, field
 
 from rich.console import Group
 from rich.text import Text
@@ -25,7 +26,6 @@ from kcli.demos._demo_cluster import DemoCluster
 from kcli.errors import KcliError
 
 TOPIC = "demo-cluster"
-VICTIM = 2  # the broker the demo kills: it leads partitions 1, N+1, ...
 RATE = 200  # records per second
 
 
@@ -66,6 +66,7 @@ class _Producer:
         self.down: set[int] | None = None  # while a broker is down: the partitions it led
         self.while_down = 0
         self.on_led = 0  # acknowledged while down, on the partitions the dead broker led
+        self.error: Exception | None = None  # what stopped the producing thread, if anything
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._sent = 0
@@ -81,6 +82,12 @@ class _Producer:
             self.on_led += msg.partition() in self.down
 
     def _run(self) -> None:
+        try:
+            self._produce()
+        except Exception as exc:  # shown by finish(), in the main thread
+            self.error = exc
+
+    def _produce(self) -> None:
         pacer = Pacer(self.rate)
         while not self._stop.is_set():
             pacer.wait()
@@ -105,6 +112,8 @@ class _Producer:
         """Stop producing and wait for the acknowledgements of what was sent."""
         self._stop.set()
         self._thread.join()
+        if self.error is not None:
+            raise KcliError(f"the demo's producer stopped: {self.error}")
         left = self._p.flush(timeout_s)
         if left:
             raise KcliError(
@@ -130,11 +139,98 @@ def _per_broker(brokers: int, parts: list[dict], key) -> str:
     return ", ".join(f"{b}: {n}" for b, n in counts.items())
 
 
-def _arrow(before: dict, after: dict) -> str:
-    return (
-        f"p{after['partition']} leader {before['leader']} → {after['leader']}, epoch "
-        f"{before['leader_epoch']} → {after['leader_epoch']}"
+def _changes(before: list[dict], after: list[dict], partitions: list[int]) -> str:
+    """``p1 leader 2 → 3, epoch 0 → 1; ...`` for ``partitions``."""
+    old = {p["partition"]: p for p in before}
+    return "; ".join(
+        f"p{p['partition']} leader {old[p['partition']]['leader']} → {p['leader']}, epoch "
+        f"{old[p['partition']]['leader_epoch']} → {p['leader_epoch']}"
+        for p in after
+        if p["partition"] in partitions
     )
+
+
+@dataclass
+class _Facts:
+    """What the demo measured, for its summary."""
+
+    brokers: int
+    replication_factor: int
+    session_ms: int
+    pids: list[int]
+    placed: list[dict]  # the topic's partitions once created
+    victim: int
+    fenced_s: float = 0.0
+    moved: list[dict] = field(default_factory=list)  # after the victim's leaderships moved
+    behind: int = 0  # records the victim lacked when it restarted
+    rejoined_s: float = 0.0
+    given_back: int = 0
+    preferred: list[dict] = field(default_factory=list)  # after the preferred election
+    last: list[dict] = field(default_factory=list)  # at the end
+    missing: int = 0
+
+    @property
+    def led(self) -> list[int]:
+        return [p["partition"] for p in self.placed if p["leader"] == self.victim]
+
+    @property
+    def hosted(self) -> list[int]:
+        return [p["partition"] for p in self.placed if self.victim in p["replicas"]]
+
+
+def _lines(f: _Facts, producer: _Producer, gone: bool) -> list[str]:
+    """The summary, each line stating only what was measured."""
+    v, acked = f.victim, len(producer.acked)
+    stored = sum(p["log_end_offsets"][str(p["leader"])] for p in f.last)
+    epochs = {p["partition"]: p["leader_epoch"] for p in f.placed}
+    bumped = all(
+        p["leader_epoch"] > epochs[p["partition"]] for p in f.moved if p["partition"] in f.led
+    )
+    moved = (
+        f"given its {len(f.led)} leaderships to in-sync followers with "
+        f"{'bumped' if bumped else 'the same'} leader epochs: "
+        f"{_changes(f.placed, f.moved, f.led)}"
+        if f.led
+        else "it led no partition"
+    )
+    return [
+        f"{f.brokers} brokers and a controller ran as processes of their own (pids "
+        f"{', '.join(map(str, f.pids))}) in a temporary directory",
+        f"{len(f.placed)} partitions with replication factor {f.replication_factor} were placed "
+        f"as Kafka places them: leaders per broker "
+        f"{_per_broker(f.brokers, f.placed, lambda p: [p['leader']])}; replicas per broker "
+        f"{_per_broker(f.brokers, f.placed, lambda p: p['replicas'])}",
+        f"broker {v} was killed with SIGKILL; {f.fenced_s:.1f} s later the controller had "
+        f"fenced it (broker.session.timeout.ms={f.session_ms}), taken it out of the ISR of its "
+        f"{len(f.hosted)} partitions and {moved}",
+        f"producing with acks=all "
+        f"{'carried on' if producer.while_down else 'stopped'}: {producer.while_down} records "
+        f"were acknowledged while broker {v} was down, {producer.on_led} of them on the "
+        f"partitions it had led, by their new leaders",
+        f"broker {v} restarted {f.behind} records behind, caught up by fetching from the "
+        f"leaders and rejoined the ISR of its {len(f.hosted)} partitions {f.rejoined_s:.1f} s "
+        f"after its restart",
+        f"once the producer had stopped, a preferred leader election gave broker {v} back "
+        f"{f.given_back} leaderships: {_changes(f.moved, f.preferred, f.led) or 'none'}",
+        (
+            "nothing acknowledged was lost: "
+            if f.missing == 0
+            else f"{f.missing} acknowledged records are missing from some replica: "
+        )
+        + f"{acked - f.missing} of the {acked} acknowledged records ({producer.failed} failed) "
+        f"are in all {f.replication_factor} replicas of their partition, at the offset the "
+        f"producer was given; the topic holds {stored} records"
+        + (
+            ": each acknowledged record once (an idempotent producer's retries are not "
+            "written twice)"
+            if stored == acked
+            else ""
+        ),
+        f"the cluster was deleted at the end: its {f.brokers + 1} processes killed, its "
+        f"directory removed"
+        if gone
+        else "the cluster's processes or directory could not all be removed",
+    ]
 
 
 def run(
@@ -152,9 +248,6 @@ def run(
     confluent()  # the producer needs confluent-kafka: say so before any process starts
     configs = _configs(ctx, replication_factor)
     session_ms = int(configs["broker.session.timeout.ms"])
-    phase_s = ctx.duration(4.0, 1.0)
-    wait_s = 30.0 + 5 * session_ms / 1000
-
     heading(
         ctx,
         "A real cluster",
@@ -164,6 +257,7 @@ def run(
     )
     with DemoCluster(brokers, configs) as cluster:
         started = cluster.start()
+        wait_s = 30.0 + 5 * session_ms / 1000
         cluster.create_topic(TOPIC, partitions, replication_factor)
         first = cluster.wait_for(
             lambda s: (
@@ -174,136 +268,110 @@ def run(
             f"topic {TOPIC} to have a leader and {replication_factor} in-sync replicas per "
             f"partition",
         )
-        pids = [b["pid"] for b in first["brokers"]]
         placed = _topic(first)
-        led = [p["partition"] for p in placed if p["leader"] == VICTIM]
-        hosted = [p["partition"] for p in placed if VICTIM in p["replicas"]]
+        facts = _Facts(
+            brokers,
+            replication_factor,
+            session_ms,
+            pids=[b["pid"] for b in first["brokers"]],
+            placed=placed,
+            # The leader of partition 1 (broker 2): it also follows partitions it does not lead.
+            victim=placed[min(1, partitions - 1)]["leader"],
+        )
         heading(
             ctx,
             f"Topic {TOPIC}: {partitions} partitions, replication factor {replication_factor}",
             f"Brokers on 127.0.0.1:{started.port}..{started.port + brokers - 1}, data in "
-            f"{cluster.directory}. kcli's "
-            f"producer writes {RATE} records/s with acks=all (min.insync.replicas="
-            f"{configs['min.insync.replicas']}); then broker {VICTIM} is killed with SIGKILL.",
+            f"{cluster.directory}. kcli's producer writes {RATE} records/s with acks=all "
+            f"(min.insync.replicas={configs['min.insync.replicas']}); then broker "
+            f"{facts.victim} is killed with SIGKILL.",
         )
         producer = _Producer(started.bootstrap_servers, RATE)
-        state = {"phase": "all brokers up"}
-
-        def render():
-            line = Text.assemble(
-                (f"producer (acks=all): {len(producer.acked)} acknowledged", "green"),
-                f", {producer.failed} failed, {producer.waiting} waiting",
-            )
-            return Group("", Text(state["phase"], style="bold"), line, "", cluster.view())
-
-        def plain():
-            parts = _topic(cluster.snapshot())
-            leaders = " ".join(f"p{p['partition']}:{p['leader']}" for p in parts)
-            return f"{state['phase']}: leaders {leaders}; {len(producer.acked)} acknowledged"
-
         try:
-            with live_view(ctx, render, plain) as refresh:
-                producer.start()
-                time.sleep(phase_s)
-                state["phase"] = (
-                    f"broker {VICTIM} killed (SIGKILL): acks=all waits until the controller "
-                    f"fences it"
-                )
-                producer.down = set(led)
-                cluster.kill(VICTIM)
-                killed_at = time.monotonic()
-                refresh()
-                moved = cluster.wait_for(
-                    lambda s: all(
-                        p["leader"] != VICTIM and VICTIM not in p["isr"] for p in _topic(s)
-                    ),
-                    wait_s,
-                    f"broker {VICTIM}'s leaderships to move",
-                )
-                fenced_s = time.monotonic() - killed_at
-                state["phase"] = f"broker {VICTIM} is down; its partitions have new leaders"
-                time.sleep(phase_s)
-                down = _topic(cluster.snapshot(fresh=True))
-                behind = sum(
-                    p["log_end_offsets"][str(p["leader"])] - p["log_end_offsets"][str(VICTIM)]
-                    for p in down
-                    if p["partition"] in hosted
-                )
-                state["phase"] = f"broker {VICTIM} restarted: catching up from the leaders"
-                refresh()
-                restarted_at = time.monotonic()
-                cluster.restart(VICTIM)
-                producer.down = None
-                cluster.wait_for(
-                    lambda s: all(VICTIM in p["isr"] for p in _topic(s) if VICTIM in p["replicas"]),
-                    wait_s,
-                    f"broker {VICTIM} to rejoin the ISR",
-                )
-                rejoined_s = time.monotonic() - restarted_at
-                state["phase"] = f"broker {VICTIM} is in sync again"
-                time.sleep(phase_s)
-                producer.finish(wait_s)
-                # After the producer stopped: a leader that steps down while an acks=all
-                # request waits on it may leave that request to time out.
-                state["phase"] = "producer stopped; preferred leader election"
-                given_back = cluster.elect_preferred(TOPIC)
-                preferred = cluster.wait_for(
-                    lambda s: all(p["leader"] == p["replicas"][0] for p in _topic(s)),
-                    wait_s,
-                    "the preferred leaders",
-                )
-                state["phase"] = "every partition led by its first replica again"
-                last = cluster.wait_for(
-                    lambda s: all(
-                        len(set(p["log_end_offsets"].values())) == 1
-                        and len(p["log_end_offsets"]) == replication_factor
-                        and p["high_watermark"] == p["log_end_offsets"][str(p["leader"])]
-                        for p in _topic(s)
-                    ),
-                    wait_s,
-                    "every replica to reach its high watermark",
-                )
-                refresh()
+            _story(ctx, cluster, producer, facts, wait_s)
         except BaseException:
             producer.abandon()
             raise
-        missing = cluster.missing_records(TOPIC, producer.acked, _topic(last))
-
-    before = {p["partition"]: p for p in placed}
-    after = {p["partition"]: p for p in _topic(moved)}
-    failover = "; ".join(_arrow(before[p], after[p]) for p in led)
-    back = "; ".join(
-        _arrow(after[p["partition"]], p) for p in _topic(preferred) if p["partition"] in led
-    )
-    stored = sum(p["log_end_offsets"][str(p["leader"])] for p in _topic(last))
-    lines = [
-        f"{brokers} brokers and a controller ran as processes of their own (pids "
-        f"{', '.join(map(str, pids))}) in a temporary directory",
-        f"{partitions} partitions with replication factor {replication_factor} were placed as "
-        f"Kafka places them: leaders per broker "
-        f"{_per_broker(brokers, placed, lambda p: [p['leader']])}; replicas per broker "
-        f"{_per_broker(brokers, placed, lambda p: p['replicas'])}",
-        f"broker {VICTIM} was killed with SIGKILL; {fenced_s:.1f} s later the controller had "
-        f"fenced it (broker.session.timeout.ms={session_ms}), taken it out of the ISR of its "
-        f"{len(hosted)} partitions and given its {len(led)} leaderships to in-sync followers "
-        f"with bumped leader epochs: {failover}",
-        f"producing with acks=all carried on: {producer.while_down} records were acknowledged "
-        f"while broker {VICTIM} was down, {producer.on_led} of them on the partitions it had "
-        f"led, by their new leaders",
-        f"broker {VICTIM} restarted {behind} records behind, caught up by fetching from the "
-        f"leaders and rejoined the ISR of its {len(hosted)} partitions {rejoined_s:.1f} s "
-        f"after its restart",
-        f"once the producer had stopped, a preferred leader election gave broker {VICTIM} back "
-        f"{given_back} leaderships: {back}",
-        f"nothing acknowledged was lost: {len(producer.acked) - missing} of the "
-        f"{len(producer.acked)} acknowledged records ({producer.failed} failed) are in all "
-        f"{replication_factor} replicas of their partition, at the offset the producer was "
-        f"given; the topic holds {stored} records: each acknowledged record once (an "
-        f"idempotent producer's retries are not written twice)",
-        f"the cluster was deleted at the end: its {brokers + 1} processes killed, its "
-        f"directory removed",
-    ]
-    if not cluster.gone():
-        lines[-1] = f"the cluster could not be deleted: see {cluster.directory}"
+        facts.missing = cluster.missing_records(TOPIC, producer.acked, facts.last)
+    lines = _lines(facts, producer, cluster.gone())
     summary(ctx, lines)
     return lines
+
+
+def _story(
+    ctx: DemoContext, cluster: DemoCluster, producer: _Producer, f: _Facts, wait_s: float
+) -> None:
+    """Produce; kill the victim; let it be fenced; restart it; let it catch up; elect the
+    preferred leaders; fill in ``f`` on the way."""
+    v, rf = f.victim, f.replication_factor
+    phase_s = ctx.duration(4.0, 1.0)
+    state = {"phase": "all brokers up"}
+
+    def render():
+        line = Text.assemble(
+            (f"producer (acks=all): {len(producer.acked)} acknowledged", "green"),
+            f", {producer.failed} failed, {producer.waiting} waiting",
+        )
+        return Group("", Text(state["phase"], style="bold"), line, "", cluster.view())
+
+    def plain():
+        leaders = " ".join(f"p{p['partition']}:{p['leader']}" for p in _topic(cluster.snapshot()))
+        return f"{state['phase']}: leaders {leaders}; {len(producer.acked)} acknowledged"
+
+    def wait(what: str, predicate) -> list[dict]:
+        return _topic(cluster.wait_for(lambda s: predicate(_topic(s)), wait_s, what))
+
+    with live_view(ctx, render, plain) as refresh:
+        producer.start()
+        time.sleep(phase_s)
+        state["phase"] = (
+            f"broker {v} killed (SIGKILL): acks=all waits until the controller fences it"
+        )
+        producer.down = set(f.led)
+        cluster.kill(v)
+        killed_at = time.monotonic()
+        refresh()
+        f.moved = wait(
+            f"broker {v}'s leaderships to move",
+            lambda parts: all(p["leader"] != v and v not in p["isr"] for p in parts),
+        )
+        f.fenced_s = time.monotonic() - killed_at
+        state["phase"] = f"broker {v} is down; its partitions have new leaders"
+        time.sleep(phase_s)
+        f.behind = sum(
+            p["log_end_offsets"].get(str(p["leader"]), 0) - p["log_end_offsets"].get(str(v), 0)
+            for p in _topic(cluster.snapshot(fresh=True))
+            if p["partition"] in f.hosted
+        )
+        state["phase"] = f"broker {v} restarted: catching up from the leaders"
+        refresh()
+        restarted_at = time.monotonic()
+        cluster.restart(v)
+        producer.down = None
+        wait(
+            f"broker {v} to rejoin the ISR",
+            lambda parts: all(v in p["isr"] for p in parts if v in p["replicas"]),
+        )
+        f.rejoined_s = time.monotonic() - restarted_at
+        state["phase"] = f"broker {v} is in sync again"
+        time.sleep(phase_s)
+        producer.finish(wait_s)
+        # Only now: an acks=all request waiting on a leader that steps down is not answered
+        # until its timeout (request.timeout.ms), which would stall the producer.
+        state["phase"] = "producer stopped; preferred leader election"
+        f.given_back = cluster.elect_preferred(TOPIC)
+        f.preferred = wait(
+            "the preferred leaders",
+            lambda parts: all(p["leader"] == p["replicas"][0] for p in parts),
+        )
+        state["phase"] = "every partition led by its first replica again"
+        f.last = wait(
+            "every replica to reach its high watermark",
+            lambda parts: all(
+                len(p["log_end_offsets"]) == rf
+                and len(set(p["log_end_offsets"].values())) == 1
+                and p["high_watermark"] == p["log_end_offsets"][str(p["leader"])]
+                for p in parts
+            ),
+        )
+        refresh()
