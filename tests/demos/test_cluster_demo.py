@@ -68,6 +68,7 @@ def test_on_an_80_column_terminal_it_shows_the_cluster_and_leaves_nothing(tmpdir
     assert "Traceback" not in output
     CHECKS["cluster"](summary_text(output))
     _nothing_left(tmpdir_)
+    assert not data_dir.exists()  # the user's store is not where the cluster lives
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
