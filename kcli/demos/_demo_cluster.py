@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -48,7 +49,7 @@ class DemoCluster:
         self._handlers = {sig: signal.signal(sig, _exit_on) for sig in ENDING_SIGNALS}
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, *_exc) -> None:
         # A second Ctrl-C must not stop the cleanup half-way and leave brokers running.
         interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
         for sig in ENDING_SIGNALS:
@@ -59,6 +60,9 @@ class DemoCluster:
             signal.signal(signal.SIGINT, interrupt)
             for sig, handler in self._handlers.items():
                 signal.signal(sig, handler)
+        if exc_type is not None and issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
+            sys.stderr.write("Stopped: the demo's cluster is deleted (processes and files).\n")
+            sys.stderr.flush()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -102,14 +106,14 @@ class DemoCluster:
         self.cluster.restart(str(broker_id))
 
     def create_topic(self, topic: str, partitions: int, replication_factor: int) -> None:
-        from kcli import AdminClient, KafkaException, NewTopic
+        from kcli import AdminClient, NewTopic
 
         admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
         futures = admin.create_topics([NewTopic(topic, partitions, replication_factor)])
         try:
             for future in futures.values():
                 future.result(timeout=60)
-        except KafkaException as exc:
+        except Exception as exc:  # confluent-kafka's KafkaException, or the 60 s timeout
             raise KcliError(f"the demo's cluster did not create topic {topic}: {exc}") from None
 
     def elect_preferred(self, topic: str) -> int:

@@ -71,15 +71,26 @@ def test_on_an_80_column_terminal_it_shows_the_cluster_and_leaves_nothing(tmpdir
     assert not data_dir.exists()  # the user's store is not where the cluster lives
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_interrupted_in_the_middle_it_deletes_its_cluster(tmpdir_, data_dir, signum, code):
+@pytest.mark.parametrize(
+    ("moment", "signum", "code"),
+    [
+        ("Starting 4 broker processes", signal.SIGINT, 130),  # while the cluster starts
+        ("killed (SIGKILL)", signal.SIGINT, 130),  # while a broker is down
+        ("killed (SIGKILL)", signal.SIGTERM, 143),
+    ],
+)
+def test_interrupted_it_deletes_its_cluster(tmpdir_, data_dir, moment, signum, code):
     term = Terminal(_command(tmpdir_), data_dir, 80, 30)
     try:
-        term.wait_for("killed (SIGKILL)", timeout=120)
-        assert processes_naming(tmpdir_)  # its cluster runs
+        term.wait_for(moment, timeout=120)
+        deadline = time.monotonic() + 60
+        while not processes_naming(tmpdir_):  # its cluster's first process has started
+            assert time.monotonic() < deadline, term.text()
+            time.sleep(0.02)
         os.killpg(term.proc.pid, signum)
         assert term.wait(60) == code
         assert "Traceback" not in term.text()
+        assert "Stopped: the demo's cluster is deleted" in term.text()
     finally:
         term.close()
     _nothing_left(tmpdir_)
