@@ -139,6 +139,10 @@ def _per_broker(brokers: int, parts: list[dict], key) -> str:
     return ", ".join(f"{b}: {n}" for b, n in counts.items())
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _changes(before: list[dict], after: list[dict], partitions: list[int]) -> str:
     """``p1 leader 2 → 3, epoch 0 → 1; ...`` for ``partitions``."""
     old = {p["partition"]: p for p in before}
@@ -187,7 +191,7 @@ def _lines(f: _Facts, producer: _Producer, gone: bool) -> list[str]:
         p["leader_epoch"] > epochs[p["partition"]] for p in f.moved if p["partition"] in f.led
     )
     moved = (
-        f"given its {len(f.led)} leaderships to in-sync followers with "
+        f"given its {_count(len(f.led), 'leadership')} to in-sync followers with "
         f"{'bumped' if bumped else 'the same'} leader epochs: "
         f"{_changes(f.placed, f.moved, f.led)}"
         if f.led
@@ -196,30 +200,31 @@ def _lines(f: _Facts, producer: _Producer, gone: bool) -> list[str]:
     return [
         f"{f.brokers} brokers and a controller ran as processes of their own (pids "
         f"{', '.join(map(str, f.pids))}) in a temporary directory",
-        f"{len(f.placed)} partitions with replication factor {f.replication_factor} were placed "
-        f"as Kafka places them: leaders per broker "
+        f"Kafka's placement of {_count(len(f.placed), 'partition')} with replication factor "
+        f"{f.replication_factor}: leaders per broker "
         f"{_per_broker(f.brokers, f.placed, lambda p: [p['leader']])}; replicas per broker "
         f"{_per_broker(f.brokers, f.placed, lambda p: p['replicas'])}",
         f"broker {v} was killed with SIGKILL; {f.fenced_s:.1f} s later the controller had "
         f"fenced it (broker.session.timeout.ms={f.session_ms}), taken it out of the ISR of its "
-        f"{len(f.hosted)} partitions and {moved}",
+        f"{_count(len(f.hosted), 'partition')} and {moved}",
         f"producing with acks=all "
         f"{'carried on' if producer.while_down else 'stopped'}: {producer.while_down} records "
         f"were acknowledged while broker {v} was down, {producer.on_led} of them on the "
         f"partitions it had led, by their new leaders",
         f"broker {v} restarted {f.behind} records behind, caught up by fetching from the "
-        f"leaders and rejoined the ISR of its {len(f.hosted)} partitions {f.rejoined_s:.1f} s "
-        f"after its restart",
+        f"leaders and rejoined the ISR of its {_count(len(f.hosted), 'partition')} "
+        f"{f.rejoined_s:.1f} s after its restart",
         f"once the producer had stopped, a preferred leader election gave broker {v} back "
-        f"{f.given_back} leaderships: {_changes(f.moved, f.preferred, f.led) or 'none'}",
+        f"{_count(f.given_back, 'leadership')}: "
+        f"{_changes(f.moved, f.preferred, f.led) or 'none'}",
         (
             "nothing acknowledged was lost: "
             if f.missing == 0
             else f"{f.missing} acknowledged records are missing from some replica: "
         )
         + f"{acked - f.missing} of the {acked} acknowledged records ({producer.failed} failed) "
-        f"are in all {f.replication_factor} replicas of their partition, at the offset the "
-        f"producer was given; the topic holds {stored} records"
+        f"are in each of the {f.replication_factor} replicas of their partition, at the offset "
+        f"the producer was given; the topic holds {stored} records"
         + (
             ": each acknowledged record once (an idempotent producer's retries are not "
             "written twice)"

@@ -147,7 +147,7 @@ def cluster(text: str) -> None:
         assert int(new) == int(old) + 1
     found, acked, failed = _ints(
         r"nothing acknowledged was lost: (\d+) of the (\d+) acknowledged records \((\d+) "
-        r"failed\) are in all 3 replicas",
+        r"failed\) are in each of the 3 replicas",
         text,
     )
     assert found == acked > while_down and failed == 0
