@@ -329,12 +329,13 @@ def _story(
     with live_view(ctx, render, plain) as refresh:
         producer.start()
         time.sleep(phase_s)
-        state["phase"] = (
-            f"broker {v} killed (SIGKILL): acks=all waits until the controller fences it"
-        )
         producer.down = set(f.led)
         cluster.kill(v)
         killed_at = time.monotonic()
+        state["phase"] = (
+            f"broker {v} killed (SIGKILL): acks=all waits until the controller fences it"
+        )
+        cluster.snapshot(fresh=True)  # the table shows it killed with the line above
         refresh()
         f.moved = wait(
             f"broker {v}'s leaderships to move",
