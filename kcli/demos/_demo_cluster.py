@@ -17,9 +17,13 @@ import threading
 import time
 from pathlib import Path
 
+from kcli import AdminClient, NewTopic
+from kcli.cluster.elections import elect_leaders
 from kcli.cluster.launcher import Cluster, ClusterStarted, broker_dir, free_port_range
 from kcli.cluster.status import cluster_status
 from kcli.errors import KcliError
+from kcli.render import status_view
+from storage import Store
 
 PORT_ATTEMPTS = 5
 ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -106,8 +110,6 @@ class DemoCluster:
         self.cluster.restart(str(broker_id))
 
     def create_topic(self, topic: str, partitions: int, replication_factor: int) -> None:
-        from kcli import AdminClient, NewTopic
-
         admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
         futures = admin.create_topics([NewTopic(topic, partitions, replication_factor)])
         try:
@@ -118,8 +120,6 @@ class DemoCluster:
 
     def elect_preferred(self, topic: str) -> int:
         """A preferred leader election; how many partitions changed leader."""
-        from kcli.cluster.elections import elect_leaders
-
         results = elect_leaders(self.cluster, "preferred", topic)
         return sum(1 for r in results if r["result"] == "NONE")
 
@@ -136,8 +136,6 @@ class DemoCluster:
 
     def view(self):
         """The tables of ``kcli cluster status``, for a live view."""
-        from kcli.render import status_view
-
         return status_view(self.snapshot())
 
     def wait_for(self, predicate, timeout_s: float, what: str) -> dict:
@@ -158,8 +156,6 @@ class DemoCluster:
     ) -> int:
         """How many acknowledged records are not, with their value, at their offset in every
         replica's log (read from each broker's log directory)."""
-        from storage import Store
-
         by_partition: dict[int, dict[int, bytes]] = {}
         for (partition, offset), value in acked.items():
             by_partition.setdefault(partition, {})[offset] = value

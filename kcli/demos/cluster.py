@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from rich.console import Group
 from rich.text import Text
 
+from kcli import Producer
 from kcli.demos._common import DemoContext, Pacer, heading, live_view, summary
 from kcli.demos._demo_cluster import DemoCluster
 from kcli.errors import KcliError
+from kcli.remote.backend import confluent
 
 TOPIC = "demo-cluster"
 RATE = 200  # records per second
@@ -45,8 +47,6 @@ class _Producer:
     keeps where each acknowledged record went."""
 
     def __init__(self, bootstrap_servers: str, rate: float):
-        from kcli import Producer
-
         self._p = Producer(
             {
                 "bootstrap.servers": bootstrap_servers,
@@ -242,8 +242,6 @@ def run(
     ctx: DemoContext, *, brokers: int = 4, partitions: int = 8, replication_factor: int = 3
 ) -> list[str]:
     """Start a cluster, produce to it with acks=all, kill a broker, bring it back."""
-    from kcli.remote.backend import confluent
-
     if replication_factor > brokers:
         raise KcliError(
             f"a replication factor of {replication_factor} needs at least {replication_factor} "

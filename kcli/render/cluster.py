@@ -3,6 +3,8 @@ reports of the other verbs."""
 
 from __future__ import annotations
 
+import time
+
 from kcli.render.output import JSON, PLAIN, json_line, line, note, plain_rows, rich_table, table
 
 INTERNAL_PREFIX = "__"
@@ -141,8 +143,6 @@ def status_view(
 
 def cluster_watch(get_status, interval_s: float, internal: bool) -> None:
     """Redraw the status tables in place until Ctrl-C."""
-    import time
-
     from rich.live import Live
 
     from kcli.render.output import console
