@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -63,7 +64,7 @@ class ClusterStarted:
     bootstrap_servers: str
     replication_factor: int
     replication_factor_is_default: bool
-    profile_file: Path
+    profile_file: Path | None
     started: list[str]
 
 
@@ -123,6 +124,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_port_range(count: int) -> int:
+    """A first port P such that P..P+count-1 are free on 127.0.0.1 right now (another process
+    may still take one before a cluster starts on them: ``start`` then says so)."""
+    for _ in range(200):
+        # Below Linux's ephemeral ports (32768 and up), which the controller's port and every
+        # client connection take: none of those can land in the range before a broker binds it.
+        base = random.randint(20_000, 32_000 - count)
+        if all(_port_free(port) for port in range(base, base + count)):
+            return base
+    raise KcliError(f"no {count} consecutive free ports found on {HOST}")
+
+
 # -- the state file ----------------------------------------------------------------------
 
 
@@ -172,8 +185,15 @@ class Cluster:
     # -- start --------------------------------------------------------------------------
 
     def start(
-        self, brokers: int | None, port: int | None, overrides: dict[str, str]
+        self,
+        brokers: int | None,
+        port: int | None,
+        overrides: dict[str, str],
+        *,
+        write_profile: bool = True,
     ) -> ClusterStarted:
+        """Start what is not running; ``write_profile`` also points the ``cluster`` profile of
+        kcli's config file at it (not for a throwaway cluster, such as a demo's)."""
         if self.exists():
             state = self.load()
             if brokers is not None and brokers != state["brokers"]:
@@ -213,12 +233,12 @@ class Cluster:
                 "processes": {},
             }
         started = self._start_processes(state, self._wanted(state))
-        return self._started(state, started)
+        return self._started(state, started, write_profile)
 
     def _wanted(self, state: dict) -> list[str]:
         return [CONTROLLER] + [str(b) for b in self.broker_ids(state)]
 
-    def _started(self, state: dict, started: list[str]) -> ClusterStarted:
+    def _started(self, state: dict, started: list[str], write_profile: bool) -> ClusterStarted:
         from kcli.cluster.config import cluster_config
         from kcli.cluster.profile import write_cluster_profile
 
@@ -232,7 +252,7 @@ class Cluster:
             bootstrap_servers=bootstrap,
             replication_factor=config.replication_factor(state["brokers"]),
             replication_factor_is_default=not config.default_replication_factor,
-            profile_file=write_cluster_profile(bootstrap),
+            profile_file=write_cluster_profile(bootstrap) if write_profile else None,
             started=started,
         )
 

@@ -111,21 +111,21 @@ def iot(
 def cluster(
     fast: bool = _FAST,
     seconds: float | None = _SECONDS,
-    brokers: int = typer.Option(4, "--brokers", min=1, max=9, help="Brokers in the cluster."),
-    topic: str | None = typer.Option(
-        None, "--topic", help="Lay out this existing topic's partitions (default: a demo topic)."
+    brokers: int = typer.Option(4, "--brokers", min=2, max=9, help="Broker processes to start."),
+    partitions: int = typer.Option(
+        8, "--partitions", min=1, max=16, help="Partitions of the demo's topic."
     ),
     replication_factor: int = typer.Option(
-        3, "--replication-factor", min=1, max=9, help="Copies of each partition."
+        3, "--replication-factor", min=2, max=9, help="Copies of each partition."
     ),
 ) -> None:
-    """A SIMULATED cluster of brokers: leaders, replicas, a broker failing and catching up."""
+    """A real cluster of broker processes, of its own: one is killed (SIGKILL) while a producer writes with acks=all, its leaderships move, it restarts and catches up."""
     _run(
         "cluster",
         fast,
         seconds,
         brokers=brokers,
-        topic=topic,
+        partitions=partitions,
         replication_factor=replication_factor,
     )
 

@@ -27,7 +27,13 @@ Commands import only this package (``from kcli import render``) and use the name
 """
 
 from kcli.render.check import check_report
-from kcli.render.cluster import cluster_started, cluster_status, cluster_watch, elections
+from kcli.render.cluster import (
+    cluster_started,
+    cluster_status,
+    cluster_watch,
+    elections,
+    status_view,
+)
 from kcli.render.group_simulation import group_simulation
 from kcli.render.group_watch import group_watch
 from kcli.render.groups import (
@@ -69,6 +75,7 @@ __all__ = [
     "cluster_started",
     "cluster_status",
     "cluster_watch",
+    "status_view",
     "elections",
     "JSON",
     "PLAIN",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from kcli.render.output import JSON, PLAIN, json_line, line, note, plain_rows, table
+from kcli.render.output import JSON, PLAIN, json_line, line, note, plain_rows, rich_table, table
 
 INTERNAL_PREFIX = "__"
 
@@ -41,9 +41,7 @@ def cluster_status(status: dict, form: str, *, internal: bool = False) -> None:
     if form == JSON:
         json_line(status)
         return
-    parts = [
-        p for p in status["partitions"] if internal or not p["topic"].startswith(INTERNAL_PREFIX)
-    ]
+    parts = _shown(status, internal)
     hidden = len(status["partitions"]) - len(parts)
     if form == PLAIN:
         for b in status["brokers"]:
@@ -70,7 +68,36 @@ def cluster_status(status: dict, form: str, *, internal: bool = False) -> None:
 
 
 def print_status_tables(status: dict, parts: list[dict], hidden: int) -> None:
-    table(
+    from kcli.render.output import console
+
+    console().print(status_view(status, parts=parts))
+    if not parts:
+        note("No topics yet." if not hidden else "")
+    if hidden:
+        note(f"({hidden} partition(s) of internal topics not shown; --internal shows them)")
+
+
+def _shown(status: dict, internal: bool) -> list[dict]:
+    return [
+        p for p in status["partitions"] if internal or not p["topic"].startswith(INTERNAL_PREFIX)
+    ]
+
+
+def status_view(
+    status: dict,
+    *,
+    internal: bool = False,
+    parts: list[dict] | None = None,
+    title: str | None = None,
+):
+    """The tables of ``kcli cluster status`` as one rich renderable: the nodes, then the
+    partitions (``parts``: those of ``status`` but internal topics' unless ``internal``).
+    Printed by ``status``, redrawn by ``status --watch`` and by ``kcli demo cluster``."""
+    from rich.console import Group
+
+    if parts is None:
+        parts = _shown(status, internal)
+    nodes = rich_table(
         ["NODE", "ADDRESS", "STATE", "PID", "ROLE"],
         [
             (
@@ -87,75 +114,43 @@ def print_status_tables(status: dict, parts: list[dict], hidden: int) -> None:
             )
             for b in status["brokers"]
         ],
+        title=title,
         right=["PID"],
+        compact=True,
     )
     if not parts:
-        note("No topics yet." if not hidden else "")
-    else:
-        table(
-            ["TOPIC", "PART", "LEADER", "EPOCH", "REPLICAS", "ISR", "HW", "LOG END OFFSETS"],
-            [
-                (
-                    p["topic"],
-                    p["partition"],
-                    p["leader"] if p["leader"] >= 0 else "none",
-                    p["leader_epoch"],
-                    ",".join(map(str, p["replicas"])),
-                    _isr_text(p),
-                    p["high_watermark"],
-                    " ".join(f"{k}:{v}" for k, v in sorted(p["log_end_offsets"].items())),
-                )
-                for p in parts
-            ],
-            right=["PART", "LEADER", "EPOCH", "HW"],
-        )
-    if hidden:
-        note(f"({hidden} partition(s) of internal topics not shown; --internal shows them)")
+        return Group(nodes)
+    partitions = rich_table(
+        ["TOPIC", "PART", "LEADER", "EPOCH", "REPLICAS", "ISR", "HW", "LOG END OFFSETS"],
+        [
+            (
+                p["topic"],
+                p["partition"],
+                p["leader"] if p["leader"] >= 0 else "none",
+                p["leader_epoch"],
+                ",".join(map(str, p["replicas"])),
+                _isr_text(p),
+                p["high_watermark"],
+                " ".join(f"{k}:{v}" for k, v in sorted(p["log_end_offsets"].items())),
+            )
+            for p in parts
+        ],
+        right=["PART", "LEADER", "EPOCH", "HW"],
+        compact=True,
+    )
+    return Group(nodes, "", partitions)
 
 
 def cluster_watch(get_status, interval_s: float, internal: bool) -> None:
     """Redraw the status tables in place until Ctrl-C."""
-    from rich.console import Group
     from rich.live import Live
-    from rich.table import Table
 
     from kcli.render.output import console
 
-    def render() -> Group:
-        status = get_status()
-        parts = [
-            p
-            for p in status["partitions"]
-            if internal or not p["topic"].startswith(INTERNAL_PREFIX)
-        ]
-        nodes = Table(
-            "NODE",
-            "ADDRESS",
-            "STATE",
-            "PID",
-            title="kcli cluster status (Ctrl-C to stop)",
-            title_justify="left",
+    def render():
+        return status_view(
+            get_status(), internal=internal, title="kcli cluster status (Ctrl-C to stop)"
         )
-        for b in status["brokers"]:
-            nodes.add_row(
-                "controller" if b["controller"] else str(b["id"]),
-                f"{b['host']}:{b['port']}",
-                b["state"],
-                str(b["pid"] or "-"),
-            )
-        partitions = Table("TOPIC", "PART", "LEADER", "EPOCH", "REPLICAS", "ISR", "HW", "LEOS")
-        for p in parts:
-            partitions.add_row(
-                p["topic"],
-                str(p["partition"]),
-                str(p["leader"] if p["leader"] >= 0 else "none"),
-                str(p["leader_epoch"]),
-                ",".join(map(str, p["replicas"])),
-                _isr_text(p),
-                str(p["high_watermark"]),
-                " ".join(f"{k}:{v}" for k, v in sorted(p["log_end_offsets"].items())),
-            )
-        return Group(nodes, partitions)
 
     try:
         with Live(render(), console=console(), refresh_per_second=4, screen=False) as live:

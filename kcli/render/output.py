@@ -148,15 +148,18 @@ def human_ms(ms: int) -> str:
 # -- generic tables --------------------------------------------------------------------------
 
 
-def table(
+def rich_table(
     columns: Sequence[str],
     rows: Iterable[Sequence],
     *,
     title: str | None = None,
     right: Iterable[str] = (),
     caption: str | None = None,
-) -> None:
-    """A rich table on stdout.  ``right`` names the columns to right-align (numbers)."""
+    compact: bool = False,
+):
+    """The rich Table ``table`` prints, for a renderer that composes or redraws it;
+    ``compact``: two spaces between columns rather than three, no blank edge rows (wide
+    tables that must fit 80 columns)."""
     from rich import box
     from rich.table import Table
 
@@ -169,12 +172,26 @@ def table(
         caption_justify="left",
         pad_edge=False,
         header_style="bold",
+        collapse_padding=compact,
+        show_edge=not compact,
     )
     for col in columns:
         t.add_column(col, justify="right" if col in right else "left", overflow="fold")
     for row in rows:
         t.add_row(*("" if v is None else str(v) for v in row))
-    console().print(t)
+    return t
+
+
+def table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence],
+    *,
+    title: str | None = None,
+    right: Iterable[str] = (),
+    caption: str | None = None,
+) -> None:
+    """A rich table on stdout.  ``right`` names the columns to right-align (numbers)."""
+    console().print(rich_table(columns, rows, title=title, right=right, caption=caption))
 
 
 def plain_rows(rows: Iterable[Sequence]) -> None:

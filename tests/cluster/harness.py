@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from kcli.cluster.launcher import free_port_range
 
 # Short timeouts, so that failures are noticed in seconds rather than Kafka's defaults.
 FAST = (
@@ -21,25 +21,6 @@ FAST = (
     "group.initial.rebalance.delay.ms=0",
     "offsets.topic.num.partitions=3",
 )
-
-
-def free_port_range(count: int) -> int:
-    """A first port P such that P..P+count-1 are free on 127.0.0.1 right now."""
-    for _ in range(200):
-        base = random.randint(20_000, 60_000 - count)
-        socks = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                s.bind(("127.0.0.1", port))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port range found")
 
 
 class LocalCluster:

@@ -123,9 +123,37 @@ def iot(text: str) -> None:
 
 
 def cluster(text: str) -> None:
-    assert text.lstrip("•- ").startswith("SIMULATED")
-    assert "leaders per broker b1: 2, b2: 2, b3: 2, b4: 2" in text
-    assert "nothing was lost" in text
+    (brokers,) = _ints(r"(\d+) brokers and a controller ran as processes of their own", text)
+    pids = re.search(r"processes of their own \(pids ([\d, ]+)\)", text).group(1).split(", ")
+    assert len(set(pids)) == brokers + 1  # one process each
+    assert "leaders per broker 1: 2, 2: 2, 3: 2, 4: 2; replicas per broker 1: 6, 2: 6" in text
+    (hosted,) = _ints(r"taken it out of the ISR of its (\d+) partitions", text)
+    assert hosted == 6
+    failover = re.findall(r"p(\d+) leader 2 → (\d+), epoch (\d+) → (\d+)", text)
+    assert [p for p, *_ in failover] == ["1", "5"]  # broker 2 led p1 and p5
+    for _p, leader, old, new in failover:
+        assert leader != "2" and int(new) == int(old) + 1
+    while_down, on_led = _ints(
+        r"(\d+) records were acknowledged while broker 2 was down, (\d+) of them on the "
+        r"partitions it had led",
+        text,
+    )
+    assert 0 < on_led < while_down
+    (rejoined,) = _ints(r"rejoined the ISR of its (\d+) partitions", text)
+    assert rejoined == hosted
+    back = re.findall(r"p(\d+) leader (\d+) → 2, epoch (\d+) → (\d+)", text)
+    assert [p for p, *_ in back] == ["1", "5"]
+    for _p, _leader, old, new in back:
+        assert int(new) == int(old) + 1
+    found, acked, failed = _ints(
+        r"nothing acknowledged was lost: (\d+) of the (\d+) acknowledged records \((\d+) "
+        r"failed\) are in each of the 3 replicas",
+        text,
+    )
+    assert found == acked > while_down and failed == 0
+    (stored,) = _ints(r"the topic holds (\d+) records: each acknowledged record once", text)
+    assert stored == acked
+    assert f"its {brokers + 1} processes killed, its directory removed" in text
 
 
 def compaction(text: str) -> None:
