@@ -496,10 +496,15 @@ class ReplicaManager:
             self._advance(part)
 
     async def wait_for_acks(
-        self, topic: str, partition: int, end_offset: int, timeout_ms: int
+        self, topic: str, partition: int, end_offset: int, timeout_ms: int, epoch: int
     ) -> int:
+        """Wait until the ISR holds the records up to ``end_offset``, appended as leader at
+        ``epoch``.  A partition that is no longer led here at that epoch answers
+        NOT_LEADER_OR_FOLLOWER at once, as Kafka completes a delayed produce when the
+        leadership moves (becoming a follower fails the waits already registered; this covers
+        an append that finished after it)."""
         part = self.partitions.get((topic, partition))
-        if part is None:
+        if part is None or not part.is_leader(self.node_id) or part.leader_epoch != epoch:
             return ErrorCode.NOT_LEADER_OR_FOLLOWER
         future = part.wait_for(end_offset)
         try:
@@ -560,7 +565,7 @@ class ReplicaManager:
             return ErrorCode.UNKNOWN_SERVER_ERROR
         end = info.last_offset + 1
         self.appended(topic, partition, info.base_offset, end, epoch)
-        code = await self.wait_for_acks(topic, partition, end, OFFSETS_COMMIT_TIMEOUT_MS)
+        code = await self.wait_for_acks(topic, partition, end, OFFSETS_COMMIT_TIMEOUT_MS, epoch)
         return ErrorCode.NONE if code == ErrorCode.NONE else ErrorCode.NOT_COORDINATOR
 
     def high_watermark(self, topic: str, partition: int) -> int:

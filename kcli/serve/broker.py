@@ -475,10 +475,10 @@ class Broker:
         if body.acks != -1:
             return
         waits = [
-            rep.wait_for_acks(name, p, r.end_offset, body.timeout_ms)
+            rep.wait_for_acks(name, p, r.end_offset, body.timeout_ms, epoch)
             if r.error == ErrorCode.NONE
             else _failed(ErrorCode.NONE)
-            for (_, name, p), r in zip(keys, results, strict=True)
+            for (_, name, p), epoch, r in zip(keys, epochs, results, strict=True)
         ]
         errors = await asyncio.gather(*waits)
         for result, error in zip(results, errors, strict=True):

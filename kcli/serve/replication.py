@@ -67,9 +67,10 @@ class Replication(Protocol):
         """The leader appended offsets base_offset..end_offset-1 in ``epoch``."""
 
     async def wait_for_acks(
-        self, topic: str, partition: int, end_offset: int, timeout_ms: int
+        self, topic: str, partition: int, end_offset: int, timeout_ms: int, epoch: int
     ) -> int:
-        """acks=all: wait until the ISR has ``end_offset``; the error code for the answer."""
+        """acks=all: wait until the ISR has ``end_offset``, appended as leader at ``epoch``
+        (NOT_LEADER_OR_FOLLOWER if the leadership has moved since); the error code."""
 
     def check_fetch(
         self, replica_id: int, topic: str, partition: int, fetch_offset: int, leader_epoch: int

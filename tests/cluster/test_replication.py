@@ -153,3 +153,4 @@ def test_min_insync_replicas_as_a_topic_config_overrides_the_brokers(make_cluste
     assert produce_one(strict, "strict", b"after-alter")[0] is None
     values = [v for _, v in read_partition(c.bootstrap, "strict", 0, 2)]
     assert values == [b"before", b"after-alter"]
+
