@@ -113,22 +113,24 @@ class GroupMember:
         """ "rebalance", "lost", "fenced" or None: what the consumer must do before reading on
         (a cooperative member told "rebalance" rejoins without revoking)."""
         with self._mu:
-            if self._fenced is not None:
-                return "fenced"
-            if self._lost:
-                return "lost"
-            if self._rebalance:
-                return "rebalance"
-        if (time.monotonic() - self._last_ok) * 1000 >= self.config.session_timeout_ms:
+            what = self._what_to_do()
+        if what is None and (
+            (time.monotonic() - self._last_ok) * 1000 >= self.config.session_timeout_ms
+        ):
             # The heartbeat thread has not been heard from for a whole session: find out now.
             self._heartbeat()
             with self._mu:
-                if self._fenced is not None:
-                    return "fenced"
-                if self._lost:
-                    return "lost"
-                if self._rebalance:
-                    return "rebalance"
+                what = self._what_to_do()
+        return what
+
+    def _what_to_do(self) -> str | None:
+        """``must_revoke``'s answer from what the member knows now (called with ``_mu`` held)."""
+        if self._fenced is not None:
+            return "fenced"
+        if self._lost:
+            return "lost"
+        if self._rebalance:
+            return "rebalance"
         return None
 
     def take_error(self) -> Exception | None:
