@@ -173,10 +173,7 @@ class Producer:
         """
         if self._closed:
             raise RuntimeError("Producer has been closed")
-        meta = self._meta.get(topic)
-        if meta is None:
-            meta = self._load_meta(topic)
-        partitions, max_bytes, _ = meta
+        partitions, max_bytes, _ = self._meta.get(topic) or self._load_meta(topic)
         record = prepared_record(
             value, key, partition, headers, partitions, self._round_robin, partition_for_key
         )
@@ -198,11 +195,8 @@ class Producer:
             raise RuntimeError("Producer has been closed")
         if not isinstance(messages, list):
             raise TypeError("messages must be a list of dicts")
-        meta = self._meta.get(topic)
-        if meta is None:
-            meta = self._load_meta(topic)
+        partitions, max_bytes, _ = self._meta.get(topic) or self._load_meta(topic)
         self._require_room()
-        partitions, max_bytes, _ = meta
         default_cb = on_delivery or self._default_cb
         round_robin = self._round_robin
         total = 0
@@ -249,10 +243,7 @@ class Producer:
         """
         if self._closed:
             raise RuntimeError("Producer has been closed")
-        meta = self._meta.get(topic)
-        if meta is None:
-            meta = self._load_meta(topic)
-        partitions, max_bytes, _ = meta
+        partitions, max_bytes, _ = self._meta.get(topic) or self._load_meta(topic)
         if key is not None and key.__class__ is not bytes:
             key = as_bytes(key, "key")
         if key is not None and partition < 0:
