@@ -74,7 +74,6 @@ class Backend(ABC):
     @abstractmethod
     def topic_exists(self, name: str) -> bool: ...
 
-    @abstractmethod
     def create_topic(
         self,
         name: str,
@@ -86,6 +85,15 @@ class Backend(ABC):
     ) -> TopicInfo:
         """Create a topic (with ``if_not_exists``, return the existing one unchanged);
         ``replication_factor`` -1 is the cluster's default.replication.factor."""
+        return self._create_topic(
+            name, partitions, dict(config or {}), if_not_exists, replication_factor
+        )
+
+    @abstractmethod
+    def _create_topic(
+        self, name: str, partitions: int, config: dict, if_not_exists: bool, replication_factor: int
+    ) -> TopicInfo:
+        """``create_topic``, every argument given (its defaults are the interface's)."""
 
     @abstractmethod
     def alter_topic(
