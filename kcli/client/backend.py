@@ -95,7 +95,6 @@ class Backend(ABC):
     ) -> TopicInfo:
         """``create_topic``, every argument given (its defaults are the interface's)."""
 
-    @abstractmethod
     def alter_topic(
         self,
         name: str,
@@ -105,6 +104,11 @@ class Backend(ABC):
     ) -> TopicInfo:
         """Grow the partition count and/or set config overrides; nothing changes when any
         of it is invalid."""
+        return self._alter_topic(name, partitions, dict(config) if config else None)
+
+    @abstractmethod
+    def _alter_topic(self, name: str, partitions: int | None, config: dict | None) -> TopicInfo:
+        """``alter_topic``, every argument given (None: left as it is)."""
 
     @abstractmethod
     def delete_topic(self, name: str) -> None: ...

@@ -58,16 +58,8 @@ class LocalBackend(Backend):
         meta = self.store.create_topic(name, partitions, config, if_not_exists=if_not_exists)
         return TopicInfo(meta.name, meta.partitions, meta.topic_id)
 
-    def alter_topic(
-        self,
-        name: str,
-        *,
-        partitions: int | None = None,
-        config: Mapping[str, str] | None = None,
-    ) -> TopicInfo:
-        meta = self.store.alter_topic(
-            name, partitions=partitions, config=dict(config) if config else None
-        )
+    def _alter_topic(self, name: str, partitions: int | None, config: dict | None) -> TopicInfo:
+        meta = self.store.alter_topic(name, partitions=partitions, config=config)
         return TopicInfo(meta.name, meta.partitions, meta.topic_id)
 
     def delete_topic(self, name: str) -> None:

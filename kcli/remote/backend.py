@@ -306,13 +306,7 @@ class RemoteBackend(Backend):
             raise
         return TopicInfo(name, partitions)
 
-    def alter_topic(
-        self,
-        name: str,
-        *,
-        partitions: int | None = None,
-        config: Mapping[str, str] | None = None,
-    ) -> TopicInfo:
+    def _alter_topic(self, name: str, partitions: int | None, config: dict | None) -> TopicInfo:
         before = self.topic(name)
         if partitions is not None and partitions < before.partitions:
             raise InvalidPartitions(partitions_can_only_grow_message(name, before.partitions))
