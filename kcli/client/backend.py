@@ -74,7 +74,6 @@ class Backend(ABC):
     @abstractmethod
     def topic_exists(self, name: str) -> bool: ...
 
-    @abstractmethod
     def create_topic(
         self,
         name: str,
@@ -86,8 +85,16 @@ class Backend(ABC):
     ) -> TopicInfo:
         """Create a topic (with ``if_not_exists``, return the existing one unchanged);
         ``replication_factor`` -1 is the cluster's default.replication.factor."""
+        return self._create_topic(
+            name, partitions, dict(config or {}), if_not_exists, replication_factor
+        )
 
     @abstractmethod
+    def _create_topic(
+        self, name: str, partitions: int, config: dict, if_not_exists: bool, replication_factor: int
+    ) -> TopicInfo:
+        """``create_topic``, every argument given (its defaults are the interface's)."""
+
     def alter_topic(
         self,
         name: str,
@@ -97,6 +104,11 @@ class Backend(ABC):
     ) -> TopicInfo:
         """Grow the partition count and/or set config overrides; nothing changes when any
         of it is invalid."""
+        return self._alter_topic(name, partitions, dict(config) if config else None)
+
+    @abstractmethod
+    def _alter_topic(self, name: str, partitions: int | None, config: dict | None) -> TopicInfo:
+        """``alter_topic``, every argument given (None: left as it is)."""
 
     @abstractmethod
     def delete_topic(self, name: str) -> None: ...

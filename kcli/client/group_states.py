@@ -1,5 +1,6 @@
-"""confluent-kafka's ``ConsumerGroupState`` and its mapping to Kafka's group state names
-(storage.group_types), in one place for the local and the remote admin API."""
+"""confluent-kafka's group enums, ``ConsumerGroupState`` (with its mapping to Kafka's group
+state names, storage.group_types) and ``ConsumerGroupType``, in one place for the local and
+the remote admin API."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from enum import Enum
 from storage.constants import COMPLETING_REBALANCE, DEAD, EMPTY, PREPARING_REBALANCE, STABLE
 
 
-class ConsumerGroupState(Enum):
+class _OrderedByValue(Enum):
+    """An enum whose members compare by value, as confluent-kafka's group enums do."""
+
+    def __lt__(self, other):
+        if not isinstance(other, type(self)):
+            return NotImplemented
+        return self.value < other.value
+
+
+class ConsumerGroupState(_OrderedByValue):
     """A group's state (confluent-kafka's ``ConsumerGroupState``)."""
 
     UNKNOWN = 0
@@ -17,11 +27,6 @@ class ConsumerGroupState(Enum):
     STABLE = 3
     DEAD = 4
     EMPTY = 5
-
-    def __lt__(self, other):
-        if not isinstance(other, ConsumerGroupState):
-            return NotImplemented
-        return self.value < other.value
 
     @classmethod
     def of(cls, state: str) -> ConsumerGroupState:
@@ -32,6 +37,14 @@ class ConsumerGroupState(Enum):
     def kafka_name(self) -> str:
         """Kafka's name for the state ("Stable" ...), as ``kcli group`` shows it."""
         return next((k for k, v in _GROUP_STATES.items() if v is self), "Unknown")
+
+
+class ConsumerGroupType(_OrderedByValue):
+    """The group protocol (confluent-kafka's ``ConsumerGroupType``); kcli groups are CLASSIC."""
+
+    UNKNOWN = 0
+    CONSUMER = 1
+    CLASSIC = 2
 
 
 _GROUP_STATES = {

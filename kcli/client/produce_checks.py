@@ -94,3 +94,48 @@ def check_size(topic: str, max_bytes: int, value, key, headers) -> None:
                 KafkaError.MSG_SIZE_TOO_LARGE, record_too_large_message(topic, size, max_bytes)
             )
         )
+
+
+def prepared_record(value, key, partition: int, headers, partitions: int, round_robin, by_key=None):
+    """A record as both producers queue it: ``(value, key, partition, headers, size)``, with the
+    value and key as bytes, the headers normalized, and ``size`` the bytes the three add.
+
+    The partition is the one given (``check_record`` refuses one the topic does not have),
+    else the only one, else for no key the next by round-robin (``storage.RoundRobin``), else
+    ``by_key(key, partitions)``, or -1 without ``by_key``: the client's partitioner picks it.
+    """
+    if value is not None and value.__class__ is not bytes:
+        value = as_bytes(value, "value")
+    if key is not None and key.__class__ is not bytes:
+        key = as_bytes(key, "key")
+    if partition < 0:
+        if partitions == 1:
+            partition = 0
+        elif key is None:
+            partition = round_robin.partition(partitions)
+        elif by_key is not None:
+            partition = by_key(key, partitions)
+    size = 0 if value is None else len(value)
+    if key is not None:
+        size += len(key)
+    if headers:
+        headers = normalize_headers(headers)
+        size += headers_size(headers)
+    else:
+        headers = ()
+    return value, key, partition, headers, size
+
+
+def check_record(topic: str, partitions: int, max_bytes: int | None, record, timestamp) -> None:
+    """Refuse a ``prepared_record`` (raise KafkaException) for a partition the topic does not
+    have, then a bad timestamp, then a size over ``max_bytes`` (max.message.bytes; None when
+    the cluster does not say: not checked).  The slow checks run only where a fast test says
+    one may fail."""
+    value, key, partition, headers, size = record
+    too_large = max_bytes is not None and size > size_limit(max_bytes)
+    if partition < partitions and not timestamp and not too_large:
+        return
+    check_partition(topic, partitions, partition)
+    check_timestamp(timestamp)
+    if too_large:
+        check_size(topic, max_bytes, value, key, headers)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import concurrent.futures
 import socket
 from collections.abc import Callable
-from enum import Enum
 from typing import Any
 
 from kcli.client.config import check_keys, data_dir_of
 from kcli.client.error_codes import kafka_error_code
-from kcli.client.group_states import ConsumerGroupState
+from kcli.client.group_states import ConsumerGroupState, ConsumerGroupType
 from kcli.client.types import (
     OFFSET_INVALID,
     KafkaError,
@@ -32,19 +31,6 @@ from storage.groups import GroupStore, OffsetAndMetadata
 ADMIN_KEYS = frozenset({"data.dir", "client.id"})
 # The one "broker" a kcli store stands for, as list_topics() reports it.
 BROKER_ID = 0
-
-
-class ConsumerGroupType(Enum):
-    """The group protocol (confluent-kafka's ``ConsumerGroupType``); kcli groups are CLASSIC."""
-
-    UNKNOWN = 0
-    CONSUMER = 1
-    CLASSIC = 2
-
-    def __lt__(self, other):
-        if not isinstance(other, ConsumerGroupType):
-            return NotImplemented
-        return self.value < other.value
 
 
 class Node:

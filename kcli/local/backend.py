@@ -44,14 +44,8 @@ class LocalBackend(Backend):
         validate_topic_name(name)  # a name like ../x must never become a path
         return self.store.topic_exists(name)
 
-    def create_topic(
-        self,
-        name: str,
-        partitions: int = 1,
-        config: Mapping[str, str] | None = None,
-        *,
-        if_not_exists: bool = False,
-        replication_factor: int = -1,
+    def _create_topic(
+        self, name: str, partitions: int, config: dict, if_not_exists: bool, replication_factor: int
     ) -> TopicInfo:
         if replication_factor not in (-1, 1):
             from kcli.errors import KcliError
@@ -61,21 +55,11 @@ class LocalBackend(Backend):
                 f"which keeps one copy of each partition; use 1, or a cluster (kcli cluster "
                 f"start, then kcli --profile cluster topic create ...)"
             )
-        meta = self.store.create_topic(
-            name, partitions, dict(config or {}), if_not_exists=if_not_exists
-        )
+        meta = self.store.create_topic(name, partitions, config, if_not_exists=if_not_exists)
         return TopicInfo(meta.name, meta.partitions, meta.topic_id)
 
-    def alter_topic(
-        self,
-        name: str,
-        *,
-        partitions: int | None = None,
-        config: Mapping[str, str] | None = None,
-    ) -> TopicInfo:
-        meta = self.store.alter_topic(
-            name, partitions=partitions, config=dict(config) if config else None
-        )
+    def _alter_topic(self, name: str, partitions: int | None, config: dict | None) -> TopicInfo:
+        meta = self.store.alter_topic(name, partitions=partitions, config=config)
         return TopicInfo(meta.name, meta.partitions, meta.topic_id)
 
     def delete_topic(self, name: str) -> None:

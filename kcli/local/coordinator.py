@@ -20,7 +20,7 @@ from kcli.client.types import (
     error_message,
 )
 from kcli.local.fetcher import Fetcher
-from kcli.local.group_member import GroupMember
+from kcli.local.group_member import GroupMember, GroupRebalanceConfig
 from storage.assignors import COOPERATIVE_STICKY, UnknownAssignor, parse_strategy
 from storage.group_protocols import incremental_change
 from storage.groups import GroupError, GroupStore
@@ -51,7 +51,6 @@ class ConsumerCoordinator:
         self._fetcher = fetcher
         self._events = events
         self.group_id = group_id
-        self._client_id = client_id
         self._member: GroupMember | None = None
         self._groups: GroupStore | None = None
         self._subscription: list[str] = []
@@ -101,11 +100,14 @@ class ConsumerCoordinator:
                     f"out for a dynamic member",
                 )
             )
-        self._instance_id = instance
-        self._session_ms = session
-        self._heartbeat_ms = heartbeat
-        self._max_poll_ms = max_poll
-        self._strategy = strategy
+        self._rebalance_config = GroupRebalanceConfig(
+            assignors=strategy,
+            client_id=client_id,
+            session_timeout_ms=session,
+            heartbeat_interval_ms=heartbeat,
+            rebalance_timeout_ms=max_poll,
+            instance_id=instance,
+        )
 
     @property
     def member(self) -> GroupMember | None:
@@ -161,15 +163,7 @@ class ConsumerCoordinator:
             return
         self._fetcher.clear()
         member = GroupMember(
-            self.groups(),
-            self.group_id,
-            topics=self._subscription,
-            assignors=self._strategy,
-            client_id=self._client_id,
-            session_timeout_ms=self._session_ms,
-            heartbeat_interval_ms=self._heartbeat_ms,
-            rebalance_timeout_ms=self._max_poll_ms,
-            instance_id=self._instance_id,
+            self.groups(), self.group_id, topics=self._subscription, config=self._rebalance_config
         )
         try:
             member.start()
@@ -349,7 +343,7 @@ class ConsumerCoordinator:
             offsets,
             generation=m.generation,
             member_id=m.member_id,
-            instance_id=m.instance_id,
+            instance_id=m.config.instance_id,
         )
 
     def committed_offsets(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from storage.group_protocols import COOPERATIVE, member_protocol
 from storage.groups import FencedInstanceId, UnknownMemberId
@@ -25,35 +26,33 @@ from storage.groups import FencedInstanceId, UnknownMemberId
 WATCH_INTERVAL_S = 0.02
 
 
+@dataclass(frozen=True)
+class GroupRebalanceConfig:
+    """How a member takes part in its group (Kafka's ``GroupRebalanceConfig``), read from the
+    consumer's config: its assignors in order of preference, its client id, its session,
+    heartbeat and rebalance (``max.poll.interval.ms``) timeouts, and its ``group.instance.id``
+    if it is a static member (KIP-345)."""
+
+    assignors: tuple[str, ...]
+    client_id: str
+    session_timeout_ms: int
+    heartbeat_interval_ms: int
+    rebalance_timeout_ms: int
+    instance_id: str | None = None
+
+
 class GroupMember:
     """One consumer's membership in one group: join, the heartbeat thread, rejoin, leave
     (used by ``ConsumerCoordinator``)."""
 
-    def __init__(
-        self,
-        groups,
-        group: str,
-        *,
-        topics: Sequence[str],
-        assignors: Sequence[str],
-        client_id: str,
-        session_timeout_ms: int,
-        heartbeat_interval_ms: int,
-        rebalance_timeout_ms: int,
-        instance_id: str | None = None,
-    ):
+    def __init__(self, groups, group: str, *, topics: Sequence[str], config: GroupRebalanceConfig):
         self.groups = groups  # storage.groups.GroupStore
         self.group = group
         self.topics = list(topics)
-        self.assignors = list(assignors)
-        self.client_id = client_id
-        self.session_timeout_ms = session_timeout_ms
-        self.heartbeat_interval_s = heartbeat_interval_ms / 1000
-        self.rebalance_timeout_ms = rebalance_timeout_ms
-        # group.instance.id: a static member (KIP-345) keeps its place across restarts.
-        self.instance_id = instance_id
+        self.config = config
+        self.heartbeat_interval_s = config.heartbeat_interval_ms / 1000
         # Cooperative (KIP-429): keep the partitions while the group rebalances.
-        self.cooperative = member_protocol(self.assignors) == COOPERATIVE
+        self.cooperative = member_protocol(config.assignors) == COOPERATIVE
         self._mu = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -96,7 +95,7 @@ class GroupMember:
                 return False
             if not self.cooperative and (self._rebalance or self._waiting):
                 return False
-            return (time.monotonic() - self._last_ok) * 1000 < self.session_timeout_ms
+            return (time.monotonic() - self._last_ok) * 1000 < self.config.session_timeout_ms
 
     def still_member(self) -> bool:
         """False if this member has been removed from the group; asks the group (a locked
@@ -104,7 +103,7 @@ class GroupMember:
         with self._mu:
             if self._lost:
                 return False
-            if (time.monotonic() - self._last_ok) * 1000 < self.session_timeout_ms:
+            if (time.monotonic() - self._last_ok) * 1000 < self.config.session_timeout_ms:
                 return True
         self._heartbeat()
         with self._mu:
@@ -114,22 +113,24 @@ class GroupMember:
         """ "rebalance", "lost", "fenced" or None: what the consumer must do before reading on
         (a cooperative member told "rebalance" rejoins without revoking)."""
         with self._mu:
-            if self._fenced is not None:
-                return "fenced"
-            if self._lost:
-                return "lost"
-            if self._rebalance:
-                return "rebalance"
-        if (time.monotonic() - self._last_ok) * 1000 >= self.session_timeout_ms:
+            what = self._what_to_do()
+        if what is None and (
+            (time.monotonic() - self._last_ok) * 1000 >= self.config.session_timeout_ms
+        ):
             # The heartbeat thread has not been heard from for a whole session: find out now.
             self._heartbeat()
             with self._mu:
-                if self._fenced is not None:
-                    return "fenced"
-                if self._lost:
-                    return "lost"
-                if self._rebalance:
-                    return "rebalance"
+                what = self._what_to_do()
+        return what
+
+    def _what_to_do(self) -> str | None:
+        """``must_revoke``'s answer from what the member knows now (called with ``_mu`` held)."""
+        if self._fenced is not None:
+            return "fenced"
+        if self._lost:
+            return "lost"
+        if self._rebalance:
+            return "rebalance"
         return None
 
     def take_error(self) -> Exception | None:
@@ -203,7 +204,7 @@ class GroupMember:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
-        if self.member_id and not self.instance_id and self._fenced is None:
+        if self.member_id and not self.config.instance_id and self._fenced is None:
             try:
                 self.groups.leave_group(self.group, self.member_id)
             except Exception:  # noqa: BLE001 - leaving is best effort, like LeaveGroup
@@ -214,15 +215,16 @@ class GroupMember:
 
     def _join(self, owned: Sequence[tuple[str, int]] = ()) -> None:
         started = time.monotonic()
+        config = self.config
         view = self.groups.join_group(
             self.group,
             topics=self.topics,
-            assignors=self.assignors,
-            client_id=self.client_id,
+            assignors=list(config.assignors),
+            client_id=config.client_id,
             member_id=self.member_id,
-            session_timeout_ms=self.session_timeout_ms,
-            rebalance_timeout_ms=self.rebalance_timeout_ms,
-            instance_id=self.instance_id,
+            session_timeout_ms=config.session_timeout_ms,
+            rebalance_timeout_ms=config.rebalance_timeout_ms,
+            instance_id=config.instance_id,
             # What a cooperative member owns goes with its subscription (KIP-429).
             owned=list(owned) if self.cooperative else None,
             owned_generation=self.generation,
@@ -251,7 +253,7 @@ class GroupMember:
             return
         started = time.monotonic()
         try:
-            view = self.groups.heartbeat(self.group, member_id, self.instance_id)
+            view = self.groups.heartbeat(self.group, member_id, self.config.instance_id)
         except FencedInstanceId as exc:
             with self._mu:
                 if epoch == self._epoch:

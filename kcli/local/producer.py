@@ -32,11 +32,10 @@ from kcli.client.config import as_int, check_keys, data_dir_of
 from kcli.client.error_codes import kafka_error_code
 from kcli.client.produce_checks import (
     as_bytes,
-    check_partition,
-    check_size,
-    check_timestamp,
+    check_record,
     headers_size,
     normalize_headers,
+    prepared_record,
     size_limit,
 )
 from kcli.client.types import (
@@ -174,59 +173,15 @@ class Producer:
         """
         if self._closed:
             raise RuntimeError("Producer has been closed")
-        meta = self._meta.get(topic)
-        if meta is None:
-            meta = self._load_meta(topic)
-        if value is not None and value.__class__ is not bytes:
-            value = as_bytes(value, "value")
-        if key is not None and key.__class__ is not bytes:
-            key = as_bytes(key, "key")
-        partitions = meta[0]
-        if partition < 0:
-            if partitions == 1:
-                partition = 0
-            elif key is None:
-                partition = self._round_robin.partition(partitions)
-            else:
-                partition = partition_for_key(key, partitions)
-        else:
-            check_partition(topic, partitions, partition)
-        size = 0 if value is None else len(value)
-        if key is not None:
-            size += len(key)
-        if headers:
-            headers = normalize_headers(headers)
-            size += headers_size(headers)
-        else:
-            headers = ()
-        if size > size_limit(meta[1]):
-            check_size(topic, meta[1], value, key, headers)
-        if timestamp:
-            check_timestamp(timestamp)
-        else:
-            # CreateTime "now" is taken when the buffer is written, at most linger.ms later:
-            # records of one batch then share a timestamp, which keeps batches small.
-            timestamp = None
-        if self._queued >= self._queue_max - len(self._reports):
-            raise BufferError(
-                f"Local: Queue full ({self._queue_max} records waiting; "
-                f"call poll() or flush() to deliver them)"
-            )
-        buf = self._buffers.get((topic, partition))
-        if buf is None:
-            buf = self._buffers[(topic, partition)] = _Buffer(topic, partition)
-        records = buf.records
-        if not records:
-            buf.since = time.monotonic()
-        if key is None and timestamp is None and not headers and value.__class__ is bytes:
-            records.append(value)  # a bare value: the encoder's fast path
-        else:
-            records.append(tuple.__new__(ProducerRecord, (value, key, headers, timestamp)))
-        buf.callbacks.append(on_delivery or callback or self._default_cb)
-        buf.nbytes += size
-        self._queued += 1
-        if len(records) >= self._batch_num or buf.nbytes >= self._batch_size:
-            self._write(buf)
+        partitions, max_bytes, _ = self._meta.get(topic) or self._load_meta(topic)
+        record = prepared_record(
+            value, key, partition, headers, partitions, self._round_robin, partition_for_key
+        )
+        check_record(topic, partitions, max_bytes, record, timestamp)
+        self._require_room()
+        # CreateTime "now" is taken when the buffer is written, at most linger.ms later:
+        # records of one batch then share a timestamp, which keeps batches small.
+        self._queue(topic, record, timestamp or None, on_delivery or callback or self._default_cb)
 
     def produce_batch(self, topic: str, messages: list, partition: int = -1, on_delivery=None):
         """Queue many records at once; returns how many were queued.
@@ -240,77 +195,31 @@ class Producer:
             raise RuntimeError("Producer has been closed")
         if not isinstance(messages, list):
             raise TypeError("messages must be a list of dicts")
-        meta = self._meta.get(topic)
-        if meta is None:
-            meta = self._load_meta(topic)
-        if self._queued >= self._queue_max - len(self._reports):
-            raise BufferError(
-                f"Local: Queue full ({self._queue_max} records waiting; "
-                f"call poll() or flush() to deliver them)"
-            )
-        partitions, max_bytes, _ = meta
-        limit = size_limit(max_bytes)
+        partitions, max_bytes, _ = self._meta.get(topic) or self._load_meta(topic)
+        self._require_room()
         default_cb = on_delivery or self._default_cb
-        buffers = self._buffers
-        new = tuple.__new__
-        record_type = ProducerRecord
-        batch_num, batch_size = self._batch_num, self._batch_size
-        queued = 0  # not yet added to self._queued
+        round_robin = self._round_robin
         total = 0
         for m in messages:
-            value = m.get("value")
-            key = m.get("key")
             try:
-                if value is not None and value.__class__ is not bytes:
-                    value = as_bytes(value, "value")
-                if key is not None and key.__class__ is not bytes:
-                    key = as_bytes(key, "key")
-                p = m.get("partition", partition)
-                if p < 0:
-                    if partitions == 1:
-                        p = 0
-                    elif key is None:
-                        p = self._round_robin.partition(partitions)
-                    else:
-                        p = partition_for_key(key, partitions)
-                size = 0 if value is None else len(value)
-                if key is not None:
-                    size += len(key)
-                headers = m.get("headers")
-                if headers:
-                    headers = normalize_headers(headers)
-                    size += headers_size(headers)
-                else:
-                    headers = ()
+                record = prepared_record(
+                    m.get("value"),
+                    m.get("key"),
+                    m.get("partition", partition),
+                    m.get("headers"),
+                    partitions,
+                    round_robin,
+                    partition_for_key,
+                )
                 timestamp = m.get("timestamp") or None
-                if p >= partitions or size > limit or timestamp is not None:
-                    # The slow checks, only where the fast test says one may fail.
-                    check_partition(topic, partitions, p)
-                    check_timestamp(timestamp)
-                    if size > limit:
-                        check_size(topic, max_bytes, value, key, headers)
+                check_record(topic, partitions, max_bytes, record, timestamp)
             except KafkaException as exc:
                 m["_error"] = exc.args[0]
                 continue
-            buf = buffers.get((topic, p))
-            if buf is None:
-                buf = buffers[(topic, p)] = _Buffer(topic, p)
-            records = buf.records
-            if not records:
-                buf.since = time.monotonic()
-            if key is None and timestamp is None and not headers and value.__class__ is bytes:
-                records.append(value)
-            else:
-                records.append(new(record_type, (value, key, headers, timestamp)))
-            buf.callbacks.append(m.get("callback") or m.get("on_delivery") or default_cb)
-            buf.nbytes += size
-            queued += 1
+            self._queue(
+                topic, record, timestamp, m.get("callback") or m.get("on_delivery") or default_cb
+            )
             total += 1
-            if len(records) >= batch_num or buf.nbytes >= batch_size:
-                self._queued += queued
-                queued = 0
-                self._write(buf)
-        self._queued += queued
         return total
 
     # -- kcli-only bulk path (not in confluent-kafka) -------------------------------------------
@@ -334,10 +243,7 @@ class Producer:
         """
         if self._closed:
             raise RuntimeError("Producer has been closed")
-        meta = self._meta.get(topic)
-        if meta is None:
-            meta = self._load_meta(topic)
-        partitions, max_bytes, _ = meta
+        partitions, max_bytes, _ = self._meta.get(topic) or self._load_meta(topic)
         if key is not None and key.__class__ is not bytes:
             key = as_bytes(key, "key")
         if key is not None and partition < 0:
@@ -400,6 +306,34 @@ class Producer:
                 if len(buf.records) >= self._batch_num or buf.nbytes >= self._batch_size:
                     self._write(buf)
         return n
+
+    def _require_room(self) -> None:
+        """BufferError once ``queue.buffering.max.messages`` records are waiting."""
+        if self._queued >= self._queue_max - len(self._reports):
+            raise BufferError(
+                f"Local: Queue full ({self._queue_max} records waiting; "
+                f"call poll() or flush() to deliver them)"
+            )
+
+    def _queue(self, topic: str, record, timestamp: int | None, callback) -> None:
+        """Add a checked ``prepared_record`` to its partition's buffer; write the buffer once it
+        is full."""
+        value, key, partition, headers, size = record
+        buf = self._buffers.get((topic, partition))
+        if buf is None:
+            buf = self._buffers[(topic, partition)] = _Buffer(topic, partition)
+        records = buf.records
+        if not records:
+            buf.since = time.monotonic()
+        if key is None and timestamp is None and not headers and value.__class__ is bytes:
+            records.append(value)  # a bare value: the encoder's fast path
+        else:
+            records.append(tuple.__new__(ProducerRecord, (value, key, headers, timestamp)))
+        buf.callbacks.append(callback)
+        buf.nbytes += size
+        self._queued += 1
+        if len(records) >= self._batch_num or buf.nbytes >= self._batch_size:
+            self._write(buf)
 
     def _load_meta(self, topic: str) -> tuple[int, int, bool]:
         try:

@@ -287,21 +287,15 @@ class RemoteBackend(Backend):
         t = self.metadata().topics.get(name)
         return t is not None and t.error is None
 
-    def create_topic(
-        self,
-        name: str,
-        partitions: int = 1,
-        config: Mapping[str, str] | None = None,
-        *,
-        if_not_exists: bool = False,
-        replication_factor: int = -1,
+    def _create_topic(
+        self, name: str, partitions: int, config: dict, if_not_exists: bool, replication_factor: int
     ) -> TopicInfo:
         validate_topic_name(name)
         new = self.ck.admin.NewTopic(
             name,
             num_partitions=partitions,
             replication_factor=replication_factor,  # -1: default.replication.factor
-            config={k: str(v) for k, v in (config or {}).items()},
+            config={k: str(v) for k, v in config.items()},
         )
         futures = self.admin.create_topics([new], request_timeout=self.timeout_s)
         try:
@@ -312,13 +306,7 @@ class RemoteBackend(Backend):
             raise
         return TopicInfo(name, partitions)
 
-    def alter_topic(
-        self,
-        name: str,
-        *,
-        partitions: int | None = None,
-        config: Mapping[str, str] | None = None,
-    ) -> TopicInfo:
+    def _alter_topic(self, name: str, partitions: int | None, config: dict | None) -> TopicInfo:
         before = self.topic(name)
         if partitions is not None and partitions < before.partitions:
             raise InvalidPartitions(partitions_can_only_grow_message(name, before.partitions))

@@ -12,15 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kcli.client.error_codes import kafka_error_code
-from kcli.client.produce_checks import (
-    as_bytes,
-    check_partition,
-    check_size,
-    check_timestamp,
-    headers_size,
-    normalize_headers,
-    size_limit,
-)
+from kcli.client.produce_checks import check_record, prepared_record
 from kcli.client.types import KafkaError, KafkaException, Message
 from kcli.remote.librdkafka import check_reports, kafka_error, kafka_exception
 from storage import RoundRobin, StorageError
@@ -114,26 +106,12 @@ class RemoteProducer:
         """Queue one record (see kcli.client.Producer.produce)."""
         if self._closed:
             raise RuntimeError("Producer has been closed")
-        meta = self._meta.get(topic) or self._load_meta(topic)
-        partitions, limit = meta
-        if value is not None and value.__class__ is not bytes:
-            value = as_bytes(value, "value")
-        if key is not None and key.__class__ is not bytes:
-            key = as_bytes(key, "key")
-        if partition < 0:
-            if partitions == 1:
-                partition = 0
-            elif key is None:
-                partition = self._round_robin.partition(partitions)
-            # else: librdkafka's murmur2_random picks it, as Kafka's Java producer would
-        else:
-            check_partition(topic, partitions, partition)
-        check_timestamp(timestamp)
-        headers = normalize_headers(headers) if headers else ()
-        if limit is not None:
-            size = (len(value) if value else 0) + (len(key) if key else 0) + headers_size(headers)
-            if size > size_limit(limit):
-                check_size(topic, limit, value, key, headers)
+        partitions, max_bytes = self._meta.get(topic) or self._load_meta(topic)
+        # A keyed record's partition stays -1: librdkafka's murmur2_random picks it, as Kafka's
+        # Java producer would.
+        record = prepared_record(value, key, partition, headers, partitions, self._round_robin)
+        check_record(topic, partitions, max_bytes, record, timestamp)
+        value, key, partition, headers, _size = record
         cb = self._callback(on_delivery or callback or self._default_cb)
         try:
             self._p.produce(

@@ -13,8 +13,6 @@ from kcli.render.group_tables import _assignment_str, _short_id, _table
 from kcli.render.groups import _header_line, _members_table, _partitions_table, _render_partitions
 from kcli.render.output import PLAIN, TABLE, console, line, note
 
-# -- watch -----------------------------------------------------------------------------------
-
 
 def group_watch(snapshot, group: str, interval: float, count: int | None, form: str) -> None:
     """Refresh a group's view every ``interval`` seconds, ``count`` times or until Ctrl-C: in

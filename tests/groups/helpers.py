@@ -2,8 +2,11 @@
 
 The process tests share one harness: group ``billing`` on topic ``orders`` (4 partitions of 5
 records each), and a ``spawn(name, **config)`` that starts a member process and stops every
-one it started when the test ends.  A test module takes the two fixtures by importing them:
-``from .helpers import orders_data_dir, member_spawner``.
+one it started when the test ends.  The store's coordinator tests share another: a store on
+a FakeClock with topic ``t`` (4 partitions), its GroupStore, and ``join()`` for group ``g``.
+A test module takes these fixtures by importing them (``from .helpers import member_spawner``):
+each is registered under its short name (``spawn``, ``data_dir``, ``clock``, ``store``,
+``groups``).
 """
 
 from __future__ import annotations
@@ -226,3 +229,46 @@ def member_spawner(tmp_path, data_dir):
     yield make
     for m in started:
         m.stop_quietly()
+
+
+# -- the store's coordinator, with time moved by hand --------------------------------------------
+
+# The session timeout the coordinator tests join with.
+SESSION = 3000
+
+
+@pytest.fixture(name="clock")
+def fake_clock():
+    from storage import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture(name="store")
+def store_on_fake_clock(tmp_path, clock):
+    """A store on ``clock`` with topic ``t``: 4 partitions."""
+    from storage import Store
+
+    s = Store(tmp_path / "data", clock=clock)
+    s.create_topic("t", 4)
+    yield s
+    s.close()
+
+
+@pytest.fixture(name="groups")
+def group_store(store):
+    from storage.groups import GroupStore
+
+    return GroupStore(store)
+
+
+def join(groups, client, member_id="", topics=("t",), **kw):
+    """``client`` joins group ``g`` (a new member unless ``member_id`` is given)."""
+    return groups.join_group(
+        "g",
+        topics=list(topics),
+        client_id=client,
+        member_id=member_id,
+        session_timeout_ms=SESSION,
+        **kw,
+    )

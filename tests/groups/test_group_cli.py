@@ -184,32 +184,9 @@ def test_reset_dry_run_changes_nothing_and_execute_does(data_dir):
     assert "Dry run" in dry.stderr
     assert offsets.read_bytes() == before
 
-    run_kcli(
-        data_dir,
-        "group",
-        "reset",
-        "billing",
-        "--topic",
-        "orders",
-        "--partition",
-        "0",
-        "--shift-by",
-        "-1",
-        "--execute",
-    )
-    run_kcli(
-        data_dir,
-        "group",
-        "reset",
-        "billing",
-        "--topic",
-        "orders",
-        "--partition",
-        "1",
-        "--to-offset",
-        "99",
-        "--execute",
-    )  # clamped to the log end offset
+    reset = ("group", "reset", "billing", "--topic", "orders", "--execute")
+    run_kcli(data_dir, *reset, "--partition", "0", "--shift-by", "-1")
+    run_kcli(data_dir, *reset, "--partition", "1", "--to-offset", "99")  # clamped to the log end
     assert {tp: o.offset for tp, o in gs.fetch_offsets("billing").items()} == {
         ("orders", 0): 0,
         ("orders", 1): 3,

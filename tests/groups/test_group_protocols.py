@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from storage import FakeClock, Store
 from storage.assignors import Subscription
 from storage.group_protocols import (
     COOPERATIVE,
@@ -19,9 +18,16 @@ from storage.group_protocols import (
     static_member,
     subscriptions,
 )
-from storage.groups import FencedInstanceId, GroupStore, UnknownMemberId
+from storage.groups import FencedInstanceId, UnknownMemberId
 
-SESSION = 3000
+from .helpers import (  # noqa: F401 - fake_clock, group_store, store_on_fake_clock: fixtures
+    SESSION,
+    fake_clock,
+    group_store,
+    join,
+    store_on_fake_clock,
+)
+
 COOP = "cooperative-sticky"
 
 # -- the rules ----------------------------------------------------------------------------------
@@ -80,30 +86,6 @@ def test_incremental_change():
 
 
 # -- the store's coordinator --------------------------------------------------------------------
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def groups(tmp_path, clock):
-    s = Store(tmp_path / "data", clock=clock)
-    s.create_topic("t", 4)
-    yield GroupStore(s)
-    s.close()
-
-
-def join(groups, client, member_id="", **kw):
-    return groups.join_group(
-        "g",
-        topics=["t"],
-        client_id=client,
-        member_id=member_id,
-        session_timeout_ms=SESSION,
-        **kw,
-    )
 
 
 def test_cooperative_join_takes_two_rounds_and_never_revokes_retained(groups):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from storage import FakeClock, ProducerRecord, Store
+from storage import ProducerRecord, Store
 from storage.groups import (
     GroupNotEmpty,
     GroupNotFound,
@@ -25,36 +25,13 @@ from storage.groups import (
     group_dir_name,
 )
 
-SESSION = 3000
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path, clock):
-    s = Store(tmp_path / "data", clock=clock)
-    s.create_topic("t", 4)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def groups(store):
-    return GroupStore(store)
-
-
-def join(groups, client, member_id="", topics=("t",), **kw):
-    return groups.join_group(
-        "g",
-        topics=list(topics),
-        client_id=client,
-        member_id=member_id,
-        session_timeout_ms=SESSION,
-        **kw,
-    )
+from .helpers import (  # noqa: F401 - fake_clock, group_store, store_on_fake_clock: fixtures
+    SESSION,
+    fake_clock,
+    group_store,
+    join,
+    store_on_fake_clock,
+)
 
 
 def test_a_join_starts_a_generation_the_others_rejoin_into(groups, store):
