@@ -336,6 +336,10 @@ class ReplicaManager:
                 await self.run(self.write_hw_checkpoint)
 
     def write_hw_checkpoint(self) -> None:
+        # Followers append without fsync: flush first, so that no checkpointed high
+        # watermark is above what a crash of the machine would leave on disk.
+        for part in list(self.partitions.values()):
+            part.log.flush()
         write_offset_checkpoint(
             self.store.data_dir / HW_CHECKPOINT_FILE,
             {p.tp: p.high_watermark for p in self.partitions.values()},
