@@ -112,3 +112,75 @@ def test_a_group_keeps_its_committed_offsets_when_its_coordinator_is_killed(make
     left = {part: offset for part, offset in committed.items() if offset < 100}
     assert {part: firsts[part] for part in left} == left
     assert len(again) == 300 - sum(committed.values())
+
+
+def _published(c, broker_id: int, group: str):
+    """The group as broker ``broker_id``'s coordinator published it in its own store."""
+    from storage import Store
+    from storage.groups import GroupNotFound, GroupStore
+
+    store = Store(c.data_dir / "cluster" / f"broker-{broker_id}", create=False)
+    try:
+        return GroupStore(store).describe_group(group)
+    except GroupNotFound:
+        return None
+    finally:
+        store.close()
+
+
+def test_a_new_coordinator_continues_the_group_in_its_generation(make_cluster):
+    c = make_cluster(3)
+    c.create_topic("orders", 3, 3)
+    p = producer(c.bootstrap)
+    for i in range(300):
+        p.produce("orders", str(i).encode(), partition=i % 3)
+    p.flush(30)
+    assignments: list[list[int]] = []
+    revocations: list[list[int]] = []
+    consumer = _consumer(c.bootstrap)
+    seen: list = []
+    try:
+        consumer.subscribe(
+            ["orders"],
+            on_assign=lambda _c, ps: assignments.append(sorted(tp.partition for tp in ps)),
+            on_revoke=lambda _c, ps: revocations.append(sorted(tp.partition for tp in ps)),
+        )
+        _poll(consumer, 150, seen)
+        consumer.commit(asynchronous=False)
+        slot = offsets_partition_for(GROUP, 3)
+        coordinator = c.partition("__consumer_offsets", slot)["leader"]
+        before = c.wait_for(
+            lambda _s: (g := _published(c, coordinator, GROUP)) and g.state == "Stable" and g,
+            what="the group to be stable",
+        )
+        assert before.generation >= 1
+        (member,) = before.members
+        assert member.assignment == (("orders", 0), ("orders", 1), ("orders", 2))
+
+        c.kcli("cluster", "kill", str(coordinator))
+        moved = c.wait_partition(
+            "__consumer_offsets", slot, lambda q: q["leader"] not in (-1, coordinator)
+        )
+        # The new coordinator loaded the group's GroupMetadata record: same generation, same
+        # member, same assignment (not a group started afresh at generation 0).
+        after = c.wait_for(
+            lambda _s: (g := _published(c, moved["leader"], GROUP)) and g.members and g,
+            what="the new coordinator to know the group",
+        )
+        assert (after.state, after.generation) == ("Stable", before.generation)
+        assert [(m.member_id, m.assignment) for m in after.members] == [
+            (member.member_id, member.assignment)
+        ]
+        # The member goes on in its generation: no rebalance, and its commits are accepted.
+        while len({v for _, _, v in seen}) < 300:
+            count = len(seen)
+            _poll(consumer, len(seen) + 1, seen, timeout_polls=60)
+            assert len(seen) > count, "the consumer stopped getting records"
+        consumer.commit(asynchronous=False)
+        committed = {
+            tp.partition: tp.offset for tp in consumer.committed(consumer.assignment(), timeout=10)
+        }
+    finally:
+        consumer.close()
+    assert assignments == [[0, 1, 2]] and revocations == [[0, 1, 2]]  # the one at close
+    assert committed == {0: 100, 1: 100, 2: 100}
