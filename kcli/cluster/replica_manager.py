@@ -438,7 +438,7 @@ class ReplicaManager:
         return None if address is None else (p.leader, *address)
 
     async def _create_offsets_topic(self) -> None:
-        from kcli.cluster.controller import ensure_offsets_topic_request
+        from kcli.cluster.controller_topics import ensure_offsets_topic_request
 
         if OFFSETS_TOPIC in self._creating:
             return

@@ -23,6 +23,11 @@ class ControllerUnavailable(Exception):
     """The controller could not be reached or did not answer in time."""
 
 
+def error_answer(code: int, message: str | None = None) -> dict:
+    """A controller answer that failed with Kafka's error ``code``."""
+    return {"error_code": int(code), "error_message": message}
+
+
 def encode(message: dict) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode() + b"\n"
 
