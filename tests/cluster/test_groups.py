@@ -26,6 +26,17 @@ def _poll(consumer, want: int, seen: list, timeout_polls: int = 120) -> None:
         seen.append((msg.partition(), msg.offset(), msg.value()))
 
 
+def _cluster_with_orders(make_cluster):
+    """A 3-broker cluster with topic orders (3 partitions, RF 3) holding 100 records each."""
+    c = make_cluster(3)
+    c.create_topic("orders", 3, 3)
+    p = producer(c.bootstrap)
+    for i in range(300):
+        p.produce("orders", str(i).encode(), partition=i % 3)
+    p.flush(30)
+    return c
+
+
 def _consumer(bootstrap: str) -> Consumer:
     return Consumer(
         {
@@ -41,12 +52,7 @@ def _consumer(bootstrap: str) -> Consumer:
 
 
 def test_a_group_keeps_its_committed_offsets_when_its_coordinator_is_killed(make_cluster):
-    c = make_cluster(3)
-    c.create_topic("orders", 3, 3)
-    p = producer(c.bootstrap)
-    for i in range(300):
-        p.produce("orders", str(i).encode(), partition=i % 3)
-    p.flush(30)
+    c = _cluster_with_orders(make_cluster)
     first = _consumer(c.bootstrap)
     seen: list = []
     try:
@@ -129,12 +135,7 @@ def _published(c, broker_id: int, group: str):
 
 
 def test_a_new_coordinator_continues_the_group_in_its_generation(make_cluster):
-    c = make_cluster(3)
-    c.create_topic("orders", 3, 3)
-    p = producer(c.bootstrap)
-    for i in range(300):
-        p.produce("orders", str(i).encode(), partition=i % 3)
-    p.flush(30)
+    c = _cluster_with_orders(make_cluster)
     assignments: list[list[int]] = []
     revocations: list[list[int]] = []
     consumer = _consumer(c.bootstrap)
