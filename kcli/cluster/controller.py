@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from kcli.cluster.config import ClusterConfig
-from kcli.cluster.constants import HOST
+from kcli.cluster.constants import CONTROLLER_PORT_FILE, HOST
 from kcli.cluster.controller_brokers import BrokerLiveness
 from kcli.cluster.controller_partitions import PartitionLeadership
 from kcli.cluster.controller_topics import TopicControl
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
 
     async def run() -> None:
         controller = Controller(directory, config, brokers=args.brokers)
-        await controller.run(args.port, directory / "controller.json")
+        await controller.run(args.port, directory / CONTROLLER_PORT_FILE)
 
     asyncio.run(run())
 

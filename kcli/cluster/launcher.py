@@ -31,7 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kcli.cluster import rpc
-from kcli.cluster.constants import DEFAULT_BROKERS, DEFAULT_PORT, HOST, MAX_BROKERS
+from kcli.cluster.constants import (
+    CONTROLLER_PORT_FILE,
+    DEFAULT_BROKERS,
+    DEFAULT_PORT,
+    HOST,
+    MAX_BROKERS,
+)
 from kcli.errors import KcliError
 from storage.fileio import atomic_write
 
@@ -325,7 +331,7 @@ class Cluster:
 
     def _wait_for_controller(self, state: dict) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
-        path = self.directory / CONTROLLER / "controller.json"
+        path = self.directory / CONTROLLER / CONTROLLER_PORT_FILE
         while time.monotonic() < deadline:
             entry = state["processes"][CONTROLLER]
             if not _alive(entry):
