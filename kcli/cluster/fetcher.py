@@ -239,6 +239,15 @@ class ReplicaFetcher:
         if not batches:
             return
         first = list(batch_epochs(batches[0]))[0][0]
+        if first > part.log_end_offset:
+            # A gap in the leader's log (its cleaner removed whole batches): the store appends
+            # at its log end only, so this replica cannot copy it.  Said once a second, rather
+            # than asking the leader again and again.
+            raise StorageError(
+                f"{part.topic}-{part.partition}: the leader's log continues at offset {first}, "
+                f"past this replica's log end {part.log_end_offset} (an offset gap left by "
+                f"compaction); a follower cannot copy a compacted section"
+            )
         if first != part.log_end_offset:
             self.truncating.add(part.tp)
             return
