@@ -185,3 +185,68 @@ def test_a_new_coordinator_continues_the_group_in_its_generation(make_cluster):
         consumer.close()
     assert assignments == [[0, 1, 2]] and revocations == [[0, 1, 2]]  # the one at close
     assert committed == {0: 100, 1: 100, 2: 100}
+
+
+def test_a_kcli_consumer_group_goes_on_in_its_generation_when_its_coordinator_is_killed(
+    make_cluster,
+):
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    c = _cluster_with_orders(make_cluster)
+    consumer = subprocess.Popen(
+        [sys.executable, "-m", "kcli", "--bootstrap-server", c.bootstrap, "consume", "orders"]
+        + ["--group", GROUP, "--follow", "-o", "json", "--session-timeout-ms", "6000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=c.env,
+    )
+    values: list[str] = []
+    threading.Thread(
+        target=lambda: [values.append(json.loads(line)["value"]) for line in consumer.stdout],
+        daemon=True,
+    ).start()
+
+    def wait_for_values(count: int) -> None:
+        deadline = time.monotonic() + 60
+        while len(values) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(values) >= count, f"the kcli consumer printed {len(values)} of {count}"
+
+    try:
+        wait_for_values(300)
+        slot = offsets_partition_for(GROUP, 3)
+        coordinator = c.partition("__consumer_offsets", slot)["leader"]
+        before = c.wait_for(
+            lambda _s: (g := _published(c, coordinator, GROUP)) and g.state == "Stable" and g,
+            what="the group to be stable",
+        )
+        c.kcli("cluster", "kill", str(coordinator))
+        moved = c.wait_partition(
+            "__consumer_offsets", slot, lambda q: q["leader"] not in (-1, coordinator)
+        )
+        after = c.wait_for(
+            lambda _s: (g := _published(c, moved["leader"], GROUP)) and g.members and g,
+            what="the new coordinator to know the group",
+        )
+        assert after.generation == before.generation >= 1
+        assert [m.member_id for m in after.members] == [m.member_id for m in before.members]
+        # It goes on consuming: records produced after the kill arrive, each exactly once.
+        p = producer(c.bootstrap)
+        for i in range(300, 600):
+            p.produce("orders", str(i).encode(), partition=i % 3)
+        p.flush(30)
+        wait_for_values(600)
+    finally:
+        consumer.send_signal(signal.SIGINT)
+        consumer.wait(30)
+    assert sorted(values, key=int) == [str(i) for i in range(600)]
+    described = c.kcli(
+        "--bootstrap-server", c.bootstrap, "group", "describe", GROUP, "-o", "json", data_dir=False
+    )
+    rows = [json.loads(line) for line in described.stdout.splitlines()]
+    assert {r["partition"]: r["committed_offset"] for r in rows} == {0: 200, 1: 200, 2: 200}
