@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 
 from kcli.cluster.config import ClusterConfig, cluster_config
-from kcli.cluster.constants import HOST
+from kcli.cluster.constants import CONTROLLER_DIR, CONTROLLER_PORT_FILE, HOST
 from kcli.cluster.fetcher import FetcherManager
 from kcli.cluster.replica_manager import ReplicaManager
 from kcli.cluster.rpc import AsyncControllerClient, ControllerUnavailable
@@ -61,13 +61,20 @@ class ClusterBroker:
         timeout_s = config.broker_session_timeout_ms / 1000
         # One connection per conversation: a long-polling metadata fetch must not hold up a
         # heartbeat.
-        self.metadata_client = AsyncControllerClient(HOST, controller_port, timeout_s + 5)
-        self.heartbeat_client = AsyncControllerClient(HOST, controller_port, timeout_s)
+        port_file = directory.parent / CONTROLLER_DIR / CONTROLLER_PORT_FILE
+
+        def controller_client(client_timeout_s: float) -> AsyncControllerClient:
+            return AsyncControllerClient(
+                HOST, controller_port, client_timeout_s, port_file=port_file
+            )
+
+        self.metadata_client = controller_client(timeout_s + 5)
+        self.heartbeat_client = controller_client(timeout_s)
         self.manager = ReplicaManager(
             node_id,
             self.store,
             config,
-            AsyncControllerClient(HOST, controller_port, timeout_s),
+            controller_client(timeout_s),
             brokers=brokers,
         )
         overrides = {

@@ -21,6 +21,26 @@ from kcli.serve.stats import ConnectionStats
 log = logging.getLogger("kcli.cluster")
 
 
+def _controller_unavailable(topics: list[dict]) -> list[dict]:
+    """Each topic's result when the controller cannot be reached."""
+    return [
+        {
+            "name": t["name"],
+            "error_code": ErrorCode.REQUEST_TIMED_OUT,
+            "error_message": "the controller is not available",
+        }
+        for t in topics
+    ]
+
+
+def _topic_results(result_cls, results: list[dict]) -> list:
+    """The controller's per-topic answers as a response's result structs."""
+    return [
+        result_cls(name=r["name"], error_code=r["error_code"], error_message=r.get("error_message"))
+        for r in results
+    ]
+
+
 class ClusterHandlers:
     """Handlers over a ``ReplicaManager``."""
 
@@ -49,26 +69,14 @@ class ClusterHandlers:
             results = await self.manager.create_topics(topics, body.validate_only)
         except ControllerUnavailable as exc:
             log.warning("CreateTopics: %s", exc)
-            results = [
-                {
-                    "name": t["name"],
-                    "error_code": ErrorCode.REQUEST_TIMED_OUT,
-                    "error_message": "the controller is not available",
-                }
-                for t in topics
-            ]
+            results = _controller_unavailable(topics)
         for r in results:
             if r["error_code"] == 0 and not body.validate_only:
                 log.info("%s created topic '%s'", conn.label, r["name"])
         return CreateTopicsResponse(
             version=req.version,
             throttle_time_ms=0,
-            topics=[
-                CreateTopicsResponse.CreatableTopicResult(
-                    name=r["name"], error_code=r["error_code"], error_message=r.get("error_message")
-                )
-                for r in results
-            ],
+            topics=_topic_results(CreateTopicsResponse.CreatableTopicResult, results),
         )
 
     async def delete_topics(self, conn: ConnectionStats, req: Request):
@@ -98,14 +106,7 @@ class ClusterHandlers:
             "CreatePartitions", topics=topics, validateOnly=body.validate_only
         )
         if answer is None:
-            results = [
-                {
-                    "name": t["name"],
-                    "error_code": ErrorCode.REQUEST_TIMED_OUT,
-                    "error_message": "the controller is not available",
-                }
-                for t in topics
-            ]
+            results = _controller_unavailable(topics)
         else:
             results = answer["topics"]
             grown = {
@@ -125,12 +126,7 @@ class ClusterHandlers:
         return CreatePartitionsResponse(
             version=req.version,
             throttle_time_ms=0,
-            results=[
-                CreatePartitionsResponse.CreatePartitionsTopicResult(
-                    name=r["name"], error_code=r["error_code"], error_message=r.get("error_message")
-                )
-                for r in results
-            ],
+            results=_topic_results(CreatePartitionsResponse.CreatePartitionsTopicResult, results),
         )
 
     async def incremental_alter_configs(self, conn: ConnectionStats, req: Request):

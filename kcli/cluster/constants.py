@@ -9,3 +9,6 @@ HOST = "127.0.0.1"
 OFFSETS_TOPIC = "__consumer_offsets"
 # Each broker's high watermarks (Kafka's file name and format).
 HW_CHECKPOINT_FILE = "replication-offset-checkpoint"
+# The controller's directory under <data-dir>/cluster/, and the file where it says its port.
+CONTROLLER_DIR = "controller"
+CONTROLLER_PORT_FILE = "controller.json"

@@ -8,13 +8,15 @@ when the leader's epoch is older than its own (KIP-279), until both agree.  Then
 a Fetch request with the broker's id as ``replica_id``, from its log end offset, long-polling
 ``replica.fetch.wait.max.ms``.  The batches that come back are appended through the store's
 normal append path, which validates every record as for any append, and must land at exactly
-the offsets the leader gave them.
+the offsets the leader gave them.  Like Kafka's followers, they do not fsync each append (see
+``ReplicaManager.write_hw_checkpoint``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 from kafka.protocol.consumer import (
     FetchRequest,
@@ -237,10 +239,22 @@ class ReplicaFetcher:
         if not batches:
             return
         first = list(batch_epochs(batches[0]))[0][0]
+        if first > part.log_end_offset:
+            # A gap in the leader's log (its cleaner removed whole batches): the store appends
+            # at its log end only, so this replica cannot copy it.  Said once a second, rather
+            # than asking the leader again and again.
+            raise StorageError(
+                f"{part.topic}-{part.partition}: the leader's log continues at offset {first}, "
+                f"past this replica's log end {part.log_end_offset} (an offset gap left by "
+                f"compaction); a follower cannot copy a compacted section"
+            )
         if first != part.log_end_offset:
             self.truncating.add(part.tp)
             return
-        info = await self.manager.run(part.log.append, batches)
+        # No fsync per append, as in Kafka: a follower's copy is made durable by replication
+        # (the leader fsyncs what it acknowledges) and flushed with each high watermark
+        # checkpoint, so the checkpoint never names records the disk may not hold.
+        info = await self.manager.run(partial(part.log.append, batches, fsync=False))
         if info.base_offset != first:
             raise StorageError(
                 f"{part.topic}-{part.partition}: the leader's batch at offset {first} was "

@@ -10,17 +10,31 @@ group's coordinator answers NOT_COORDINATOR, and the client looks the coordinato
 
 Records use Kafka's own schemas: the key is OffsetCommitKey v1 (group, topic, partition), the
 value OffsetCommitValue v3 (offset, leader epoch, metadata, commit timestamp); a null value is
-a deletion.  The group's membership stays in the coordinator's memory, as in Kafka, so a new
-coordinator starts the group afresh while its committed offsets are intact.
+a deletion.  Each settled generation of a group is a GroupMetadata record beside them
+(``kcli.cluster.group_metadata``), so a new coordinator continues the group in the same
+generation, with the same members and assignments.
 """
 
 from __future__ import annotations
 
 import logging
-import struct
 import time
 
 from kcli.cluster.constants import OFFSETS_TOPIC
+from kcli.cluster.group_metadata import (
+    INT16,
+    INT32,
+    INT64,
+    GroupMetadata,
+    Reader,
+    group_from,
+    group_metadata_key,
+    group_metadata_value,
+    is_group_metadata_key,
+    metadata_of,
+    parse_group_metadata,
+    write_string,
+)
 from kcli.serve.protocol import (
     ErrorCode,
     HeartbeatResponse,
@@ -37,56 +51,43 @@ log = logging.getLogger("kcli.cluster")
 
 OFFSET_COMMIT_KEY_VERSION = 1
 OFFSET_COMMIT_VALUE_VERSION = 3
-_INT16 = struct.Struct(">h")
-_INT32 = struct.Struct(">i")
-_INT64 = struct.Struct(">q")
-
-
-def _string(s: str) -> bytes:
-    data = s.encode()
-    return _INT16.pack(len(data)) + data
-
-
-def _read_string(data: bytes, pos: int) -> tuple[str, int]:
-    (n,) = _INT16.unpack_from(data, pos)
-    return data[pos + 2 : pos + 2 + n].decode(), pos + 2 + n
 
 
 def offset_commit_key(group: str, topic: str, partition: int) -> bytes:
     return (
-        _INT16.pack(OFFSET_COMMIT_KEY_VERSION)
-        + _string(group)
-        + _string(topic)
-        + _INT32.pack(partition)
+        INT16.pack(OFFSET_COMMIT_KEY_VERSION)
+        + write_string(group)
+        + write_string(topic)
+        + INT32.pack(partition)
     )
 
 
 def offset_commit_value(offset: int, metadata: str, timestamp_ms: int) -> bytes:
     return (
-        _INT16.pack(OFFSET_COMMIT_VALUE_VERSION)
-        + _INT64.pack(offset)
-        + _INT32.pack(-1)
-        + _string(metadata)
-        + _INT64.pack(timestamp_ms)
+        INT16.pack(OFFSET_COMMIT_VALUE_VERSION)
+        + INT64.pack(offset)
+        + INT32.pack(-1)
+        + write_string(metadata)
+        + INT64.pack(timestamp_ms)
     )
 
 
 def parse_offset_commit(key: bytes, value: bytes | None):
     """(group, topic, partition, offset or None for a deletion, metadata, timestamp), or None
-    for a record that is not an offset commit (Kafka also keeps group metadata there)."""
-    (version,) = _INT16.unpack_from(key, 0)
-    if version not in (0, 1):
+    for a record that is not an offset commit (the GroupMetadata records beside them)."""
+    r = Reader(key)
+    if r.int16() not in (0, 1):
         return None
-    group, pos = _read_string(key, 2)
-    topic, pos = _read_string(key, pos)
-    (partition,) = _INT32.unpack_from(key, pos)
+    group, topic, partition = r.string(), r.string(), r.int32()
     if value is None:
         return group, topic, partition, None, "", -1
-    (vversion,) = _INT16.unpack_from(value, 0)
-    (offset,) = _INT64.unpack_from(value, 2)
-    pos = 10 + (4 if vversion >= 3 else 0)
-    metadata, pos = _read_string(value, pos)
-    (timestamp,) = _INT64.unpack_from(value, pos)
+    v = Reader(value)
+    version = v.int16()
+    offset = v.int64()
+    if version >= 3:
+        v.int32()  # the leader epoch
+    metadata = v.string() or ""
+    timestamp = v.int64()
     return group, topic, partition, offset, metadata, timestamp
 
 
@@ -133,13 +134,15 @@ class GroupHandlers:
 
     # -- loading a partition when it becomes ours -------------------------------------------
 
-    def load(self, part) -> int:
-        """Read every offset commit of an offsets partition into the group store (in the I/O
-        pool).  Returns the number of commits loaded."""
+    def load(self, part) -> tuple[int, dict[str, GroupMetadata | None]]:
+        """Read every offset commit of an offsets partition into the group store, and the
+        latest GroupMetadata of each of its groups (in the I/O pool).  Returns the number of
+        commits loaded and the groups' metadata (None: deleted)."""
         from storage.groups import OffsetAndMetadata
 
         store = self.coordinator.registry.group_store
         latest: dict[str, dict[tuple[str, int], OffsetAndMetadata]] = {}
+        groups: dict[str, GroupMetadata | None] = {}
         offset = part.log.log_start_offset
         end = part.log.log_end_offset
         count = 0
@@ -148,7 +151,13 @@ class GroupHandlers:
             if not records:
                 break
             for r in records:
-                parsed = parse_offset_commit(r.key, r.value) if r.key else None
+                if not r.key:
+                    continue
+                if is_group_metadata_key(r.key):
+                    group, meta = parse_group_metadata(r.key, r.value)
+                    groups[group] = meta
+                    continue
+                parsed = parse_offset_commit(r.key, r.value)
                 if parsed is not None and parsed[3] is not None:
                     group, topic, partition, committed, metadata, ts = parsed
                     latest.setdefault(group, {})[(topic, partition)] = OffsetAndMetadata(
@@ -158,22 +167,49 @@ class GroupHandlers:
             offset = records[-1].offset + 1
         for group, offsets in latest.items():
             store.commit_offsets_trusted(group, offsets)
-        return count
+        for group, meta in groups.items():
+            if meta is not None and meta.members:
+                store.claim_external(group)
+        return count, groups
+
+    def _install(self, groups: dict[str, GroupMetadata | None]) -> None:
+        """Continue the loaded groups (Kafka's GroupMetadataManager.loadGroup)."""
+        registry = self.coordinator.registry
+        now = registry.loop_time()
+        for group_id, meta in groups.items():
+            current = registry.groups.get(group_id)
+            if current is not None and any(
+                m.join_future or m.sync_future for m in current.members.values()
+            ):
+                continue  # requests are waiting on it here: it is live, not stale
+            if meta is None:
+                registry.groups.pop(group_id, None)
+                continue
+            registry.groups[group_id] = group_from(meta, now)
+            registry.dirty.add(group_id)
+        registry.wake.set()
 
     async def became_leader(self, part) -> None:
         self.loaded.discard(part.partition)
         try:
-            count = await self.manager.run(self.load, part)
+            count, groups = await self.manager.run(self.load, part)
         except StorageError as exc:
             log.error("loading the offsets in %s-%d failed: %s", part.topic, part.partition, exc)
             return
         if part.is_leader(self.manager.node_id):
+            self._install(groups)
             self.loaded.add(part.partition)
             log.info(
-                "%s-%d: coordinator for its groups (%d offset commits loaded)",
+                "%s-%d: coordinator for its groups (%d offset commits, %d groups loaded%s)",
                 part.topic,
                 part.partition,
                 count,
+                len(groups),
+                "".join(
+                    f"; '{g}' generation {m.generation}, {len(m.members)} member(s)"
+                    for g, m in sorted(groups.items())
+                    if m is not None
+                ),
             )
 
     def became_follower(self, partition: int) -> None:
@@ -267,7 +303,36 @@ class GroupHandlers:
     async def sync_group(self, conn: ConnectionStats, req: Request):
         error = self.coordinator_error(req.body.group_id)
         if error == ErrorCode.NONE:
-            return await self.coordinator.sync_group(conn, req)
+            response = await self.coordinator.sync_group(conn, req)
+            group = self.coordinator.groups.get(req.body.group_id)
+            if (
+                response.error_code != ErrorCode.NONE
+                or group is None
+                or group.leader != req.body.member_id
+                or group.generation != req.body.generation_id
+            ):
+                return response
+            # The leader's SyncGroup settled the generation: store it, as Kafka's
+            # storeGroup does, before the leader hears it is done.
+            error = await self.manager.append_internal(
+                OFFSETS_TOPIC,
+                self._offsets_partition(group.group_id),
+                [
+                    (
+                        group_metadata_key(group.group_id),
+                        group_metadata_value(metadata_of(group, int(time.time() * 1000))),
+                    )
+                ],
+            )
+            if error == ErrorCode.NONE:
+                return response
+            log.warning(
+                "group '%s' generation %d could not be stored in %s: %s",
+                group.group_id,
+                group.generation,
+                OFFSETS_TOPIC,
+                ErrorCode(error).name,
+            )
         return SyncGroupResponse(
             version=req.version,
             throttle_time_ms=0,

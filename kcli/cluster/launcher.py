@@ -32,7 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kcli.cluster import rpc
-from kcli.cluster.constants import DEFAULT_BROKERS, DEFAULT_PORT, HOST, MAX_BROKERS
+from kcli.cluster.constants import (
+    CONTROLLER_PORT_FILE,
+    DEFAULT_BROKERS,
+    DEFAULT_PORT,
+    HOST,
+    MAX_BROKERS,
+)
 from kcli.errors import KcliError
 from storage.fileio import atomic_write
 
@@ -345,7 +351,7 @@ class Cluster:
 
     def _wait_for_controller(self, state: dict) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
-        path = self.directory / CONTROLLER / "controller.json"
+        path = self.directory / CONTROLLER / CONTROLLER_PORT_FILE
         while time.monotonic() < deadline:
             entry = state["processes"][CONTROLLER]
             if not _alive(entry):
@@ -412,21 +418,19 @@ class Cluster:
         _wait_gone(entry, 10.0)
 
     def pause(self, name: str) -> None:
-        state = self.load()
-        entry = self._entry(state, name)
-        if process_state(entry) != RUNNING:
-            raise KcliError(f"{_label(name)} is not running ({process_state(entry)})")
-        os.kill(entry["pid"], signal.SIGSTOP)
-        entry["expected"] = PAUSED
-        self.save(state)
+        self._signal(name, signal.SIGSTOP, RUNNING, PAUSED)
 
     def resume(self, name: str) -> None:
+        self._signal(name, signal.SIGCONT, PAUSED, RUNNING)
+
+    def _signal(self, name: str, sig: int, required: str, becomes: str) -> None:
+        """Send ``sig`` to a node in state ``required``, which is then ``becomes``."""
         state = self.load()
         entry = self._entry(state, name)
-        if process_state(entry) != PAUSED:
-            raise KcliError(f"{_label(name)} is not paused ({process_state(entry)})")
-        os.kill(entry["pid"], signal.SIGCONT)
-        entry["expected"] = RUNNING
+        if process_state(entry) != required:
+            raise KcliError(f"{_label(name)} is not {required} ({process_state(entry)})")
+        os.kill(entry["pid"], sig)
+        entry["expected"] = becomes
         self.save(state)
 
     def restart(self, name: str) -> list[str]:

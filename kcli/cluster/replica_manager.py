@@ -336,6 +336,10 @@ class ReplicaManager:
                 await self.run(self.write_hw_checkpoint)
 
     def write_hw_checkpoint(self) -> None:
+        # Followers append without fsync: flush first, so that no checkpointed high
+        # watermark is above what a crash of the machine would leave on disk.
+        for part in list(self.partitions.values()):
+            part.log.flush()
         write_offset_checkpoint(
             self.store.data_dir / HW_CHECKPOINT_FILE,
             {p.tp: p.high_watermark for p in self.partitions.values()},
@@ -434,7 +438,7 @@ class ReplicaManager:
         return None if address is None else (p.leader, *address)
 
     async def _create_offsets_topic(self) -> None:
-        from kcli.cluster.controller import ensure_offsets_topic_request
+        from kcli.cluster.controller_topics import ensure_offsets_topic_request
 
         if OFFSETS_TOPIC in self._creating:
             return

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from pathlib import Path
 
 # The largest line either side reads (a metadata fetch of a big cluster's history).
 MAX_LINE = 64 << 20
@@ -23,6 +24,15 @@ class ControllerUnavailable(Exception):
     """The controller could not be reached or did not answer in time."""
 
 
+class _StaleConnection(Exception):
+    """The controller closed the connection before answering."""
+
+
+def error_answer(code: int, message: str | None = None) -> dict:
+    """A controller answer that failed with Kafka's error ``code``."""
+    return {"error_code": int(code), "error_message": message}
+
+
 def encode(message: dict) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode() + b"\n"
 
@@ -30,10 +40,13 @@ def encode(message: dict) -> bytes:
 class AsyncControllerClient:
     """One broker's connection to the controller: one request at a time, reconnecting."""
 
-    def __init__(self, host: str, port: int, timeout_s: float):
+    def __init__(self, host: str, port: int, timeout_s: float, *, port_file: Path | None = None):
         self.host = host
         self.port = port
         self.timeout_s = timeout_s
+        # Where the controller writes its port: a restarted controller may have had to take
+        # another one (its old port was taken meanwhile), so each new connection looks.
+        self.port_file = port_file
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._lock = asyncio.Lock()
@@ -42,21 +55,39 @@ class AsyncControllerClient:
         async with self._lock:
             try:
                 async with asyncio.timeout(timeout_s or self.timeout_s):
-                    if self._writer is None:
-                        self._reader, self._writer = await asyncio.open_connection(
-                            self.host, self.port, limit=MAX_LINE
-                        )
-                    self._writer.write(encode({"api": api, **fields}))
-                    await self._writer.drain()
-                    line = await self._reader.readline()
-                    if not line:
-                        raise ConnectionResetError("the controller closed the connection")
-                    return json.loads(line)
-            except (OSError, TimeoutError, ValueError) as exc:
+                    try:
+                        return await self._exchange(api, fields)
+                    except (ConnectionError, _StaleConnection):
+                        # A connection kept from before the controller was restarted fails
+                        # on its first use: that says nothing of the controller now.
+                        self.close()
+                        return await self._exchange(api, fields)
+            except (OSError, TimeoutError, ValueError, _StaleConnection) as exc:
                 self.close()
                 raise ControllerUnavailable(
                     f"controller {self.host}:{self.port}: {type(exc).__name__}: {exc}"
                 ) from None
+
+    async def _exchange(self, api: str, fields: dict) -> dict:
+        if self._writer is None:
+            self.port = self._current_port()
+            self._reader, self._writer = await asyncio.open_connection(
+                self.host, self.port, limit=MAX_LINE
+            )
+        self._writer.write(encode({"api": api, **fields}))
+        await self._writer.drain()
+        line = await self._reader.readline()
+        if not line:
+            raise _StaleConnection("the controller closed the connection")
+        return json.loads(line)
+
+    def _current_port(self) -> int:
+        if self.port_file is None:
+            return self.port
+        try:
+            return int(json.loads(self.port_file.read_text())["port"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return self.port
 
     def close(self) -> None:
         if self._writer is not None:

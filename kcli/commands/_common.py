@@ -45,6 +45,11 @@ OUTPUT_HELP = (
 )
 
 
+def value_option(default, *names: str, metavar: str, help: str):
+    """An option taking a value, whose default its help gives in words (not shown by typer)."""
+    return typer.Option(default, *names, metavar=metavar, help=help, show_default=False)
+
+
 def output_option():
     return typer.Option(
         None, "--output", "-o", help=OUTPUT_HELP, show_default=False, metavar="FORM"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kcli.commands._common import Output, output_option, parse_pairs
+from kcli.commands._common import Output, output_option, parse_pairs, value_option
 
 app = typer.Typer(
     help="A real Kafka cluster on this machine: a controller and N broker processes, with "
@@ -15,6 +15,8 @@ app = typer.Typer(
 _NODE = typer.Argument(
     ..., help="A broker id (1..N), or 'controller'.", metavar="ID", show_default=False
 )
+_BROKERS_HELP = "Number of brokers, 1-9 (default 3)."
+_PORT_HELP = "The first broker's port; broker i listens on P+i-1 (default 19092)."
 _CONFIG_HELP = (
     "A broker config by Kafka's name, NAME=VALUE (repeatable): broker.session.timeout.ms "
     "(9000), broker.heartbeat.interval.ms (2000), replica.lag.time.max.ms (30000), "
@@ -34,24 +36,9 @@ def _cluster():
 
 @app.command("start")
 def start(
-    brokers: int | None = typer.Option(
-        None,
-        "--brokers",
-        "-n",
-        help="Number of brokers, 1-9 (default 3).",
-        metavar="N",
-        show_default=False,
-    ),
-    port: int | None = typer.Option(
-        None,
-        "--port",
-        help="The first broker's port; broker i listens on P+i-1 (default 19092).",
-        metavar="P",
-        show_default=False,
-    ),
-    config: list[str] = typer.Option(
-        [], "--config", "-c", metavar="NAME=VALUE", help=_CONFIG_HELP, show_default=False
-    ),
+    brokers: int | None = value_option(None, "--brokers", "-n", metavar="N", help=_BROKERS_HELP),
+    port: int | None = value_option(None, "--port", metavar="P", help=_PORT_HELP),
+    config: list[str] = value_option([], "--config", "-c", metavar="NAME=VALUE", help=_CONFIG_HELP),
 ) -> None:
     """Start the cluster (or the parts of it that are not running), and wait until every broker is ready.
 
@@ -108,40 +95,38 @@ def stop(
     render.note(f"Stopped: {', '.join(stopped) if stopped else 'nothing (not running)'}.")
 
 
-@app.command("kill")
-def kill(node: str = _NODE) -> None:
-    """Kill a broker (or the controller) with SIGKILL, as a crash would."""
-    from kcli import render
+def _node_command(name: str, doc: str, done: str) -> None:
+    """``kcli cluster NAME ID``: call ``Cluster.NAME(ID)``, then say ``done``."""
 
-    _cluster().kill(node)
-    render.note(f"Killed {node} (SIGKILL).")
+    def command(node: str = _NODE) -> None:
+        from kcli import render
 
+        getattr(_cluster(), name)(node)
+        render.note(done.format(node=node))
 
-@app.command("pause")
-def pause(node: str = _NODE) -> None:
-    """Freeze a broker with SIGSTOP: alive but silent (no heartbeats, no fetches)."""
-    from kcli import render
-
-    _cluster().pause(node)
-    render.note(f"Paused {node} (SIGSTOP); kcli cluster resume {node} lets it go on.")
+    command.__doc__ = doc
+    app.command(name)(command)
 
 
-@app.command("resume")
-def resume(node: str = _NODE) -> None:
-    """Let a paused broker go on (SIGCONT)."""
-    from kcli import render
-
-    _cluster().resume(node)
-    render.note(f"Resumed {node} (SIGCONT).")
-
-
-@app.command("restart")
-def restart(node: str = _NODE) -> None:
-    """Start a killed or stopped broker (or the controller) again, with its data."""
-    from kcli import render
-
-    _cluster().restart(node)
-    render.note(f"Restarted {node}.")
+for _name, _doc, _done in (
+    (
+        "kill",
+        "Kill a broker (or the controller) with SIGKILL, as a crash would.",
+        "Killed {node} (SIGKILL).",
+    ),
+    (
+        "pause",
+        "Freeze a broker with SIGSTOP: alive but silent (no heartbeats, no fetches).",
+        "Paused {node} (SIGSTOP); kcli cluster resume {node} lets it go on.",
+    ),
+    ("resume", "Let a paused broker go on (SIGCONT).", "Resumed {node} (SIGCONT)."),
+    (
+        "restart",
+        "Start a killed or stopped broker (or the controller) again, with its data.",
+        "Restarted {node}.",
+    ),
+):
+    _node_command(_name, _doc, _done)
 
 
 @app.command("elect-leaders")

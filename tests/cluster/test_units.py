@@ -7,6 +7,16 @@ import json
 
 import pytest
 
+from kcli.cluster.group_metadata import (
+    GroupMetadata,
+    MemberMetadata,
+    group_from,
+    group_metadata_key,
+    group_metadata_value,
+    is_group_metadata_key,
+    metadata_of,
+    parse_group_metadata,
+)
 from kcli.cluster.group_offsets import (
     java_string_hash,
     offset_commit_key,
@@ -51,6 +61,32 @@ def test_offset_commit_records_round_trip():
     assert key[:2] == b"\x00\x01" and value[:2] == b"\x00\x03"
     assert parse_offset_commit(key, value) == ("billing", "orders", 2, 1234, "note", 1700000000000)
     assert parse_offset_commit(key, None)[3] is None
+
+
+def test_group_metadata_records_use_kafkas_layout_and_round_trip():
+    member = MemberMetadata("m-1", None, "app", "/127.0.0.1", 300000, 45000, b"sub", b"asg")
+    meta = GroupMetadata("billing", "consumer", 7, "range", "m-1", 1700000000000, (member,))
+    key = group_metadata_key("billing")
+    assert key == b"\x00\x02\x00\x07billing" and is_group_metadata_key(key)
+    assert not is_group_metadata_key(offset_commit_key("billing", "orders", 0))
+    value = group_metadata_value(meta)
+    # GroupMetadataValue v3: protocol type, generation, protocol, leader, state timestamp,
+    # then each member: id, instance id (null), client id, host, rebalance and session
+    # timeouts, subscription and assignment bytes.
+    assert value == (
+        b"\x00\x03\x00\x08consumer\x00\x00\x00\x07\x00\x05range\x00\x03m-1"
+        + (1700000000000).to_bytes(8, "big")
+        + b"\x00\x00\x00\x01\x00\x03m-1\xff\xff\x00\x03app\x00\x0a/127.0.0.1"
+        + (300000).to_bytes(4, "big")
+        + (45000).to_bytes(4, "big")
+        + b"\x00\x00\x00\x03sub\x00\x00\x00\x03asg"
+    )
+    assert parse_group_metadata(key, value) == ("billing", meta)
+    assert parse_group_metadata(key, None) == ("billing", None)
+    group = group_from(meta, now=5.0)
+    assert (group.state, group.generation, group.leader) == ("Stable", 7, "m-1")
+    assert group.members["m-1"].assignment == b"asg"
+    assert metadata_of(group, 1700000000000) == meta
 
 
 def test_stamping_the_leader_epoch_keeps_the_batch_valid(tmp_path):
