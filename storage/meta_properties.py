@@ -14,9 +14,17 @@ from storage.errors import DataDirError
 from storage.fileio import atomic_write
 
 
-def write_new_meta_properties(data_dir: Path) -> None:
-    """A new store's file: this format version and a fresh cluster id."""
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+def new_cluster_id() -> str:
+    """A fresh cluster id, as Kafka's ``kafka-storage random-uuid`` prints one (22 characters
+    of URL-safe base64)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def write_new_meta_properties(data_dir: Path, cluster_id: str | None = None) -> None:
+    """A new store's file: this format version and ``cluster_id`` (a fresh one by default;
+    the brokers of one kcli cluster share theirs, as ``kafka-storage format -t ID`` makes
+    Kafka's)."""
+    cluster_id = cluster_id or new_cluster_id()
     atomic_write(
         data_dir / META_FILE,
         f"# kcli data directory\nversion={FORMAT_VERSION}\ncluster.id={cluster_id}\n".encode(),

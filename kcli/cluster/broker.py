@@ -32,12 +32,28 @@ from kcli.serve.config import broker_config
 from kcli.serve.protocol import ErrorCode
 from kcli.serve.server import KafkaServer
 from storage import Store
+from storage.constants import META_FILE
+from storage.meta_properties import read_meta_properties, write_new_meta_properties
 
 log = logging.getLogger("kcli.cluster")
 
 RETRY_S = 0.5
 # How long a controlled shutdown waits for the controller before stopping anyway.
 CONTROLLED_SHUTDOWN_TIMEOUT_S = 30.0
+
+
+def format_log_dir(directory: Path, cluster_id: str) -> None:
+    """Give the broker's log directory the cluster's id, as ``kafka-storage format -t ID``
+    does, so that every broker reports the same cluster id to clients.  A directory from
+    before the brokers shared one takes the cluster's (it is under the cluster's own data
+    directory, so it cannot belong to another cluster)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if (directory / META_FILE).exists():
+        found = read_meta_properties(directory).get("cluster.id")
+        if found == cluster_id:
+            return
+        log.info("%s: cluster.id %s becomes the cluster's, %s", directory, found, cluster_id)
+    write_new_meta_properties(directory, cluster_id)
 
 
 class ClusterBroker:
@@ -54,9 +70,11 @@ class ClusterBroker:
         brokers: int,
         *,
         incarnation_id: str | None = None,
+        cluster_id: str,
     ):
         self.node_id = node_id
         self.config = config
+        format_log_dir(directory, cluster_id)
         self.store = Store(directory)
         timeout_s = config.broker_session_timeout_ms / 1000
         # One connection per conversation: a long-polling metadata fetch must not hold up a
@@ -197,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--controller-port", type=int, required=True)
     parser.add_argument("--brokers", type=int, required=True)
     parser.add_argument("--incarnation-id", default=None)
+    parser.add_argument("--cluster-id", required=True)
     parser.add_argument("--config", action="append", default=[])
     parser.add_argument("--serve-config", action="append", default=[])
     args = parser.parse_args(argv)
@@ -214,6 +233,7 @@ def main(argv: list[str] | None = None) -> None:
         serve_overrides,
         args.brokers,
         incarnation_id=args.incarnation_id,
+        cluster_id=args.cluster_id,
     )
     asyncio.run(broker.run())
 

@@ -40,7 +40,9 @@ from kcli.cluster.constants import (
     MAX_BROKERS,
 )
 from kcli.errors import KcliError
+from storage.errors import StorageError
 from storage.fileio import atomic_write
+from storage.meta_properties import new_cluster_id, read_meta_properties
 
 CLUSTER_DIR = "cluster"
 STATE_FILE = "cluster.json"
@@ -231,6 +233,7 @@ class Cluster:
 
             cluster, serve = split_config(overrides)
             state = {
+                "cluster_id": new_cluster_id(),
                 "brokers": brokers,
                 "port": port,
                 "controller_port": 0,
@@ -238,8 +241,21 @@ class Cluster:
                 "serve_config": serve,
                 "processes": {},
             }
+        if "cluster_id" not in state:
+            state["cluster_id"] = self._existing_cluster_id(state)
         started = self._start_processes(state, self._wanted(state))
         return self._started(state, started, write_profile)
+
+    def _existing_cluster_id(self, state: dict) -> str:
+        """The id of a cluster made before cluster.json kept one: its first broker's."""
+        for broker_id in self.broker_ids(state):
+            try:
+                found = read_meta_properties(broker_dir(self.data_dir, broker_id))
+            except StorageError:
+                continue
+            if found.get("cluster.id"):
+                return found["cluster.id"]
+        return new_cluster_id()
 
     def _wanted(self, state: dict) -> list[str]:
         return [CONTROLLER] + [str(b) for b in self.broker_ids(state)]
@@ -313,6 +329,8 @@ class Cluster:
                     str(state["brokers"]),
                     "--incarnation-id",
                     incarnation,
+                    "--cluster-id",
+                    state["cluster_id"],
                     *_config_args("--config", state["config"]),
                     *_config_args("--serve-config", state["serve_config"]),
                 ],

@@ -269,8 +269,18 @@ class ReplicaManager:
                     new_isr = [r for r in part.state.isr if r not in out]
                     asyncio.get_running_loop().create_task(self._alter_isr(part, new_isr))
 
+    def _isr_eligible(self, replica: int) -> bool:
+        """A replica the controller would let into an ISR: its broker registered, unfenced and
+        not in controlled shutdown (KIP-841); the leader does not ask for any other."""
+        broker = self.image.brokers.get(replica)
+        return broker is not None and not broker.fenced and not broker.in_controlled_shutdown
+
     def _maybe_expand(self, part: Partition, replica: int) -> None:
-        if part.pending_isr is None and part.can_join_isr(replica):
+        if (
+            part.pending_isr is None
+            and part.can_join_isr(replica)
+            and self._isr_eligible(replica)
+        ):
             new_isr = [r for r in part.state.replicas if r in set(part.state.isr) | {replica}]
             log.info(
                 "%s-%d: replica %d caught up: expanding the ISR",

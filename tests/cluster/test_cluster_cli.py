@@ -51,6 +51,12 @@ def test_start_status_and_what_clients_see(make_cluster):
 
     md = AdminClient({"bootstrap.servers": c.bootstrap}).list_topics(timeout=10)
     assert sorted(md.brokers) == [1, 2, 3]
+    # One cluster, one cluster id, whichever broker answers.
+    ids = {
+        AdminClient({"bootstrap.servers": c.address(b)}).list_topics(timeout=10).cluster_id
+        for b in (1, 2, 3)
+    }
+    assert ids == {md.cluster_id} and len(md.cluster_id) == 22
     assert {b.port for b in md.brokers.values()} == {c.port, c.port + 1, c.port + 2}
     for p in orders:
         got = md.topics["orders"].partitions[p["partition"]]
