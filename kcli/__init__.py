@@ -14,6 +14,8 @@ Names are imported lazily so that ``kcli --help`` does not pay for the engine.
 
 from __future__ import annotations
 
+import importlib
+
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -42,8 +44,6 @@ def __getattr__(name: str):
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'kcli' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

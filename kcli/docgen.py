@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import sys
 
+import typer.main
+from typer._click import Context
+
+from kcli.app import app as kcli_app
+
 HEADER = """\
 # kcli command reference
 
@@ -71,7 +76,6 @@ def _params(command, ctx) -> list[str]:
 
 
 def _command(path: str, command, ctx, level: int) -> list[str]:
-    from typer._click import Context
 
     out = ["", f"{'#' * level} `{path}`", ""]
     if command.help:
@@ -90,11 +94,7 @@ def _command(path: str, command, ctx, level: int) -> list[str]:
 
 def commands(app=None) -> list[str]:
     """Every command path of the app, e.g. ``kcli topic create`` (hidden ones left out)."""
-    import typer.main
-    from typer._click import Context
-
-    if app is None:
-        from kcli.app import app
+    app = kcli_app if app is None else app
     root = typer.main.get_command(app)
     found: list[str] = []
 
@@ -113,11 +113,7 @@ def commands(app=None) -> list[str]:
 
 def generate(app=None) -> str:
     """The whole reference page as Markdown."""
-    import typer.main
-    from typer._click import Context
-
-    if app is None:
-        from kcli.app import app
+    app = kcli_app if app is None else app
     root = typer.main.get_command(app)
     ctx = Context(root, info_name="kcli")
     lines = [HEADER.rstrip("\n")]

@@ -25,9 +25,8 @@ partition's cleaner lock taken and leaves.  A kill at any moment leaves the old 
 new one in place, both complete; recovery finishes or discards a half-done swap.
 
 Where kcli differs from Kafka: it cleans one segment into one (Kafka also merges small
-neighbours); rewritten batches are written uncompressed (Kafka recompresses them); the cleaner
-runs in the process whose append rolled a segment, or on demand (``kcli topic compact``),
-not in background threads.
+neighbours); the cleaner runs in the process whose append rolled a segment, or on demand
+(``kcli topic compact``), not in background threads.
 """
 
 from __future__ import annotations
@@ -55,7 +54,7 @@ from storage.errors import CorruptRecord, InvalidRecord, StorageError
 from storage.flock import FileMutex
 from storage.log_validator import validate_batch
 from storage.offset_map import DEFAULT_BUFFER_BYTES, OffsetMap
-from storage.record_batch import check_framing
+from storage.record_batch import check_framing, compress_batch
 from storage.record_decode import batch_keys
 from storage.records import HEADER, BatchHeader, Record, decode_batch_at
 from storage.segment import BatchPosition, Segment
@@ -469,7 +468,8 @@ def rebuild_batch(header: BatchHeader, records: list[Record], horizon: int | Non
     """A batch holding ``records`` at their own offsets, with the header's identity kept.
 
     Kept as they were: baseOffset, lastOffsetDelta, partitionLeaderEpoch, producer id, epoch
-    and base sequence, the timestamp type and the transactional flag.  With ``horizon`` the
+    and base sequence, the timestamp type, the transactional flag and the compression codec
+    (the records are compressed again with it, as Kafka's cleaner does).  With ``horizon`` the
     batch carries Kafka's delete horizon in baseTimestamp (attribute bit 6).
     """
     log_append = bool(header.attributes & TIMESTAMP_TYPE_MASK)
@@ -515,4 +515,6 @@ def rebuild_batch(header: BatchHeader, records: list[Record], horizon: int | Non
     prefix = _PREFIX.pack(
         header.base_offset, len(payload) + 9, header.partition_leader_epoch, MAGIC
     )
-    return prefix + _CRC.pack(crc32c(payload)) + payload
+    batch = prefix + _CRC.pack(crc32c(payload)) + payload
+    codec = header.attributes & COMPRESSION_MASK
+    return compress_batch(batch, codec) if records else batch

@@ -83,6 +83,9 @@ DEFAULT_MIN_CLEANABLE_DIRTY_RATIO = 0.5
 DEFAULT_DELETE_RETENTION_MS = 86_400_000  # 1 day
 DEFAULT_MIN_COMPACTION_LAG_MS = 0
 DEFAULT_MAX_COMPACTION_LAG_MS = 2**63 - 1  # Long.MAX_VALUE: never forces a clean
+# Replicas that must be in sync for an acks=all write; a single store is one replica, so it
+# matters only on a cluster (kcli cluster).
+DEFAULT_MIN_INSYNC_REPLICAS = 1
 DEFAULT_MESSAGE_TIMESTAMP_TYPE = "CreateTime"
 # Kafka's smallest allowed segment.bytes before 4.0 (a v0 record's overhead); kcli keeps it so
 # that lessons can roll segments after a few records.

@@ -107,3 +107,50 @@ def record_too_large_message(topic: str, size: int, max_bytes: int) -> str:
         f"of topic '{topic}'; send a smaller record or raise the limit with: "
         f"kcli topic alter {topic} --config max.message.bytes=N"
     )
+
+
+# -- consumer groups ---------------------------------------------------------------------------
+
+
+class GroupError(StorageError):
+    """Base class of consumer-group errors (their Kafka error codes: kcli.client.error_codes)."""
+
+
+class InvalidGroupId(GroupError):
+    """A group id that is empty, too long or not printable."""
+
+
+class GroupNotFound(GroupError):
+    """No group of that id has ever stored state or offsets here."""
+
+
+class GroupNotEmpty(GroupError):
+    """The operation needs a group without live members."""
+
+
+class IllegalGeneration(GroupError):
+    """A commit or heartbeat from a generation that is no longer the group's."""
+
+
+class UnknownMemberId(GroupError):
+    """The member id is not (or no longer) in the group."""
+
+
+class RebalanceInProgress(GroupError):
+    """The group is rebalancing; the member must rejoin first."""
+
+
+class InconsistentGroupProtocol(GroupError):
+    """A joining member shares no assignor with the group's members."""
+
+
+class GroupProtocolMismatch(GroupError):
+    """The group is coordinated elsewhere (kcli processes versus ``kcli serve``)."""
+
+
+class FencedInstanceId(GroupError):
+    """Another consumer joined with this member's ``group.instance.id`` and took its place."""
+
+
+class InvalidSessionTimeout(GroupError):
+    """A session timeout the group cannot work with."""

@@ -23,7 +23,20 @@ from storage.constants import (  # noqa: F401 - the group states, re-exported wi
     PREPARING_REBALANCE,
     STABLE,
 )
-from storage.errors import StorageError
+from storage.errors import (  # noqa: F401 - re-exported with the group API
+    FencedInstanceId,
+    GroupError,
+    GroupNotEmpty,
+    GroupNotFound,
+    GroupProtocolMismatch,
+    IllegalGeneration,
+    InconsistentGroupProtocol,
+    InvalidGroupId,
+    InvalidSessionTimeout,
+    RebalanceInProgress,
+    StorageError,
+    UnknownMemberId,
+)
 from storage.fileio import atomic_write
 
 GROUP_ID_MAX_LENGTH = 249
@@ -43,75 +56,6 @@ DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000
 DEFAULT_MAX_POLL_INTERVAL_MS = 300_000
 
 _SAFE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
-
-
-# -- errors ------------------------------------------------------------------------------------
-
-
-class GroupError(StorageError):
-    """Base class of consumer-group errors; ``error_code`` is Kafka's protocol error code."""
-
-    error_code = -1
-
-
-class InvalidGroupId(GroupError):
-    """A group id that is empty, too long or not printable."""
-
-    error_code = 24
-
-
-class GroupNotFound(GroupError):
-    """No group of that id has ever stored state or offsets here."""
-
-    error_code = 69
-
-
-class GroupNotEmpty(GroupError):
-    """The operation needs a group without live members."""
-
-    error_code = 68
-
-
-class IllegalGeneration(GroupError):
-    """A commit or heartbeat from a generation that is no longer the group's."""
-
-    error_code = 22
-
-
-class UnknownMemberId(GroupError):
-    """The member id is not (or no longer) in the group."""
-
-    error_code = 25
-
-
-class RebalanceInProgress(GroupError):
-    """The group is rebalancing; the member must rejoin first."""
-
-    error_code = 27
-
-
-class InconsistentGroupProtocol(GroupError):
-    """A joining member shares no assignor with the group's members."""
-
-    error_code = 23
-
-
-class GroupProtocolMismatch(GroupError):
-    """The group is coordinated elsewhere (kcli processes versus ``kcli serve``)."""
-
-    error_code = 23
-
-
-class FencedInstanceId(GroupError):
-    """Another consumer joined with this member's ``group.instance.id`` and took its place."""
-
-    error_code = 82
-
-
-class InvalidSessionTimeout(GroupError):
-    """A session timeout the group cannot work with."""
-
-    error_code = 26
 
 
 def group_not_found_message(group: str, existing: list[str]) -> str:

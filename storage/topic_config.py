@@ -27,6 +27,7 @@ from storage.constants import (
     DEFAULT_MESSAGE_TIMESTAMP_TYPE,
     DEFAULT_MIN_CLEANABLE_DIRTY_RATIO,
     DEFAULT_MIN_COMPACTION_LAG_MS,
+    DEFAULT_MIN_INSYNC_REPLICAS,
     DEFAULT_RETENTION_BYTES,
     DEFAULT_RETENTION_MS,
     DEFAULT_SEGMENT_BYTES,
@@ -56,6 +57,7 @@ class TopicConfig:
     delete_retention_ms: int = DEFAULT_DELETE_RETENTION_MS
     min_compaction_lag_ms: int = DEFAULT_MIN_COMPACTION_LAG_MS
     max_compaction_lag_ms: int = DEFAULT_MAX_COMPACTION_LAG_MS
+    min_insync_replicas: int = DEFAULT_MIN_INSYNC_REPLICAS
 
     @property
     def compacted(self) -> bool:
@@ -132,6 +134,7 @@ RULES: dict[str, Rule] = {
     "delete.retention.ms": Rule(0, unit="milliseconds", note="how long tombstones stay"),
     "min.compaction.lag.ms": Rule(0, unit="milliseconds"),
     "max.compaction.lag.ms": Rule(1, unit="milliseconds"),
+    "min.insync.replicas": Rule(1, INT32_MAX, unit="replicas", note="acks=all needs this many in sync"),
 }
 
 

@@ -52,6 +52,7 @@ class ErrorCodes:
     INCONSISTENT_GROUP_PROTOCOL = 23
     INVALID_GROUP_ID = 24
     UNKNOWN_MEMBER_ID = 25
+    INVALID_SESSION_TIMEOUT = 26
     REBALANCE_IN_PROGRESS = 27
     TOPIC_AUTHORIZATION_FAILED = 29
     GROUP_AUTHORIZATION_FAILED = 30
@@ -90,7 +91,7 @@ def error_name(code: int) -> str:
 
 
 # The store's errors and their codes, in order: the first entry that matches wins
-# (PartitionNotFound is an InvalidPartitions).  Group errors carry their own (error_code).
+# (PartitionNotFound is an InvalidPartitions).
 _STORAGE_ERRORS: tuple[tuple[type[se.StorageError], int], ...] = (
     (se.TopicNotFound, E.UNKNOWN_TOPIC_OR_PART),
     (se.PartitionNotFound, E.UNKNOWN_TOPIC_OR_PART),
@@ -104,14 +105,23 @@ _STORAGE_ERRORS: tuple[tuple[type[se.StorageError], int], ...] = (
     (se.CorruptRecord, E.CORRUPT_MESSAGE),
     (se.OutOfOrderSequence, E.OUT_OF_ORDER_SEQUENCE_NUMBER),
     (se.InvalidProducerEpoch, E.INVALID_PRODUCER_EPOCH),
+    # Consumer groups.
+    (se.InvalidGroupId, E.INVALID_GROUP_ID),
+    (se.GroupNotFound, E.GROUP_ID_NOT_FOUND),
+    (se.GroupNotEmpty, E.NON_EMPTY_GROUP),
+    (se.IllegalGeneration, E.ILLEGAL_GENERATION),
+    (se.UnknownMemberId, E.UNKNOWN_MEMBER_ID),
+    (se.RebalanceInProgress, E.REBALANCE_IN_PROGRESS),
+    (se.InconsistentGroupProtocol, E.INCONSISTENT_GROUP_PROTOCOL),
+    # The group is coordinated elsewhere (kcli processes versus kcli serve).
+    (se.GroupProtocolMismatch, E.INCONSISTENT_GROUP_PROTOCOL),
+    (se.FencedInstanceId, E.FENCED_INSTANCE_ID),
+    (se.InvalidSessionTimeout, E.INVALID_SESSION_TIMEOUT),
 )
 
 
 def kafka_error_code(exc: BaseException, default: int = E.UNKNOWN) -> int:
     """Kafka's error code for a store error (``default`` for any other error)."""
-    code = getattr(exc, "error_code", None)  # consumer-group errors carry theirs
-    if isinstance(exc, se.StorageError) and isinstance(code, int) and code >= 0:
-        return code
     for cls, code in _STORAGE_ERRORS:
         if isinstance(exc, cls):
             return code
@@ -121,23 +131,10 @@ def kafka_error_code(exc: BaseException, default: int = E.UNKNOWN) -> int:
 def storage_error_type(code: int) -> type[se.StorageError] | None:
     """The store's error for a Kafka error code (None where the store has none)."""
     if not _BY_CODE:
-        # The group errors are imported here, not at the top: a one-record `kcli produce`
-        # loads this module and needs none of the group store (start-up time).
-        from storage import group_types as sg
-
-        groups = (
-            sg.InvalidGroupId,
-            sg.GroupNotFound,
-            sg.GroupNotEmpty,
-            sg.IllegalGeneration,
-            sg.UnknownMemberId,
-            sg.RebalanceInProgress,
-            sg.InconsistentGroupProtocol,
-            sg.FencedInstanceId,
-        )
-        for cls, c in (*_STORAGE_ERRORS, *((g, g.error_code) for g in groups)):
-            # OffsetOutOfRange is left out: it carries offsets a code does not tell.
-            if cls is not se.OffsetOutOfRange:
+        for cls, c in _STORAGE_ERRORS:
+            # OffsetOutOfRange is left out: it carries offsets a code does not tell;
+            # GroupProtocolMismatch is a kind of INCONSISTENT_GROUP_PROTOCOL only kcli tells.
+            if cls not in (se.OffsetOutOfRange, se.GroupProtocolMismatch):
                 _BY_CODE.setdefault(c, cls)
     return _BY_CODE.get(code)
 

@@ -467,11 +467,18 @@ class ReplicaManager:
             return ErrorCode.NOT_LEADER_OR_FOLLOWER, None
         return ErrorCode.NONE, part
 
+    def min_insync_replicas(self, topic: str) -> int:
+        """The topic's ``min.insync.replicas`` if it sets one, else the broker's default (as in
+        Kafka, a topic config overrides the broker config of the same name)."""
+        image = self.image.topics.get(topic)
+        value = image.configs.get("min.insync.replicas") if image is not None else None
+        return int(value) if value is not None else self.config.min_insync_replicas
+
     def check_append(self, topic: str, partition: int, acks: int) -> tuple[int, int]:
         error, part = self.leader_partition(topic, partition)
         if part is None:
             return error, -1
-        if acks == -1 and len(part.state.isr) < self.config.min_insync_replicas:
+        if acks == -1 and len(part.state.isr) < self.min_insync_replicas(topic):
             return ErrorCode.NOT_ENOUGH_REPLICAS, -1
         return ErrorCode.NONE, part.leader_epoch
 
@@ -499,7 +506,7 @@ class ReplicaManager:
             code = await asyncio.wait_for(future, max(timeout_ms, 1) / 1000)
         except TimeoutError:
             return ErrorCode.REQUEST_TIMED_OUT
-        if code == 0 and len(part.state.isr) < self.config.min_insync_replicas:
+        if code == 0 and len(part.state.isr) < self.min_insync_replicas(topic):
             return ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND
         return code
 

@@ -84,5 +84,3 @@ def require_local(command: str) -> None:
 
 def data_dir() -> str:
     return str(current().data_dir)
-
-

@@ -1,5 +1,8 @@
 """`kcli check`."""
 
+# Start-up: every command module is imported for `kcli --help`, so the engine (storage),
+# kcli.render and rich are imported inside the commands that use them (benchmarks/bench_cli.py).
+
 import typer
 
 from kcli.commands._common import Output, output_option

@@ -1,5 +1,8 @@
 """`kcli consume`: read records by topic, partition and offset, or as a consumer group member."""
 
+# Start-up: every command module is imported for `kcli --help`, so the engine (storage),
+# kcli.render and rich are imported inside the commands that use them (benchmarks/bench_cli.py).
+
 from typing import Literal
 
 import typer

@@ -9,6 +9,9 @@ import importlib
 
 import typer
 
+from kcli.errors import KcliError
+from kcli.settings import current
+
 app = typer.Typer(
     help="Live demos of Kafka's ideas on real sockets, processes and the real store. "
     "Each runs in well under a minute and ends with a summary of what it showed.",
@@ -28,7 +31,6 @@ _SECONDS = typer.Option(
 
 def _run(module: str, fast: bool, seconds: float | None, **options) -> None:
     from kcli.demos._common import DemoContext
-    from kcli.settings import current
 
     current().require_local("demo")  # demos run their own producers and consumers on files
     ctx = DemoContext(current().data_dir, fast=fast, seconds=seconds)
@@ -131,9 +133,6 @@ def cluster(
 @app.command("spark")
 def spark(fast: bool = _FAST) -> None:
     """Spark Structured Streaming with kcli topics as source and sink (needs pyspark)."""
-    from kcli.errors import KcliError
-    from kcli.settings import current
-
     current().require_local("demo spark")
     try:
         module = importlib.import_module("kcli.demos.spark")

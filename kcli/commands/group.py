@@ -214,7 +214,7 @@ def simulate(
     Shows who gets which partitions, then what each assignor moves when one more consumer joins, and then when one leaves. Member ids are consumer-0, consumer-1, ... (sorted as Kafka sorts them). A pure simulation: no store is touched.
     """
     from kcli import render
-    from storage.assignors import simulate as run
+    from storage.assignor_simulation import simulate as run
 
     if partitions * topics > 10_000:
         raise typer.BadParameter(

@@ -1,10 +1,16 @@
 """`kcli learn`: step-by-step lessons, each ending with a check of what you built."""
 
+# Start-up: every command module is imported for `kcli --help`, so the engine (storage),
+# kcli.render and rich are imported inside the commands that use them (benchmarks/bench_cli.py).
+
 from __future__ import annotations
 
 import sys
 
 import typer
+
+from kcli.errors import KcliError
+from kcli.settings import current
 
 app = typer.Typer(
     help="Step-by-step Kafka lessons with a checker. Start with: kcli learn",
@@ -19,7 +25,6 @@ _LESSON_ARG = typer.Argument(
 
 def _course():
     from kcli.learn.course import Course
-    from kcli.settings import current
 
     return Course(current().data_dir)
 
@@ -33,7 +38,6 @@ def _console(stderr: bool = False):
 @app.callback()
 def learn(ctx: typer.Context) -> None:
     """Show where you are in the lessons and what to do next."""
-    from kcli.settings import current
 
     current().require_local("learn")  # lessons check the local store
     if ctx.invoked_subcommand is not None:
@@ -175,7 +179,6 @@ def reset(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Start a lesson (or all lessons) again: forget the progress and delete the topics and consumer groups (or, for a lesson on a cluster, the cluster) that the lesson's exercise created."""
-    from kcli.errors import KcliError
     from kcli.learn.course import lesson_resources
 
     course = _course()

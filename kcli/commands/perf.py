@@ -1,5 +1,12 @@
 """`kcli perf`: measure produce and consume throughput, like Kafka's perf-test tools."""
 
+# Start-up: every command module is imported for `kcli --help`, so the engine (storage),
+# kcli.render and rich are imported inside the commands that use them (benchmarks/bench_cli.py).
+
+import random
+import string
+import time
+
 import typer
 
 from kcli.commands._common import (
@@ -13,6 +20,7 @@ from kcli.commands._common import (
     output_option,
     producer_settings,
 )
+from kcli.errors import KcliError
 
 app = typer.Typer(
     help="Measure throughput and latency, like kafka-producer-perf-test and "
@@ -52,13 +60,8 @@ def perf_produce(
 
     Latency is the time from produce() to the delivery report, that is until the record is fsynced (on a cluster: acknowledged as --acks asks; with --acks 0 at once); records wait up to linger.ms = 5 ms to be batched. Random uppercase payload, as in Kafka's tool.
     """
-    import random
-    import string
-    import time
-
     from kcli import render
     from kcli.client.types import KafkaException
-    from kcli.errors import KcliError
 
     if num_records < 1:
         raise typer.BadParameter("must be 1 or more", param_hint="'--num-records'")
@@ -124,8 +127,6 @@ def perf_consume(
 
     Stops early, and says so, when the topic holds fewer records.
     """
-    import time
-
     from kcli import render
     from kcli.client.types import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 

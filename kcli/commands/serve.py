@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import typer
 
+from kcli.settings import current
+
 
 def serve(
     host: str = typer.Option(
@@ -48,7 +50,6 @@ def serve(
 
       kcli serve --port 19092 --config num.partitions=3
     """
-    from kcli.settings import current
 
     current().require_local("serve")  # it serves the local store; it cannot front a cluster
     from kcli.serve import broker_config, is_loopback

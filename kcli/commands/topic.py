@@ -6,6 +6,7 @@
 import typer
 
 from kcli.commands._common import Output, backend, output_option, parse_pairs
+from kcli.settings import current
 
 app = typer.Typer(
     help="Create, list, describe, alter and delete topics.",
@@ -19,7 +20,8 @@ _CONFIG_HELP = (
     "A topic config, KEY=VALUE, with Kafka's names: retention.ms, retention.bytes, "
     "segment.bytes, segment.ms, max.message.bytes, index.interval.bytes, cleanup.policy "
     "(delete, compact or compact,delete), message.timestamp.type, min.cleanable.dirty.ratio, "
-    "delete.retention.ms, min.compaction.lag.ms, max.compaction.lag.ms. Repeat for several."
+    "delete.retention.ms, min.compaction.lag.ms, max.compaction.lag.ms, min.insync.replicas "
+    "(used by a kcli cluster; a local store is one replica). Repeat for several."
 )
 
 
@@ -87,7 +89,6 @@ def list_topics(output: Output | None = output_option()) -> None:
             row["size_bytes"] = None if None in sizes else sum(sizes)  # None: a cluster
         rows.append(row)
     render.topic_list(rows, form)
-    from kcli.settings import current
 
     if current().connection is None:  # the local store: say which topic files were skipped
         for problem in current().store().damaged_topics():

@@ -23,7 +23,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from storage import Store
 from storage.constants import STABLE
+from storage.groups import GroupNotFound, GroupStore
 
 DEMO_PREFIX = "demo-"
 
@@ -48,8 +50,6 @@ class DemoContext:
         return self.console.is_terminal
 
     def store(self, clock=None):
-        from storage import Store
-
         return Store(self.data_dir, clock=clock) if clock is not None else Store(self.data_dir)
 
 
@@ -169,7 +169,6 @@ def reset_topic(store, name: str, partitions: int = 1, config: dict[str, str] | 
 
 def reset_groups(store, *groups: str) -> None:
     """Forget a demo's consumer groups from an earlier run."""
-    from storage.groups import GroupNotFound, GroupStore
 
     group_store = GroupStore(store)
     for group in groups:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import random
 import signal
 import time
 from pathlib import Path
 
+from kcli import Consumer, Producer
+
 
 def _consumer(data_dir: str, group: str, name: str, extra: dict | None = None):
-    from kcli import Consumer
-
     conf = {
         "data.dir": data_dir,
         "group.id": group,
@@ -80,7 +81,6 @@ def billing_worker(
     A file is named after the purchase's partition and offset, so a purchase processed twice
     (at-least-once, after a crash) rewrites the same file instead of billing twice.
     """
-    from kcli import Producer
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     consumer = _consumer(data_dir, group, name, {"enable.auto.commit": False})
@@ -168,9 +168,6 @@ def iot_fleet(
     data_dir: str, topic: str, devices: int, per_second: float, seconds: float, counter, stop
 ) -> None:
     """Every device sends a temperature reading, keyed by its id, ``per_second`` times a second."""
-    import random
-
-    from kcli import Producer
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     producer = Producer({"data.dir": data_dir})

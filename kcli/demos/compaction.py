@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kcli.demos._common import DemoContext, heading, live_view, reset_topic, summary
+from storage import FakeClock, ProducerRecord, Store
 
 TOPIC = "demo-compaction"
 USERS = ("alice", "bob", "carol", "dave", "erin")
@@ -102,7 +103,6 @@ def as_table(log) -> dict[str, str | None]:
 
 def run(ctx: DemoContext) -> list[str]:
     """Update five profiles many times, clean, delete one user with a tombstone."""
-    from storage import FakeClock, ProducerRecord, Store
 
     step_s = ctx.duration(0.12, 0.01)
     clock = FakeClock()

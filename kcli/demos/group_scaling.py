@@ -17,6 +17,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from kcli import Producer
 from kcli.demos import _workers
 from kcli.demos._common import (
     DemoContext,
@@ -28,6 +29,7 @@ from kcli.demos._common import (
     summary,
 )
 from storage.constants import STABLE
+from storage.groups import GroupNotFound, GroupStore
 
 TOPIC = "demo-group-scaling"
 GROUP = "demo-group-scaling"
@@ -37,8 +39,6 @@ CONSUMERS = 5
 
 def run(ctx: DemoContext) -> list[str]:
     """Scale a group from 1 to 5 consumers, kill one, stop one."""
-    from kcli import Producer
-    from storage.groups import GroupNotFound, GroupStore
 
     step_s = ctx.duration(3.0, 0.1)
     session_ms = 2000 if ctx.fast else 6000

@@ -22,6 +22,7 @@ from kcli.demos._common import (
     summary,
     wait_for_stable_group,
 )
+from storage.groups import GroupStore
 
 TOPIC = "demo-iot-readings"
 GROUP = "demo-iot-processors"
@@ -32,7 +33,6 @@ THRESHOLD = 35.0
 
 def run(ctx: DemoContext, *, devices: int = 1000) -> list[str]:
     """Run the fleet and the processors; check each device was handled by one processor."""
-    from storage.groups import GroupStore
 
     seconds = ctx.duration(8.0, 1.5)
     per_second = 2

@@ -10,11 +10,13 @@ import random
 import shutil
 import threading
 import time
+from pathlib import Path
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from kcli import Producer
 from kcli.demos import _workers
 from kcli.demos._common import (
     DemoContext,
@@ -26,6 +28,7 @@ from kcli.demos._common import (
     summary,
     wait_for_stable_group,
 )
+from storage.groups import GroupStore
 
 SOURCE = "demo-pipeline-purchases"
 SINK = "demo-pipeline-invoices"
@@ -39,10 +42,6 @@ ITEMS = (("coffee", 3.2), ("book", 12.5), ("lamp", 24.0), ("mug", 7.9), ("pen", 
 
 def run(ctx: DemoContext, *, out: str | None = None) -> list[str]:
     """Run the counters and the billing group; count purchases, invoices and files."""
-    from pathlib import Path
-
-    from kcli import Producer
-    from storage.groups import GroupStore
 
     seconds = ctx.duration(8.0, 1.5)
     out_dir = Path(out) if out else ctx.data_dir / FILES_DIR / "invoices"

@@ -11,6 +11,7 @@ import time
 
 from rich.table import Table
 
+from kcli import Producer
 from kcli.demos import _workers
 from kcli.demos._common import (
     DemoContext,
@@ -23,6 +24,7 @@ from kcli.demos._common import (
 )
 from kcli.demos.slow_consumer import group_lag
 from storage.constants import STABLE
+from storage.groups import GroupStore
 
 TOPIC = "demo-pubsub"
 RATE = 100
@@ -37,8 +39,6 @@ def _all_joined(groups, names: list[str]) -> bool:
 
 def run(ctx: DemoContext) -> list[str]:
     """Publish for a while; every group reads everything, the late one from the start."""
-    from kcli import Producer
-    from storage.groups import GroupStore
 
     seconds = ctx.duration(8.0, 1.5)
     store = ctx.store()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from kcli import Consumer, Producer
 from kcli.demos._common import DemoContext, heading, live_view, reset_groups, reset_topic, summary
 
 QUEUE_DIR = "demo-queue"
@@ -65,7 +66,6 @@ class FileQueue:
 
 def run(ctx: DemoContext) -> list[str]:
     """The same messages through a queue and through a log."""
-    from kcli import Consumer, Producer
 
     count = 60 if ctx.fast else 200
     work_s = 0.01 if ctx.fast else 0.05

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kcli.demos._common import DemoContext, heading, live_view, reset_topic, summary
+from storage import FakeClock, OffsetOutOfRange, ProducerRecord, Store
 
 TOPIC = "demo-retention"
 DAY_MS = 86_400_000
@@ -26,7 +27,6 @@ RECORDS_PER_DAY = 50
 
 def run(ctx: DemoContext) -> list[str]:
     """Play 14 simulated days with 7-day retention, then 4 more with 3-day retention."""
-    from storage import FakeClock, OffsetOutOfRange, ProducerRecord, Store
 
     step_s = ctx.duration(0.9, 0.08)
     clock = FakeClock(int(datetime(2024, 1, 1, 12, tzinfo=UTC).timestamp() * 1000))

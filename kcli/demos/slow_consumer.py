@@ -14,6 +14,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from kcli import Producer
 from kcli.demos import _workers
 from kcli.demos._common import (
     DemoContext,
@@ -25,6 +26,7 @@ from kcli.demos._common import (
     summary,
 )
 from storage.constants import STABLE
+from storage.groups import GroupStore
 
 TOPIC = "demo-slow-consumer"
 GROUP = "demo-slow-consumer"
@@ -47,8 +49,6 @@ def group_lag(store, groups, group: str, topic: str) -> tuple[int, int]:
 
 def run(ctx: DemoContext) -> list[str]:
     """Spike, then quiet; watch the lag rise and drain."""
-    from kcli import Producer
-    from storage.groups import GroupStore
 
     spike_s = ctx.duration(5.0, 1.0)
     store = ctx.store()

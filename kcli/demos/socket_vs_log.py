@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from rich.table import Table
 
 from kcli.demos._common import DemoContext, Pacer, heading, live_view, reset_topic, summary
+from storage import ProducerRecord
 
 PRODUCER_RATE = 1000
 CONSUMER_RATE = 100
@@ -393,8 +394,6 @@ class _LogStats:
 
 
 def _log(ctx: DemoContext, seconds: float) -> _LogStats:
-    from storage import ProducerRecord
-
     heading(
         ctx,
         "5. The same over a kcli topic",

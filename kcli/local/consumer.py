@@ -15,8 +15,8 @@ commits store, as librdkafka does with ``enable.auto.offset.store``.
 A Consumer is composed of objects with one job each: it holds the public methods (config,
 offsets and commits, the poll loop, lifecycle); its ``Fetcher`` (kcli.local.fetcher) owns the
 assignment and the per-partition positions and reads the log; its ``ConsumerCoordinator``
-(kcli.local.coordinator) is its side of the group (subscribe, rebalance callbacks, heartbeats,
-committed offsets).
+(kcli.local.coordinator) is its side of the group (subscribe, rebalance callbacks, committed
+offsets), whose ``GroupMember`` (kcli.local.group_member) joins and heartbeats.
 """
 
 from __future__ import annotations

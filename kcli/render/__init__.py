@@ -16,7 +16,8 @@ The pieces live in one module per concept:
 * ``progress`` — progress bars;
 * ``records`` — consumed records (``RecordWriter``, kcat ``--format`` strings);
 * ``topics`` and ``picture`` — ``kcli topic list/describe`` and the partition picture;
-* ``groups`` — ``kcli group`` (list, describe, watch, reset, simulate);
+* ``groups``, ``group_watch`` and ``group_simulation`` — ``kcli group`` (list, describe,
+  reset; watch; simulate), on the tables of ``group_tables``;
 * ``log_dump`` — ``kcli log dump``;
 * ``reports`` — ``kcli info`` and ``kcli perf``;
 * ``check`` — ``kcli check``;
@@ -28,13 +29,13 @@ Commands import only this package (``from kcli import render``) and use the name
 from kcli.render.check import check_report
 from kcli.render.cluster import cluster_started, cluster_status, cluster_watch, elections
 from kcli.render.group_simulation import group_simulation
+from kcli.render.group_watch import group_watch
 from kcli.render.groups import (
     group_describe,
     group_list,
     group_members,
     group_reset,
     group_state,
-    group_watch,
 )
 from kcli.render.log_dump import LogDump, log_dump
 from kcli.render.output import (

@@ -3,6 +3,8 @@ reports of the other verbs."""
 
 from __future__ import annotations
 
+import time
+
 from kcli.render.output import JSON, PLAIN, json_line, line, note, plain_rows, table
 
 INTERNAL_PREFIX = "__"
@@ -113,8 +115,6 @@ def print_status_tables(status: dict, parts: list[dict], hidden: int) -> None:
 
 def cluster_watch(get_status, interval_s: float, internal: bool) -> None:
     """Redraw the status tables in place until Ctrl-C."""
-    import time
-
     from rich.console import Group
     from rich.live import Live
     from rich.table import Table

@@ -1,16 +1,24 @@
-"""``kcli group``: the group list, a group's partitions, members and state, the live watch,
-the offset-reset plan and the assignor simulation, as JSON, plain lines or rich tables."""
+"""``kcli group``: the group list, a group's partitions, members and state, and the
+offset-reset plan, as JSON, plain lines or rich tables.  The live view is in ``group_watch``,
+the assignor simulation in ``group_simulation``; the tables they share in ``group_tables``."""
 
 # Start-up: kcli.render is imported by every command that prints, a one-record `kcli produce`
 # included, so rich's tables, text and live views are imported where they are used.
 
 from __future__ import annotations
 
-import sys
 import time
 
-from kcli.render.output import JSON, PLAIN, TABLE, _dash, console, json_line, line, note, plain_rows
-from storage.constants import COMPLETING_REBALANCE, DEAD, EMPTY, PREPARING_REBALANCE, STABLE
+from kcli.render.group_tables import (
+    _assignment_str,
+    _fitting,
+    _lag_text,
+    _short_id,
+    _state_text,
+    _table,
+)
+from kcli.render.output import JSON, PLAIN, TABLE, _dash, console, json_line, note, plain_rows
+from storage.constants import EMPTY, STABLE
 
 # -- list ------------------------------------------------------------------------------------
 
@@ -80,158 +88,7 @@ def _negative_offsets_note(rows) -> None:
         )
 
 
-# -- watch -----------------------------------------------------------------------------------
-
-
-def group_watch(snapshot, group: str, interval: float, count: int | None, form: str) -> None:
-    """Refresh a group's view every ``interval`` seconds, ``count`` times or until Ctrl-C: in
-    place on a table, one snapshot after another otherwise.  ``snapshot()`` gives the group's
-    (description, partition rows), or None while the group does not exist."""
-    try:
-        if form == TABLE:
-            from rich.live import Live
-
-            with Live(
-                _watch_view(snapshot, group, interval),
-                console=console(),
-                auto_refresh=False,
-                transient=False,
-            ) as live:
-                n = 1
-                while count is None or n < count:
-                    time.sleep(interval)
-                    live.update(_watch_view(snapshot, group, interval), refresh=True)
-                    n += 1
-            return
-        n = 0
-        while count is None or n < count:
-            if n:
-                time.sleep(interval)
-                if form == PLAIN:
-                    line()
-            _print_snapshot(snapshot, group, form)
-            n += 1
-    except KeyboardInterrupt:
-        return
-
-
-def _print_snapshot(snapshot, group: str, form: str) -> None:
-    snap = snapshot()
-    if snap is None:
-        note(f"group '{group}' does not exist yet; waiting for it")
-        return
-    _render_partitions(*snap, form)
-    sys.stdout.flush()
-
-
-def _watch_view(snapshot, group: str, interval: float):
-    from rich.console import Group
-    from rich.text import Text
-
-    stamp = time.strftime("%H:%M:%S")
-    snap = snapshot()
-    if snap is None:
-        return Text.assemble(
-            (f"{stamp}  ", "dim"),
-            f"group '{group}' does not exist yet; waiting for a consumer to join it",
-            ("  (Ctrl-C to stop)", "dim"),
-        )
-    desc, rows = snap
-    header = Text.assemble((f"{stamp}  ", "dim"), _header_line(desc))
-    hint = Text(f"refresh {interval:g}s, Ctrl-C to stop", style="dim")
-    if header.cell_len + 2 + hint.cell_len <= console().width:
-        parts = [header + "  " + hint, _partitions_table(desc, rows), _members_table(desc)]
-    else:
-        # Too narrow for one line: the hint goes under the tables rather than wrapping the header.
-        parts = [header, _partitions_table(desc, rows), _members_table(desc), hint]
-    if desc.rebalances:
-        parts.append(_rebalances_table(desc))
-    return Group(*parts)
-
-
-def _rebalances_table(desc):
-    """The group's last rebalances, oldest first: under the cooperative protocol a join shows
-    as two generations — the first revokes what moves (it waits, unowned), the second assigns
-    it; under the eager one every generation revokes everything."""
-    from rich.text import Text
-
-    members = {m.member_id: m.client_id for m in desc.members}
-
-    def who(per_member) -> Text:
-        if not per_member:
-            return Text("-", style="dim")
-        return Text(
-            "; ".join(
-                f"{_short_id(mid, members.get(mid), True)}: {_assignment_str(tps)}"
-                for mid, tps in per_member
-            )
-        )
-
-    t = _table(["GENERATION", "PROTOCOL", "REVOKED", "ASSIGNED", "WAITING"], {0})
-    t.title = "rebalances (latest last)"
-    for r in desc.rebalances[-5:]:
-        t.add_row(
-            Text(str(r.generation)),
-            Text(r.protocol),
-            who(r.revoked),
-            who(r.added),
-            Text(_assignment_str(r.waiting) or "-", style="yellow" if r.waiting else "dim"),
-        )
-    return t
-
-
-# -- tables ----------------------------------------------------------------------------------
-
-
-# Columns whose values may be folded over several lines when the terminal is narrow (long
-# member ids first); the others keep their header on one line (CURRENT-OFFSET, not CURR/ENT).
-_FOLDABLE = frozenset(
-    {"CONSUMER-ID", "ASSIGNMENT", "CLIENT-ID", "RANGE", "ROUNDROBIN", "STICKY"}
-    | {"REVOKED", "ASSIGNED", "WAITING"}
-)
-
-
-def _table(columns: list[str], right: set[int] = frozenset(), footer: bool = False):
-    from rich import box
-    from rich.table import Table
-
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, header_style="bold", show_footer=footer)
-    for i, name in enumerate(columns):
-        t.add_column(
-            name,
-            justify="right" if i in right else "left",
-            overflow="fold",
-            no_wrap=name not in _FOLDABLE,
-            min_width=len(name) if name not in _FOLDABLE else None,
-        )
-    return t
-
-
-def _state_text(state: str):
-    from rich.text import Text
-
-    style = {
-        STABLE: "green",
-        EMPTY: "dim",
-        PREPARING_REBALANCE: "yellow",
-        COMPLETING_REBALANCE: "yellow",
-        DEAD: "red",
-    }.get(state, "")
-    return Text(state, style=style)
-
-
-def _lag_text(lag: int | None):
-    from rich.text import Text
-
-    if lag is None:
-        return Text("-", style="dim")
-    if lag <= 0:
-        return Text(str(lag), style="green")
-    return Text(str(lag), style="red" if lag >= 1000 else "yellow")
-
-
-def _assignment_str(assignment) -> str:
-    return ", ".join(f"{t}-{p}" for t, p in assignment)
+# -- partitions, members and state -----------------------------------------------------------
 
 
 def _partition_json(group: str, r) -> dict:
@@ -284,73 +141,6 @@ def _partitions_table(desc, rows):
     member ids (which start with the client id), two-line headers, and no GROUP and CLIENT-ID
     columns (the header line names the group)."""
     return _fitting(lambda compact: _build_partitions_table(desc, rows, compact=compact))
-
-
-# Columns left out, in this order, when even the compact table is wider than the terminal
-# (a note under the table names them; `-o plain` always has every column).
-_DROPPABLE = ("HOST", "CLIENT-ID", "HEARTBEAT", "PID")
-
-
-def _fitting(build):
-    """``build(compact=False)``; if that is wider than the terminal, ``build(compact=True)``
-    with every header kept whole (never ``LA`` for LAG); if even that is too wide, the
-    compact table without the first of ``_DROPPABLE`` it needs to lose, and a note saying so.
-    """
-    from rich.console import Group
-    from rich.measure import Measurement
-    from rich.text import Text
-
-    con = console()
-
-    def measure(table):
-        return Measurement.get(con, con.options.update(width=10_000), table)
-
-    table = _reindexed(build(False))
-    if measure(table).maximum <= con.width:
-        return table
-    table = _reindexed(build(True))
-    for col in table.columns:
-        col.min_width = max(len(line) for line in str(col.header).split("\n"))
-    dropped = []
-    for name in _DROPPABLE:
-        if measure(table).minimum <= con.width:
-            break
-        for i, col in enumerate(table.columns):
-            if str(col.header) == name:
-                table.columns.pop(i)
-                dropped.append(name)
-                _reindexed(table)
-                break
-    if not dropped:
-        return table
-    return Group(
-        table,
-        Text(
-            f"({', '.join(dropped)} left out to fit {con.width} columns; "
-            f"-o plain shows every column)",
-            style="dim",
-        ),
-    )
-
-
-def _reindexed(table):
-    """``table`` with its columns numbered by position again.  rich measures a column's padding
-    by its number (the last one has no right padding with ``pad_edge=False``); a column taken
-    out leaves the others' numbers stale, and the column it then takes for the last one loses
-    a character of its header (``CONSUMER-I``)."""
-    for i, col in enumerate(table.columns):
-        col._index = i
-    return table
-
-
-def _short_id(member_id: str | None, client_id: str | None, compact: bool) -> str:
-    """A member id as shown: whole, or (compact) the client id and 7 hex digits, like a
-    short git hash."""
-    if member_id is None:
-        return "-"
-    if compact and client_id and member_id.startswith(client_id + "-"):
-        return member_id[: len(client_id) + 8] + "…"
-    return member_id
 
 
 def _build_partitions_table(desc, rows, *, compact: bool):

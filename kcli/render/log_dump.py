@@ -7,6 +7,7 @@ kafka-dump-log, JSON Lines with a "type" field, or rich tables."""
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 from kcli.render.output import (
     JSON,
@@ -25,8 +26,6 @@ from kcli.render.records import _show, record_json_slow
 def _short_time(ms: int) -> str:
     if ms is None or ms < 0:
         return "-"
-    from datetime import datetime
-
     return datetime.fromtimestamp(ms / 1000).strftime("%m-%d %H:%M:%S")
 
 

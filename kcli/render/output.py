@@ -6,7 +6,8 @@ human-readable sizes and durations; a generic rich table and its tab-separated p
 """
 
 # Start-up: kcli.render is imported by every command that prints, a one-record `kcli produce`
-# included, so rich's tables, text and live views are imported where they are used.
+# included, so rich's tables, text and live views (and logging, for --debug) are imported where
+# they are used.
 
 from __future__ import annotations
 

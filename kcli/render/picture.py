@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from kcli.render.output import console
 
 
@@ -16,8 +18,6 @@ def partition_picture(parts, segments: dict[int, list] | None) -> None:
     removed by retention are drawn as ░.  Reads at 80 columns and without colours.
     ``segments`` None (a cluster, which does not show them): one block per partition.
     """
-    from types import SimpleNamespace
-
     from rich.text import Text
 
     con = console()

@@ -6,6 +6,7 @@ and the coloured terminal form (``RecordWriter``)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from collections.abc import Sequence
@@ -26,8 +27,6 @@ _PLAIN_VALUE = "plain-value"
 
 
 def _b64(data: bytes) -> str:
-    import base64
-
     return base64.b64encode(data).decode("ascii")
 
 

@@ -18,5 +18,5 @@ def error_code(exc: BaseException) -> ErrorCode:
 
 
 def group_error_code(exc: StorageError) -> int:
-    """Kafka's error code for a GroupStore error (groups' errors carry theirs)."""
+    """Kafka's error code for a GroupStore error."""
     return kafka_error_code(exc, default=ErrorCode.UNKNOWN_SERVER_ERROR)

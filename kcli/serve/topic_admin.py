@@ -55,6 +55,7 @@ _TOPIC_CONFIG_TYPES = {
     "delete.retention.ms": TYPE_LONG,
     "min.compaction.lag.ms": TYPE_LONG,
     "max.compaction.lag.ms": TYPE_LONG,
+    "min.insync.replicas": TYPE_INT,
 }
 
 

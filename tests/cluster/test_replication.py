@@ -126,3 +126,30 @@ def test_unclean_leader_election_off_then_on_and_exactly_what_is_lost(make_clust
     state = c.wait_partition("u", 0, lambda q: q["leader"] == follower, timeout_s=20)
     assert state["isr"] == [follower]
     assert [v for _, v in read_partition(c.bootstrap, "u", 0, 5)] == both
+
+
+def test_min_insync_replicas_as_a_topic_config_overrides_the_brokers(make_cluster):
+    """The brokers' default is 1; a topic that sets 2 refuses acks=all once one replica is left,
+    the other topic on the same brokers does not, and altering the config takes effect at once."""
+    c = make_cluster(3)
+    c.create_topic("strict", 1, 3, "min.insync.replicas=2")
+    c.create_topic("lenient", 1, 3)
+    p = producer(c.bootstrap)
+    for topic in ("strict", "lenient"):
+        assert produce_one(p, topic, b"before")[0] is None
+    survivor = c.partition("strict", 0)["replicas"][0]
+    for node in {1, 2, 3} - {survivor}:
+        c.kill(node)
+    for topic in ("strict", "lenient"):
+        c.wait_partition(topic, 0, lambda q: q["isr"] == [survivor] and q["leader"] == survivor)
+    strict = producer(c.bootstrap, retries=0)
+    error, _ = produce_one(strict, "strict", b"refused")
+    assert error_name(error) == "NOT_ENOUGH_REPLICAS"
+    assert produce_one(strict, "lenient", b"accepted")[0] is None
+    c.kcli(
+        "--bootstrap-server", c.bootstrap, "topic", "alter", "strict",
+        "--config", "min.insync.replicas=1", data_dir=False,
+    )
+    assert produce_one(strict, "strict", b"after-alter")[0] is None
+    values = [v for _, v in read_partition(c.bootstrap, "strict", 0, 2)]
+    assert values == [b"before", b"after-alter"]

@@ -1,4 +1,10 @@
-"""Helpers for the consumer-group tests: member processes, their events, waiting."""
+"""Helpers for the consumer-group tests: member processes, their events, waiting.
+
+The process tests share one harness: group ``billing`` on topic ``orders`` (4 partitions of 5
+records each), and a ``spawn(name, **config)`` that starts a member process and stops every
+one it started when the test ends.  A test module takes the two fixtures by importing them:
+``from .helpers import orders_data_dir, member_spawner``.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 MEMBER = Path(__file__).with_name("member.py")
 KCLI = [sys.executable, "-m", "kcli"]
 # Generous: the machine may be busy with other test runs.
 WAIT_S = 60.0
+TOPIC = "orders"
+GROUP = "billing"
 
 
 def wait_for(condition: Callable[[], object], what: str, timeout: float = WAIT_S):
@@ -179,3 +189,40 @@ def run_kcli(data_dir: Path, *args: str, check: bool = True, env_extra=None, **k
     if check and result.returncode != 0:
         raise AssertionError(f"kcli {' '.join(args)} failed ({result.returncode}): {result.stderr}")
     return result
+
+
+@pytest.fixture(name="data_dir")
+def orders_data_dir(tmp_path) -> Path:
+    """A store with topic ``orders``: 4 partitions of 5 records each."""
+    from storage import ProducerRecord, Store
+
+    d = tmp_path / "data"
+    store = Store(d)
+    store.create_topic(TOPIC, 4)
+    for p in range(4):
+        store.log(TOPIC, p).append_records([ProducerRecord(f"{p}-{i}".encode()) for i in range(5)])
+    store.close()
+    return d
+
+
+@pytest.fixture(name="spawn")
+def member_spawner(tmp_path, data_dir):
+    """``spawn(name, **config)``: a member of ``billing`` on ``orders`` in its own process,
+    its client id its name; every member started is stopped when the test ends."""
+    started: list[Member] = []
+
+    def make(name: str, **config) -> Member:
+        config = {
+            "data_dir": str(data_dir),
+            "group": GROUP,
+            "topics": [TOPIC],
+            "client_id": name,
+            **config,
+        }
+        m = Member(tmp_path, name, **config)
+        started.append(m)
+        return m
+
+    yield make
+    for m in started:
+        m.stop_quietly()

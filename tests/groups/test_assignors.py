@@ -13,21 +13,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from storage.assignor_simulation import moved_partitions, simulate
+from storage.assignor_sticky import cooperative_sticky_assign, sticky_assignment
 from storage.assignors import (
     Subscription,
     UnknownAssignor,
     assign,
-    cooperative_sticky_assign,
     is_cooperative,
-    java_hashmap_order,
-    java_string_hash,
-    moved_partitions,
     parse_strategy,
     revoked_partitions,
     select_protocol,
-    simulate,
-    sticky_assignment,
 )
+from storage.java_hash_order import java_hashmap_order, java_string_hash
 
 T, T1, T2 = "topic", "topic1", "topic2"
 C1, C2, C3, C4 = "consumer1", "consumer2", "consumer3", "consumer4"

@@ -13,55 +13,23 @@ import json
 
 import pytest
 
-from storage import ProducerRecord, Store
-
-from .helpers import (
+from .helpers import (  # noqa: F401 - member_spawner, orders_data_dir: fixtures spawn, data_dir
+    GROUP,
+    TOPIC,
     Member,
     assert_one_reader_at_a_time,
     describe,
+    member_spawner,
     members_agree,
+    orders_data_dir,
     run_kcli,
     stable_with,
     wait_for,
 )
 
-TOPIC = "orders"
-GROUP = "billing"
 COOPERATIVE = {"assignor": "cooperative-sticky"}
 # A session far longer than a test waits: nothing here moves because a session expired.
 LONG_SESSION = {"session_timeout_ms": 120_000}
-
-
-@pytest.fixture
-def data_dir(tmp_path):
-    d = tmp_path / "data"
-    store = Store(d)
-    store.create_topic(TOPIC, 4)
-    for p in range(4):
-        store.log(TOPIC, p).append_records([ProducerRecord(f"{p}-{i}".encode()) for i in range(5)])
-    store.close()
-    return d
-
-
-@pytest.fixture
-def spawn(tmp_path, data_dir):
-    started: list[Member] = []
-
-    def make(name: str, **config) -> Member:
-        config = {
-            "data_dir": str(data_dir),
-            "group": GROUP,
-            "topics": [TOPIC],
-            "client_id": name,
-            **config,
-        }
-        m = Member(tmp_path, name, **config)
-        started.append(m)
-        return m
-
-    yield make
-    for m in started:
-        m.stop_quietly()
 
 
 def _settle(data_dir, members: list[Member]):
