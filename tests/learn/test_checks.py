@@ -219,5 +219,10 @@ def test_fitted_commands_fit_and_read_the_same_to_a_shell():
     ).stdout
     assert words == expected
     assert fit_command("$ short", 78) == ["$ short"]
+    start = "$ kcli cluster start --config broker.session.timeout.ms=3000 --config a.b.c=500"
+    assert fit_command(start, 78) == [
+        "$ kcli cluster start --config broker.session.timeout.ms=3000 \\",
+        "  --config a.b.c=500",
+    ]  # an option stays with its value
     path = "$ export KCLI_DATA_DIR=/" + "x" * 90
     assert fit_command(path, 78) == [path]  # an unsplittable word: splitting would not help
