@@ -229,7 +229,7 @@ def fit_command(line: str, width: int) -> list[str]:
     """A ``$ command`` line split into lines of at most ``width`` characters.
 
     Splits only at spaces outside quotes, ``$(...)`` and ``{...}``, preferring the space before
-    a ``|``; every line but the last ends with `` \\`` and the next is indented two spaces, so
+    a ``|``, then the space before an option; every line but the last ends with `` \\`` and the next is indented two spaces, so
     the lines pasted into a shell are the same command.  A word longer than a line stays whole.
     """
     if len(line) <= width:
@@ -244,8 +244,11 @@ def fit_command(line: str, width: int) -> list[str]:
         word_after = (later[0] if later else len(line)) - (fitting[-1] + 1 if fitting else 0)
         if not fitting or 2 + word_after > width:
             break  # nothing fits, or the word after the cut would not fit on its own line
-        pipes = [i for i in fitting if line.startswith("| ", i + 1) and i - start > room // 2]
-        cut = pipes[-1] if pipes else fitting[-1]
+        late = [i for i in fitting if i - start > room // 2]
+        pipes = [i for i in late if line.startswith("| ", i + 1)]
+        # Else before an option, so that an option and its value stay on one line.
+        options = [i for i in late if line.startswith("-", i + 1)]
+        cut = (pipes or options or fitting)[-1]
         out.append(indent + line[start:cut] + " \\")
         start, indent = cut + 1, "  "
     out.append(indent + line[start:])
