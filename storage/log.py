@@ -44,7 +44,6 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from storage.cleaner import LogCleaner, require_batch_keys
 from storage.cleaner_checkpoint import CleanerCheckpoint
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
@@ -427,6 +426,8 @@ class Log:
             where = f"batch {i} for {self.name}"
             header = validate_batch(batch, where=where)
             if self.config.compacted:
+                from storage.cleaner import require_batch_keys  # compacted topics only
+
                 require_batch_keys(batch, where)
             if header.size > max_bytes:
                 raise RecordTooLarge(
@@ -478,6 +479,8 @@ class Log:
             rolled = self._segs.active.base_offset != active_before
         if rolled and self.config.compacted:
             # A segment closed: the dirty ratio may have passed min.cleanable.dirty.ratio.
+            from storage.cleaner import LogCleaner  # imported here: most topics never clean
+
             LogCleaner(self.directory.parent).maybe_clean(self)
         return info
 
