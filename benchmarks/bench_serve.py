@@ -54,6 +54,18 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
     return proc, address[0]
 
 
+def peak_rss_mb(pid: int) -> float | None:
+    """A live process's peak resident set (Linux's VmHWM), in MB; None where unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def timed(fn) -> tuple[float, int]:
     start = time.perf_counter()
     count = fn()
@@ -199,6 +211,7 @@ def main() -> None:
                 lambda: kafka_python_consume(bootstrap, "bench-kafka-python", args.partitions, n_kp)
             )
             rows.append(("kafka-python via kcli serve", "consume", c, t))
+            server_peak_rss = peak_rss_mb(server.pid)
         finally:
             server.terminate()
             server.wait(60)
@@ -217,6 +230,8 @@ def main() -> None:
             f"{name:34} {direction:9} {count:>9,} {seconds:>8.2f} {rate:>11,.0f} "
             f"{rate / base[direction]:>9.2f}"
         )
+    if server_peak_rss is not None:
+        print(f"kcli serve peak RSS over the whole run: {server_peak_rss:.0f} MB (flat: < 100 MB)")
     rates = {(name, d): c / t for name, d, c, t in rows}
     for direction, target in (("produce", 0.5), ("consume", 0.7)):
         ratio = rates[("confluent-kafka via kcli serve", direction)] / base[direction]
