@@ -100,7 +100,8 @@ __all__ = [
 ]
 
 LOCK_TIMEOUT_S = 30.0
-# Records per batch when a caller hands over records rather than encoded batches.
+# Records per batch when a caller hands over records rather than encoded batches (the
+# local Producer too); chosen from benchmarks/bench_batch_size.py, see docs/performance.md.
 DEFAULT_BATCH_RECORDS = 1000
 
 
