@@ -74,6 +74,7 @@ class Runs:
         self.name = name
         self.wall: list[float] = []
         self.cpu: list[float] = []
+        self.peak_rss_mb: list[float] = []
 
     def run(self, cmd, *, stdin=None, env=None) -> None:
         src = open(stdin, "rb") if stdin else subprocess.DEVNULL
@@ -89,6 +90,7 @@ class Runs:
             if stdin:
                 src.close()
         self.cpu.append(usage.ru_utime + usage.ru_stime)
+        self.peak_rss_mb.append(usage.ru_maxrss / 1024)  # Linux reports KB
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(map(str, cmd))} failed: {err.decode()}")
@@ -225,6 +227,7 @@ def run(work: Path, args) -> None:
             f"  {'':<40} = {m / large.median:,.0f} records/s wall, "
             f"{m / large.cpu_median:,.0f} per CPU-second  (target >= 250,000)"
         )
+        print(f"  {'':<40} peak RSS {max(large.peak_rss_mb):.0f} MB  (target < 100 MB)")
 
 
 if __name__ == "__main__":

@@ -39,8 +39,6 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crc32c import crc32c
-
 from storage.cleaner_checkpoint import CleanerCheckpoint
 from storage.constants import (
     BATCH_HEADER_SIZE,
@@ -50,6 +48,7 @@ from storage.constants import (
     MAGIC,
     TIMESTAMP_TYPE_MASK,
 )
+from storage.crc import crc32c
 from storage.errors import CorruptRecord, InvalidRecord, StorageError
 from storage.flock import FileMutex
 from storage.log_validator import validate_batch

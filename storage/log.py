@@ -23,10 +23,12 @@ Durability: ``append`` fsyncs before it returns unless called with ``fsync=False
 No in-memory state here is authoritative: everything can be recomputed from the files, and is,
 whenever this process might be behind (``refresh``).
 
-This module holds ``Log`` itself (locking, refresh, append, roll, flush) and
-``encode_batches``.  ``Log`` is composed of parts with one job each, one module each, which
-share nothing but the ``LogSegments`` (``storage.log_segments``: the segments and how far the
-active one is complete): the read path (``LogReader``, ``storage.log_reader``), retention
+This module holds ``Log`` itself (refresh, append, roll) and ``encode_batches``.  The
+append's descriptor and its group-commit ``flush`` are the ``LogWriter``'s
+(``storage.log_writer``); holding the partition's lock is ``storage.partition_lock``; what an
+append checks of every batch is ``storage.append_checks``.  ``Log`` is composed of parts with
+one job each, one module each, which share nothing but the ``LogSegments``
+(``storage.log_segments``: the segments and how far the active one is complete): the read path (``LogReader``, ``storage.log_reader``), retention
 (``LogRetention``, ``storage.retention``), recovery and verification (``LogRecovery``,
 ``storage.recovery``), the producer-state catch-up (``ProducerStateLoader``,
 ``storage.log_producer_state``) and truncation (``LogTruncation``,
@@ -37,14 +39,12 @@ and re-exported here.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from storage.cleaner import LogCleaner, require_batch_keys
+from storage.append_checks import validate_for_append
 from storage.cleaner_checkpoint import CleanerCheckpoint
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
@@ -55,9 +55,9 @@ from storage.constants import (
     NO_SEQUENCE,
     PARTITION_LOCK_FILE,
 )
-from storage.errors import DataDirError, RecordTooLarge, StorageError
+from storage.errors import DataDirError, StorageError
 from storage.fileio import fsync_dir
-from storage.flock import FileMutex, LockTimeout
+from storage.flock import FileMutex
 from storage.log_checkpoints import LogCheckpoints
 from storage.log_producer_state import SNAPSHOT_AFTER_BATCHES, LogProducerState
 from storage.log_reader import DEFAULT_FETCH_BYTES, LogReader
@@ -71,15 +71,15 @@ from storage.log_types import (
     SegmentInfo,
     _SegmentGone,
 )
+from storage.log_writer import LogWriter
+from storage.partition_lock import LOCK_TIMEOUT_S, partition_locked
 from storage.producer_state import ProducerState, ProducerUpdate
 from storage.records import (
     LOG_APPEND_TIME,
-    BatchHeader,
     ProducerRecord,
     Record,
     encode_batches,
     set_log_append_time,
-    validate_batch,
 )
 from storage.recovery import LogProblem, LogRecovery, OffsetVerifier
 from storage.retention import LogRetention
@@ -100,8 +100,8 @@ __all__ = [
     "encode_batches",
 ]
 
-LOCK_TIMEOUT_S = 30.0
-# Records per batch when a caller hands over records rather than encoded batches.
+# Records per batch when a caller hands over records rather than encoded batches (the
+# local Producer too); chosen from benchmarks/bench_batch_size.py, see docs/performance.md.
 DEFAULT_BATCH_RECORDS = 1000
 
 
@@ -134,13 +134,7 @@ class Log:
         self._recovery = LogRecovery(self._segs, self._producer_state)
         self._truncation = LogTruncation(self._segs, self._producer_state, self._checkpoints)
         self._producers = LogProducerState(self._segs, self._producer_state)
-        self._write_fd: int | None = None
-        self._write_fd_base = -1
-        # Writes made and writes known durable, counted: flush() compares them so that a
-        # flush whose writes an earlier fsync already covered costs nothing (group commit).
-        self._writes = 0
-        self._durable_writes = 0
-        self._flush_lock = threading.Lock()
+        self._writer = LogWriter(self._mutex)
         self._recovered = False
         self._judged_tail: tuple | None = None  # (segment, torn tail): each is judged once
         self._segs.load()  # offsets are verified on first use, so that recover() can run
@@ -154,7 +148,7 @@ class Log:
     def _load_segments(self) -> None:
         if self._segs.load():
             # A new directory under the same name: nothing known about the old one holds.
-            self._close_write_fd()
+            self._writer.close()
             self._recovered = False
             self._verified_bases = None
             self._recovery = LogRecovery(self._segs, self._producer_state)
@@ -312,7 +306,7 @@ class Log:
             self._sync_for_write()
             if offset >= self._segs.log_end_offset:
                 return self._segs.log_end_offset
-            self._close_write_fd()
+            self._writer.close()
             self._truncation.truncate_to(offset)
             self._active_first_ts = (-1, -1)
             self._scan_active(writer=True)
@@ -339,7 +333,7 @@ class Log:
                 finally:
                     self._recovered = False
                     self._verified_bases = None
-                    self._close_write_fd()
+                    self._writer.close()
 
     def _examine(self, repair: bool, truncate: bool) -> list[LogProblem]:
         return self._recovery.examine(
@@ -353,31 +347,9 @@ class Log:
 
     # -- appending ------------------------------------------------------------------------
 
-    @contextlib.contextmanager
     def _locked(self):
         """Hold the partition's file lock (other processes' writers wait for it)."""
-        try:
-            self._file_lock.acquire(timeout=LOCK_TIMEOUT_S)
-        except FileNotFoundError:
-            raise StorageError(
-                f"partition directory {self.directory} is missing; the topic may have been deleted"
-            ) from None
-        except LockTimeout:
-            raise StorageError(
-                f"partition {self.name} is locked by another process for more than "
-                f"{LOCK_TIMEOUT_S:.0f} s ({self.directory / PARTITION_LOCK_FILE})"
-            ) from None
-        except OSError as exc:
-            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
-                raise
-            raise DataDirError(
-                f"cannot write to {self.directory}: {os.strerror(exc.errno).lower()}; reads "
-                f"work, writes need a writable data directory"
-            ) from None
-        try:
-            yield
-        finally:
-            self._file_lock.release()
+        return partition_locked(self._file_lock, self.directory, self.name)
 
     def _sync_for_write(self) -> None:
         """Under the lock: see others' appends, truncate a torn tail, recover once."""
@@ -418,24 +390,9 @@ class Log:
         """
         if isinstance(batches, (bytes, bytearray, memoryview)):
             batches = [batches]
-        return self._append(self._validated(batches), fsync=fsync)
-
-    def _validated(self, batches: Sequence) -> list[tuple[BatchHeader, bytes]]:
-        items: list[tuple[BatchHeader, bytes | bytearray | memoryview]] = []
-        max_bytes = self.config.max_message_bytes
-        for i, batch in enumerate(batches):
-            where = f"batch {i} for {self.name}"
-            header = validate_batch(batch, where=where)
-            if self.config.compacted:
-                require_batch_keys(batch, where)
-            if header.size > max_bytes:
-                raise RecordTooLarge(
-                    f"a batch of {header.size} bytes is larger than max.message.bytes="
-                    f"{max_bytes} of topic '{self.topic}'; send smaller records or raise the "
-                    f"limit with --config max.message.bytes=N"
-                )
-            items.append((header, batch))
-        return items
+        return self._append(
+            validate_for_append(batches, self.config, self.topic, self.name), fsync=fsync
+        )
 
     def append_records(
         self,
@@ -466,7 +423,9 @@ class Log:
             base_sequence=base_sequence,
         )
         # Validated all the same: every path into the log passes the same checks.
-        return self._append(self._validated(batches), fsync=fsync)
+        return self._append(
+            validate_for_append(batches, self.config, self.topic, self.name), fsync=fsync
+        )
 
     def _append(self, items: list, *, fsync: bool) -> AppendInfo:
         if not items:
@@ -478,6 +437,8 @@ class Log:
             rolled = self._segs.active.base_offset != active_before
         if rolled and self.config.compacted:
             # A segment closed: the dirty ratio may have passed min.cleanable.dirty.ratio.
+            from storage.cleaner import LogCleaner  # imported here: most topics never clean
+
             LogCleaner(self.directory.parent).maybe_clean(self)
         return info
 
@@ -541,11 +502,7 @@ class Log:
         )
 
     def _roll_back(self, mark) -> None:
-        self._durable_writes = self._writes  # nothing left of this call to make durable
-        try:
-            self._close_write_fd()
-        except OSError:
-            pass
+        self._writer.abandon()
         self._segs.truncate_to(mark)
         if self._checkpoints.recovery_point.read() != mark.base_offset:  # it rolled
             self._checkpoints.recovery_point.write(mark.base_offset)
@@ -581,22 +538,6 @@ class Log:
         self._write(pending, fsync=fsync)
         return rolled
 
-    def _writer_fd(self, active: Segment) -> int:
-        if self._write_fd_base != active.base_offset:
-            self._close_write_fd()
-            self._write_fd = os.open(active.log_path, os.O_WRONLY | os.O_APPEND)
-            self._write_fd_base = active.base_offset
-        return self._write_fd
-
-    def _close_write_fd(self) -> None:
-        if self._write_fd is not None:
-            if self._durable_writes < self._writes:
-                os.fsync(self._write_fd)
-                self._durable_writes = self._writes
-            os.close(self._write_fd)
-            self._write_fd = None
-            self._write_fd_base = -1
-
     def _write(self, pending: list[tuple[AppendBatch, ProducerUpdate | None]], *, fsync: bool):
         """Write batches to the active segment (which indexes them), then record producer
         state.  In-memory state moves only once the bytes are on disk: a failed write leaves
@@ -605,7 +546,7 @@ class Log:
             return
         segs = self._segs
         active = segs.active
-        fd = self._writer_fd(active)
+        fd = self._writer.fd(active)
         batches = [b for b, _update in pending]
         end_position, max_ts = active.append(
             fd,
@@ -614,10 +555,7 @@ class Log:
             max_timestamp=segs.active_max_timestamp,
             index_interval_bytes=self.config.index_interval_bytes,
         )
-        self._writes += 1
-        if fsync:
-            os.fsync(fd)
-            self._durable_writes = self._writes
+        self._writer.wrote(fsync=fsync)
         state = self._producer_state
         state_current = state.end_offset == segs.log_end_offset
         log_end_offset = batches[-1].last_offset + 1
@@ -632,7 +570,7 @@ class Log:
         segs = self._segs
         old = segs.active
         # The old segment is closed for good: make it and its indexes durable.
-        self._close_write_fd()
+        self._writer.close()
         old.seal(segs.active_max_timestamp, segs.log_end_offset - 1)
         segs.sealed(old, segs.active_max_timestamp)
         state = self._producer_state
@@ -655,26 +593,13 @@ class Log:
         covers all of them (group commit).  A producer thread can thus hand flushes to a
         flusher thread and encode the next records while the disk works.
         """
-        with self._mutex:
-            target = self._writes
-        with self._flush_lock:
-            with self._mutex:
-                if self._durable_writes >= target:
-                    return
-                covered = self._writes
-                fd = os.dup(self._write_fd)  # a roll may close the original meanwhile
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            with self._mutex:
-                self._durable_writes = max(self._durable_writes, covered)
+        self._writer.flush()
 
     def close(self) -> None:
         """Flush what was appended with ``fsync=False`` and release file descriptors."""
         with self._mutex:
             self._segs.close()
-            self._close_write_fd()
+            self._writer.close()
             self._file_lock.close()
 
     def __del__(self):

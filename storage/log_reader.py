@@ -14,8 +14,6 @@ import os
 import struct
 from collections.abc import Callable
 
-from crc32c import crc32c
-
 from storage.constants import (
     ATTRIBUTES_POS,
     BATCH_HEADER_SIZE,
@@ -24,6 +22,7 @@ from storage.constants import (
     LOG_OVERHEAD,
     MAGIC,
 )
+from storage.crc import crc32c
 from storage.errors import CorruptRecord, OffsetOutOfRange, StorageError
 from storage.log_segments import LogSegments
 from storage.log_types import FetchResult, _SegmentGone

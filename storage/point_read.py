@@ -24,8 +24,6 @@ import bisect
 import os
 from typing import NamedTuple
 
-from crc32c import crc32c
-
 from storage.constants import (
     ATTRIBUTES_POS,
     BATCH_HEADER_SIZE,
@@ -35,6 +33,7 @@ from storage.constants import (
     MAGIC,
     TIMESTAMP_TYPE_MASK,
 )
+from storage.crc import crc32c
 from storage.errors import CorruptRecord
 from storage.offset_index import OffsetIndex
 from storage.record_batch import HEADER, Record

@@ -35,9 +35,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from crc32c import crc32c
-
 from storage.constants import FILENAME_DIGITS, INT32_MAX, NO_PRODUCER_EPOCH, SNAPSHOT_SUFFIX
+from storage.crc import crc32c
 from storage.errors import InvalidProducerEpoch, OutOfOrderSequence
 from storage.fileio import atomic_write
 

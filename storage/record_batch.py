@@ -8,8 +8,6 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
-from crc32c import crc32c
-
 from storage.compression import compress
 from storage.constants import (
     ATTRIBUTES_POS,
@@ -23,6 +21,7 @@ from storage.constants import (
     TIMESTAMP_TYPE_MASK,
     TRANSACTIONAL_MASK,
 )
+from storage.crc import crc32c
 from storage.errors import CorruptRecord, StorageError
 
 HEADER = struct.Struct(">qiibIhiqqqhii")

@@ -8,6 +8,8 @@ code.
 from __future__ import annotations
 
 import struct
+from itertools import repeat
+from operator import itemgetter
 from typing import NamedTuple
 
 from storage.compression import decompress as _decompress
@@ -35,6 +37,8 @@ from storage.varint import (
 )
 
 _LENGTH = struct.Struct(">i")
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
 
 
 def decode_batch(batch, *, min_offset: int = 0, max_records: int | None = None) -> list[Record]:
@@ -365,26 +369,32 @@ def _decode_uniform(buf, start, end, base_offset, base_ts, log_append_time, coun
     ts = base_ts if log_append_time < 0 else log_append_time
     kl = shape.key_length
     vl = shape.value_length
-    new = tuple.__new__
+    back = len(shape.value_length_bytes) + kl
+    # Built by C loops only: struct cuts each record's key and value out of its fixed-size
+    # slot (iter_unpack: no slice object per record), zip lines the fields up, and
+    # tuple.__new__ makes them a Record.
+    view = memoryview(buf)
     records: list[Record] = []
-    for lo, n, _pos, stride, value_pos in runs:
+    for lo, n, pos, stride, value_pos in runs:
         a = first - lo if first > lo else 0
         b = last - lo if last - lo < n else n
         if a >= b:
             continue
-        positions = range(value_pos + a * stride, value_pos + b * stride, stride)
+        slots = view[pos + a * stride : pos + b * stride]
+        value_at = value_pos - pos
+        after = stride - value_at - vl
         offsets = range(base_offset + lo + a, base_offset + lo + b)
         if kl < 0:
-            records += [
-                new(Record, (o, ts, None, buf[p : p + vl], ()))
-                for o, p in zip(offsets, positions, strict=True)
-            ]
+            values = map(_FIRST, struct.iter_unpack(f"{value_at}x{vl}s{after}x", slots))
+            keys = repeat(None)
         else:
-            back = len(shape.value_length_bytes) + kl
-            records += [
-                new(Record, (o, ts, buf[p - back : p - back + kl], buf[p : p + vl], ()))
-                for o, p in zip(offsets, positions, strict=True)
-            ]
+            key_at = value_at - back
+            fmt = f"{key_at}x{kl}s{back - kl}x{vl}s{after}x"
+            cut = list(struct.iter_unpack(fmt, slots))
+            keys = map(_FIRST, cut)
+            values = map(_SECOND, cut)
+        fields = zip(offsets, repeat(ts), keys, values, repeat(()))
+        records += map(tuple.__new__, repeat(Record), fields)
     return records
 
 

@@ -31,8 +31,6 @@ from collections.abc import Iterable, Sequence
 from itertools import chain, repeat
 from operator import add, itemgetter
 
-from crc32c import crc32c
-
 from storage.constants import (
     BATCH_HEADER_SIZE,
     INT32_MAX,
@@ -41,6 +39,7 @@ from storage.constants import (
     NO_PRODUCER_ID,
     NO_SEQUENCE,
 )
+from storage.crc import crc32c
 from storage.errors import RecordTooLarge, StorageError
 from storage.log_validator import validate_batch
 from storage.record_batch import (

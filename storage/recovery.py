@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from storage.cleaner import validate_stored_batch
 from storage.constants import (
     DELETED_SUFFIX,
     INDEX_SUFFIX,
@@ -194,6 +193,9 @@ class LogRecovery:
                     )
                     return exam
                 batch = os.pread(fd, item.header.size, item.position)
+                # Imported here, as in Log: the engine's start-up does not load the cleaner.
+                from storage.cleaner import validate_stored_batch
+
                 validate_stored_batch(batch, where=f"the batch at byte position {item.position}")
                 exam.valid_size = item.position + item.header.size
                 exam.next_offset = item.header.next_offset

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from storage.store import PartitionDescription, TopicDescription
+from storage.topic_metadata import PartitionDescription, TopicDescription
 
 __all__ = [
     "Backend",

@@ -49,7 +49,7 @@ from kcli.client.types import (
 from storage import RoundRobin, Store
 from storage.compression import CODECS
 from storage.errors import StorageError
-from storage.log import encode_batches
+from storage.log import DEFAULT_BATCH_RECORDS, encode_batches
 from storage.partitioner import partition_for_key
 from storage.records import ProducerRecord, compress_batch
 
@@ -77,9 +77,6 @@ DEFAULT_LINGER_MS = 5
 DEFAULT_BATCH_NUM_MESSAGES = 10_000
 DEFAULT_BATCH_SIZE = 1_000_000
 DEFAULT_QUEUE_MAX_MESSAGES = 100_000
-
-# Records per RecordBatch when a buffer is written (the log splits further by max.message.bytes).
-_RECORDS_PER_BATCH = 1000
 
 
 class _Buffer:
@@ -360,7 +357,7 @@ class Producer:
         try:
             log = self._store.log(buf.topic, buf.partition)
             config = log.config
-            batches = encode_batches(records, now, config.max_message_bytes, _RECORDS_PER_BATCH)
+            batches = encode_batches(records, now, config.max_message_bytes, DEFAULT_BATCH_RECORDS)
             if self._codec:
                 batches = [compress_batch(b, self._codec) for b in batches]
             info = log.append(batches)

@@ -24,95 +24,61 @@ The pieces live in one module per concept:
 * ``cluster`` — ``kcli cluster`` (start, status, elect-leaders).
 
 Commands import only this package (``from kcli import render``) and use the names below.
+
+Each name is loaded from its module on first use (PEP 562), so a command loads only the
+renderers it uses: a one-record ``kcli produce`` would otherwise import every one of them at
+start-up (``benchmarks/bench_cli.py``).
 """
 
-from kcli.render.check import check_report
-from kcli.render.cluster import (
-    cluster_started,
-    cluster_status,
-    cluster_watch,
-    elections,
-    status_view,
-)
-from kcli.render.group_simulation import group_simulation
-from kcli.render.group_watch import group_watch
-from kcli.render.groups import (
-    group_describe,
-    group_list,
-    group_members,
-    group_reset,
-    group_state,
-)
-from kcli.render.log_dump import LogDump, log_dump
-from kcli.render.output import (
-    JSON,
-    PLAIN,
-    TABLE,
-    colors,
-    console,
-    data_lines,
-    hint,
-    human_bytes,
-    human_ms,
-    json_line,
-    line,
-    note,
-    plain_rows,
-    reader_left,
-    resolve,
-    stderr_is_terminal,
-    stdout_is_terminal,
-    table,
-)
-from kcli.render.picture import partition_picture
-from kcli.render.progress import progress
-from kcli.render.records import FORMAT_TOKENS, RecordWriter, compile_format, record_json_slow
-from kcli.render.reports import perf_report, store_info
-from kcli.render.topics import topic_compact, topic_describe, topic_list
+from __future__ import annotations
 
-__all__ = [
-    "FORMAT_TOKENS",
-    "cluster_started",
-    "cluster_status",
-    "cluster_watch",
-    "status_view",
-    "elections",
-    "JSON",
-    "PLAIN",
-    "TABLE",
-    "LogDump",
-    "log_dump",
-    "check_report",
-    "RecordWriter",
-    "colors",
-    "compile_format",
-    "console",
-    "data_lines",
-    "group_describe",
-    "group_list",
-    "group_members",
-    "group_reset",
-    "group_simulation",
-    "group_state",
-    "group_watch",
-    "hint",
-    "human_bytes",
-    "human_ms",
-    "json_line",
-    "line",
-    "note",
-    "partition_picture",
-    "perf_report",
-    "plain_rows",
-    "progress",
-    "reader_left",
-    "record_json_slow",
-    "resolve",
-    "stderr_is_terminal",
-    "stdout_is_terminal",
-    "store_info",
-    "table",
-    "topic_compact",
-    "topic_describe",
-    "topic_list",
-]
+from storage.lazy_exports import lazy_exports
+
+# module -> the names it provides
+_EXPORTS = {
+    "kcli.render.check": ("check_report",),
+    "kcli.render.cluster": (
+        "cluster_started",
+        "cluster_status",
+        "cluster_watch",
+        "elections",
+        "status_view",
+    ),
+    "kcli.render.group_simulation": ("group_simulation",),
+    "kcli.render.groups": (
+        "group_describe",
+        "group_list",
+        "group_members",
+        "group_reset",
+        "group_state",
+    ),
+    "kcli.render.group_watch": ("group_watch",),
+    "kcli.render.log_dump": ("LogDump", "log_dump"),
+    "kcli.render.output": (
+        "JSON",
+        "PLAIN",
+        "TABLE",
+        "colors",
+        "console",
+        "data_lines",
+        "hint",
+        "human_bytes",
+        "human_ms",
+        "json_line",
+        "line",
+        "note",
+        "plain_rows",
+        "reader_left",
+        "resolve",
+        "stderr_is_terminal",
+        "stdout_is_terminal",
+        "table",
+    ),
+    "kcli.render.picture": ("partition_picture",),
+    "kcli.render.progress": ("progress",),
+    "kcli.render.records": ("FORMAT_TOKENS", "RecordWriter", "compile_format", "record_json_slow"),
+    "kcli.render.reports": ("perf_report", "store_info"),
+    "kcli.render.topics": ("topic_compact", "topic_describe", "topic_list"),
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

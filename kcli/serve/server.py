@@ -497,7 +497,9 @@ class KafkaServer:
         return await handler(conn, request)
 
     async def _write(self, conn: ConnectionStats, writer, data: bytes) -> None:
-        writer.write(data)
+        # A view: what the socket does not take at once is copied into the transport's
+        # buffer once, not first sliced off a large Fetch response as a copy of its own.
+        writer.write(memoryview(data))
         conn.bytes_out += len(data)
         self.stats.bytes_out += len(data)
         try:

@@ -106,3 +106,30 @@ def test_one_record_produce_does_not_load_the_compression_codecs(data_dir, tmp_p
     modules = imported_modules(data_dir, tmp_path, "produce", "orders", "hello")
     assert "storage.compression" in modules  # the codec names are there...
     assert "cramjam" not in roots(modules)  # ...but not the codecs: no batch was compressed
+
+
+def test_one_record_produce_loads_no_cleaner_no_package_metadata_and_no_other_renderers(
+    data_dir, tmp_path
+):
+    Store(data_dir).create_topic("orders", 1)
+    modules = imported_modules(data_dir, tmp_path, "produce", "orders", "hello")
+    # The CRC-32C extension, without the crc32c package's importlib.metadata and argparse.
+    assert "crc32c._crc32c" in modules
+    assert not {"importlib.metadata", "argparse"} & modules
+    assert "storage.cleaner" not in modules  # the topic is not compacted
+    renderers = {m for m in modules if m.startswith("kcli.render.")}
+    assert renderers <= {"kcli.render.output", "kcli.render.progress", "kcli.render.records"}
+
+
+def test_crc32c_from_the_extension_is_the_packages_own():
+    script = (
+        "import sys\n"
+        "from storage.crc import crc32c\n"
+        "print(hex(crc32c(b'123456789')), 'crc32c' in sys.modules)\n"
+        "import crc32c as package\n"
+        "print(package.crc32c is crc32c, package.__version__ != '')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert proc.stdout.split() == ["0xe3069283", "False", "True", "True"]

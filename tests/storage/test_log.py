@@ -387,5 +387,5 @@ def test_threads_share_a_log_and_flushes_group_commit(data_dir):
         mine = [v for v in values if v.startswith(b"t%d:" % t)]
         assert mine == [b"t%d:%d:%d" % (t, i, j) for i in range(40) for j in range(5)]
     assert len(log.segments()) > 3
-    assert log._durable_writes == log._writes  # every write covered by an fsync
+    assert log._writer.durable_writes == log._writer.writes  # every write covered by an fsync
     log.check()
