@@ -427,7 +427,12 @@ def _header_line(desc):
         _state_text(desc.state),
         (f"  {desc.assignor or '-'}", "dim"),
         (f" ({desc.protocol})" if desc.protocol else "", "dim"),
-        (f"  generation {_dash(desc.generation)}  ", "dim"),
+        (
+            f"  consumer protocol, group epoch {_dash(desc.generation)}  "
+            if desc.group_type == "consumer"
+            else f"  generation {_dash(desc.generation)}  ",
+            "dim",
+        ),
         f"{len(desc.members)} member(s)",
     )
 
@@ -459,6 +464,7 @@ def group_members(desc, form: str) -> None:
                     "host": m.host,
                     "generation": desc.generation,
                     "assignment": [{"topic": t, "partition": p} for t, p in m.assignment],
+                    **_kip848_member_fields(desc, m),
                 }
             )
         return
@@ -483,6 +489,18 @@ def group_members(desc, form: str) -> None:
     console().print(_members_table(desc))
 
 
+def _kip848_member_fields(desc, m) -> dict:
+    """A consumer-protocol (KIP-848) member's epoch and target assignment, for -o json."""
+    if desc.group_type != "consumer":
+        return {}
+    return {
+        "member_epoch": m.member_epoch,
+        "target_assignment": None
+        if m.target_assignment is None
+        else [{"topic": t, "partition": p} for t, p in m.target_assignment],
+    }
+
+
 def _members_table(desc):
     return _fitting(lambda compact: _build_members_table(desc, compact=compact))
 
@@ -496,9 +514,19 @@ def _build_members_table(desc, *, compact: bool):
     static = any(m.group_instance_id for m in desc.members)
     if static:
         names.insert(1, "GROUP-INSTANCE-ID")
+    # A consumer-protocol group (KIP-848): each member's epoch, and its target assignment
+    # where it differs from what it owns now (it is still reconciling).
+    kip848 = desc.group_type == "consumer"
+    epochs = kip848 and any(m.member_epoch is not None for m in desc.members)
+    if epochs:
+        names.insert(names.index("#PARTITIONS"), "EPOCH")
+    if kip848:
+        names.insert(names.index("ASSIGNMENT") + 1, "TARGET")
     if compact:
         names.remove("CLIENT-ID")
-    right = {names.index("PID"), names.index("#PARTITIONS")}
+    right = {names.index("PID"), names.index("#PARTITIONS")} | (
+        {names.index("EPOCH")} if epochs else set()
+    )
     t = _table(names, right)
     if compact:
         t.columns[0].no_wrap = True
@@ -521,11 +549,24 @@ def _build_members_table(desc, *, compact: bool):
             Text(m.host),
             *([] if compact else [Text(m.client_id)]),
             Text(_dash(m.pid)),
+            *([Text(_dash(m.member_epoch))] if epochs else []),
             Text(str(len(m.assignment))),
             assignment,
+            *([_target_text(m)] if kip848 else []),
             Text(age, style="dim"),
         )
     return t
+
+
+def _target_text(m):
+    """A member's target assignment, or "=" when it owns exactly that (it has reconciled)."""
+    from rich.text import Text
+
+    if m.target_assignment is None:
+        return Text("-", style="dim")
+    if tuple(m.target_assignment) == tuple(m.assignment):
+        return Text("=", style="dim")
+    return Text(_assignment_str(m.target_assignment) or "(nothing)", style="yellow")
 
 
 def group_state(desc, form: str) -> None:
@@ -541,6 +582,13 @@ def group_state(desc, form: str) -> None:
                 "state": desc.state,
                 "generation": desc.generation,
                 "members": len(desc.members),
+                # "classic", or "consumer" (KIP-848: generation is then the group epoch)
+                "group_type": desc.group_type,
+                **(
+                    {"assignment_epoch": desc.assignment_epoch}
+                    if desc.group_type == "consumer"
+                    else {}
+                ),
             }
         )
         return

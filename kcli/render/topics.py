@@ -192,8 +192,7 @@ def _compaction_plain(section) -> str:
     if section is None:
         return ""
     return (
-        f"\tFirstDirtyOffset: {section.first_dirty_offset}"
-        f"\tDirtyRatio: {section.dirty_ratio:.2f}"
+        f"\tFirstDirtyOffset: {section.first_dirty_offset}\tDirtyRatio: {section.dirty_ratio:.2f}"
     )
 
 

@@ -105,6 +105,17 @@ class GroupMembership:
             return _JoinResult(ErrorCode.INVALID_GROUP_ID)
         if self.registry.stopping:
             return _JoinResult(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+        cgroup = self.registry.consumer_groups.get(group_id)
+        if cgroup is not None and cgroup.members:
+            # A live consumer-protocol group: Kafka lets a classic member in only where it
+            # converts groups online (group.consumer.migration.policy); kcli does not.
+            log.info(
+                "%s cannot join group '%s' with JoinGroup: it is a consumer-protocol group",
+                conn.label,
+                group_id,
+            )
+            return _JoinResult(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
+        self.registry.consumer_groups.pop(group_id, None)  # an empty one becomes classic
         session_timeout = body.session_timeout_ms
         if not (
             self.config.group_min_session_timeout_ms

@@ -39,7 +39,7 @@ class GroupOffsets:
     async def offset_commit(self, conn: ConnectionStats, req: Request):
         body = req.body
         error = self._commit_error(
-            body.group_id, body.generation_id_or_member_epoch, body.member_id
+            body.group_id, body.generation_id_or_member_epoch, body.member_id, req.version
         )
         offsets = {}
         errors: dict[tuple[str, int], ErrorCode] = {}
@@ -73,9 +73,14 @@ class GroupOffsets:
             ],
         )
 
-    def _commit_error(self, group_id: str, generation: int, member_id: str) -> ErrorCode:
+    def _commit_error(
+        self, group_id: str, generation: int, member_id: str, version: int
+    ) -> ErrorCode:
         if not group_id:
             return ErrorCode.INVALID_GROUP_ID
+        cgroup = self.registry.consumer_groups.get(group_id)
+        if cgroup is not None:
+            return self._consumer_commit_error(cgroup, generation, member_id, version)
         group = self.registry.groups.get(group_id)
         if generation < 0 and (group is None or not group.members):
             return ErrorCode.NONE  # a simple commit: checked against kcli members by the store
@@ -89,6 +94,19 @@ class GroupOffsets:
         member.last_heartbeat = self.registry.loop_time()
         return ErrorCode.NONE
 
+    @staticmethod
+    def _consumer_commit_error(group, member_epoch: int, member_id: str, version: int):
+        """A commit to a consumer-protocol group carries the member's epoch where a classic
+        one carries the generation (OffsetCommit v9+, KIP-848)."""
+        if member_epoch < 0 and not member_id and not group.members:
+            return ErrorCode.NONE  # an admin's commit to an empty group
+        member = group.members.get(member_id)
+        if member is None:
+            return ErrorCode.UNKNOWN_MEMBER_ID
+        if member_epoch != member.member_epoch:
+            return ErrorCode.STALE_MEMBER_EPOCH if version >= 9 else ErrorCode.ILLEGAL_GENERATION
+        return ErrorCode.NONE
+
     async def _store_offsets(self, conn: ConnectionStats, body, offsets) -> ErrorCode:
         from storage.groups import OffsetAndMetadata
 
@@ -97,7 +115,9 @@ class GroupOffsets:
             tp: OffsetAndMetadata(offset, metadata, now_ms)
             for tp, (offset, metadata) in offsets.items()
         }
-        group = self.registry.groups.get(body.group_id)
+        group = self.registry.groups.get(body.group_id) or self.registry.consumer_groups.get(
+            body.group_id
+        )
         try:
             if group is not None and group.members:
                 await self.registry.run(

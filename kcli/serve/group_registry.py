@@ -1,7 +1,8 @@
 """The groups a coordinator holds in memory, and what its parts share about them.
 
 ``GroupRegistry`` is the one object the coordinator's parts (membership, offsets, timers,
-publisher, admin) are handed: the live ``Group`` records, the set of groups whose published
+publisher, admin) are handed: the live ``Group`` records of classic groups and
+``ConsumerGroup`` records of consumer-protocol groups (a group id is one or the other), the set of groups whose published
 snapshot is out of date, the event that wakes the timers, and the store.  Each part reads and
 changes the groups only through it.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from kcli.serve.consumer_group_state import ConsumerGroup
 from kcli.serve.group_state import Group
 from storage import Store
 
@@ -21,7 +23,8 @@ class GroupRegistry:
     def __init__(self, store: Store, *, run: Callable):
         self.store = store
         self.run = run  # run(fn, *args) -> awaitable result of fn in the thread pool
-        self.groups: dict[str, Group] = {}
+        self.groups: dict[str, Group] = {}  # classic groups
+        self.consumer_groups: dict[str, ConsumerGroup] = {}  # consumer-protocol groups (KIP-848)
         self.dirty: set[str] = set()  # groups whose published snapshot is out of date
         self.wake = asyncio.Event()  # set when a group has members or pending ids to time
         self.stopping = False

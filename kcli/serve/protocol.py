@@ -78,6 +78,12 @@ from kafka.protocol.producer import (
 )
 
 from kcli.client.error_codes import ErrorCode
+from kcli.serve.schemas import (
+    ConsumerGroupDescribeRequest,
+    ConsumerGroupDescribeResponse,
+    ConsumerGroupHeartbeatRequest,
+    ConsumerGroupHeartbeatResponse,
+)
 
 # Kafka's socket.request.max.bytes: the largest request frame a broker reads.
 DEFAULT_MAX_REQUEST_BYTES = 104_857_600
@@ -115,7 +121,9 @@ def _api(request: type, response: type, min_version: int, max_version: int) -> A
 # 4.x still advertises Produce v0-v2 for old librdkafka's sake, kcli serve does not); the
 # highest are what an Apache Kafka 4.1 broker advertises, flexible versions (KIP-482)
 # included.  kafka-python's codec is generated from Kafka's own JSON schemas, which also
-# carry newer (unreleased or unstable) versions: those are not offered.
+# carry newer (unreleased or unstable) versions: those are not offered.  The consumer
+# protocol's two APIs (KIP-848), which kafka-python does not carry, have their schemas in
+# ``kcli.serve.schemas``.
 APIS: dict[int, Api] = {
     api.key: api
     for api in (
@@ -146,6 +154,8 @@ APIS: dict[int, Api] = {
         _api(IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, 0, 1),
         _api(OffsetDeleteRequest, OffsetDeleteResponse, 0, 0),
         _api(DescribeClusterRequest, DescribeClusterResponse, 0, 2),
+        _api(ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, 0, 1),
+        _api(ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, 0, 1),
         _api(DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse, 0, 0),
     )
 }

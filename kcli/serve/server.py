@@ -206,6 +206,8 @@ class KafkaServer:
             44: a.incremental_alter_configs,
             47: c.offset_delete,
             60: b.describe_cluster,
+            68: c.consumer_group_heartbeat,
+            69: c.consumer_group_describe,
             75: b.describe_topic_partitions,
         }
         missing = set(APIS) ^ set(self._handlers)
