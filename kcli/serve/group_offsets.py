@@ -14,6 +14,7 @@ import time
 from kcli.serve.config import BrokerConfig
 from kcli.serve.consumer_protocol import CONSUMER_PROTOCOL_TYPE, decode_subscription
 from kcli.serve.errors import group_error_code
+from kcli.serve.group_membership import fenced_instance
 from kcli.serve.group_registry import GroupRegistry
 from kcli.serve.group_state import COMPLETING_REBALANCE
 from kcli.serve.protocol import (
@@ -41,6 +42,10 @@ class GroupOffsets:
         error = self._commit_error(
             body.group_id, body.generation_id_or_member_epoch, body.member_id, req.version
         )
+        group = self.registry.groups.get(body.group_id)
+        instance_id = body.group_instance_id if req.version >= 7 else None
+        if group is not None and fenced_instance(group, body.member_id, instance_id):
+            error = ErrorCode.FENCED_INSTANCE_ID
         offsets = {}
         errors: dict[tuple[str, int], ErrorCode] = {}
         wanted = [(t.name, p) for t in body.topics for p in t.partitions]

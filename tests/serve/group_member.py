@@ -6,7 +6,8 @@
 ``confluent-kafka-consumer`` is confluent-kafka with ``group.protocol=consumer`` (KIP-848);
 GROUP_INSTANCE_ID in the environment makes a confluent-kafka member static
 (``group.instance.id``).  Prints one JSON object per line: {"assigned": [partitions]} with
-every partition it owns after each change of its assignment and
+every partition it owns after each change of its assignment, {"fatal": error} when the client
+is fenced for good, and
 {"p": partition, "o": offset, "v": value} per record; commits after every record.  SIGTERM
 closes the consumer (leaving the group) and exits.  With GROUP_MEMBER_LOG_DIR set, the client
 library logs at DEBUG to a file there (one per process), to see what a member sent and got.
@@ -77,7 +78,7 @@ def run_kafka_python(bootstrap, topic, group, client_id):
 
 
 def run_confluent(bootstrap, topic, group, client_id, protocol="classic"):
-    from confluent_kafka import Consumer
+    from confluent_kafka import Consumer, KafkaError
 
     config = {
         "bootstrap.servers": bootstrap,
@@ -110,6 +111,10 @@ def run_confluent(bootstrap, topic, group, client_id, protocol="classic"):
     consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
     while not stopping:
         m = consumer.poll(0.2)
+        if m is not None and m.error() and m.error().code() == KafkaError._FATAL:
+            # Fenced (a static member whose instance id another process took): unusable.
+            emit({"fatal": m.error().str()})
+            break
         if m is None or m.error():
             continue
         emit({"p": m.partition(), "o": m.offset(), "v": m.value().decode()})

@@ -277,6 +277,7 @@ class Member:
         )
         self.assignments: list[list[int]] = []
         self.values: list[str] = []
+        self.fatal: str | None = None
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -285,6 +286,8 @@ class Member:
             event = json.loads(line)
             if "assigned" in event:
                 self.assignments.append(event["assigned"])
+            elif "fatal" in event:
+                self.fatal = event["fatal"]
             else:
                 self.values.append(event["v"])
 
