@@ -76,6 +76,10 @@ class GroupCoordinator:
         """Answer every waiting request, publish every group as Empty, stop the timers."""
         self.registry.stopping = True
         self.membership.cancel_waiting()
+        for group in self.registry.consumer_groups.values():
+            if group.members:
+                group.members.clear()
+                self.registry.dirty.add(group.group_id)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
