@@ -208,13 +208,13 @@ def _broker(data_dir: Path, session_ms: int):
         + ["--config", "group.initial.rebalance.delay.ms=0"]
         + ["--config", f"group.consumer.session.timeout.ms={session_ms}"]
         + ["--config", f"group.consumer.heartbeat.interval.ms={max(session_ms // 3, 1)}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
     try:
         bootstrap = None
-        for line in proc.stderr:
+        for line in proc.stdout:
             # The first line: "... listening on HOST:PORT, data dir ..."
             found = re.search(r"listening on (\S+:\d+),", line)
             if found:
@@ -222,7 +222,7 @@ def _broker(data_dir: Path, session_ms: int):
                 break
         if bootstrap is None:
             raise RuntimeError("kcli serve did not start")
-        threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
+        threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep the pipe drained
         yield bootstrap
     finally:
         proc.terminate()

@@ -158,7 +158,7 @@ class ConsumerGroupMembership:
 
     async def _create(self, group_id: str) -> ConsumerGroup:
         try:
-            epoch = await self.registry.run(self._claim, group_id)
+            epoch = await self.registry.run(self.registry.claim, group_id)
         except StorageError as exc:
             raise HeartbeatError(ErrorCode(group_error_code(exc)), str(exc)) from None
         group = self.registry.consumer_groups.get(group_id)
@@ -167,16 +167,6 @@ class ConsumerGroupMembership:
             self.registry.consumer_groups[group_id] = group
         self.registry.groups.pop(group_id, None)  # an empty classic group becomes this one
         return group
-
-    def _claim(self, group_id: str) -> int:
-        """Take the group over in the store; its epochs continue from its last generation."""
-        from storage.groups import GroupNotFound
-
-        self.registry.group_store.claim_external(group_id)
-        try:
-            return self.registry.group_store.describe_group(group_id).generation
-        except GroupNotFound:
-            return 0
 
     def _join(self, conn, req: Request, group: ConsumerGroup, now: float) -> ConsumerMember:
         body = req.body

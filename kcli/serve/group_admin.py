@@ -49,15 +49,10 @@ class GroupAdmin:
                 # As Kafka: DescribeGroups describes classic groups only (admin clients
                 # ask ConsumerGroupDescribe first, and this only for the groups it refuses).
                 described.append(
-                    DescribeGroupsResponse.DescribedGroup(
-                        error_code=ErrorCode.GROUP_ID_NOT_FOUND,
-                        error_message=f"Group {group_id} is not a classic group.",
-                        group_id=group_id,
-                        group_state="",
-                        protocol_type="",
-                        protocol_data="",
-                        members=[],
-                        authorized_operations=None,
+                    _failed_group(
+                        group_id,
+                        ErrorCode.GROUP_ID_NOT_FOUND,
+                        f"Group {group_id} is not a classic group.",
                     )
                 )
             elif group is not None:
@@ -108,15 +103,7 @@ class GroupAdmin:
             )
         except StorageError as exc:
             log.info("describing group '%s' failed: %s", group_id, exc)
-            return group_cls(
-                error_code=group_error_code(exc),
-                group_id=group_id,
-                group_state="",
-                protocol_type="",
-                protocol_data="",
-                members=[],
-                authorized_operations=None,
-            )
+            return _failed_group(group_id, group_error_code(exc), str(exc))
         return group_cls(
             error_code=0,
             group_id=group_id,
@@ -287,3 +274,17 @@ class GroupAdmin:
         if snapshot is not None:
             self.publisher.publish([snapshot])
         self.registry.group_store.delete_group(group_id)
+
+
+def _failed_group(group_id: str, error: int, message: str):
+    """DescribeGroups' answer for a group it cannot describe."""
+    return DescribeGroupsResponse.DescribedGroup(
+        error_code=error,
+        error_message=message,
+        group_id=group_id,
+        group_state="",
+        protocol_type="",
+        protocol_data="",
+        members=[],
+        authorized_operations=None,
+    )

@@ -15,6 +15,7 @@ which the coordinator hands out to the other members.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass
@@ -142,7 +143,7 @@ class GroupMembership:
         group = self.registry.groups.get(group_id)
         if group is None or not group.members:
             try:
-                generation = await self.registry.run(self._claim, group_id)
+                generation = await self.registry.run(self.registry.claim, group_id)
             except StorageError as exc:
                 log.info("%s cannot join group '%s': %s", conn.label, group_id, exc)
                 return _JoinResult(group_error_code(exc))
@@ -246,18 +247,15 @@ class GroupMembership:
         del group.members[old.member_id]
         resolve(old.join_future, _JoinResult(ErrorCode.FENCED_INSTANCE_ID))
         resolve(old.sync_future, (ErrorCode.FENCED_INSTANCE_ID, b""))
-        member = Member(
+        member = dataclasses.replace(
+            old,
             member_id=member_id,
-            group_instance_id=old.group_instance_id,
             client_id=conn.client_id,
             client_host=conn.host,
-            session_timeout_ms=old.session_timeout_ms,
-            rebalance_timeout_ms=old.rebalance_timeout_ms,
-            protocol_type=old.protocol_type,
-            protocols=old.protocols,
             joined_at=now,
             last_heartbeat=now,
-            assignment=old.assignment,
+            join_future=None,
+            sync_future=None,
         )
         group.members[member_id] = member
         if group.leader == old.member_id:
@@ -282,16 +280,6 @@ class GroupMembership:
         return _JoinResult(
             ErrorCode.NONE, group.generation, group.protocol, group.leader, member_id, members
         )
-
-    def _claim(self, group_id: str) -> int:
-        """Take the group over in the store; its generations continue where they stopped."""
-        from storage.groups import GroupNotFound
-
-        self.registry.group_store.claim_external(group_id)
-        try:
-            return self.registry.group_store.describe_group(group_id).generation
-        except GroupNotFound:
-            return 0
 
     def _prepare_rebalance(self, group: Group, reason: str) -> None:
         now = self.registry.loop_time()

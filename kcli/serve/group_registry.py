@@ -39,6 +39,17 @@ class GroupRegistry:
             self._group_store = GroupStore(self.store)
         return self._group_store
 
+    def claim(self, group_id: str) -> int:
+        """Take the group over in the store (in the thread pool); its generations, or a
+        consumer group's epochs, continue where they stopped."""
+        from storage.groups import GroupNotFound
+
+        self.group_store.claim_external(group_id)
+        try:
+            return self.group_store.describe_group(group_id).generation
+        except GroupNotFound:
+            return 0
+
     @staticmethod
     def loop_time() -> float:
         return asyncio.get_running_loop().time()

@@ -79,6 +79,22 @@ def _join(client: RawClient, group: str, topic: str, member_id: str | None = Non
     )
 
 
+def _classic_join(client: RawClient, group: str, protocol):
+    return client.call(
+        kp.JoinGroupRequest,
+        kp.JoinGroupResponse,
+        9,
+        group_id=group,
+        session_timeout_ms=10000,
+        rebalance_timeout_ms=10000,
+        member_id="",
+        group_instance_id=None,
+        protocol_type="consumer",
+        protocols=[protocol],
+        reason=None,
+    )
+
+
 def _owned(response) -> set[int]:
     if response.assignment is None:
         return set()
@@ -188,19 +204,7 @@ def test_a_classic_and_a_consumer_group_with_one_id_answer_as_kafka_does(kip848_
     protocol = kp.JoinGroupRequest.JoinGroupRequestProtocol(
         name="range", metadata=encode_subscription(("events",))
     )
-    joined = c.call(
-        kp.JoinGroupRequest,
-        kp.JoinGroupResponse,
-        9,
-        group_id="shared",
-        session_timeout_ms=10000,
-        rebalance_timeout_ms=10000,
-        member_id="",
-        group_instance_id=None,
-        protocol_type="consumer",
-        protocols=[protocol],
-        reason=None,
-    )
+    joined = _classic_join(c, "shared", protocol)
     assert joined.error_code == INCONSISTENT_GROUP_PROTOCOL
     described = c.call(
         kp.DescribeGroupsRequest,
@@ -212,19 +216,7 @@ def test_a_classic_and_a_consumer_group_with_one_id_answer_as_kafka_does(kip848_
     assert described.groups[0].error_code == GROUP_ID_NOT_FOUND
     # A live classic group: ConsumerGroupHeartbeat and ConsumerGroupDescribe say
     # GROUP_ID_NOT_FOUND ("is not a consumer group").
-    first = c.call(
-        kp.JoinGroupRequest,
-        kp.JoinGroupResponse,
-        9,
-        group_id="old",
-        session_timeout_ms=10000,
-        rebalance_timeout_ms=10000,
-        member_id="",
-        group_instance_id=None,
-        protocol_type="consumer",
-        protocols=[protocol],
-        reason=None,
-    )
+    first = _classic_join(c, "old", protocol)
     assert first.error_code == 79  # MEMBER_ID_REQUIRED: the classic group has a pending member
     hb = _join(c, "old", "events")
     assert hb.error_code == GROUP_ID_NOT_FOUND
