@@ -297,6 +297,8 @@ def _measure(
     from kcli import Producer
     from storage.groups import GroupStore
 
+    label = assignor if bootstrap is None else f"consumer protocol ({assignor})"
+
     groups = GroupStore(store)
     cfg = {
         "data_dir": str(data_dir),
@@ -325,7 +327,7 @@ def _measure(
     with tempfile.TemporaryDirectory(prefix="kcli-rebalance-") as tmp:
         workdir = Path(tmp)
         try:
-            phase(f"{assignor}: {members - 1} consumers start")
+            phase(f"{label}: {members - 1} consumers start")
             for i in range(members - 1):
                 group.append(_Member(workdir, f"C{i + 1}", cfg))
             _wait(lambda: _settled(group, partitions, groups), "the first consumers")
@@ -333,7 +335,7 @@ def _measure(
                 feeder.start()
                 time.sleep(1.0)
             before = _owners(group)
-            phase(f"{assignor}: C{members} joins")
+            phase(f"{label}: C{members} joins")
             joiner = _Member(workdir, f"C{members}", cfg)
             group.append(joiner)
             _wait(joiner.events, "the newcomer to start")
@@ -345,7 +347,7 @@ def _measure(
             time.sleep(0.5)
 
             victim = next(m for m in group if m.owned())
-            phase(f"{assignor}: {victim.name} killed with SIGKILL")
+            phase(f"{label}: {victim.name} killed with SIGKILL")
             before = _owners(group)
             victim.kill()
             alive = [m for m in group if m is not victim]
