@@ -31,7 +31,6 @@ from kcli.serve.consumer_group_state import (
 )
 from kcli.serve.errors import group_error_code
 from kcli.serve.group_registry import GroupRegistry
-from kcli.serve.partitions import topic_uuid
 from kcli.serve.protocol import ErrorCode, Request
 from kcli.serve.schemas import ConsumerGroupHeartbeatResponse
 from kcli.serve.server_assignors import assign
@@ -148,7 +147,7 @@ class ConsumerGroupMembership:
         owned = None
         if body.topic_partitions is not None:
             owned = await self._owned(body.topic_partitions)
-        partitions = await self.registry.run(self._partition_counts, group)
+        partitions = self._subscribed_counts(group, await self.registry.catalog.partition_counts())
         if changed or partitions != group.partitions:
             self._bump_epoch(group, partitions, f"{member.member_id} subscribed or joined")
         self.reconcile(group, member, owned)
@@ -301,7 +300,7 @@ class ConsumerGroupMembership:
 
     async def _owned(self, topic_partitions) -> set[TopicPartition]:
         ids = [tp.topic_id for tp in topic_partitions]
-        names = await self.registry.run(self._topic_names, ids)
+        names = await self.registry.catalog.names(ids)
         return {
             (names[tp.topic_id], p)
             for tp in topic_partitions
@@ -309,17 +308,9 @@ class ConsumerGroupMembership:
             for p in tp.partitions
         }
 
-    def _topic_names(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-        wanted = set(ids)
-        return {
-            topic_uuid(m.topic_id): m.name
-            for m in self.registry.store.topics()
-            if topic_uuid(m.topic_id) in wanted
-        }
-
-    def _partition_counts(self, group: ConsumerGroup) -> dict[str, int]:
+    @staticmethod
+    def _subscribed_counts(group: ConsumerGroup, counts: dict[str, int]) -> dict[str, int]:
         """Partition counts of every existing topic some member subscribes to."""
-        counts = {m.name: m.partitions for m in self.registry.store.topics()}
         wanted: set[str] = set()
         for member in group.members.values():
             wanted.update(t for t in member.subscribed_topic_names if t in counts)
@@ -329,7 +320,7 @@ class ConsumerGroupMembership:
         return {t: counts[t] for t in sorted(wanted)}
 
     async def _assignment(self, assigned: frozenset[TopicPartition]):
-        ids = await self.registry.run(self._topic_ids, {t for t, _ in assigned})
+        ids = await self.registry.catalog.ids({t for t, _ in assigned})
         by_topic: dict[str, list[int]] = {}
         for topic, partition in sorted(assigned):
             if topic in ids:
@@ -340,11 +331,6 @@ class ConsumerGroupMembership:
                 cls.TopicPartitions(topic_id=ids[t], partitions=ps) for t, ps in by_topic.items()
             ]
         )
-
-    def _topic_ids(self, topics: set[str]) -> dict[str, uuid.UUID]:
-        return {
-            m.name: topic_uuid(m.topic_id) for m in self.registry.store.topics() if m.name in topics
-        }
 
     # -- the group epoch, the target assignment and reconciliation ------------------------
 

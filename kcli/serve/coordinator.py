@@ -31,14 +31,24 @@ from kcli.serve.group_membership import GroupMembership
 from kcli.serve.group_offsets import GroupOffsets
 from kcli.serve.group_registry import GroupRegistry
 from kcli.serve.group_timers import GroupPublisher, GroupTimers
+from kcli.serve.replication import Replication
+from kcli.serve.topic_catalog import TopicCatalog
 from storage import Store
 
 
 class GroupCoordinator:
     """The group APIs' handlers, and the background tasks that time and publish groups."""
 
-    def __init__(self, store: Store, config: BrokerConfig, *, run: Callable):
-        self.registry = GroupRegistry(store, run=run)
+    def __init__(
+        self,
+        store: Store,
+        config: BrokerConfig,
+        *,
+        run: Callable,
+        replication: Replication | None = None,
+    ):
+        catalog = TopicCatalog(store, run=run, replication=replication)
+        self.registry = GroupRegistry(store, run=run, catalog=catalog)
         self.publisher = GroupPublisher(self.registry)
         self.membership = GroupMembership(self.registry, config, self.publisher)
         self.consumer_membership = ConsumerGroupMembership(self.registry, config)

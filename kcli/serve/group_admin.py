@@ -133,19 +133,12 @@ class GroupAdmin:
         ]
         wanted = {tp[0] for _, g in groups if g for m in g.members.values() for tp in m.owns()}
         wanted |= {t for _, g in groups if g for tps in g.target.values() for t, _ in tps}
-        ids = await self.registry.run(self._topic_ids, wanted)
+        ids = await self.registry.catalog.ids(wanted)
         return ConsumerGroupDescribeResponse(
             version=req.version,
             throttle_time_ms=0,
             groups=[self._describe_consumer(group_id, g, ids) for group_id, g in groups],
         )
-
-    def _topic_ids(self, topics: set[str]) -> dict:
-        from kcli.serve.partitions import topic_uuid
-
-        return {
-            m.name: topic_uuid(m.topic_id) for m in self.registry.store.topics() if m.name in topics
-        }
 
     def _describe_consumer(self, group_id: str, group: ConsumerGroup | None, ids: dict):
         group_cls = ConsumerGroupDescribeResponse.DescribedGroup

@@ -14,15 +14,17 @@ from collections.abc import Callable
 
 from kcli.serve.consumer_group_state import ConsumerGroup
 from kcli.serve.group_state import Group
+from kcli.serve.topic_catalog import TopicCatalog
 from storage import Store
 
 
 class GroupRegistry:
     """Live groups by id, and the shared means to publish and time them."""
 
-    def __init__(self, store: Store, *, run: Callable):
+    def __init__(self, store: Store, *, run: Callable, catalog: TopicCatalog):
         self.store = store
         self.run = run  # run(fn, *args) -> awaitable result of fn in the thread pool
+        self.catalog = catalog  # the topics' ids and partition counts, as clients see them
         self.groups: dict[str, Group] = {}  # classic groups
         self.consumer_groups: dict[str, ConsumerGroup] = {}  # consumer-protocol groups (KIP-848)
         self.dirty: set[str] = set()  # groups whose published snapshot is out of date

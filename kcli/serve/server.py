@@ -176,7 +176,9 @@ class KafkaServer:
         self.admin = TopicAdmin(
             self.store, self.config, run=self.run, watcher=self.watcher, admin_lock=admin_lock
         )
-        self.coordinator = GroupCoordinator(self.store, self.config, run=self.run)
+        self.coordinator = GroupCoordinator(
+            self.store, self.config, run=self.run, replication=self.replication
+        )
         b, a, c = self.broker, self.admin, self.coordinator
         self._handlers = {
             0: b.produce,
