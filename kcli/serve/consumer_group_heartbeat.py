@@ -29,6 +29,7 @@ from kcli.serve.consumer_group_state import (
     subscribed_topics,
     topic_regex,
 )
+from kcli.serve.consumer_protocol import format_partitions, partitions_by_topic
 from kcli.serve.errors import group_error_code
 from kcli.serve.group_registry import GroupRegistry
 from kcli.serve.protocol import ErrorCode, Request
@@ -321,14 +322,12 @@ class ConsumerGroupMembership:
 
     async def _assignment(self, assigned: frozenset[TopicPartition]):
         ids = await self.registry.catalog.ids({t for t, _ in assigned})
-        by_topic: dict[str, list[int]] = {}
-        for topic, partition in sorted(assigned):
-            if topic in ids:
-                by_topic.setdefault(topic, []).append(partition)
         cls = ConsumerGroupHeartbeatResponse.Assignment
         return cls(
             topic_partitions=[
-                cls.TopicPartitions(topic_id=ids[t], partitions=ps) for t, ps in by_topic.items()
+                cls.TopicPartitions(topic_id=ids[t], partitions=ps)
+                for t, ps in partitions_by_topic(assigned).items()
+                if t in ids
             ]
         )
 
@@ -347,7 +346,7 @@ class ConsumerGroupMembership:
             group.group_id,
             group.group_epoch,
             reason,
-            "; ".join(f"{m} <- {_format(tps)}" for m, tps in sorted(group.target.items()))
+            "; ".join(f"{m} <- {format_partitions(tps)}" for m, tps in sorted(group.target.items()))
             or "(no members)",
         )
 
@@ -379,7 +378,7 @@ class ConsumerGroupMembership:
                 "member %s of consumer group '%s' revoked %s",
                 member.member_id,
                 group.group_id,
-                _format(member.revoking),
+                format_partitions(member.revoking),
             )
             member.revoking.clear()
         target = group.target.get(member.member_id, set())
@@ -426,12 +425,3 @@ class ConsumerGroupMembership:
                     )
             if not group.members and group.group_id not in self.registry.dirty:
                 del self.registry.consumer_groups[group.group_id]
-
-
-def _format(tps) -> str:
-    if not tps:
-        return "(nothing)"
-    by_topic: dict[str, list[int]] = {}
-    for topic, partition in sorted(tps):
-        by_topic.setdefault(topic, []).append(partition)
-    return ", ".join(f"{t}[{','.join(map(str, ps))}]" for t, ps in by_topic.items())

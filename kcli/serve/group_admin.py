@@ -10,6 +10,7 @@ from kcli.serve.consumer_protocol import (
     CONSUMER_PROTOCOL_TYPE,
     encode_assignment,
     encode_subscription,
+    partitions_by_topic,
 )
 from kcli.serve.errors import group_error_code
 from kcli.serve.group_registry import GroupRegistry
@@ -161,14 +162,11 @@ class GroupAdmin:
             )
 
         def assignment(tps):
-            by_topic: dict[str, list[int]] = {}
-            for topic, partition in sorted(tps):
-                by_topic.setdefault(topic, []).append(partition)
             entry = member_cls.Assignment.TopicPartitions
             return member_cls.Assignment(
                 topic_partitions=[
                     entry(topic_id=ids[t], topic_name=t, partitions=ps)
-                    for t, ps in by_topic.items()
+                    for t, ps in partitions_by_topic(tps).items()
                     if t in ids
                 ]
             )

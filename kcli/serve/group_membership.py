@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 
 from kcli.serve.config import BrokerConfig
-from kcli.serve.consumer_protocol import decode_assignment
+from kcli.serve.consumer_protocol import decode_assignment, format_partitions
 from kcli.serve.errors import group_error_code
 from kcli.serve.group_registry import GroupRegistry
 from kcli.serve.group_state import (
@@ -442,7 +442,7 @@ class GroupMembership:
                 group.group_id,
                 group.generation,
                 "; ".join(
-                    f"{m.member_id} <- {_format_assignment(decode_assignment(m.assignment))}"
+                    f"{m.member_id} <- {format_partitions(decode_assignment(m.assignment))}"
                     for m in group.members.values()
                 ),
             )
@@ -531,12 +531,3 @@ def fenced_instance(group: Group, member_id: str, instance_id: str | None) -> bo
 def resolve(future: asyncio.Future | None, value) -> None:
     if future is not None and not future.done():
         future.set_result(value)
-
-
-def _format_assignment(assignment: tuple[tuple[str, int], ...]) -> str:
-    if not assignment:
-        return "(nothing)"
-    by_topic: dict[str, list[int]] = {}
-    for topic, partition in assignment:
-        by_topic.setdefault(topic, []).append(partition)
-    return ", ".join(f"{t}[{','.join(map(str, ps))}]" for t, ps in by_topic.items())

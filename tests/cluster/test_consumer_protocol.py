@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.cluster.clients import producer
-from tests.serve.helpers import Member, wait_for
+from tests.serve.helpers import Member, split_evenly, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -35,16 +35,7 @@ def test_consumer_protocol_members_split_partitions_and_keep_commits_on_a_cluste
     a = Member(*args, "member-a")
     b = Member(*args, "member-b")
     try:
-        wait_for(
-            lambda: (
-                a.assignment is not None
-                and b.assignment is not None
-                and len(a.assignment) == 2
-                and sorted(a.assignment + b.assignment) == [0, 1, 2, 3]
-            ),
-            TIMEOUT_S,
-            what="2 + 2",
-        )
+        wait_for(lambda: split_evenly(a, b), TIMEOUT_S, what="2 + 2")
         wait_for(lambda: len(set(a.values) | set(b.values)) == 40, TIMEOUT_S, what="all 40")
     finally:
         a.stop()

@@ -306,3 +306,13 @@ class Member:
                 self.proc.wait(60)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def split_evenly(a: Member, b: Member, partitions: int = 4) -> bool:
+    """Whether two members own half of ``partitions`` partitions each, all of them."""
+    return (
+        a.assignment is not None
+        and b.assignment is not None
+        and len(a.assignment) == partitions // 2
+        and sorted(a.assignment + b.assignment) == list(range(partitions))
+    )

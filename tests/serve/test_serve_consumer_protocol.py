@@ -17,7 +17,7 @@ from kcli.serve.consumer_protocol import encode_subscription
 from storage import ProducerRecord, Store
 from storage.groups import GroupStore
 
-from .helpers import FAST_GROUPS, Member, RawClient, ServeProcess, wait_for
+from .helpers import FAST_GROUPS, Member, RawClient, ServeProcess, split_evenly, wait_for
 
 PARTITIONS = 4
 SESSION_TIMEOUT_MS = 4000
@@ -248,16 +248,7 @@ def test_confluent_consumers_split_partitions_take_over_a_killed_member_and_keep
     try:
         wait_for(lambda: a.assignment == [0, 1, 2, 3], TIMEOUT_S, what="a owns all 4")
         b = Member("confluent-kafka-consumer", server.bootstrap, "orders", "billing", "member-b")
-        wait_for(
-            lambda: (
-                a.assignment is not None
-                and b.assignment is not None
-                and len(a.assignment) == 2
-                and sorted(a.assignment + b.assignment) == [0, 1, 2, 3]
-            ),
-            TIMEOUT_S,
-            what="2 + 2",
-        )
+        wait_for(lambda: split_evenly(a, b), TIMEOUT_S, what="2 + 2")
         # a kept consuming the partitions it retained: it never gave them up.
         assert all(len(owned) >= 2 for owned in a.assignments[a.assignments.index([0, 1, 2, 3]) :])
         wait_for(lambda: len(set(a.values) | set(b.values)) == 40, TIMEOUT_S, what="all 40 read")

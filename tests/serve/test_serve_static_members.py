@@ -13,7 +13,7 @@ import pytest
 
 from storage import Store
 
-from .helpers import FAST_GROUPS, Member, wait_for
+from .helpers import FAST_GROUPS, Member, split_evenly, wait_for
 
 PARTITIONS = 4
 TIMEOUT_S = 90
@@ -31,15 +31,6 @@ def _generation(data_dir, group: str) -> int:
     return json.loads(result.stdout)["generation"]
 
 
-def _split(a: Member, b: Member) -> bool:
-    return (
-        a.assignment is not None
-        and b.assignment is not None
-        and len(a.assignment) == 2
-        and sorted(a.assignment + b.assignment) == [0, 1, 2, 3]
-    )
-
-
 @pytest.mark.slow
 def test_a_restarted_static_member_gets_its_partitions_back_with_no_rebalance(serve_factory):
     server = serve_factory(*FAST_GROUPS)
@@ -49,7 +40,7 @@ def test_a_restarted_static_member_gets_its_partitions_back_with_no_rebalance(se
     b = Member(*args, "member-b", instance_id="b")
     members = [a, b]
     try:
-        wait_for(lambda: _split(a, b), TIMEOUT_S, what="2 + 2")
+        wait_for(lambda: split_evenly(a, b), TIMEOUT_S, what="2 + 2")
         # Let the group settle: no further rebalance pending.
         wait_for(lambda: _generation(server.data_dir, "billing") > 0, TIMEOUT_S, what="stable")
         generation = _generation(server.data_dir, "billing")
