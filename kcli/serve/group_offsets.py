@@ -156,28 +156,16 @@ class GroupOffsets:
                 wanted = [(t.name, p) for t in body.topics for p in t.partition_indexes]
             error, topics = await self._fetch_group(body.group_id, wanted)
             topic_cls = OffsetFetchResponse.OffsetFetchResponseTopic
-            part_cls = topic_cls.OffsetFetchResponsePartition
+            # From v2 on the group's error is the response's, not each partition's.
             return OffsetFetchResponse(
                 version=req.version,
                 throttle_time_ms=0,
-                topics=[
-                    topic_cls(
-                        name=name,
-                        partitions=[
-                            part_cls(
-                                partition_index=p,
-                                committed_offset=offset,
-                                committed_leader_epoch=-1,
-                                metadata=metadata,
-                                # From v2 on the group's error is the response's, not each
-                                # partition's.
-                                error_code=error if req.version < 2 else ErrorCode.NONE,
-                            )
-                            for p, offset, metadata in parts
-                        ],
-                    )
-                    for name, parts in topics.items()
-                ],
+                topics=_fetched_topics(
+                    topic_cls,
+                    topic_cls.OffsetFetchResponsePartition,
+                    topics,
+                    error if req.version < 2 else ErrorCode.NONE,
+                ),
                 error_code=error,
             )
         # v8+: several groups in one request (KIP-709).
@@ -193,22 +181,7 @@ class GroupOffsets:
             groups.append(
                 group_cls(
                     group_id=g.group_id,
-                    topics=[
-                        topic_cls(
-                            name=name,
-                            partitions=[
-                                part_cls(
-                                    partition_index=p,
-                                    committed_offset=offset,
-                                    committed_leader_epoch=-1,
-                                    metadata=metadata,
-                                    error_code=ErrorCode.NONE,
-                                )
-                                for p, offset, metadata in parts
-                            ],
-                        )
-                        for name, parts in topics.items()
-                    ],
+                    topics=_fetched_topics(topic_cls, part_cls, topics, ErrorCode.NONE),
                     error_code=error,
                 )
             )
@@ -285,3 +258,23 @@ class GroupOffsets:
             if error == ErrorCode.NONE
             else [],
         )
+
+
+def _fetched_topics(topic_cls, part_cls, topics: dict[str, list], partition_error: int) -> list:
+    """OffsetFetch's topics: each partition's committed offset (-1: none) and metadata."""
+    return [
+        topic_cls(
+            name=name,
+            partitions=[
+                part_cls(
+                    partition_index=p,
+                    committed_offset=offset,
+                    committed_leader_epoch=-1,
+                    metadata=metadata,
+                    error_code=partition_error,
+                )
+                for p, offset, metadata in parts
+            ],
+        )
+        for name, parts in topics.items()
+    ]
