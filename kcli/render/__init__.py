@@ -27,13 +27,12 @@ Commands import only this package (``from kcli import render``) and use the name
 
 from kcli.render.check import check_report
 from kcli.render.cluster import cluster_started, cluster_status, cluster_watch, elections
+from kcli.render.group_members import group_members, group_state
 from kcli.render.group_simulation import group_simulation
 from kcli.render.groups import (
     group_describe,
     group_list,
-    group_members,
     group_reset,
-    group_state,
     group_watch,
 )
 from kcli.render.log_dump import LogDump, log_dump

@@ -6,7 +6,7 @@ and when one leaves."""
 
 from __future__ import annotations
 
-from kcli.render.groups import _assignment_str, _table
+from kcli.render.group_tables import _assignment_str, _table
 from kcli.render.output import JSON, PLAIN, console, json_line, note, plain_rows
 
 

@@ -9,8 +9,16 @@ from __future__ import annotations
 import sys
 import time
 
+from kcli.render.group_members import members_table as _members_table
+from kcli.render.group_tables import (
+    _assignment_str,
+    _fitting,
+    _short_id,
+    _state_text,
+    _table,
+)
 from kcli.render.output import JSON, PLAIN, TABLE, _dash, console, json_line, line, note, plain_rows
-from storage.constants import COMPLETING_REBALANCE, DEAD, EMPTY, PREPARING_REBALANCE, STABLE
+from storage.constants import EMPTY, STABLE
 
 # -- list ------------------------------------------------------------------------------------
 
@@ -183,43 +191,6 @@ def _rebalances_table(desc):
 # -- tables ----------------------------------------------------------------------------------
 
 
-# Columns whose values may be folded over several lines when the terminal is narrow (long
-# member ids first); the others keep their header on one line (CURRENT-OFFSET, not CURR/ENT).
-_FOLDABLE = frozenset(
-    {"CONSUMER-ID", "ASSIGNMENT", "CLIENT-ID", "RANGE", "ROUNDROBIN", "STICKY"}
-    | {"REVOKED", "ASSIGNED", "WAITING"}
-)
-
-
-def _table(columns: list[str], right: set[int] = frozenset(), footer: bool = False):
-    from rich import box
-    from rich.table import Table
-
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, header_style="bold", show_footer=footer)
-    for i, name in enumerate(columns):
-        t.add_column(
-            name,
-            justify="right" if i in right else "left",
-            overflow="fold",
-            no_wrap=name not in _FOLDABLE,
-            min_width=len(name) if name not in _FOLDABLE else None,
-        )
-    return t
-
-
-def _state_text(state: str):
-    from rich.text import Text
-
-    style = {
-        STABLE: "green",
-        EMPTY: "dim",
-        PREPARING_REBALANCE: "yellow",
-        COMPLETING_REBALANCE: "yellow",
-        DEAD: "red",
-    }.get(state, "")
-    return Text(state, style=style)
-
-
 def _lag_text(lag: int | None):
     from rich.text import Text
 
@@ -228,10 +199,6 @@ def _lag_text(lag: int | None):
     if lag <= 0:
         return Text(str(lag), style="green")
     return Text(str(lag), style="red" if lag >= 1000 else "yellow")
-
-
-def _assignment_str(assignment) -> str:
-    return ", ".join(f"{t}-{p}" for t, p in assignment)
 
 
 def _partition_json(group: str, r) -> dict:
@@ -284,73 +251,6 @@ def _partitions_table(desc, rows):
     member ids (which start with the client id), two-line headers, and no GROUP and CLIENT-ID
     columns (the header line names the group)."""
     return _fitting(lambda compact: _build_partitions_table(desc, rows, compact=compact))
-
-
-# Columns left out, in this order, when even the compact table is wider than the terminal
-# (a note under the table names them; `-o plain` always has every column).
-_DROPPABLE = ("HOST", "CLIENT-ID", "HEARTBEAT", "PID")
-
-
-def _fitting(build):
-    """``build(compact=False)``; if that is wider than the terminal, ``build(compact=True)``
-    with every header kept whole (never ``LA`` for LAG); if even that is too wide, the
-    compact table without the first of ``_DROPPABLE`` it needs to lose, and a note saying so.
-    """
-    from rich.console import Group
-    from rich.measure import Measurement
-    from rich.text import Text
-
-    con = console()
-
-    def measure(table):
-        return Measurement.get(con, con.options.update(width=10_000), table)
-
-    table = _reindexed(build(False))
-    if measure(table).maximum <= con.width:
-        return table
-    table = _reindexed(build(True))
-    for col in table.columns:
-        col.min_width = max(len(line) for line in str(col.header).split("\n"))
-    dropped = []
-    for name in _DROPPABLE:
-        if measure(table).minimum <= con.width:
-            break
-        for i, col in enumerate(table.columns):
-            if str(col.header) == name:
-                table.columns.pop(i)
-                dropped.append(name)
-                _reindexed(table)
-                break
-    if not dropped:
-        return table
-    return Group(
-        table,
-        Text(
-            f"({', '.join(dropped)} left out to fit {con.width} columns; "
-            f"-o plain shows every column)",
-            style="dim",
-        ),
-    )
-
-
-def _reindexed(table):
-    """``table`` with its columns numbered by position again.  rich measures a column's padding
-    by its number (the last one has no right padding with ``pad_edge=False``); a column taken
-    out leaves the others' numbers stale, and the column it then takes for the last one loses
-    a character of its header (``CONSUMER-I``)."""
-    for i, col in enumerate(table.columns):
-        col._index = i
-    return table
-
-
-def _short_id(member_id: str | None, client_id: str | None, compact: bool) -> str:
-    """A member id as shown: whole, or (compact) the client id and 7 hex digits, like a
-    short git hash."""
-    if member_id is None:
-        return "-"
-    if compact and client_id and member_id.startswith(client_id + "-"):
-        return member_id[: len(client_id) + 8] + "…"
-    return member_id
 
 
 def _build_partitions_table(desc, rows, *, compact: bool):
@@ -448,178 +348,6 @@ def _state_hint(desc) -> None:
         )
     elif idle:
         note(f"{len(idle)} member(s) idle: the group has more members than partitions to share.")
-
-
-def group_members(desc, form: str) -> None:
-    """One row per member of a ``GroupDescription``."""
-
-    if form == JSON:
-        for m in desc.members:
-            json_line(
-                {
-                    "group": desc.group,
-                    "member_id": m.member_id,
-                    "group_instance_id": m.group_instance_id,
-                    "client_id": m.client_id,
-                    "host": m.host,
-                    "generation": desc.generation,
-                    "assignment": [{"topic": t, "partition": p} for t, p in m.assignment],
-                    **_kip848_member_fields(desc, m),
-                }
-            )
-        return
-    if form == PLAIN:
-        plain_rows(
-            (
-                desc.group,
-                m.member_id,
-                m.client_id,
-                m.host,
-                _dash(desc.generation),
-                _assignment_str(m.assignment) or "-",
-                # Last, so that the columns scripts already read keep their places.
-                m.group_instance_id or "-",
-            )
-            for m in desc.members
-        )
-        return
-    if not desc.members:
-        note(f"Group '{desc.group}' has no active members (state {desc.state}).")
-        return
-    console().print(_members_table(desc))
-
-
-def _kip848_member_fields(desc, m) -> dict:
-    """A consumer-protocol (KIP-848) member's epoch and target assignment, for -o json."""
-    if desc.group_type != "consumer":
-        return {}
-    return {
-        "member_epoch": m.member_epoch,
-        "target_assignment": None
-        if m.target_assignment is None
-        else [{"topic": t, "partition": p} for t, p in m.target_assignment],
-    }
-
-
-def _members_table(desc):
-    return _fitting(lambda compact: _build_members_table(desc, compact=compact))
-
-
-def _build_members_table(desc, *, compact: bool):
-    from rich.text import Text
-
-    now = int(time.time() * 1000)
-    names = ["CONSUMER-ID", "HOST", "CLIENT-ID", "PID", "#PARTITIONS", "ASSIGNMENT", "HEARTBEAT"]
-    # Kafka's GROUP-INSTANCE-ID column, shown when the group has static members.
-    static = any(m.group_instance_id for m in desc.members)
-    if static:
-        names.insert(1, "GROUP-INSTANCE-ID")
-    # A consumer-protocol group (KIP-848): each member's epoch, and its target assignment
-    # where it differs from what it owns now (it is still reconciling).
-    kip848 = desc.group_type == "consumer"
-    epochs = kip848 and any(m.member_epoch is not None for m in desc.members)
-    if epochs:
-        names.insert(names.index("#PARTITIONS"), "EPOCH")
-    if kip848:
-        names.insert(names.index("ASSIGNMENT") + 1, "TARGET")
-    if compact:
-        names.remove("CLIENT-ID")
-    right = {names.index("PID"), names.index("#PARTITIONS")} | (
-        {names.index("EPOCH")} if epochs else set()
-    )
-    t = _table(names, right)
-    if compact:
-        t.columns[0].no_wrap = True
-    stable = desc.state == STABLE
-    for m in desc.members:
-        if m.assignment:
-            assignment = Text(_assignment_str(m.assignment))
-        elif stable:
-            assignment = Text("(idle)", style="yellow")
-        else:
-            assignment = Text("(rebalancing)", style="dim")
-        age = (
-            "-"
-            if m.last_heartbeat_ms < 0
-            else f"{max(0, now - m.last_heartbeat_ms) / 1000:.1f}s ago"
-        )
-        t.add_row(
-            Text(_short_id(m.member_id, m.client_id, compact)),
-            *([Text(m.group_instance_id or "-")] if static else []),
-            Text(m.host),
-            *([] if compact else [Text(m.client_id)]),
-            Text(_dash(m.pid)),
-            *([Text(_dash(m.member_epoch))] if epochs else []),
-            Text(str(len(m.assignment))),
-            assignment,
-            *([_target_text(m)] if kip848 else []),
-            Text(age, style="dim"),
-        )
-    return t
-
-
-def _target_text(m):
-    """A member's target assignment, or "=" when it owns exactly that (it has reconciled)."""
-    from rich.text import Text
-
-    if m.target_assignment is None:
-        return Text("-", style="dim")
-    if tuple(m.target_assignment) == tuple(m.assignment):
-        return Text("=", style="dim")
-    return Text(_assignment_str(m.target_assignment) or "(nothing)", style="yellow")
-
-
-def group_state(desc, form: str) -> None:
-    """A group's state, assignor, generation and member count."""
-
-    if form == JSON:
-        json_line(
-            {
-                "group": desc.group,
-                "coordinator": desc.coordinator,
-                "assignor": desc.assignor,
-                "protocol": desc.protocol,
-                "state": desc.state,
-                "generation": desc.generation,
-                "members": len(desc.members),
-                # "classic", or "consumer" (KIP-848: generation is then the group epoch)
-                "group_type": desc.group_type,
-                **(
-                    {"assignment_epoch": desc.assignment_epoch}
-                    if desc.group_type == "consumer"
-                    else {}
-                ),
-            }
-        )
-        return
-    if form == PLAIN:
-        plain_rows(
-            [
-                (
-                    desc.group,
-                    desc.coordinator,
-                    desc.assignor or "-",
-                    desc.state,
-                    _dash(desc.generation),
-                    len(desc.members),
-                )
-            ]
-        )
-        return
-    from rich.text import Text
-
-    t = _table(
-        ["GROUP", "COORDINATOR", "ASSIGNMENT-STRATEGY", "STATE", "GENERATION", "#MEMBERS"], {4, 5}
-    )
-    t.add_row(
-        Text(desc.group, style="bold"),
-        Text(desc.coordinator),
-        Text(desc.assignor or "-"),
-        _state_text(desc.state),
-        Text(_dash(desc.generation)),
-        Text(str(len(desc.members))),
-    )
-    console().print(t)
 
 
 # -- reset -----------------------------------------------------------------------------------
