@@ -1,19 +1,23 @@
-"""Eager against cooperative rebalancing: how long partitions go without an owner.
+"""Eager, cooperative and consumer-protocol rebalancing: how long partitions go without an owner.
 
     python benchmarks/bench_rebalance_protocols.py [--members 4] [--partitions 12]
                                                    [--session-timeout-ms 3000] [--rate 0]
 
 Every member is a real process using the Consumer API; it writes a timestamped line for every
 partition its rebalance callbacks hand it or take from it (``kcli.demos.rebalance.measure``,
-which ``kcli demo rebalance`` runs too).  For each protocol — eager (``sticky``) and
-cooperative (``cooperative-sticky``, KIP-429), the same sticky assignment — the run starts
+which ``kcli demo rebalance`` runs too).  For each protocol — eager (``sticky``),
+cooperative (``cooperative-sticky``, KIP-429) and the consumer protocol (KIP-848: a
+``kcli serve`` of the same data directory assigns with ``uniform``, the consumers are
+librdkafka's with ``group.protocol=consumer``, the broker's session timeout is
+``--session-timeout-ms`` and its heartbeat interval a third of it) — the run starts
 ``members - 1`` members, then one more joins, then one gets SIGKILL.
 
 It prints, for the join and for the kill, the longest stretch of time any partition had no
 owner, separately for the partitions that stayed with their owner (retained: the cooperative
 protocol promises 0) and for those that moved; and how long the whole move took (join: from
 the newcomer's subscribe(); kill: from the SIGKILL, which the group cannot notice before
-``session.timeout.ms``), also as a number of heartbeat intervals (``session.timeout.ms`` / 3).
+``session.timeout.ms``; to the last callback), also as a number of heartbeat intervals
+(``session.timeout.ms`` / 3).
 A killed member's partitions count as ownerless from the kill.  Nothing is asserted.
 """
 
@@ -56,6 +60,7 @@ def main() -> None:
                 partitions=args.partitions,
                 session_ms=args.session_timeout_ms,
                 rate=args.rate,
+                protocol=protocol,
             )
             for r in results:
                 print(

@@ -45,6 +45,7 @@ class ConsumeRequest:
     session_timeout_ms: int = 45000
     reset: str = "earliest"
     instance_id: str | None = None  # group.instance.id: a static member (KIP-345)
+    group_protocol: str = "classic"  # group.protocol: "consumer" is KIP-848's (a broker's)
 
 
 def consume_topic(b: Backend, writer, req: ConsumeRequest) -> None:
@@ -57,7 +58,17 @@ def consume_topic(b: Backend, writer, req: ConsumeRequest) -> None:
         "max.partition.fetch.bytes": _FETCH_BYTES,
         "client.id": "kcli-consume",
     }
-    if group is not None:
+    if group is not None and req.group_protocol == "consumer":
+        # KIP-848: the broker assigns and sets the session timeout (group.consumer.*).
+        conf.update(
+            {
+                "group.id": group,
+                "group.protocol": "consumer",
+                "auto.offset.reset": req.reset,
+                "enable.auto.offset.store": False,
+            }
+        )
+    elif group is not None:
         conf.update(
             {
                 "group.id": group,

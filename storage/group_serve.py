@@ -67,6 +67,8 @@ class ServeGroups(GroupPart):
         protocol_type: str,
         assignor: str,
         members: Sequence[MemberDescription],
+        group_type: str = "classic",
+        assignment_epoch: int = -1,
     ) -> None:
         """Publish a snapshot of a group that kcli serve coordinates over the wire, so that
         ``kcli group`` commands show it.  Once the publishing process stops, it shows Empty."""
@@ -92,6 +94,8 @@ class ServeGroups(GroupPart):
                 "pid": os.getpid(),
                 "host": self.host,
                 "published_ms": now,
+                "group_type": group_type,
+                "assignment_epoch": int(assignment_epoch),
                 "members": [
                     {
                         "member_id": m.member_id,
@@ -101,6 +105,11 @@ class ServeGroups(GroupPart):
                         "topics": list(m.topics),
                         "assignment": [list(tp) for tp in m.assignment],
                         "last_heartbeat_ms": m.last_heartbeat_ms,
+                        "group_instance_id": m.group_instance_id,
+                        "member_epoch": m.member_epoch,
+                        "target_assignment": None
+                        if m.target_assignment is None
+                        else [list(tp) for tp in m.target_assignment],
                     }
                     for m in members
                 ],

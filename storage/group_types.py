@@ -98,6 +98,9 @@ class MemberDescription:
     assignment: tuple[tuple[str, int], ...]  # (topic, partition), sorted
     last_heartbeat_ms: int
     group_instance_id: str | None = None  # set for a static member (KIP-345)
+    # Consumer-protocol groups (KIP-848) only: the member's epoch and its target assignment.
+    member_epoch: int | None = None
+    target_assignment: tuple[tuple[str, int], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,10 @@ class GroupDescription:
     members: tuple[MemberDescription, ...]
     protocol: str = ""  # the rebalance protocol: "eager" | "cooperative" ("" with no members)
     rebalances: tuple[RebalanceRecord, ...] = ()  # the last few, oldest first
+    # "classic", or "consumer" for a KIP-848 group of kcli serve, whose generation is its
+    # group epoch and which also has an assignment epoch.
+    group_type: str = "classic"
+    assignment_epoch: int = -1
 
 
 @dataclass(frozen=True)

@@ -203,6 +203,10 @@ class GroupStore(GroupPart):
                     assignment=_as_tp_list(m.get("assignment", ())),
                     last_heartbeat_ms=int(m.get("last_heartbeat_ms", -1)),
                     group_instance_id=m.get("group_instance_id"),
+                    member_epoch=m.get("member_epoch"),
+                    target_assignment=None
+                    if m.get("target_assignment") is None
+                    else _as_tp_list(m["target_assignment"]),
                 )
                 for m in (state.external.get("members", []) if alive else [])
             )
@@ -214,6 +218,8 @@ class GroupStore(GroupPart):
                 generation=state.generation,
                 coordinator=COORDINATOR_SERVE,
                 members=members,
+                group_type=state.external.get("group_type", "classic"),
+                assignment_epoch=int(state.external.get("assignment_epoch", -1)),
             )
         self.membership.maintain(state, self._now())
         stable = state.state == STABLE

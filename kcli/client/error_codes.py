@@ -1,9 +1,11 @@
 """Kafka's error codes, in one table, and the one mapping from the store's errors to them.
 
-``ErrorCodes`` holds every code kcli gives or recognises, under confluent-kafka's names
-(``KafkaError`` inherits them, so ``KafkaError.UNKNOWN_TOPIC_OR_PART`` reads as it does
-there): codes >= 0 are Kafka's protocol error codes (``org.apache.kafka.common.protocol.Errors``),
-negative ones librdkafka's local errors (``RD_KAFKA_RESP_ERR__*``).
+``ErrorCode`` is the table of Kafka's protocol error codes under Kafka's names
+(``org.apache.kafka.common.protocol.Errors``), the one ``kcli serve`` answers with.
+``ErrorCodes`` gives the codes the clients use confluent-kafka's names (``KafkaError``
+inherits them, so ``KafkaError.UNKNOWN_TOPIC_OR_PART`` reads as it does there), taking each
+protocol code from ``ErrorCode``, and adds librdkafka's local errors (negative,
+``RD_KAFKA_RESP_ERR__*``).
 
 ``kafka_error_code(exc)`` is the code for a ``StorageError``, used wherever a store error
 becomes a Kafka one: the local clients, ``kcli serve``'s answers; ``storage_error_type(code)``
@@ -12,7 +14,82 @@ is the way back, used by the remote backend to raise what the local store would 
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 from storage import errors as se
+
+
+class ErrorCode(IntEnum):
+    """Kafka's protocol error codes under Kafka's names (org.apache.kafka.common.protocol.Errors):
+    the codes ``kcli serve`` answers with and the clients recognise."""
+
+    UNKNOWN_SERVER_ERROR = -1
+    NONE = 0
+    OFFSET_OUT_OF_RANGE = 1
+    CORRUPT_MESSAGE = 2
+    UNKNOWN_TOPIC_OR_PARTITION = 3
+    LEADER_NOT_AVAILABLE = 5
+    NOT_LEADER_OR_FOLLOWER = 6
+    REQUEST_TIMED_OUT = 7
+    BROKER_NOT_AVAILABLE = 8
+    REPLICA_NOT_AVAILABLE = 9
+    MESSAGE_TOO_LARGE = 10
+    OFFSET_METADATA_TOO_LARGE = 12
+    COORDINATOR_LOAD_IN_PROGRESS = 14
+    COORDINATOR_NOT_AVAILABLE = 15
+    NOT_COORDINATOR = 16
+    INVALID_TOPIC_EXCEPTION = 17
+    RECORD_LIST_TOO_LARGE = 18
+    NOT_ENOUGH_REPLICAS = 19
+    NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20
+    ILLEGAL_GENERATION = 22
+    INCONSISTENT_GROUP_PROTOCOL = 23
+    INVALID_GROUP_ID = 24
+    UNKNOWN_MEMBER_ID = 25
+    INVALID_SESSION_TIMEOUT = 26
+    REBALANCE_IN_PROGRESS = 27
+    INVALID_COMMIT_OFFSET_SIZE = 28
+    TOPIC_AUTHORIZATION_FAILED = 29
+    GROUP_AUTHORIZATION_FAILED = 30
+    CLUSTER_AUTHORIZATION_FAILED = 31
+    UNSUPPORTED_VERSION = 35
+    TOPIC_ALREADY_EXISTS = 36
+    INVALID_PARTITIONS = 37
+    INVALID_REPLICATION_FACTOR = 38
+    INVALID_REPLICA_ASSIGNMENT = 39
+    INVALID_CONFIG = 40
+    NOT_CONTROLLER = 41
+    INVALID_REQUEST = 42
+    UNSUPPORTED_FOR_MESSAGE_FORMAT = 43
+    OUT_OF_ORDER_SEQUENCE_NUMBER = 45
+    DUPLICATE_SEQUENCE_NUMBER = 46
+    INVALID_PRODUCER_EPOCH = 47
+    TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
+    UNKNOWN_PRODUCER_ID = 59
+    NON_EMPTY_GROUP = 68
+    GROUP_ID_NOT_FOUND = 69
+    FENCED_LEADER_EPOCH = 74
+    UNKNOWN_LEADER_EPOCH = 75
+    STALE_BROKER_EPOCH = 77
+    MEMBER_ID_REQUIRED = 79
+    PREFERRED_LEADER_NOT_AVAILABLE = 80
+    GROUP_MAX_SIZE_REACHED = 81
+    FENCED_INSTANCE_ID = 82
+    ELIGIBLE_LEADERS_NOT_AVAILABLE = 83
+    ELECTION_NOT_NEEDED = 84
+    GROUP_SUBSCRIBED_TO_TOPIC = 86
+    INVALID_RECORD = 87
+    INVALID_UPDATE_VERSION = 95
+    UNKNOWN_TOPIC_ID = 100
+    DUPLICATE_BROKER_REGISTRATION = 101
+    INELIGIBLE_REPLICA = 107
+    FENCED_MEMBER_EPOCH = 110
+    UNRELEASED_INSTANCE_ID = 111
+    UNSUPPORTED_ASSIGNOR = 112
+    STALE_MEMBER_EPOCH = 113
+
+
+K = ErrorCode
 
 
 class ErrorCodes:
@@ -38,35 +115,35 @@ class ErrorCodes:
     _PURGE_QUEUE = -152
     _FATAL = -150
     _AUTO_OFFSET_RESET = -140
-    # Kafka's protocol error codes.
-    UNKNOWN = -1
-    NO_ERROR = 0
-    OFFSET_OUT_OF_RANGE = 1
-    CORRUPT_MESSAGE = 2
-    UNKNOWN_TOPIC_OR_PART = 3
-    MSG_SIZE_TOO_LARGE = 10
-    INVALID_TOPIC_EXCEPTION = 17
-    NOT_ENOUGH_REPLICAS = 19
-    NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20
-    ILLEGAL_GENERATION = 22
-    INCONSISTENT_GROUP_PROTOCOL = 23
-    INVALID_GROUP_ID = 24
-    UNKNOWN_MEMBER_ID = 25
-    INVALID_SESSION_TIMEOUT = 26
-    REBALANCE_IN_PROGRESS = 27
-    TOPIC_AUTHORIZATION_FAILED = 29
-    GROUP_AUTHORIZATION_FAILED = 30
-    CLUSTER_AUTHORIZATION_FAILED = 31
-    TOPIC_ALREADY_EXISTS = 36
-    INVALID_PARTITIONS = 37
-    INVALID_REPLICATION_FACTOR = 38
-    INVALID_CONFIG = 40
-    OUT_OF_ORDER_SEQUENCE_NUMBER = 45
-    INVALID_PRODUCER_EPOCH = 47
-    INVALID_RECORD = 87
-    NON_EMPTY_GROUP = 68
-    GROUP_ID_NOT_FOUND = 69
-    FENCED_INSTANCE_ID = 82
+    # Kafka's protocol error codes (ErrorCode), by confluent-kafka's names.
+    UNKNOWN = int(K.UNKNOWN_SERVER_ERROR)
+    NO_ERROR = int(K.NONE)
+    OFFSET_OUT_OF_RANGE = int(K.OFFSET_OUT_OF_RANGE)
+    CORRUPT_MESSAGE = int(K.CORRUPT_MESSAGE)
+    UNKNOWN_TOPIC_OR_PART = int(K.UNKNOWN_TOPIC_OR_PARTITION)
+    MSG_SIZE_TOO_LARGE = int(K.MESSAGE_TOO_LARGE)
+    INVALID_TOPIC_EXCEPTION = int(K.INVALID_TOPIC_EXCEPTION)
+    NOT_ENOUGH_REPLICAS = int(K.NOT_ENOUGH_REPLICAS)
+    NOT_ENOUGH_REPLICAS_AFTER_APPEND = int(K.NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+    ILLEGAL_GENERATION = int(K.ILLEGAL_GENERATION)
+    INCONSISTENT_GROUP_PROTOCOL = int(K.INCONSISTENT_GROUP_PROTOCOL)
+    INVALID_GROUP_ID = int(K.INVALID_GROUP_ID)
+    UNKNOWN_MEMBER_ID = int(K.UNKNOWN_MEMBER_ID)
+    INVALID_SESSION_TIMEOUT = int(K.INVALID_SESSION_TIMEOUT)
+    REBALANCE_IN_PROGRESS = int(K.REBALANCE_IN_PROGRESS)
+    TOPIC_AUTHORIZATION_FAILED = int(K.TOPIC_AUTHORIZATION_FAILED)
+    GROUP_AUTHORIZATION_FAILED = int(K.GROUP_AUTHORIZATION_FAILED)
+    CLUSTER_AUTHORIZATION_FAILED = int(K.CLUSTER_AUTHORIZATION_FAILED)
+    TOPIC_ALREADY_EXISTS = int(K.TOPIC_ALREADY_EXISTS)
+    INVALID_PARTITIONS = int(K.INVALID_PARTITIONS)
+    INVALID_REPLICATION_FACTOR = int(K.INVALID_REPLICATION_FACTOR)
+    INVALID_CONFIG = int(K.INVALID_CONFIG)
+    OUT_OF_ORDER_SEQUENCE_NUMBER = int(K.OUT_OF_ORDER_SEQUENCE_NUMBER)
+    INVALID_PRODUCER_EPOCH = int(K.INVALID_PRODUCER_EPOCH)
+    INVALID_RECORD = int(K.INVALID_RECORD)
+    NON_EMPTY_GROUP = int(K.NON_EMPTY_GROUP)
+    GROUP_ID_NOT_FOUND = int(K.GROUP_ID_NOT_FOUND)
+    FENCED_INSTANCE_ID = int(K.FENCED_INSTANCE_ID)
 
 
 E = ErrorCodes

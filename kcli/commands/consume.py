@@ -90,6 +90,12 @@ def consume(
         "gets its partitions back with no rebalance.",
         metavar="ID",
     ),
+    group_protocol: Literal["classic", "consumer"] = typer.Option(
+        "classic",
+        "--group-protocol",
+        help="With --group and --bootstrap-server: classic (JoinGroup/SyncGroup, the client "
+        "assigns) or consumer (KIP-848: the broker assigns, partitions move one at a time).",
+    ),
     session_timeout_ms: int = typer.Option(
         45000,
         "--session-timeout-ms",
@@ -137,6 +143,11 @@ def consume(
         )
     if instance_id is not None and not instance_id.strip():
         raise typer.BadParameter("must not be empty", param_hint="'--instance-id'")
+    if group_protocol == "consumer" and group is None:
+        raise typer.BadParameter(
+            "the consumer protocol is a group's protocol; add --group G",
+            param_hint="'--group-protocol'",
+        )
     if group is not None:
         if partition is not None or starts:
             raise typer.BadParameter(
@@ -154,8 +165,15 @@ def consume(
 
     from kcli.consume_loop import ConsumeRequest, consume_topic
 
+    b = backend()
+    if group_protocol == "consumer" and b.kind == "local":
+        raise typer.BadParameter(
+            "the consumer protocol (KIP-848) is served by a broker: add --bootstrap-server "
+            "(a Kafka cluster, or a kcli serve of this data directory)",
+            param_hint="'--group-protocol'",
+        )
     consume_topic(
-        backend(),
+        b,
         writer,
         ConsumeRequest(
             topic=topic,
@@ -170,5 +188,6 @@ def consume(
             session_timeout_ms=session_timeout_ms,
             reset=reset,
             instance_id=instance_id,
+            group_protocol=group_protocol,
         ),
     )

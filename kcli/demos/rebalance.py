@@ -1,15 +1,21 @@
-"""Demo: the same group, the same join and the same SIGKILL, rebalanced eagerly and then
-cooperatively; which partitions paused, for how long, and the records/s meanwhile.
+"""Demo: the same group, the same join and the same SIGKILL, rebalanced eagerly, then
+cooperatively, then with the consumer protocol (KIP-848); which partitions paused, for how
+long, and the records/s meanwhile.
 
 Each consumer is a real process (``kcli.Consumer``) that writes a timestamped line for every
 partition its rebalance callbacks hand it or take from it and for every record it reads; a
-producer thread writes at a steady rate.  ``measure`` is also what
-``benchmarks/bench_rebalance_protocols.py`` runs.
+producer thread writes at a steady rate.  The eager and cooperative groups are kcli's own
+(coordinated through the store); the consumer-protocol group needs a broker, so its consumers
+talk to a ``kcli serve`` of the same data directory (``group.protocol=consumer``, the broker's
+``uniform`` assignor).  ``measure`` is also what ``benchmarks/bench_rebalance_protocols.py``
+runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import signal
 import subprocess
 import tempfile
@@ -31,8 +37,10 @@ from kcli.demos._common import (
 
 TOPIC = "demo-rebalance"
 GROUP = "demo-rebalance"
-# (protocol, the assignor that gives it): the same sticky assignment, two protocols.
-PROTOCOLS = (("eager", "sticky"), ("cooperative", "cooperative-sticky"))
+# (protocol, the assignor that gives it): sticky assignments handed out three ways; the
+# consumer protocol's assignor runs in the broker.
+PROTOCOLS = (("eager", "sticky"), ("cooperative", "cooperative-sticky"), ("consumer", "uniform"))
+CONSUMER_PROTOCOL = "consumer"
 
 _MEMBER = r"""
 import json, signal, sys, time
@@ -44,9 +52,14 @@ def emit(kind, **kw):
 stop = []
 signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
 signal.signal(signal.SIGINT, signal.SIG_IGN)
-c = Consumer({"data.dir": cfg["data_dir"], "group.id": cfg["group"], "client.id": cfg["name"],
-              "session.timeout.ms": cfg["session"], "auto.offset.reset": "latest",
-              "partition.assignment.strategy": cfg["assignor"]})
+if cfg.get("bootstrap"):
+    c = Consumer({"bootstrap.servers": cfg["bootstrap"], "group.id": cfg["group"],
+                  "client.id": cfg["name"], "group.protocol": "consumer",
+                  "auto.offset.reset": "latest"})
+else:
+    c = Consumer({"data.dir": cfg["data_dir"], "group.id": cfg["group"], "client.id": cfg["name"],
+                  "session.timeout.ms": cfg["session"], "auto.offset.reset": "latest",
+                  "partition.assignment.strategy": cfg["assignor"]})
 def parts(ps):
     return [p.partition for p in ps]
 emit("subscribe")
@@ -174,6 +187,52 @@ def _settled(members: list[_Member], partitions: int, groups) -> bool:
     return all(assigned.get(m.name) == m.owned() for m in members)
 
 
+def _last_change(members: list[_Member], since: float) -> float:
+    """When the last partition changed hands after ``since`` (the callbacks' own clock)."""
+    times = [
+        ev["t"]
+        for m in members
+        for ev in m.events()
+        if ev["e"] in ("assigned", "revoked") and ev["t"] >= since
+    ]
+    return max(times, default=since)
+
+
+@contextlib.contextmanager
+def _broker(data_dir: Path, session_ms: int):
+    """A ``kcli serve`` of ``data_dir`` on a free port, for consumer-protocol groups: the
+    broker's session timeout is ``session_ms`` and members heartbeat every third of it, as
+    kcli's own members do."""
+    proc = subprocess.Popen(
+        [python_executable(), "-m", "kcli", "--data-dir", str(data_dir), "serve", "--port", "0"]
+        + ["--config", "group.initial.rebalance.delay.ms=0"]
+        + ["--config", f"group.consumer.session.timeout.ms={session_ms}"]
+        + ["--config", f"group.consumer.heartbeat.interval.ms={max(session_ms // 3, 1)}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        bootstrap = None
+        for line in proc.stdout:
+            # The first line: "... listening on HOST:PORT, data dir ..."
+            found = re.search(r"listening on (\S+:\d+),", line)
+            if found:
+                bootstrap = found.group(1)
+                break
+        if bootstrap is None:
+            raise RuntimeError("kcli serve did not start")
+        threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep the pipe drained
+        yield bootstrap
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def _wait(condition, what: str, timeout: float = 120.0) -> float:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -217,14 +276,29 @@ def measure(
     session_ms: int,
     rate: float = 0.0,
     phase=lambda text: None,
+    protocol: str = "",
 ) -> tuple[Pauses, Pauses]:
     """``members - 1`` consumers, then one more joins, then one is killed: the join's and the
-    kill's pauses.  ``rate`` records/s are produced meanwhile (0: none)."""
+    kill's pauses.  ``rate`` records/s are produced meanwhile (0: none).  With ``protocol``
+    "consumer" the group is a consumer-protocol one on a ``kcli serve`` of ``data_dir``."""
+    reset_groups(store, GROUP)
+    reset_topic(store, TOPIC, partitions)
+    if protocol != CONSUMER_PROTOCOL:
+        return _measure(store, data_dir, assignor, members, partitions, session_ms, rate, phase)
+    with _broker(data_dir, session_ms) as bootstrap:
+        return _measure(
+            store, data_dir, assignor, members, partitions, session_ms, rate, phase, bootstrap
+        )
+
+
+def _measure(
+    store, data_dir, assignor, members, partitions, session_ms, rate, phase, bootstrap=None
+):
     from kcli import Producer
     from storage.groups import GroupStore
 
-    reset_groups(store, GROUP)
-    reset_topic(store, TOPIC, partitions)
+    label = assignor if bootstrap is None else f"consumer protocol ({assignor})"
+
     groups = GroupStore(store)
     cfg = {
         "data_dir": str(data_dir),
@@ -232,6 +306,7 @@ def measure(
         "topic": TOPIC,
         "session": session_ms,
         "assignor": assignor,
+        "bootstrap": bootstrap,
     }
     stop = threading.Event()
 
@@ -252,7 +327,7 @@ def measure(
     with tempfile.TemporaryDirectory(prefix="kcli-rebalance-") as tmp:
         workdir = Path(tmp)
         try:
-            phase(f"{assignor}: {members - 1} consumers start")
+            phase(f"{label}: {members - 1} consumers start")
             for i in range(members - 1):
                 group.append(_Member(workdir, f"C{i + 1}", cfg))
             _wait(lambda: _settled(group, partitions, groups), "the first consumers")
@@ -260,22 +335,24 @@ def measure(
                 feeder.start()
                 time.sleep(1.0)
             before = _owners(group)
-            phase(f"{assignor}: C{members} joins")
+            phase(f"{label}: C{members} joins")
             joiner = _Member(workdir, f"C{members}", cfg)
             group.append(joiner)
             _wait(joiner.events, "the newcomer to start")
             start = joiner.events()[0]["t"]
-            end = _wait(lambda: _settled(group, partitions, groups), "the join")
+            _wait(lambda: _settled(group, partitions, groups), "the join")
+            end = _last_change(group, start)
             after = _owners(group)
             join = _pauses("join", group, before, after, start, end)
             time.sleep(0.5)
 
             victim = next(m for m in group if m.owned())
-            phase(f"{assignor}: {victim.name} killed with SIGKILL")
+            phase(f"{label}: {victim.name} killed with SIGKILL")
             before = _owners(group)
             victim.kill()
             alive = [m for m in group if m is not victim]
-            end = _wait(lambda: _settled(alive, partitions, groups), "the takeover")
+            _wait(lambda: _settled(alive, partitions, groups), "the takeover")
+            end = _last_change(alive, victim.killed_at)
             kill = _pauses("kill", group, before, _owners(alive), victim.killed_at, end)
         finally:
             stop.set()
@@ -287,7 +364,7 @@ def measure(
 
 
 def run(ctx: DemoContext) -> list[str]:
-    """Eager and cooperative, side by side: a join and a kill each."""
+    """Eager, cooperative and the consumer protocol, side by side: a join and a kill each."""
     members, partitions = 4, 12
     session_ms = 2000 if ctx.fast else 4000
     rate = 200.0 if ctx.fast else 400.0
@@ -299,7 +376,8 @@ def run(ctx: DemoContext) -> list[str]:
         f"{members - 1} consumer processes share {partitions} partitions of '{TOPIC}' while a "
         f"producer writes {rate:.0f} records/s; a {members}th joins, then one is killed "
         f"(session.timeout.ms={session_ms}). First with the eager protocol (sticky), then "
-        f"the cooperative one (cooperative-sticky): the same assignment, handed out two ways.",
+        f"the cooperative one (cooperative-sticky), then the consumer protocol (KIP-848: a "
+        f"kcli serve assigns, uniform): sticky assignments handed out three ways.",
     )
     results = {}
     with live_view(ctx, lambda: status["phase"], lambda: status["phase"]) as refresh:
@@ -313,6 +391,7 @@ def run(ctx: DemoContext) -> list[str]:
                 session_ms=session_ms,
                 rate=rate,
                 phase=lambda text: status.update(phase=text),
+                protocol=protocol,
             )
             refresh()
         status["phase"] = "done"
@@ -327,14 +406,15 @@ def run(ctx: DemoContext) -> list[str]:
                 f"{p.moved_pause_s:.2f} s; done after {p.took_s:.2f} s; "
                 f"{p.records_per_s:.0f} records/s meanwhile ({p.records_per_s_before:.0f} before)"
             )
-    coop_join, coop_kill = results["cooperative"]
+    for protocol in ("cooperative", CONSUMER_PROTOCOL):
+        join, kill = results[protocol]
+        lines.append(
+            f"{protocol}: the partitions that stayed were never paused"
+            if join.retained_pause_s == 0 and kill.retained_pause_s == 0
+            else f"{protocol}: a partition that stayed was paused (it should not be)"
+        )
     lines.append(
-        "cooperative: the partitions that stayed were never paused"
-        if coop_join.retained_pause_s == 0 and coop_kill.retained_pause_s == 0
-        else "cooperative: a partition that stayed was paused (it should not be)"
-    )
-    lines.append(
-        "a killed consumer's partitions wait for its session to time out under both protocols"
+        "a killed consumer's partitions wait for its session to time out under every protocol"
     )
     summary(ctx, lines)
     return lines

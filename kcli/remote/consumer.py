@@ -31,8 +31,9 @@ class RemoteConsumer:
 
     Without ``group.id`` it only reads what it is assigned and commits nothing (librdkafka
     gets a throwaway group id).  ``auto.offset.reset`` defaults to earliest, as kcli's
-    Consumer does.  With ``cooperative-sticky`` the rebalance callbacks are given the whole
-    assignment, as kcli's own Consumer gives it, not only the partitions that moved.
+    Consumer does.  With ``cooperative-sticky`` or ``group.protocol=consumer`` the rebalance
+    callbacks are given the whole assignment, as kcli's own Consumer gives it, not only the
+    partitions that moved.
     """
 
     def __init__(self, backend: RemoteBackend, conf: Mapping[str, Any] | None = None):
@@ -54,7 +55,10 @@ class RemoteConsumer:
                     f"librdkafka; use one of: {', '.join(_ASSIGNORS)}",
                 )
             )
-        self._cooperative = "cooperative-sticky" in names
+        # The consumer protocol (KIP-848) hands out increments as cooperative rebalancing does.
+        self._cooperative = (
+            "cooperative-sticky" in names or str(conf.get("group.protocol")) == "consumer"
+        )
         self._group_id = str(conf["group.id"])
         self._auto_commit = str(conf.get("enable.auto.commit", True)).lower() in ("true", "1")
         self._c = backend.new_client("consumer", conf, CONSUMER_DEFAULTS)

@@ -83,6 +83,9 @@ class RemoteGroups:
             for m in sorted(g.members, key=lambda m: m.member_id):
                 tps = m.assignment.topic_partitions if m.assignment else []
                 assignment = tuple(sorted((tp.topic, tp.partition) for tp in tps))
+                # Set for members of a consumer-protocol group (KIP-848); librdkafka does not
+                # pass on their member epochs.
+                target = getattr(m, "target_assignment", None)
                 members.append(
                     MemberDescription(
                         member_id=m.member_id,
@@ -92,6 +95,12 @@ class RemoteGroups:
                         topics=tuple(sorted({t for t, _ in assignment})),
                         assignment=assignment,
                         last_heartbeat_ms=-1,
+                        group_instance_id=m.group_instance_id,
+                        target_assignment=None
+                        if target is None
+                        else tuple(
+                            sorted((tp.topic, tp.partition) for tp in target.topic_partitions)
+                        ),
                     )
                 )
             node = g.coordinator
@@ -103,6 +112,9 @@ class RemoteGroups:
                 generation=None,
                 coordinator=f"{node.host}:{node.port} (id: {node.id})" if node else "",
                 members=tuple(members),
+                group_type="consumer"
+                if getattr(getattr(g, "type", None), "name", "") == "CONSUMER"
+                else "classic",
             )
         return out
 

@@ -16,8 +16,9 @@ The pieces live in one module per concept:
 * ``progress`` — progress bars;
 * ``records`` — consumed records (``RecordWriter``, kcat ``--format`` strings);
 * ``topics`` and ``picture`` — ``kcli topic list/describe`` and the partition picture;
-* ``groups``, ``group_watch`` and ``group_simulation`` — ``kcli group`` (list, describe,
-  reset; watch; simulate), on the tables of ``group_tables``;
+* ``groups``, ``group_members``, ``group_watch`` and ``group_simulation`` — ``kcli group``
+  (list, describe, reset; members and state; watch; simulate), on the tables of
+  ``group_tables``;
 * ``log_dump`` — ``kcli log dump``;
 * ``reports`` — ``kcli info`` and ``kcli perf``;
 * ``check`` — ``kcli check``;
@@ -45,13 +46,8 @@ _EXPORTS = {
         "status_view",
     ),
     "kcli.render.group_simulation": ("group_simulation",),
-    "kcli.render.groups": (
-        "group_describe",
-        "group_list",
-        "group_members",
-        "group_reset",
-        "group_state",
-    ),
+    "kcli.render.group_members": ("group_members", "group_state"),
+    "kcli.render.groups": ("group_describe", "group_list", "group_reset"),
     "kcli.render.group_watch": ("group_watch",),
     "kcli.render.log_dump": ("LogDump", "log_dump"),
     "kcli.render.output": (

@@ -9,8 +9,9 @@ from __future__ import annotations
 import sys
 import time
 
+from kcli.render.group_members import members_table
 from kcli.render.group_tables import _assignment_str, _short_id, _table
-from kcli.render.groups import _header_line, _members_table, _partitions_table, _render_partitions
+from kcli.render.groups import _header_line, _partitions_table, _render_partitions
 from kcli.render.output import PLAIN, TABLE, console, line, note
 
 
@@ -71,10 +72,10 @@ def _watch_view(snapshot, group: str, interval: float):
     header = Text.assemble((f"{stamp}  ", "dim"), _header_line(desc))
     hint = Text(f"refresh {interval:g}s, Ctrl-C to stop", style="dim")
     if header.cell_len + 2 + hint.cell_len <= console().width:
-        parts = [header + "  " + hint, _partitions_table(desc, rows), _members_table(desc)]
+        parts = [header + "  " + hint, _partitions_table(desc, rows), members_table(desc)]
     else:
         # Too narrow for one line: the hint goes under the tables rather than wrapping the header.
-        parts = [header, _partitions_table(desc, rows), _members_table(desc), hint]
+        parts = [header, _partitions_table(desc, rows), members_table(desc), hint]
     if desc.rebalances:
         parts.append(_rebalances_table(desc))
     return Group(*parts)

@@ -1,16 +1,14 @@
-"""``kcli group``: the group list, a group's partitions, members and state, and the
-offset-reset plan, as JSON, plain lines or rich tables.  The live view is in ``group_watch``,
-the assignor simulation in ``group_simulation``; the tables they share in ``group_tables``."""
+"""``kcli group``: the group list, a group's partitions and the offset-reset plan, as JSON,
+plain lines or rich tables.  Members and state are in ``group_members``, the live view in
+``group_watch``, the assignor simulation in ``group_simulation``; the tables they share in
+``group_tables``."""
 
 # Start-up: kcli.render is imported by every command that prints, a one-record `kcli produce`
 # included, so rich's tables, text and live views are imported where they are used.
 
 from __future__ import annotations
 
-import time
-
 from kcli.render.group_tables import (
-    _assignment_str,
     _fitting,
     _lag_text,
     _short_id,
@@ -88,7 +86,7 @@ def _negative_offsets_note(rows) -> None:
         )
 
 
-# -- partitions, members and state -----------------------------------------------------------
+# -- partitions ------------------------------------------------------------------------------
 
 
 def _partition_json(group: str, r) -> dict:
@@ -217,7 +215,12 @@ def _header_line(desc):
         _state_text(desc.state),
         (f"  {desc.assignor or '-'}", "dim"),
         (f" ({desc.protocol})" if desc.protocol else "", "dim"),
-        (f"  generation {_dash(desc.generation)}  ", "dim"),
+        (
+            f"  consumer protocol, group epoch {_dash(desc.generation)}  "
+            if desc.group_type == "consumer"
+            else f"  generation {_dash(desc.generation)}  ",
+            "dim",
+        ),
         f"{len(desc.members)} member(s)",
     )
 
@@ -233,135 +236,6 @@ def _state_hint(desc) -> None:
         )
     elif idle:
         note(f"{len(idle)} member(s) idle: the group has more members than partitions to share.")
-
-
-def group_members(desc, form: str) -> None:
-    """One row per member of a ``GroupDescription``."""
-
-    if form == JSON:
-        for m in desc.members:
-            json_line(
-                {
-                    "group": desc.group,
-                    "member_id": m.member_id,
-                    "group_instance_id": m.group_instance_id,
-                    "client_id": m.client_id,
-                    "host": m.host,
-                    "generation": desc.generation,
-                    "assignment": [{"topic": t, "partition": p} for t, p in m.assignment],
-                }
-            )
-        return
-    if form == PLAIN:
-        plain_rows(
-            (
-                desc.group,
-                m.member_id,
-                m.client_id,
-                m.host,
-                _dash(desc.generation),
-                _assignment_str(m.assignment) or "-",
-                # Last, so that the columns scripts already read keep their places.
-                m.group_instance_id or "-",
-            )
-            for m in desc.members
-        )
-        return
-    if not desc.members:
-        note(f"Group '{desc.group}' has no active members (state {desc.state}).")
-        return
-    console().print(_members_table(desc))
-
-
-def _members_table(desc):
-    return _fitting(lambda compact: _build_members_table(desc, compact=compact))
-
-
-def _build_members_table(desc, *, compact: bool):
-    from rich.text import Text
-
-    now = int(time.time() * 1000)
-    names = ["CONSUMER-ID", "HOST", "CLIENT-ID", "PID", "#PARTITIONS", "ASSIGNMENT", "HEARTBEAT"]
-    # Kafka's GROUP-INSTANCE-ID column, shown when the group has static members.
-    static = any(m.group_instance_id for m in desc.members)
-    if static:
-        names.insert(1, "GROUP-INSTANCE-ID")
-    if compact:
-        names.remove("CLIENT-ID")
-    right = {names.index("PID"), names.index("#PARTITIONS")}
-    t = _table(names, right)
-    if compact:
-        t.columns[0].no_wrap = True
-    stable = desc.state == STABLE
-    for m in desc.members:
-        if m.assignment:
-            assignment = Text(_assignment_str(m.assignment))
-        elif stable:
-            assignment = Text("(idle)", style="yellow")
-        else:
-            assignment = Text("(rebalancing)", style="dim")
-        age = (
-            "-"
-            if m.last_heartbeat_ms < 0
-            else f"{max(0, now - m.last_heartbeat_ms) / 1000:.1f}s ago"
-        )
-        t.add_row(
-            Text(_short_id(m.member_id, m.client_id, compact)),
-            *([Text(m.group_instance_id or "-")] if static else []),
-            Text(m.host),
-            *([] if compact else [Text(m.client_id)]),
-            Text(_dash(m.pid)),
-            Text(str(len(m.assignment))),
-            assignment,
-            Text(age, style="dim"),
-        )
-    return t
-
-
-def group_state(desc, form: str) -> None:
-    """A group's state, assignor, generation and member count."""
-
-    if form == JSON:
-        json_line(
-            {
-                "group": desc.group,
-                "coordinator": desc.coordinator,
-                "assignor": desc.assignor,
-                "protocol": desc.protocol,
-                "state": desc.state,
-                "generation": desc.generation,
-                "members": len(desc.members),
-            }
-        )
-        return
-    if form == PLAIN:
-        plain_rows(
-            [
-                (
-                    desc.group,
-                    desc.coordinator,
-                    desc.assignor or "-",
-                    desc.state,
-                    _dash(desc.generation),
-                    len(desc.members),
-                )
-            ]
-        )
-        return
-    from rich.text import Text
-
-    t = _table(
-        ["GROUP", "COORDINATOR", "ASSIGNMENT-STRATEGY", "STATE", "GENERATION", "#MEMBERS"], {4, 5}
-    )
-    t.add_row(
-        Text(desc.group, style="bold"),
-        Text(desc.coordinator),
-        Text(desc.assignor or "-"),
-        _state_text(desc.state),
-        Text(_dash(desc.generation)),
-        Text(str(len(desc.members))),
-    )
-    console().print(t)
 
 
 # -- reset -----------------------------------------------------------------------------------

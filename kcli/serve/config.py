@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kcli.errors import KcliError
 from kcli.serve.protocol import DEFAULT_MAX_REQUEST_BYTES, MIN_REQUEST_BYTES
+from kcli.serve.server_assignors import SERVER_ASSIGNORS
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9092
@@ -56,10 +57,30 @@ class BrokerConfig(BaseModel):
     )
     group_min_session_timeout_ms: int = Field(6000, alias="group.min.session.timeout.ms", ge=1)
     group_max_session_timeout_ms: int = Field(1_800_000, alias="group.max.session.timeout.ms", ge=1)
+    # The consumer protocol (KIP-848): the broker, not the client, sets both.
+    group_consumer_session_timeout_ms: int = Field(
+        45_000, alias="group.consumer.session.timeout.ms", ge=1
+    )
+    group_consumer_heartbeat_interval_ms: int = Field(
+        5000, alias="group.consumer.heartbeat.interval.ms", ge=1
+    )
+    group_consumer_assignors: str = Field("uniform,range", alias="group.consumer.assignors")
     offset_metadata_max_bytes: int = Field(4096, alias="offset.metadata.max.bytes", ge=0)
     # Where clients are told to connect (Metadata, FindCoordinator) when that is not the
     # address kcli serve listens on: behind a port forward, a proxy or a container.
     advertised_listeners: str = Field("", alias="advertised.listeners")
+
+    @field_validator("group_consumer_assignors")
+    @classmethod
+    def _known_assignors(cls, value: str) -> str:
+        names = [a.strip() for a in value.split(",")]
+        unknown = [a for a in names if a not in SERVER_ASSIGNORS]
+        if unknown or not names:
+            raise ValueError(
+                f"must list server assignors among {', '.join(SERVER_ASSIGNORS)}, "
+                f"comma-separated (not {', '.join(unknown) or 'nothing'})"
+            )
+        return value
 
     @field_validator("advertised_listeners")
     @classmethod

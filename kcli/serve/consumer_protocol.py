@@ -43,10 +43,25 @@ def encode_subscription(topics: tuple[str, ...]) -> bytes:
     return ConsumerProtocolSubscription(version=0, topics=list(topics), user_data=None).encode()
 
 
-def encode_assignment(assignment: tuple[tuple[str, int], ...]) -> bytes:
+def partitions_by_topic(partitions) -> dict[str, list[int]]:
+    """{topic: sorted partitions} of (topic, partition) pairs, topics in name order."""
     by_topic: dict[str, list[int]] = {}
-    for topic, partition in assignment:
+    for topic, partition in sorted(partitions):
         by_topic.setdefault(topic, []).append(partition)
+    return by_topic
+
+
+def format_partitions(partitions) -> str:
+    """(topic, partition) pairs as a log line shows them: ``orders[0,1], audit[2]``."""
+    if not partitions:
+        return "(nothing)"
+    return ", ".join(
+        f"{t}[{','.join(map(str, ps))}]" for t, ps in partitions_by_topic(partitions).items()
+    )
+
+
+def encode_assignment(assignment: tuple[tuple[str, int], ...]) -> bytes:
+    by_topic = partitions_by_topic(assignment)
     entry = ConsumerProtocolAssignment.TopicPartition
     return ConsumerProtocolAssignment(
         version=0,

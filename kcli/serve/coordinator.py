@@ -1,4 +1,5 @@
-"""The group coordinator: Kafka's classic consumer-group protocol, for clients on the wire.
+"""The group coordinator: Kafka's classic and consumer (KIP-848) group protocols, for clients
+on the wire.
 
 Membership lives in this process's memory, as in a Kafka broker.  A snapshot of every group
 (state, generation, members, their subscriptions and assignments decoded from the consumer
@@ -9,8 +10,11 @@ kcli's own consumers use.
 ``GroupCoordinator`` assembles parts with one job each, sharing one ``GroupRegistry``:
 
 - ``GroupMembership`` (``group_membership``): JoinGroup, SyncGroup, Heartbeat, LeaveGroup;
+- ``ConsumerGroupMembership`` (``consumer_group_heartbeat``): ConsumerGroupHeartbeat, the
+  consumer protocol of KIP-848;
 - ``GroupOffsets`` (``group_offsets``): OffsetCommit, OffsetFetch, OffsetDelete;
-- ``GroupAdmin`` (``group_admin``): DescribeGroups, ListGroups, DeleteGroups;
+- ``GroupAdmin`` (``group_admin``): DescribeGroups, ConsumerGroupDescribe, ListGroups,
+  DeleteGroups;
 - ``GroupTimers`` and ``GroupPublisher`` (``group_timers``): session and rebalance expiry,
   and publication of snapshots.
 """
@@ -21,24 +25,36 @@ import asyncio
 from collections.abc import Callable
 
 from kcli.serve.config import BrokerConfig
+from kcli.serve.consumer_group_heartbeat import ConsumerGroupMembership
 from kcli.serve.group_admin import GroupAdmin
 from kcli.serve.group_membership import GroupMembership
 from kcli.serve.group_offsets import GroupOffsets
 from kcli.serve.group_registry import GroupRegistry
 from kcli.serve.group_timers import GroupPublisher, GroupTimers
+from kcli.serve.replication import Replication
+from kcli.serve.topic_catalog import TopicCatalog
 from storage import Store
 
 
 class GroupCoordinator:
     """The group APIs' handlers, and the background tasks that time and publish groups."""
 
-    def __init__(self, store: Store, config: BrokerConfig, *, run: Callable):
-        self.registry = GroupRegistry(store, run=run)
+    def __init__(
+        self,
+        store: Store,
+        config: BrokerConfig,
+        *,
+        run: Callable,
+        replication: Replication | None = None,
+    ):
+        catalog = TopicCatalog(store, run=run, replication=replication)
+        self.registry = GroupRegistry(store, run=run, catalog=catalog)
         self.publisher = GroupPublisher(self.registry)
         self.membership = GroupMembership(self.registry, config, self.publisher)
+        self.consumer_membership = ConsumerGroupMembership(self.registry, config)
         self.offsets = GroupOffsets(self.registry, config)
         self.admin = GroupAdmin(self.registry, self.publisher)
-        self.timers = GroupTimers(self.registry, self.membership)
+        self.timers = GroupTimers(self.registry, self.membership, self.consumer_membership)
         self._tasks: list[asyncio.Task] = []
         # The handlers, by API.
         self.join_group = self.membership.join_group
@@ -49,6 +65,8 @@ class GroupCoordinator:
         self.offset_fetch = self.offsets.offset_fetch
         self.offset_delete = self.offsets.offset_delete
         self.describe_groups = self.admin.describe_groups
+        self.consumer_group_heartbeat = self.consumer_membership.consumer_group_heartbeat
+        self.consumer_group_describe = self.admin.consumer_group_describe
         self.list_groups = self.admin.list_groups
         self.delete_groups = self.admin.delete_groups
 
@@ -68,6 +86,10 @@ class GroupCoordinator:
         """Answer every waiting request, publish every group as Empty, stop the timers."""
         self.registry.stopping = True
         self.membership.cancel_waiting()
+        for group in self.registry.consumer_groups.values():
+            if group.members:
+                group.members.clear()
+                self.registry.dirty.add(group.group_id)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

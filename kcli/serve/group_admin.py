@@ -1,14 +1,16 @@
-"""DescribeGroups, ListGroups and DeleteGroups: the groups of this coordinator (from memory)
-and of kcli's own consumers (from ``GroupStore``), side by side."""
+"""DescribeGroups, ConsumerGroupDescribe, ListGroups and DeleteGroups: the groups of this
+coordinator (from memory) and of kcli's own consumers (from ``GroupStore``), side by side."""
 
 from __future__ import annotations
 
 import logging
 
+from kcli.serve.consumer_group_state import CONSUMER_GROUP_TYPE, ConsumerGroup
 from kcli.serve.consumer_protocol import (
     CONSUMER_PROTOCOL_TYPE,
     encode_assignment,
     encode_subscription,
+    partitions_by_topic,
 )
 from kcli.serve.errors import group_error_code
 from kcli.serve.group_registry import GroupRegistry
@@ -21,12 +23,13 @@ from kcli.serve.protocol import (
     ListGroupsResponse,
     Request,
 )
+from kcli.serve.schemas import ConsumerGroupDescribeResponse
 from kcli.serve.stats import ConnectionStats
 from storage import StorageError
 
 log = logging.getLogger("kcli.serve")
 
-# Every group here speaks the classic protocol (ListGroups v5's group types).
+# ListGroups v5's and DescribeGroups' type of a group that is not a consumer-protocol one.
 CLASSIC_GROUP_TYPE = "classic"
 
 
@@ -43,7 +46,17 @@ class GroupAdmin:
         described = []
         for group_id in req.body.groups:
             group = self.registry.groups.get(group_id)
-            if group is not None:
+            if group_id in self.registry.consumer_groups:
+                # As Kafka: DescribeGroups describes classic groups only (admin clients
+                # ask ConsumerGroupDescribe first, and this only for the groups it refuses).
+                described.append(
+                    _failed_group(
+                        group_id,
+                        ErrorCode.GROUP_ID_NOT_FOUND,
+                        f"Group {group_id} is not a classic group.",
+                    )
+                )
+            elif group is not None:
                 described.append(self._describe_live(group))
             else:
                 described.append(await self.registry.run(self._describe_stored, group_id))
@@ -91,15 +104,7 @@ class GroupAdmin:
             )
         except StorageError as exc:
             log.info("describing group '%s' failed: %s", group_id, exc)
-            return group_cls(
-                error_code=group_error_code(exc),
-                group_id=group_id,
-                group_state="",
-                protocol_type="",
-                protocol_data="",
-                members=[],
-                authorized_operations=None,
-            )
+            return _failed_group(group_id, group_error_code(exc), str(exc))
         return group_cls(
             error_code=0,
             group_id=group_id,
@@ -120,6 +125,78 @@ class GroupAdmin:
             authorized_operations=None,
         )
 
+    async def consumer_group_describe(self, conn: ConnectionStats, req: Request):
+        """ConsumerGroupDescribe: consumer-protocol groups, with each member's epoch, current
+        and target assignment; any other group id is GROUP_ID_NOT_FOUND, as Kafka answers."""
+        groups = [
+            (group_id, self.registry.consumer_groups.get(group_id))
+            for group_id in req.body.group_ids
+        ]
+        wanted = {tp[0] for _, g in groups if g for m in g.members.values() for tp in m.owns()}
+        wanted |= {t for _, g in groups if g for tps in g.target.values() for t, _ in tps}
+        ids = await self.registry.catalog.ids(wanted)
+        return ConsumerGroupDescribeResponse(
+            version=req.version,
+            throttle_time_ms=0,
+            groups=[self._describe_consumer(group_id, g, ids) for group_id, g in groups],
+        )
+
+    def _describe_consumer(self, group_id: str, group: ConsumerGroup | None, ids: dict):
+        group_cls = ConsumerGroupDescribeResponse.DescribedGroup
+        member_cls = group_cls.Member
+        if group is None:
+            message = (
+                f"Group {group_id} is not a consumer group."
+                if group_id in self.registry.groups
+                else f"Group {group_id} not found."
+            )
+            return group_cls(
+                error_code=ErrorCode.GROUP_ID_NOT_FOUND if group_id else ErrorCode.INVALID_GROUP_ID,
+                error_message=message,
+                group_id=group_id,
+                group_state="",
+                group_epoch=-1,
+                assignment_epoch=-1,
+                assignor_name="",
+                members=[],
+            )
+
+        def assignment(tps):
+            entry = member_cls.Assignment.TopicPartitions
+            return member_cls.Assignment(
+                topic_partitions=[
+                    entry(topic_id=ids[t], topic_name=t, partitions=ps)
+                    for t, ps in partitions_by_topic(tps).items()
+                    if t in ids
+                ]
+            )
+
+        return group_cls(
+            error_code=0,
+            error_message=None,
+            group_id=group_id,
+            group_state=group.state,
+            group_epoch=group.group_epoch,
+            assignment_epoch=group.assignment_epoch,
+            assignor_name=group.assignor,
+            members=[
+                member_cls(
+                    member_id=m.member_id,
+                    instance_id=m.instance_id,
+                    rack_id=m.rack_id,
+                    member_epoch=m.member_epoch,
+                    client_id=m.client_id,
+                    client_host=m.client_host,
+                    subscribed_topic_names=list(m.subscribed_topic_names),
+                    subscribed_topic_regex=m.subscribed_topic_regex,
+                    assignment=assignment(m.assigned),
+                    target_assignment=assignment(group.target.get(m.member_id, ())),
+                    member_type=1,  # KIP-1099: a member of the consumer protocol
+                )
+                for m in group.members.values()
+            ],
+        )
+
     async def list_groups(self, conn: ConnectionStats, req: Request):
         try:
             stored = await self.registry.run(self.registry.group_store.list_groups)
@@ -127,9 +204,15 @@ class GroupAdmin:
         except StorageError as exc:
             log.info("listing groups failed: %s", exc)
             stored, error = [], ErrorCode.UNKNOWN_SERVER_ERROR
-        listed = {s.group: (CONSUMER_PROTOCOL_TYPE, s.state) for s in stored}
+        listed = {s.group: (CONSUMER_PROTOCOL_TYPE, s.state, CLASSIC_GROUP_TYPE) for s in stored}
         for group in self.registry.groups.values():
-            listed[group.group_id] = (group.protocol_type or CONSUMER_PROTOCOL_TYPE, group.state)
+            listed[group.group_id] = (
+                group.protocol_type or CONSUMER_PROTOCOL_TYPE,
+                group.state,
+                CLASSIC_GROUP_TYPE,
+            )
+        for cgroup in self.registry.consumer_groups.values():
+            listed[cgroup.group_id] = (CONSUMER_PROTOCOL_TYPE, cgroup.state, CONSUMER_GROUP_TYPE)
         body = req.body
         states = {s.lower() for s in body.states_filter or ()} if req.version >= 4 else set()
         types = {t.lower() for t in body.types_filter or ()} if req.version >= 5 else set()
@@ -139,11 +222,10 @@ class GroupAdmin:
             error_code=error,
             groups=[
                 ListGroupsResponse.ListedGroup(
-                    group_id=g, protocol_type=t, group_state=state, group_type=CLASSIC_GROUP_TYPE
+                    group_id=g, protocol_type=t, group_state=state, group_type=group_type
                 )
-                for g, (t, state) in sorted(listed.items())
-                if (not states or state.lower() in states)
-                and (not types or CLASSIC_GROUP_TYPE in types)
+                for g, (t, state, group_type) in sorted(listed.items())
+                if (not states or state.lower() in states) and (not types or group_type in types)
             ],
         )
 
@@ -153,7 +235,10 @@ class GroupAdmin:
         results = []
         for group_id in req.body.groups_names:
             group = self.registry.groups.get(group_id)
-            if group is not None and (group.members or group.pending):
+            cgroup = self.registry.consumer_groups.get(group_id)
+            if (group is not None and (group.members or group.pending)) or (
+                cgroup is not None and cgroup.members
+            ):
                 error = ErrorCode.NON_EMPTY_GROUP
             else:
                 # Publish the group's final (empty) state first, so that the store does not
@@ -163,6 +248,7 @@ class GroupAdmin:
                 if group is not None:
                     snapshot = self.publisher.snapshot(group)
                     del self.registry.groups[group_id]
+                self.registry.consumer_groups.pop(group_id, None)
                 self.registry.dirty.discard(group_id)
                 try:
                     await self.registry.run(self._delete_group, group_id, snapshot)
@@ -179,3 +265,17 @@ class GroupAdmin:
         if snapshot is not None:
             self.publisher.publish([snapshot])
         self.registry.group_store.delete_group(group_id)
+
+
+def _failed_group(group_id: str, error: int, message: str):
+    """DescribeGroups' answer for a group it cannot describe."""
+    return DescribeGroupsResponse.DescribedGroup(
+        error_code=error,
+        error_message=message,
+        group_id=group_id,
+        group_state="",
+        protocol_type="",
+        protocol_data="",
+        members=[],
+        authorized_operations=None,
+    )

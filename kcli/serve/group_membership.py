@@ -15,12 +15,13 @@ which the coordinator hands out to the other members.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass
 
 from kcli.serve.config import BrokerConfig
-from kcli.serve.consumer_protocol import decode_assignment
+from kcli.serve.consumer_protocol import decode_assignment, format_partitions
 from kcli.serve.errors import group_error_code
 from kcli.serve.group_registry import GroupRegistry
 from kcli.serve.group_state import (
@@ -105,6 +106,17 @@ class GroupMembership:
             return _JoinResult(ErrorCode.INVALID_GROUP_ID)
         if self.registry.stopping:
             return _JoinResult(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+        cgroup = self.registry.consumer_groups.get(group_id)
+        if cgroup is not None and cgroup.members:
+            # A live consumer-protocol group: Kafka lets a classic member in only where it
+            # converts groups online (group.consumer.migration.policy); kcli does not.
+            log.info(
+                "%s cannot join group '%s' with JoinGroup: it is a consumer-protocol group",
+                conn.label,
+                group_id,
+            )
+            return _JoinResult(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
+        self.registry.consumer_groups.pop(group_id, None)  # an empty one becomes classic
         session_timeout = body.session_timeout_ms
         if not (
             self.config.group_min_session_timeout_ms
@@ -131,7 +143,7 @@ class GroupMembership:
         group = self.registry.groups.get(group_id)
         if group is None or not group.members:
             try:
-                generation = await self.registry.run(self._claim, group_id)
+                generation = await self.registry.run(self.registry.claim, group_id)
             except StorageError as exc:
                 log.info("%s cannot join group '%s': %s", conn.label, group_id, exc)
                 return _JoinResult(group_error_code(exc))
@@ -148,13 +160,18 @@ class GroupMembership:
         instance_id = body.group_instance_id if req.version >= 5 else None
         member_id = body.member_id
         member = group.members.get(member_id) if member_id else None
+        if member_id and instance_id is not None and member is None:
+            if fenced_instance(group, member_id, instance_id):
+                return _JoinResult(ErrorCode.FENCED_INSTANCE_ID, member_id=member_id)
         if not member_id:
             member_id = f"{conn.client_id or 'member'}-{uuid.uuid4()}"
             if instance_id is not None:
-                # A static member that restarts takes the place of its previous incarnation.
-                for old in list(group.members.values()):
-                    if old.group_instance_id == instance_id:
-                        self.remove_member(group, old, "replaced by a new instance")
+                old = static_member(group, instance_id)
+                if old is not None and group.state == STABLE and old.protocols == protocols:
+                    return self._replace_static(conn, group, old, member_id, now)
+                if old is not None:
+                    # Rebalancing, or rejoining with another subscription: a new rebalance.
+                    self.remove_member(group, old, "replaced by a new instance")
             elif req.version >= 4:
                 # KIP-394: a new member first learns its id, then joins with it, so a client
                 # that never comes back leaves nothing behind but this pending id.
@@ -221,15 +238,48 @@ class GroupMembership:
         finally:
             conn.waiting = ""
 
-    def _claim(self, group_id: str) -> int:
-        """Take the group over in the store; its generations continue where they stopped."""
-        from storage.groups import GroupNotFound
-
-        self.registry.group_store.claim_external(group_id)
-        try:
-            return self.registry.group_store.describe_group(group_id).generation
-        except GroupNotFound:
-            return 0
+    def _replace_static(
+        self, conn: ConnectionStats, group: Group, old: Member, member_id: str, now: float
+    ) -> _JoinResult:
+        """A static member back (KIP-345): it takes its previous incarnation's place under a
+        new member id, with its assignment and the generation unchanged, and no rebalance.
+        The previous incarnation, if it still runs, is fenced (FENCED_INSTANCE_ID)."""
+        del group.members[old.member_id]
+        resolve(old.join_future, _JoinResult(ErrorCode.FENCED_INSTANCE_ID))
+        resolve(old.sync_future, (ErrorCode.FENCED_INSTANCE_ID, b""))
+        member = dataclasses.replace(
+            old,
+            member_id=member_id,
+            client_id=conn.client_id,
+            client_host=conn.host,
+            joined_at=now,
+            last_heartbeat=now,
+            join_future=None,
+            sync_future=None,
+        )
+        group.members[member_id] = member
+        if group.leader == old.member_id:
+            group.leader = member_id
+        log.info(
+            "static member %s of group '%s' is back as %s: same partitions, generation %d, "
+            "no rebalance",
+            old.group_instance_id,
+            group.group_id,
+            member_id,
+            group.generation,
+        )
+        self.registry.dirty.add(group.group_id)
+        # The leader is sent the members, as Kafka does before JoinGroup v9's SkipAssignment;
+        # its SyncGroup in a Stable group gets the stored assignment whatever it sends.
+        members = ()
+        if member_id == group.leader:
+            members = tuple(
+                (m.member_id, m.group_instance_id, m.metadata(group.protocol))
+                for m in group.members.values()
+            )
+        return _JoinResult(
+            ErrorCode.NONE, group.generation, group.protocol, group.leader, member_id, members
+        )
 
     def _prepare_rebalance(self, group: Group, reason: str) -> None:
         now = self.registry.loop_time()
@@ -364,6 +414,9 @@ class GroupMembership:
         body = req.body
         group = self.registry.groups.get(body.group_id)
         member = group.members.get(body.member_id) if group else None
+        instance_id = body.group_instance_id if req.version >= 3 else None
+        if group is not None and fenced_instance(group, body.member_id, instance_id):
+            return ErrorCode.FENCED_INSTANCE_ID, b""
         if group is None or member is None:
             return ErrorCode.UNKNOWN_MEMBER_ID, b""
         if body.generation_id != group.generation:
@@ -389,7 +442,7 @@ class GroupMembership:
                 group.group_id,
                 group.generation,
                 "; ".join(
-                    f"{m.member_id} <- {_format_assignment(decode_assignment(m.assignment))}"
+                    f"{m.member_id} <- {format_partitions(decode_assignment(m.assignment))}"
                     for m in group.members.values()
                 ),
             )
@@ -409,7 +462,10 @@ class GroupMembership:
         body = req.body
         group = self.registry.groups.get(body.group_id)
         member = group.members.get(body.member_id) if group else None
-        if group is None or member is None:
+        instance_id = body.group_instance_id if req.version >= 3 else None
+        if group is not None and fenced_instance(group, body.member_id, instance_id):
+            error = ErrorCode.FENCED_INSTANCE_ID
+        elif group is None or member is None:
             error = ErrorCode.UNKNOWN_MEMBER_ID
         elif body.generation_id != group.generation:
             error = ErrorCode.ILLEGAL_GENERATION
@@ -433,10 +489,7 @@ class GroupMembership:
         for member_id, instance_id in leaving:
             member = group.members.get(member_id) if group and member_id else None
             if member is None and group and instance_id:
-                member = next(
-                    (m for m in group.members.values() if m.group_instance_id == instance_id),
-                    None,
-                )
+                member = static_member(group, instance_id)
             if member is None:
                 results.append((member_id, instance_id, ErrorCode.UNKNOWN_MEMBER_ID))
                 continue
@@ -462,15 +515,19 @@ class GroupMembership:
         )
 
 
+def static_member(group: Group, instance_id: str) -> Member | None:
+    return next((m for m in group.members.values() if m.group_instance_id == instance_id), None)
+
+
+def fenced_instance(group: Group, member_id: str, instance_id: str | None) -> bool:
+    """Whether a request of ``member_id`` as static member ``instance_id`` comes from an
+    incarnation that a newer one with the same instance id replaced (KIP-345)."""
+    if instance_id is None:
+        return False
+    current = static_member(group, instance_id)
+    return current is not None and current.member_id != member_id
+
+
 def resolve(future: asyncio.Future | None, value) -> None:
     if future is not None and not future.done():
         future.set_result(value)
-
-
-def _format_assignment(assignment: tuple[tuple[str, int], ...]) -> str:
-    if not assignment:
-        return "(nothing)"
-    by_topic: dict[str, list[int]] = {}
-    for topic, partition in assignment:
-        by_topic.setdefault(topic, []).append(partition)
-    return ", ".join(f"{t}[{','.join(map(str, ps))}]" for t, ps in by_topic.items())

@@ -14,6 +14,7 @@ import time
 from kcli.serve.config import BrokerConfig
 from kcli.serve.consumer_protocol import CONSUMER_PROTOCOL_TYPE, decode_subscription
 from kcli.serve.errors import group_error_code
+from kcli.serve.group_membership import fenced_instance
 from kcli.serve.group_registry import GroupRegistry
 from kcli.serve.group_state import COMPLETING_REBALANCE
 from kcli.serve.protocol import (
@@ -39,8 +40,12 @@ class GroupOffsets:
     async def offset_commit(self, conn: ConnectionStats, req: Request):
         body = req.body
         error = self._commit_error(
-            body.group_id, body.generation_id_or_member_epoch, body.member_id
+            body.group_id, body.generation_id_or_member_epoch, body.member_id, req.version
         )
+        group = self.registry.groups.get(body.group_id)
+        instance_id = body.group_instance_id if req.version >= 7 else None
+        if group is not None and fenced_instance(group, body.member_id, instance_id):
+            error = ErrorCode.FENCED_INSTANCE_ID
         offsets = {}
         errors: dict[tuple[str, int], ErrorCode] = {}
         wanted = [(t.name, p) for t in body.topics for p in t.partitions]
@@ -73,9 +78,14 @@ class GroupOffsets:
             ],
         )
 
-    def _commit_error(self, group_id: str, generation: int, member_id: str) -> ErrorCode:
+    def _commit_error(
+        self, group_id: str, generation: int, member_id: str, version: int
+    ) -> ErrorCode:
         if not group_id:
             return ErrorCode.INVALID_GROUP_ID
+        cgroup = self.registry.consumer_groups.get(group_id)
+        if cgroup is not None:
+            return self._consumer_commit_error(cgroup, generation, member_id, version)
         group = self.registry.groups.get(group_id)
         if generation < 0 and (group is None or not group.members):
             return ErrorCode.NONE  # a simple commit: checked against kcli members by the store
@@ -89,6 +99,19 @@ class GroupOffsets:
         member.last_heartbeat = self.registry.loop_time()
         return ErrorCode.NONE
 
+    @staticmethod
+    def _consumer_commit_error(group, member_epoch: int, member_id: str, version: int):
+        """A commit to a consumer-protocol group carries the member's epoch where a classic
+        one carries the generation (OffsetCommit v9+, KIP-848)."""
+        if member_epoch < 0 and not member_id and not group.members:
+            return ErrorCode.NONE  # an admin's commit to an empty group
+        member = group.members.get(member_id)
+        if member is None:
+            return ErrorCode.UNKNOWN_MEMBER_ID
+        if member_epoch != member.member_epoch:
+            return ErrorCode.STALE_MEMBER_EPOCH if version >= 9 else ErrorCode.ILLEGAL_GENERATION
+        return ErrorCode.NONE
+
     async def _store_offsets(self, conn: ConnectionStats, body, offsets) -> ErrorCode:
         from storage.groups import OffsetAndMetadata
 
@@ -97,7 +120,9 @@ class GroupOffsets:
             tp: OffsetAndMetadata(offset, metadata, now_ms)
             for tp, (offset, metadata) in offsets.items()
         }
-        group = self.registry.groups.get(body.group_id)
+        group = self.registry.groups.get(body.group_id) or self.registry.consumer_groups.get(
+            body.group_id
+        )
         try:
             if group is not None and group.members:
                 await self.registry.run(
@@ -131,28 +156,16 @@ class GroupOffsets:
                 wanted = [(t.name, p) for t in body.topics for p in t.partition_indexes]
             error, topics = await self._fetch_group(body.group_id, wanted)
             topic_cls = OffsetFetchResponse.OffsetFetchResponseTopic
-            part_cls = topic_cls.OffsetFetchResponsePartition
+            # From v2 on the group's error is the response's, not each partition's.
             return OffsetFetchResponse(
                 version=req.version,
                 throttle_time_ms=0,
-                topics=[
-                    topic_cls(
-                        name=name,
-                        partitions=[
-                            part_cls(
-                                partition_index=p,
-                                committed_offset=offset,
-                                committed_leader_epoch=-1,
-                                metadata=metadata,
-                                # From v2 on the group's error is the response's, not each
-                                # partition's.
-                                error_code=error if req.version < 2 else ErrorCode.NONE,
-                            )
-                            for p, offset, metadata in parts
-                        ],
-                    )
-                    for name, parts in topics.items()
-                ],
+                topics=_fetched_topics(
+                    topic_cls,
+                    topic_cls.OffsetFetchResponsePartition,
+                    topics,
+                    error if req.version < 2 else ErrorCode.NONE,
+                ),
                 error_code=error,
             )
         # v8+: several groups in one request (KIP-709).
@@ -168,22 +181,7 @@ class GroupOffsets:
             groups.append(
                 group_cls(
                     group_id=g.group_id,
-                    topics=[
-                        topic_cls(
-                            name=name,
-                            partitions=[
-                                part_cls(
-                                    partition_index=p,
-                                    committed_offset=offset,
-                                    committed_leader_epoch=-1,
-                                    metadata=metadata,
-                                    error_code=ErrorCode.NONE,
-                                )
-                                for p, offset, metadata in parts
-                            ],
-                        )
-                        for name, parts in topics.items()
-                    ],
+                    topics=_fetched_topics(topic_cls, part_cls, topics, ErrorCode.NONE),
                     error_code=error,
                 )
             )
@@ -260,3 +258,23 @@ class GroupOffsets:
             if error == ErrorCode.NONE
             else [],
         )
+
+
+def _fetched_topics(topic_cls, part_cls, topics: dict[str, list], partition_error: int) -> list:
+    """OffsetFetch's topics: each partition's committed offset (-1: none) and metadata."""
+    return [
+        topic_cls(
+            name=name,
+            partitions=[
+                part_cls(
+                    partition_index=p,
+                    committed_offset=offset,
+                    committed_leader_epoch=-1,
+                    metadata=metadata,
+                    error_code=partition_error,
+                )
+                for p, offset, metadata in parts
+            ],
+        )
+        for name, parts in topics.items()
+    ]

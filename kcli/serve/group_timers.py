@@ -15,6 +15,11 @@ import asyncio
 import logging
 import time
 
+from kcli.serve.consumer_group_state import (
+    CONSUMER_GROUP_TYPE,
+    ConsumerGroup,
+    subscribed_topics,
+)
 from kcli.serve.consumer_protocol import (
     CONSUMER_PROTOCOL_TYPE,
     decode_assignment,
@@ -35,13 +40,17 @@ REPUBLISH_S = 2.0
 class GroupTimers:
     """Session and rebalance timers."""
 
-    def __init__(self, registry: GroupRegistry, membership):
+    def __init__(self, registry: GroupRegistry, membership, consumer_membership):
         self.registry = registry
         self.membership = membership  # a GroupMembership: removes members, completes joins
+        # a ConsumerGroupMembership: expires consumer-protocol members
+        self.consumer_membership = consumer_membership
 
     async def tick_loop(self) -> None:
         while True:
-            if not any(g.members or g.pending for g in self.registry.groups.values()):
+            if not any(g.members or g.pending for g in self.registry.groups.values()) and not any(
+                g.members for g in self.registry.consumer_groups.values()
+            ):
                 self.registry.wake.clear()
                 await self.registry.wake.wait()
             await asyncio.sleep(TICK_S)
@@ -51,6 +60,7 @@ class GroupTimers:
                 log.exception("group timers failed")
 
     def _tick(self) -> None:
+        self.consumer_membership.expire()
         now = self.registry.loop_time()
         for group in list(self.registry.groups.values()):
             for member_id, expires in list(group.pending.items()):
@@ -91,6 +101,9 @@ class GroupPublisher:
                 self.registry.dirty.update(
                     g.group_id for g in self.registry.groups.values() if g.members
                 )
+                self.registry.dirty.update(
+                    g.group_id for g in self.registry.consumer_groups.values() if g.members
+                )
             await self.publish_dirty()
 
     async def publish_dirty(self) -> None:
@@ -98,8 +111,10 @@ class GroupPublisher:
             return
         snapshots = [
             self.snapshot(self.registry.groups[g])
-            for g in sorted(self.registry.dirty)
             if g in self.registry.groups
+            else consumer_group_snapshot(self.registry.consumer_groups[g], self._wall_ms)
+            for g in sorted(self.registry.dirty)
+            if g in self.registry.groups or g in self.registry.consumer_groups
         ]
         self.registry.dirty.clear()
         try:
@@ -137,6 +152,10 @@ class GroupPublisher:
             "members": members,
         }
 
+    def _wall_ms(self, loop_time: float) -> int:
+        """A loop time as wall-clock milliseconds."""
+        return int(time.time() * 1000) - int((self.registry.loop_time() - loop_time) * 1000)
+
     def publish(self, snapshots: list[dict]) -> None:
         for snapshot in snapshots:
             group = snapshot.pop("group")
@@ -144,3 +163,34 @@ class GroupPublisher:
                 self.registry.group_store.publish_external(group, **snapshot)
             except StorageError as exc:
                 log.warning("could not publish the state of group '%s': %s", group, exc)
+
+
+def consumer_group_snapshot(group: ConsumerGroup, wall_ms) -> dict:
+    """A consumer-protocol group as ``GroupStore.publish_external`` records it: the group
+    epoch as its generation, and each member's epoch and target beside its assignment."""
+    from storage.groups import MemberDescription
+
+    return {
+        "group": group.group_id,
+        "state": group.state,
+        "generation": group.group_epoch,
+        "protocol_type": CONSUMER_PROTOCOL_TYPE,
+        "assignor": group.assignor if group.members else "",
+        "group_type": CONSUMER_GROUP_TYPE,
+        "assignment_epoch": group.assignment_epoch,
+        "members": tuple(
+            MemberDescription(
+                member_id=m.member_id,
+                client_id=m.client_id,
+                host=m.client_host,
+                pid=None,
+                topics=tuple(sorted(subscribed_topics(group, m))),
+                assignment=tuple(sorted(m.assigned)),
+                last_heartbeat_ms=wall_ms(m.last_heartbeat),
+                group_instance_id=m.instance_id,
+                member_epoch=m.member_epoch,
+                target_assignment=tuple(sorted(group.target.get(m.member_id, ()))),
+            )
+            for m in group.members.values()
+        ),
+    }

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from enum import IntEnum
 
 from kafka.protocol.admin import (
     AlterConfigsRequest,
@@ -78,6 +77,14 @@ from kafka.protocol.producer import (
     ProduceResponse,
 )
 
+from kcli.client.error_codes import ErrorCode
+from kcli.serve.schemas import (
+    ConsumerGroupDescribeRequest,
+    ConsumerGroupDescribeResponse,
+    ConsumerGroupHeartbeatRequest,
+    ConsumerGroupHeartbeatResponse,
+)
+
 # Kafka's socket.request.max.bytes: the largest request frame a broker reads.
 DEFAULT_MAX_REQUEST_BYTES = 104_857_600
 # Metadata and DescribeTopicPartitions requests naming more topics than this are refused (a
@@ -87,67 +94,6 @@ METADATA_KEY = 3
 # The smallest frame that can hold a request header (api key, version, correlation id,
 # client id length).
 MIN_REQUEST_BYTES = 10
-
-
-class ErrorCode(IntEnum):
-    """The error codes kcli serve returns, under Kafka's names (org.apache.kafka.common.protocol.Errors)."""
-
-    UNKNOWN_SERVER_ERROR = -1
-    NONE = 0
-    OFFSET_OUT_OF_RANGE = 1
-    CORRUPT_MESSAGE = 2
-    UNKNOWN_TOPIC_OR_PARTITION = 3
-    LEADER_NOT_AVAILABLE = 5
-    NOT_LEADER_OR_FOLLOWER = 6
-    REQUEST_TIMED_OUT = 7
-    BROKER_NOT_AVAILABLE = 8
-    REPLICA_NOT_AVAILABLE = 9
-    MESSAGE_TOO_LARGE = 10
-    OFFSET_METADATA_TOO_LARGE = 12
-    COORDINATOR_LOAD_IN_PROGRESS = 14
-    COORDINATOR_NOT_AVAILABLE = 15
-    NOT_COORDINATOR = 16
-    INVALID_TOPIC_EXCEPTION = 17
-    RECORD_LIST_TOO_LARGE = 18
-    NOT_ENOUGH_REPLICAS = 19
-    NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20
-    ILLEGAL_GENERATION = 22
-    INCONSISTENT_GROUP_PROTOCOL = 23
-    INVALID_GROUP_ID = 24
-    UNKNOWN_MEMBER_ID = 25
-    INVALID_SESSION_TIMEOUT = 26
-    REBALANCE_IN_PROGRESS = 27
-    INVALID_COMMIT_OFFSET_SIZE = 28
-    UNSUPPORTED_VERSION = 35
-    TOPIC_ALREADY_EXISTS = 36
-    INVALID_PARTITIONS = 37
-    INVALID_REPLICATION_FACTOR = 38
-    INVALID_REPLICA_ASSIGNMENT = 39
-    INVALID_CONFIG = 40
-    NOT_CONTROLLER = 41
-    INVALID_REQUEST = 42
-    UNSUPPORTED_FOR_MESSAGE_FORMAT = 43
-    OUT_OF_ORDER_SEQUENCE_NUMBER = 45
-    DUPLICATE_SEQUENCE_NUMBER = 46
-    INVALID_PRODUCER_EPOCH = 47
-    TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
-    UNKNOWN_PRODUCER_ID = 59
-    GROUP_ID_NOT_FOUND = 69
-    NON_EMPTY_GROUP = 68
-    FENCED_LEADER_EPOCH = 74
-    UNKNOWN_LEADER_EPOCH = 75
-    STALE_BROKER_EPOCH = 77
-    MEMBER_ID_REQUIRED = 79
-    PREFERRED_LEADER_NOT_AVAILABLE = 80
-    GROUP_MAX_SIZE_REACHED = 81
-    ELIGIBLE_LEADERS_NOT_AVAILABLE = 83
-    ELECTION_NOT_NEEDED = 84
-    GROUP_SUBSCRIBED_TO_TOPIC = 86
-    INVALID_RECORD = 87
-    INVALID_UPDATE_VERSION = 95
-    UNKNOWN_TOPIC_ID = 100
-    DUPLICATE_BROKER_REGISTRATION = 101
-    INELIGIBLE_REPLICA = 107
 
 
 @dataclass(frozen=True)
@@ -165,63 +111,52 @@ class Api:
         return self.request.flexible_version_q(version)
 
 
+def _api(request: type, response: type, min_version: int, max_version: int) -> Api:
+    """An API as its request class names it (``ProduceRequest``: key 0, "Produce")."""
+    name = request.name.removesuffix("Request")
+    return Api(request.API_KEY, name, request, response, min_version, max_version)
+
+
 # The lowest versions are Kafka 4.x's minimums (every client then uses RecordBatch v2; Kafka
 # 4.x still advertises Produce v0-v2 for old librdkafka's sake, kcli serve does not); the
 # highest are what an Apache Kafka 4.1 broker advertises, flexible versions (KIP-482)
 # included.  kafka-python's codec is generated from Kafka's own JSON schemas, which also
-# carry newer (unreleased or unstable) versions: those are not offered.
+# carry newer (unreleased or unstable) versions: those are not offered.  The consumer
+# protocol's two APIs (KIP-848), which kafka-python does not carry, have their schemas in
+# ``kcli.serve.schemas``.
 APIS: dict[int, Api] = {
     api.key: api
     for api in (
-        Api(0, "Produce", ProduceRequest, ProduceResponse, 3, 13),
-        Api(1, "Fetch", FetchRequest, FetchResponse, 4, 18),
-        Api(2, "ListOffsets", ListOffsetsRequest, ListOffsetsResponse, 1, 10),
-        Api(3, "Metadata", MetadataRequest, MetadataResponse, 0, 13),
-        Api(8, "OffsetCommit", OffsetCommitRequest, OffsetCommitResponse, 2, 9),
-        Api(9, "OffsetFetch", OffsetFetchRequest, OffsetFetchResponse, 1, 9),
-        Api(10, "FindCoordinator", FindCoordinatorRequest, FindCoordinatorResponse, 0, 6),
-        Api(11, "JoinGroup", JoinGroupRequest, JoinGroupResponse, 0, 9),
-        Api(12, "Heartbeat", HeartbeatRequest, HeartbeatResponse, 0, 4),
-        Api(13, "LeaveGroup", LeaveGroupRequest, LeaveGroupResponse, 0, 5),
-        Api(14, "SyncGroup", SyncGroupRequest, SyncGroupResponse, 0, 5),
-        Api(15, "DescribeGroups", DescribeGroupsRequest, DescribeGroupsResponse, 0, 6),
-        Api(16, "ListGroups", ListGroupsRequest, ListGroupsResponse, 0, 5),
-        Api(18, "ApiVersions", ApiVersionsRequest, ApiVersionsResponse, 0, 4),
-        Api(19, "CreateTopics", CreateTopicsRequest, CreateTopicsResponse, 2, 7),
-        Api(20, "DeleteTopics", DeleteTopicsRequest, DeleteTopicsResponse, 1, 6),
-        Api(21, "DeleteRecords", DeleteRecordsRequest, DeleteRecordsResponse, 0, 2),
-        Api(22, "InitProducerId", InitProducerIdRequest, InitProducerIdResponse, 0, 5),
-        Api(
-            23,
-            "OffsetForLeaderEpoch",
-            OffsetForLeaderEpochRequest,
-            OffsetForLeaderEpochResponse,
-            2,
-            4,
-        ),
-        Api(32, "DescribeConfigs", DescribeConfigsRequest, DescribeConfigsResponse, 1, 4),
-        Api(33, "AlterConfigs", AlterConfigsRequest, AlterConfigsResponse, 0, 2),
-        Api(35, "DescribeLogDirs", DescribeLogDirsRequest, DescribeLogDirsResponse, 1, 4),
-        Api(37, "CreatePartitions", CreatePartitionsRequest, CreatePartitionsResponse, 0, 3),
-        Api(42, "DeleteGroups", DeleteGroupsRequest, DeleteGroupsResponse, 0, 2),
-        Api(
-            44,
-            "IncrementalAlterConfigs",
-            IncrementalAlterConfigsRequest,
-            IncrementalAlterConfigsResponse,
-            0,
-            1,
-        ),
-        Api(47, "OffsetDelete", OffsetDeleteRequest, OffsetDeleteResponse, 0, 0),
-        Api(60, "DescribeCluster", DescribeClusterRequest, DescribeClusterResponse, 0, 2),
-        Api(
-            75,
-            "DescribeTopicPartitions",
-            DescribeTopicPartitionsRequest,
-            DescribeTopicPartitionsResponse,
-            0,
-            0,
-        ),
+        _api(ProduceRequest, ProduceResponse, 3, 13),
+        _api(FetchRequest, FetchResponse, 4, 18),
+        _api(ListOffsetsRequest, ListOffsetsResponse, 1, 10),
+        _api(MetadataRequest, MetadataResponse, 0, 13),
+        _api(OffsetCommitRequest, OffsetCommitResponse, 2, 9),
+        _api(OffsetFetchRequest, OffsetFetchResponse, 1, 9),
+        _api(FindCoordinatorRequest, FindCoordinatorResponse, 0, 6),
+        _api(JoinGroupRequest, JoinGroupResponse, 0, 9),
+        _api(HeartbeatRequest, HeartbeatResponse, 0, 4),
+        _api(LeaveGroupRequest, LeaveGroupResponse, 0, 5),
+        _api(SyncGroupRequest, SyncGroupResponse, 0, 5),
+        _api(DescribeGroupsRequest, DescribeGroupsResponse, 0, 6),
+        _api(ListGroupsRequest, ListGroupsResponse, 0, 5),
+        _api(ApiVersionsRequest, ApiVersionsResponse, 0, 4),
+        _api(CreateTopicsRequest, CreateTopicsResponse, 2, 7),
+        _api(DeleteTopicsRequest, DeleteTopicsResponse, 1, 6),
+        _api(DeleteRecordsRequest, DeleteRecordsResponse, 0, 2),
+        _api(InitProducerIdRequest, InitProducerIdResponse, 0, 5),
+        _api(OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, 2, 4),
+        _api(DescribeConfigsRequest, DescribeConfigsResponse, 1, 4),
+        _api(AlterConfigsRequest, AlterConfigsResponse, 0, 2),
+        _api(DescribeLogDirsRequest, DescribeLogDirsResponse, 1, 4),
+        _api(CreatePartitionsRequest, CreatePartitionsResponse, 0, 3),
+        _api(DeleteGroupsRequest, DeleteGroupsResponse, 0, 2),
+        _api(IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, 0, 1),
+        _api(OffsetDeleteRequest, OffsetDeleteResponse, 0, 0),
+        _api(DescribeClusterRequest, DescribeClusterResponse, 0, 2),
+        _api(ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, 0, 1),
+        _api(ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, 0, 1),
+        _api(DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse, 0, 0),
     )
 }
 API_VERSIONS_KEY = 18
@@ -390,4 +325,3 @@ def api_version_entries(apis: dict[int, Api] = APIS) -> list:
         entry(api_key=api.key, min_version=api.min_version, max_version=api.max_version)
         for api in apis.values()
     ]
-

@@ -22,11 +22,13 @@ import struct
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from kcli.serve.broker import Broker, CloseConnection
+from kcli.serve.broker import Broker
+from kcli.serve.broker_context import BrokerContext
 from kcli.serve.config import BrokerConfig
 from kcli.serve.coordinator import GroupCoordinator
 from kcli.serve.fetch_wait import POLL_INTERVAL_S, AppendWatcher
 from kcli.serve.partitions import Partitions
+from kcli.serve.produce import CloseConnection
 from kcli.serve.protocol import (
     API_VERSIONS_KEY,
     APIS,
@@ -157,7 +159,7 @@ class KafkaServer:
         self.watcher = AppendWatcher(self._log_end_offsets, poll_interval_s=poll)
         admin_lock = asyncio.Lock()
         self.partitions = Partitions(self.store, num_partitions=self.config.num_partitions)
-        self.broker = Broker(
+        context = BrokerContext(
             self.partitions,
             self.config,
             run=self.run,
@@ -170,10 +172,13 @@ class KafkaServer:
             admin_lock=admin_lock,
             replication=self.replication,
         )
+        self.broker = Broker(context)
         self.admin = TopicAdmin(
             self.store, self.config, run=self.run, watcher=self.watcher, admin_lock=admin_lock
         )
-        self.coordinator = GroupCoordinator(self.store, self.config, run=self.run)
+        self.coordinator = GroupCoordinator(
+            self.store, self.config, run=self.run, replication=self.replication
+        )
         b, a, c = self.broker, self.admin, self.coordinator
         self._handlers = {
             0: b.produce,
@@ -203,6 +208,8 @@ class KafkaServer:
             44: a.incremental_alter_configs,
             47: c.offset_delete,
             60: b.describe_cluster,
+            68: c.consumer_group_heartbeat,
+            69: c.consumer_group_describe,
             75: b.describe_topic_partitions,
         }
         missing = set(APIS) ^ set(self._handlers)

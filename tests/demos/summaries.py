@@ -89,7 +89,7 @@ def group_scaling(text: str) -> None:
 
 
 def rebalance(text: str) -> None:
-    for protocol in ("eager", "cooperative"):
+    for protocol in ("eager", "cooperative", "consumer"):
         for what in ("a consumer joined", "a consumer was killed"):
             assert re.search(rf"{protocol}, {what}: \d+ partitions stayed", text), (protocol, what)
     coop = re.search(
@@ -97,6 +97,7 @@ def rebalance(text: str) -> None:
     )
     assert int(coop.group(1)) > 0 and float(coop.group(2)) == 0
     assert "cooperative: the partitions that stayed were never paused" in text
+    assert "consumer: the partitions that stayed were never paused" in text
 
 
 def queue_vs_log(text: str) -> None:

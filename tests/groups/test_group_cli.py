@@ -117,6 +117,7 @@ def test_members_state_and_idle_member_views(data_dir):
             "state": "Stable",
             "generation": 2,
             "members": 4,
+            "group_type": "classic",
         }
     ]
     table = run_kcli(

@@ -1,8 +1,13 @@
 """A consumer-group member for the tests, run as its own process.
 
-    python group_member.py {kafka-python|confluent-kafka} BOOTSTRAP TOPIC GROUP CLIENT_ID
+    python group_member.py {kafka-python|confluent-kafka|confluent-kafka-consumer} BOOTSTRAP \
+        TOPIC GROUP CLIENT_ID
 
-Prints one JSON object per line: {"assigned": [partitions]} after each rebalance and
+``confluent-kafka-consumer`` is confluent-kafka with ``group.protocol=consumer`` (KIP-848);
+GROUP_INSTANCE_ID in the environment makes a confluent-kafka member static
+(``group.instance.id``).  Prints one JSON object per line: {"assigned": [partitions]} with
+every partition it owns after each change of its assignment, {"fatal": error} when the client
+is fenced for good, and
 {"p": partition, "o": offset, "v": value} per record; commits after every record.  SIGTERM
 closes the consumer (leaving the group) and exits.  With GROUP_MEMBER_LOG_DIR set, the client
 library logs at DEBUG to a file there (one per process), to see what a member sent and got.
@@ -72,27 +77,44 @@ def run_kafka_python(bootstrap, topic, group, client_id):
     consumer.close()
 
 
-def run_confluent(bootstrap, topic, group, client_id):
-    from confluent_kafka import Consumer
+def run_confluent(bootstrap, topic, group, client_id, protocol="classic"):
+    from confluent_kafka import Consumer, KafkaError
 
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": group,
-            "client.id": client_id,
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            "session.timeout.ms": SESSION_TIMEOUT_MS,
-            "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
-        }
-    )
+    config = {
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "client.id": client_id,
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+    }
+    if protocol == "consumer":
+        # The broker sets the session timeout and heartbeat interval (KIP-848).
+        config["group.protocol"] = "consumer"
+    else:
+        config["session.timeout.ms"] = SESSION_TIMEOUT_MS
+        config["heartbeat.interval.ms"] = HEARTBEAT_INTERVAL_MS
+    if os.environ.get("GROUP_INSTANCE_ID"):
+        config["group.instance.id"] = os.environ["GROUP_INSTANCE_ID"]
+    consumer = Consumer(config)
+    # The consumer protocol hands out increments (as cooperative rebalancing does), the
+    # classic eager one whole assignments: both are printed as everything owned.
+    owned: set[int] = set()
 
     def on_assign(c, partitions):
-        emit({"assigned": sorted(tp.partition for tp in partitions)})
+        owned.update(tp.partition for tp in partitions)
+        emit({"assigned": sorted(owned)})
 
-    consumer.subscribe([topic], on_assign=on_assign)
+    def on_revoke(c, partitions):
+        owned.difference_update(tp.partition for tp in partitions)
+        emit({"assigned": sorted(owned)})
+
+    consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
     while not stopping:
         m = consumer.poll(0.2)
+        if m is not None and m.error() and m.error().code() == KafkaError._FATAL:
+            # Fenced (a static member whose instance id another process took): unusable.
+            emit({"fatal": m.error().str()})
+            break
         if m is None or m.error():
             continue
         emit({"p": m.partition(), "o": m.offset(), "v": m.value().decode()})
@@ -113,5 +135,7 @@ if __name__ == "__main__":
         )
     if client == "kafka-python":
         run_kafka_python(bootstrap, topic, group, client_id)
+    elif client == "confluent-kafka-consumer":
+        run_confluent(bootstrap, topic, group, client_id, protocol="consumer")
     else:
         run_confluent(bootstrap, topic, group, client_id)

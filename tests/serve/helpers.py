@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -246,3 +247,72 @@ class CaptureProxy:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+
+MEMBER = Path(__file__).with_name("group_member.py")
+
+
+class Member:
+    """One group_member.py process and what it has printed."""
+
+    def __init__(
+        self,
+        client: str,
+        bootstrap: str,
+        topic: str,
+        group: str,
+        client_id: str,
+        instance_id: str | None = None,
+    ):
+        env = {k: v for k, v in os.environ.items() if k != "KCLI_DATA_DIR"}
+        if instance_id is not None:
+            env["GROUP_INSTANCE_ID"] = instance_id
+        self.client_id = client_id
+        self.proc = subprocess.Popen(
+            [sys.executable, str(MEMBER), client, bootstrap, topic, group, client_id],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        self.assignments: list[list[int]] = []
+        self.values: list[str] = []
+        self.fatal: str | None = None
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            event = json.loads(line)
+            if "assigned" in event:
+                self.assignments.append(event["assigned"])
+            elif "fatal" in event:
+                self.fatal = event["fatal"]
+            else:
+                self.values.append(event["v"])
+
+    @property
+    def assignment(self) -> list[int] | None:
+        return self.assignments[-1] if self.assignments else None
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def split_evenly(a: Member, b: Member, partitions: int = 4) -> bool:
+    """Whether two members own half of ``partitions`` partitions each, all of them."""
+    return (
+        a.assignment is not None
+        and b.assignment is not None
+        and len(a.assignment) == partitions // 2
+        and sorted(a.assignment + b.assignment) == list(range(partitions))
+    )

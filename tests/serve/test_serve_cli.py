@@ -88,6 +88,12 @@ def test_port_in_use_and_bad_configs_are_one_line_errors(tmp_path):
     result = _kcli(tmp_path, "serve", "--port", "0", "--config", "num.partitions=zero")
     assert result.returncode == 1
     assert "invalid value 'zero' for broker config num.partitions" in result.stderr
+    result = _kcli(tmp_path, "serve", "--port", "0", "--config", "group.consumer.assignors=sticky")
+    assert result.returncode == 1
+    assert result.stderr == (
+        "Error: invalid value 'sticky' for broker config group.consumer.assignors: must list "
+        "server assignors among uniform, range, comma-separated (not sticky)\n"
+    )
     result = _kcli(tmp_path, "serve", "--port", "0", "--config", "num.partitions")
     assert result.returncode == 2
     assert "is not KEY=VALUE" in result.stderr

@@ -210,6 +210,17 @@ def _fields(api_key: int, version: int, topic_id: uuid.UUID) -> dict:
             "endpoint_type": 1,
             "include_fenced_brokers": False,
         }
+    if api_key == 68:  # ConsumerGroupHeartbeat: a member joins (v0: the broker names it)
+        return {
+            "group_id": f"conf-kip848-v{version}",
+            "member_id": "" if version == 0 else "conf-member",
+            "member_epoch": 0,
+            "rebalance_timeout_ms": 30000,
+            "subscribed_topic_names": [TOPIC],
+            "topic_partitions": [],
+        }
+    if api_key == 69:
+        return {"group_ids": [f"conf-kip848-v{version}"], "include_authorized_operations": False}
     if api_key == 75:
         topic = sub("TopicRequest")
         return {"topics": [topic(name=TOPIC)], "response_partition_limit": 2000, "cursor": None}

@@ -8,10 +8,8 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer as CkConsumer
@@ -29,58 +27,14 @@ from kcli.serve.consumer_protocol import encode_assignment, encode_subscription
 from storage import ProducerRecord, Store
 from storage.groups import GroupStore
 
-from .helpers import FAST_GROUPS, RawClient, wait_for
+from .helpers import FAST_GROUPS, Member, RawClient, wait_for
 
-MEMBER = Path(__file__).with_name("group_member.py")
 PARTITIONS = 4
 REBALANCE_TIMEOUT_S = 90
 # Kafka's error codes, as the group APIs return them
 ILLEGAL_GENERATION = 22
 INCONSISTENT_GROUP_PROTOCOL = 23
 MEMBER_ID_REQUIRED = 79
-
-
-class Member:
-    """One group_member.py process and what it has printed."""
-
-    def __init__(self, client: str, bootstrap: str, topic: str, group: str, client_id: str):
-        env = {k: v for k, v in os.environ.items() if k != "KCLI_DATA_DIR"}
-        self.client_id = client_id
-        self.proc = subprocess.Popen(
-            [sys.executable, str(MEMBER), client, bootstrap, topic, group, client_id],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-        self.assignments: list[list[int]] = []
-        self.values: list[str] = []
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            event = json.loads(line)
-            if "assigned" in event:
-                self.assignments.append(event["assigned"])
-            else:
-                self.values.append(event["v"])
-
-    @property
-    def assignment(self) -> list[int] | None:
-        return self.assignments[-1] if self.assignments else None
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def _produce(store: Store, topic: str, values: list[str]) -> None:

@@ -45,7 +45,7 @@ from .helpers import RawClient, wait_for
 # What an Apache Kafka 4.1 broker advertises (kafka-python's table of real brokers' answers),
 # for the APIs kcli serve implements.  Produce starts at v3 on kcli: RecordBatch v2 only.
 IMPLEMENTED = (0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 23, 32, 33, 35,
-               37, 42, 44, 47, 60, 75)  # fmt: skip
+               37, 42, 44, 47, 60, 68, 69, 75)  # fmt: skip
 ADVERTISED = {
     key: (3 if key == 0 else low, high)
     for key, (low, high) in BROKER_API_VERSIONS[(4, 1)].items()

@@ -1,0 +1,50 @@
+"""The consumer protocol (KIP-848) on a kcli cluster: each broker's group coordinator is
+kcli serve's, assigning in the cluster's topic ids; confluent-kafka consumers with
+``group.protocol=consumer`` share the partitions and their commits outlive them."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.cluster.clients import producer
+from tests.serve.helpers import Member, split_evenly, wait_for
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT_S = 90
+CONSUMER_GROUPS = (
+    "group.consumer.session.timeout.ms=4000",
+    "group.consumer.heartbeat.interval.ms=500",
+)
+
+
+def _produce(bootstrap: str, first: int, count: int) -> None:
+    p = producer(bootstrap)
+    for i in range(first, first + count):
+        p.produce("orders", f"v{i}".encode(), partition=i % 4)
+    p.flush(30)
+
+
+def test_consumer_protocol_members_split_partitions_and_keep_commits_on_a_cluster(
+    make_cluster,
+):
+    c = make_cluster(3, *CONSUMER_GROUPS)
+    c.create_topic("orders", 4, 3)
+    _produce(c.bootstrap, 0, 40)
+    args = ("confluent-kafka-consumer", c.bootstrap, "orders", "billing")
+    a = Member(*args, "member-a")
+    b = Member(*args, "member-b")
+    try:
+        wait_for(lambda: split_evenly(a, b), TIMEOUT_S, what="2 + 2")
+        wait_for(lambda: len(set(a.values) | set(b.values)) == 40, TIMEOUT_S, what="all 40")
+    finally:
+        a.stop()
+        b.stop()
+    later = Member(*args, "member-c")
+    try:
+        wait_for(lambda: later.assignment == [0, 1, 2, 3], TIMEOUT_S, what="c owns all 4")
+        _produce(c.bootstrap, 40, 4)
+        wait_for(lambda: len(later.values) == 4, TIMEOUT_S, what="the 4 new records")
+        assert sorted(later.values) == ["v40", "v41", "v42", "v43"]
+    finally:
+        later.stop()
