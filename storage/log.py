@@ -55,7 +55,7 @@ from storage.constants import (
     NO_SEQUENCE,
     PARTITION_LOCK_FILE,
 )
-from storage.errors import DataDirError, StorageError
+from storage.errors import DataDirError, InvalidRecord, StorageError
 from storage.fileio import fsync_dir
 from storage.flock import FileMutex
 from storage.log_checkpoints import LogCheckpoints
@@ -394,6 +394,18 @@ class Log:
             validate_for_append(batches, self.config, self.topic, self.name), fsync=fsync
         )
 
+    def append_as_follower(
+        self, batches: Sequence[bytes | bytearray | memoryview], *, fsync: bool = False
+    ) -> AppendInfo:
+        """Append batches copied from this partition's leader at the offsets the leader gave
+        them, as Kafka's ``appendAsFollower``: validated as any append is (a compacted topic's
+        batches may be as the leader's cleaner rewrote them), the first at or after the log end
+        offset, a gap before a batch being a section the leader's cleaner emptied.  Idempotent
+        producers' state is recorded without the leader's duplicate and sequence checks.
+        Not fsynced by default: a follower relies on replication, as Kafka's do."""
+        items = validate_for_append(batches, self.config, self.topic, self.name, as_follower=True)
+        return self._append(items, fsync=fsync, as_follower=True)
+
     def append_records(
         self,
         records: Sequence[ProducerRecord | bytes],
@@ -427,13 +439,18 @@ class Log:
             validate_for_append(batches, self.config, self.topic, self.name), fsync=fsync
         )
 
-    def _append(self, items: list, *, fsync: bool) -> AppendInfo:
+    def _append(self, items: list, *, fsync: bool, as_follower: bool = False) -> AppendInfo:
         if not items:
             raise StorageError("nothing to append: no batches given")
         with self._mutex, self._locked():
             self._sync_for_write()
             active_before = self._segs.active.base_offset
-            info = self._append_locked(items, fsync=fsync)
+            if as_follower and items[0][0].base_offset < self._segs.log_end_offset:
+                raise InvalidRecord(
+                    f"{self.name}: the leader's batch at offset {items[0][0].base_offset} is "
+                    f"below this log's end offset {self._segs.log_end_offset}; truncate first"
+                )
+            info = self._append_locked(items, fsync=fsync, as_follower=as_follower)
             rolled = self._segs.active.base_offset != active_before
         if rolled and self.config.compacted:
             # A segment closed: the dirty ratio may have passed min.cleanable.dirty.ratio.
@@ -471,19 +488,23 @@ class Log:
             self._load_segments()
             return True
 
-    def _append_locked(self, items: list, *, fsync: bool) -> AppendInfo:
+    def _append_locked(self, items: list, *, fsync: bool, as_follower: bool = False) -> AppendInfo:
         segs = self._segs
         now = self.clock.now_ms()
-        log_append = self.config.message_timestamp_type == LOG_APPEND_TIME
+        # A follower keeps the timestamps its leader stamped.
+        log_append = self.config.message_timestamp_type == LOG_APPEND_TIME and not as_follower
         updates = self._producers.check(
-            items, segs.log_end_offset, now if log_append else -1, self.name
+            items, segs.log_end_offset, now if log_append else -1, self.name,
+            as_follower=as_follower,
         )
         if isinstance(updates, AppendInfo):
             return updates
-        first_offset = segs.log_end_offset
+        first_offset = items[0][0].base_offset if as_follower else segs.log_end_offset
         mark = segs.mark()
         try:
-            rolled = self._write_all(items, updates, now, log_append, fsync=fsync)
+            rolled = self._write_all(
+                items, updates, now, log_append, fsync=fsync, as_follower=as_follower
+            )
         except OSError as exc:
             # A full disk, an I/O error: put the log back where it was, so that "nothing
             # was written" is true and a retry does not duplicate records.
@@ -509,14 +530,19 @@ class Log:
         self._producer_state.unload()  # it may hold this call's batches
         self._recovered = False
 
-    def _write_all(self, items, updates, now: int, log_append: bool, *, fsync: bool) -> bool:
-        """Write the batches, rolling segments as needed; True if it rolled."""
+    def _write_all(
+        self, items, updates, now: int, log_append: bool, *, fsync: bool, as_follower: bool
+    ) -> bool:
+        """Write the batches, rolling segments as needed; True if it rolled.  Offsets follow
+        the log end offset, or with ``as_follower`` are the batches' own."""
         segs = self._segs
         next_offset = segs.log_end_offset
         pending: list[tuple[AppendBatch, ProducerUpdate | None]] = []
         pending_bytes = 0
         rolled = False
         for (header, data), update in zip(items, updates, strict=True):
+            if as_follower:
+                next_offset = header.base_offset
             size = header.batch_length + LOG_OVERHEAD
             if segs.should_roll(
                 size, header.last_offset_delta, pending_bytes, next_offset, now, self.config

@@ -53,10 +53,20 @@ class LogProducerState:
             self._prune_snapshots()
 
     def check(
-        self, items: list, log_end_offset: int, log_append_time: int, name: str
+        self,
+        items: list,
+        log_end_offset: int,
+        log_append_time: int,
+        name: str,
+        *,
+        as_follower: bool = False,
     ) -> list | AppendInfo:
         """Producer updates per batch (None for non-idempotent ones), or the AppendInfo of a
-        retry whose batches are all in the log already."""
+        retry whose batches are all in the log already.
+
+        ``as_follower``: the batches are a leader's, at the offsets it gave them; their
+        producer state is recorded as it is, without the duplicate and sequence checks the
+        leader made (Kafka's appendAsFollower; a cleaned section may skip sequences)."""
         updates: list[ProducerUpdate | None] = [None] * len(items)
         if not any(h.producer_id >= 0 and h.base_sequence >= 0 for h, _ in items):
             return updates
@@ -65,8 +75,10 @@ class LogProducerState:
         duplicates: list[BatchMetadata] = []
         offset = log_end_offset
         for i, (h, _data) in enumerate(items):
+            if as_follower:
+                offset = h.base_offset
             if h.producer_id >= 0 and h.base_sequence >= 0:
-                duplicate = check.check(
+                duplicate = None if as_follower else check.check(
                     h.producer_id, h.producer_epoch, h.base_sequence, h.last_offset_delta
                 )
                 if duplicate is not None:

@@ -12,3 +12,5 @@ HW_CHECKPOINT_FILE = "replication-offset-checkpoint"
 # The controller's directory under <data-dir>/cluster/, and the file where it says its port.
 CONTROLLER_DIR = "controller"
 CONTROLLER_PORT_FILE = "controller.json"
+# Kafka's offsets.topic.segment.bytes: the segments of the internal offsets topic.
+OFFSETS_SEGMENT_BYTES = 104_857_600

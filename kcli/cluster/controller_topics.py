@@ -9,7 +9,7 @@ import logging
 import uuid
 
 from kcli.cluster.config import ClusterConfig
-from kcli.cluster.constants import OFFSETS_TOPIC
+from kcli.cluster.constants import OFFSETS_SEGMENT_BYTES, OFFSETS_TOPIC
 from kcli.cluster.placement import assign_replicas
 from kcli.cluster.rpc import error_answer
 from kcli.serve.protocol import ErrorCode
@@ -194,7 +194,7 @@ def ensure_offsets_topic_request(config: ClusterConfig, brokers: int) -> dict:
         "name": OFFSETS_TOPIC,
         "numPartitions": config.offsets_topic_num_partitions,
         "replicationFactor": config.offsets_replication_factor(brokers),
-        # Kafka compacts it (cleanup.policy=compact); kcli's offsets records are kept by
-        # retention.ms instead, set to forever so that no committed offset is lost.
-        "configs": {"retention.ms": "-1"},
+        # As Kafka's: compacted (the latest commit of each group, topic and partition and the
+        # latest GroupMetadata of each group stay), in segments of offsets.topic.segment.bytes.
+        "configs": {"cleanup.policy": "compact", "segment.bytes": str(OFFSETS_SEGMENT_BYTES)},
     }

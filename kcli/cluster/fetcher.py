@@ -239,27 +239,15 @@ class ReplicaFetcher:
         if not batches:
             return
         first = list(batch_epochs(batches[0]))[0][0]
-        if first > part.log_end_offset:
-            # A gap in the leader's log (its cleaner removed whole batches): the store appends
-            # at its log end only, so this replica cannot copy it.  Said once a second, rather
-            # than asking the leader again and again.
-            raise StorageError(
-                f"{part.topic}-{part.partition}: the leader's log continues at offset {first}, "
-                f"past this replica's log end {part.log_end_offset} (an offset gap left by "
-                f"compaction); a follower cannot copy a compacted section"
-            )
-        if first != part.log_end_offset:
+        if first < part.log_end_offset:
             self.truncating.add(part.tp)
             return
-        # No fsync per append, as in Kafka: a follower's copy is made durable by replication
-        # (the leader fsyncs what it acknowledges) and flushed with each high watermark
-        # checkpoint, so the checkpoint never names records the disk may not hold.
-        info = await self.manager.run(partial(part.log.append, batches, fsync=False))
-        if info.base_offset != first:
-            raise StorageError(
-                f"{part.topic}-{part.partition}: the leader's batch at offset {first} was "
-                f"appended at {info.base_offset}"
-            )
+        # At the leader's offsets (Kafka's appendAsFollower): past this replica's log end when
+        # the leader's cleaner emptied the section between.  No fsync per append, as in
+        # Kafka: a follower's copy is made durable by replication (the leader fsyncs what it
+        # acknowledges) and flushed with each high watermark checkpoint, so the checkpoint
+        # never names records the disk may not hold.
+        info = await self.manager.run(partial(part.log.append_as_follower, batches))
         for base, epoch in batch_epochs(data):
             part.epochs.assign(epoch, base)
         part.log_end_offset = info.last_offset + 1

@@ -147,10 +147,62 @@ def test_min_insync_replicas_as_a_topic_config_overrides_the_brokers(make_cluste
     assert error_name(error) == "NOT_ENOUGH_REPLICAS"
     assert produce_one(strict, "lenient", b"accepted")[0] is None
     c.kcli(
-        "--bootstrap-server", c.bootstrap, "topic", "alter", "strict",
-        "--config", "min.insync.replicas=1", data_dir=False,
+        "--bootstrap-server",
+        c.bootstrap,
+        "topic",
+        "alter",
+        "strict",
+        "--config",
+        "min.insync.replicas=1",
+        data_dir=False,
     )
     assert produce_one(strict, "strict", b"after-alter")[0] is None
     values = [v for _, v in read_partition(c.bootstrap, "strict", 0, 2)]
     assert values == [b"before", b"after-alter"]
 
+
+def test_a_follower_copies_the_sections_its_leaders_cleaner_compacted(make_cluster):
+    """A compacted topic: while a follower is down its leader cleans; back, the follower
+    copies the cleaned log at the leader's offsets (gaps and all) and rejoins the ISR."""
+    from storage import Store
+
+    c = make_cluster(3)
+    c.create_topic(
+        "users",
+        1,
+        3,
+        "cleanup.policy=compact",
+        "segment.bytes=1500",
+        "min.cleanable.dirty.ratio=0.01",
+    )
+    p = producer(c.bootstrap, **{"linger.ms": 5, "batch.num.messages": 10})
+
+    def send(first, count):
+        for i in range(first, first + count):
+            p.produce("users", f"v{i}".encode(), key=f"k{i % 5}".encode(), partition=0)
+        p.flush(30)
+
+    def records(broker):
+        store = Store(c.data_dir / "cluster" / f"broker-{broker}", create=False)
+        try:
+            log = store.log("users", 0)
+            return [(r.offset, r.key, r.value) for r in log.read_records(0, max_records=10**6)]
+        finally:
+            store.close()
+
+    send(0, 50)
+    state = c.partition("users", 0)
+    follower = next(r for r in state["replicas"] if r != state["leader"])
+    c.kill(follower)
+    c.wait_partition("users", 0, lambda q: follower not in q["isr"])
+    send(50, 400)
+    leader = c.wait_partition("users", 0, lambda q: q["high_watermark"] == 450)["leader"]
+    cleaned = records(leader)
+    assert cleaned[-1][0] == 449 and len(cleaned) < 450  # the leader's cleaner ran
+    c.restart(follower)
+    c.wait_partition("users", 0, lambda q: sorted(q["isr"]) == [1, 2, 3])
+    copied = records(follower)
+    # Each record at the offset it was produced at, and every key's latest value there.
+    assert all(v == f"v{o}".encode() for o, _k, v in copied)
+    latest = {f"k{j}".encode(): f"v{445 + j}".encode() for j in range(5)}
+    assert {k: v for _o, k, v in copied} == latest
