@@ -27,6 +27,7 @@ from storage.errors import CorruptRecord, OffsetOutOfRange, StorageError
 from storage.log_segments import LogSegments
 from storage.log_types import FetchResult, _SegmentGone
 from storage.point_read import PointReader, decode_span, read_header
+from storage.record_decode import cycle_collector_paused
 from storage.records import Record, decode_batch_at
 from storage.segment import LOOKUP_CHUNK, TornTail
 
@@ -181,11 +182,12 @@ class LogReader:
                 pieces = self._fetch(offset, want)
             if not pieces:
                 return out
-            for buf, pos, size in pieces:
-                limit = None if max_records is None else max_records - len(out)
-                out += decode_batch_at(buf, pos, size, min_offset=offset, max_records=limit)
-                if limit is not None and len(out) >= max_records:
-                    return out
+            with cycle_collector_paused():
+                for buf, pos, size in pieces:
+                    limit = None if max_records is None else max_records - len(out)
+                    out += decode_batch_at(buf, pos, size, min_offset=offset, max_records=limit)
+                    if limit is not None and len(out) >= max_records:
+                        return out
             if max_records is None:
                 return out
             buf, pos, _size = pieces[-1]

@@ -7,7 +7,10 @@ code.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import struct
+from collections.abc import Iterator
 from itertools import repeat
 from operator import itemgetter
 from typing import NamedTuple
@@ -39,6 +42,28 @@ from storage.varint import (
 _LENGTH = struct.Struct(">i")
 _FIRST = itemgetter(0)
 _SECOND = itemgetter(1)
+
+
+@contextlib.contextmanager
+def cycle_collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a fetch's batches are decoded.
+
+    Decoding makes thousands of Record tuples at once and keeps them, so each fetch sets off
+    a dozen young-generation collections and, every few fetches, a full one that walks every
+    object the process holds: with a million other objects alive, a full scan ran at 0.6x
+    the pace it had without them (sqlite3's rows, made and freed one at a time, set off
+    none).  The decoder creates no reference cycles, so nothing is left for the collector
+    that it would have found during the pause; collection resumes as before afterwards.  A
+    collector already paused by someone else is left paused.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def decode_batch(batch, *, min_offset: int = 0, max_records: int | None = None) -> list[Record]:
