@@ -25,10 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
+# The same scan and point reads as bench_store's (this folder is on sys.path when run).
+from bench_store import VALUE_BYTES, store_point_reads, store_read
+
 from storage import Store
 from storage.log import DEFAULT_BATCH_RECORDS
 
-VALUE_BYTES = 100
 DURABLE_EVERY = 10_000
 POINT_READS = 10_000
 
@@ -37,30 +39,6 @@ def produce(log, values: list[bytes], batch_records: int) -> float:
     start = time.perf_counter()
     for i in range(0, len(values), DURABLE_EVERY):
         log.append_records(values[i : i + DURABLE_EVERY], batch_records=batch_records)
-    return time.perf_counter() - start
-
-
-def scan(log, n: int) -> float:
-    start = time.perf_counter()
-    offset = count = total = 0
-    while True:
-        records = log.read_records(offset, None, max_bytes=1 << 20)
-        if not records:
-            break
-        for r in records:
-            total += len(r.value)
-        count += len(records)
-        offset = records[-1].offset + 1
-    elapsed = time.perf_counter() - start
-    assert count == n and total == n * VALUE_BYTES
-    return elapsed
-
-
-def point_reads(log, offsets: list[int]) -> float:
-    start = time.perf_counter()
-    for o in offsets:
-        (record,) = log.read_records(o, 1)
-        assert record.offset == o
     return time.perf_counter() - start
 
 
@@ -89,8 +67,8 @@ def main() -> None:
                 log = store.log(topic, 0)
                 for name, seconds in (
                     ("produce", produce(log, values, size)),
-                    ("scan", scan(log, n)),
-                    ("point", point_reads(log, offsets)),
+                    ("scan", store_read(log, n)),
+                    ("point", store_point_reads(log, offsets)),
                 ):
                     key = (name, size)
                     best[key] = min(best.get(key, seconds), seconds)
