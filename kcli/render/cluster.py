@@ -11,25 +11,28 @@ INTERNAL_PREFIX = "__"
 
 
 def cluster_started(info) -> None:
-    """The bootstrap address on stdout (for scripts); the rest on stderr."""
+    """The bootstrap address on stdout (for scripts); the rest on stderr, in lines that fit
+    an 80-column terminal (a long path or address on a line of its own)."""
     last = info.port + info.brokers - 1
     started = ", ".join(info.started) if info.started else "nothing (it was running)"
-    note(
-        f"kcli cluster: {info.brokers} broker(s), ids 1..{info.brokers}, on 127.0.0.1:"
-        f"{info.port}..{last}; controller on 127.0.0.1:{info.controller_port}; data in "
-        f"{info.directory}.  Started: {started}."
-    )
+    brokers = f"{info.brokers} broker{'s' if info.brokers != 1 else ''}"
+    note(f"kcli cluster: {brokers}, ids 1..{info.brokers}, on 127.0.0.1:{info.port}..{last}")
+    note(f"  controller on 127.0.0.1:{info.controller_port}; started: {started}")
+    note(f"  data in {info.directory}")
     if info.replication_factor_is_default:
         note(
             f"default.replication.factor={info.replication_factor} (min(3, brokers); Kafka's "
-            f"own default is 1): set it with --config default.replication.factor=N"
+            f"own default is 1);"
         )
+        note("  set it with --config default.replication.factor=N")
     line(f"bootstrap.servers={info.bootstrap_servers}")
     line(f"KCLI_BOOTSTRAP_SERVER={info.bootstrap_servers}")
-    note(
-        f"Use it with: kcli --profile cluster topic list   (profile 'cluster' in "
-        f"{info.profile_file}), or: export KCLI_BOOTSTRAP_SERVER={info.bootstrap_servers}"
-    )
+    if info.profile_file is not None:
+        note("Use it with: kcli --profile cluster topic list")
+        note(f"  (profile 'cluster' in {info.profile_file}), or in this shell:")
+    else:
+        note("Use it in this shell with:")
+    note(f"  export KCLI_BOOTSTRAP_SERVER={info.bootstrap_servers}")
 
 
 def _isr_text(p: dict) -> str:
