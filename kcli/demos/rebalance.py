@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kcli import Producer
 from kcli.demos._common import (
     DemoContext,
     Pacer,
@@ -34,6 +35,7 @@ from kcli.demos._common import (
     reset_topic,
     summary,
 )
+from storage.groups import GroupNotFound, GroupStore
 
 TOPIC = "demo-rebalance"
 GROUP = "demo-rebalance"
@@ -173,8 +175,6 @@ def _settled(members: list[_Member], partitions: int, groups) -> bool:
     """The group is Stable with these members, the store's assignment gives out every
     partition (a cooperative round that only revoked does not), and each member has applied
     its share."""
-    from storage.groups import GroupNotFound
-
     try:
         desc = groups.describe_group(GROUP)
     except GroupNotFound:
@@ -294,9 +294,6 @@ def measure(
 def _measure(
     store, data_dir, assignor, members, partitions, session_ms, rate, phase, bootstrap=None
 ):
-    from kcli import Producer
-    from storage.groups import GroupStore
-
     label = assignor if bootstrap is None else f"consumer protocol ({assignor})"
 
     groups = GroupStore(store)

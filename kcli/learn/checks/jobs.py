@@ -3,6 +3,8 @@ replays, judged against the source topic."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from kcli.learn.checks.base import Context, Finding, check, plural, text_of
 from kcli.learn.checks.groups import rerun
 
@@ -13,7 +15,6 @@ def _same_keys(ctx: Context, spec: dict) -> list[Finding]:
 
     With ``group`` (the job that copies source to target): when the group has already read
     everything, running the job again writes nothing, so the advice is to start again."""
-    from collections import Counter
 
     source, target = spec["source"], spec["target"]
     counts = []
@@ -57,7 +58,6 @@ def _job_advice(ctx: Context, spec: dict, source: str) -> str:
 @check("filtered")
 def _filtered(ctx: Context, spec: dict) -> list[Finding]:
     """``target`` holds exactly the records of ``source`` whose value is above ``above``."""
-    from collections import Counter
 
     source, target, above = spec["source"], spec["target"], float(spec["above"])
 
