@@ -88,6 +88,16 @@ def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     return result
 
 
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The one ``Error:`` line of a command that failed as bad input should (exit 1, no
+    traceback)."""
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
 def json_lines(text: str) -> list[dict]:
     """The objects of a JSON Lines output (blank lines skipped)."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
