@@ -32,6 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.waiting import wait_for  # noqa: E402
+
 MEMBER = r"""
 import json, os, signal, sys, time
 from kcli import Consumer
@@ -77,17 +81,6 @@ class Member:
             self.proc.wait()
 
 
-def wait_for(condition, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
 def group_state(data_dir: Path, group: str):
     from storage import Store
     from storage.groups import GroupStore
@@ -123,14 +116,20 @@ def trial(workdir: Path, args, kind: str, n: int) -> tuple[float, float]:
     first = Member(workdir, f"{kind}-{n}-0", cfg)
     members = [first]
     try:
-        wait_for(lambda: settled(data_dir, "g", members, args.partitions), "the first member")
+        wait_for(
+            lambda: settled(data_dir, "g", members, args.partitions),
+            "the first member",
+            interval=0.01,
+        )
         ev = first.events()
         join = next(e["t"] for e in ev if e["e"] == "assigned") - next(
             e["t"] for e in ev if e["e"] == "subscribe"
         )
         for i in range(1, args.members):
             members.append(Member(workdir, f"{kind}-{n}-{i}", cfg))
-            wait_for(lambda: settled(data_dir, "g", members, args.partitions), "members")
+            wait_for(
+                lambda: settled(data_dir, "g", members, args.partitions), "members", interval=0.01
+            )
         victim = members[-1]
         rest = members[:-1]
         # Wait a heartbeat or so, so that the kill lands at a random point between beats.
@@ -143,7 +142,9 @@ def trial(workdir: Path, args, kind: str, n: int) -> tuple[float, float]:
             victim.proc.send_signal(signal.SIGTERM)
             victim.proc.wait()
             start = next(e["t"] for e in victim.events() if e["e"] == "closing")
-        done = wait_for(lambda: settled(data_dir, "g", rest, args.partitions), "the survivors")
+        done = wait_for(
+            lambda: settled(data_dir, "g", rest, args.partitions), "the survivors", interval=0.01
+        )
         return join, done - start
     finally:
         for m in members:
@@ -164,7 +165,6 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--session-timeout-ms", dest="session", type=int, default=2000)
     args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     joins: list[float] = []
     leaves: list[float] = []
     kills: list[float] = []

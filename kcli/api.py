@@ -48,15 +48,15 @@ def _conf(conf: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> dict[str, A
     return out
 
 
-def _remote_backend(conf: dict[str, Any]):
+def _remote_cluster(conf: dict[str, Any]):
     """The cluster a client config names, and the config left for the client itself."""
-    from kcli.remote.backend import RemoteBackend
+    from kcli.remote.cluster_client import ClusterClient
 
     servers = check_bootstrap_servers(str(conf.pop(BOOTSTRAP_SERVERS)), BOOTSTRAP_SERVERS)
     conf.pop("data.dir", None)
     properties = {k: v for k, v in conf.items() if not callable(v)}
     connection = Connection(servers, properties, origin=_ORIGIN)
-    return RemoteBackend(connection), conf
+    return ClusterClient(connection), conf
 
 
 class _ClientType(ABCMeta):
@@ -84,8 +84,8 @@ class Producer(metaclass=_ClientType):
         if BOOTSTRAP_SERVERS in conf:
             from kcli.remote.producer import RemoteProducer
 
-            backend, rest = _remote_backend(conf)
-            return _registered(cls, RemoteProducer(backend, rest))
+            cluster, rest = _remote_cluster(conf)
+            return _registered(cls, RemoteProducer(cluster, rest))
         from kcli.local.producer import Producer as LocalProducer
 
         return _registered(cls, LocalProducer(conf))
@@ -100,8 +100,8 @@ class Consumer(metaclass=_ClientType):
         if BOOTSTRAP_SERVERS in conf:
             from kcli.remote.consumer import RemoteConsumer
 
-            backend, rest = _remote_backend(conf)
-            return _registered(cls, RemoteConsumer(backend, rest))
+            cluster, rest = _remote_cluster(conf)
+            return _registered(cls, RemoteConsumer(cluster, rest))
         from kcli.local.consumer import Consumer as LocalConsumer
 
         return _registered(cls, LocalConsumer(conf))
@@ -116,8 +116,8 @@ class AdminClient(metaclass=_ClientType):
         if BOOTSTRAP_SERVERS in conf:
             from kcli.remote.admin_client import RemoteAdminClient
 
-            backend, _rest = _remote_backend(conf)
-            return _registered(cls, RemoteAdminClient(backend))
+            cluster, _rest = _remote_cluster(conf)
+            return _registered(cls, RemoteAdminClient(cluster))
         from kcli.local.admin_client import AdminClient as LocalAdminClient
 
         return _registered(cls, LocalAdminClient(conf))

@@ -19,25 +19,35 @@ KCLI_TIMEOUT_S = 120
 
 
 # What `python -m pytest -m "not slow"` leaves out (the everyday subset; README says so):
-# paths of slow test modules or directories, with why; and every CLI contract test's
-# [remote] run (the same test again through kcli serve, see tests/remote/cluster.py).
+# paths of slow test modules or directories, or one test (path::name, every parameter of
+# it), with why; and every CLI contract test's [remote] run (the same test again through
+# kcli serve, see tests/remote/cluster.py).
 SLOW = {
     "tests/crash": "kill -9 crash loops",
     "tests/e2e": "end-to-end tours of the CLI",
     "tests/spark": "a Spark session and streaming queries",
     "tests/demos": "the live demos, as processes",
     "tests/learn/test_lessons.py": "every lesson executed",
+    "tests/learn/test_checks.py::test_lesson_10_does_not_pass_right_after_try_it": (
+        "a real 4-broker cluster started for a lesson"
+    ),
     "tests/serve/test_serve_fuzz.py": "protocol fuzzing against a server",
+    "tests/serve/test_serve_js_clients.py": "the JavaScript clients, as node processes",
     "tests/groups/test_group_processes.py": "groups of consumer processes",
+    "tests/groups/test_rebalance_protocols.py": "groups of consumer processes rebalancing",
 }
+
+
+def _listed_slow(where: str, test: str) -> bool:
+    return any(where == p or where.startswith(p + "/") or f"{where}::{test}" == p for p in SLOW)
 
 
 def pytest_collection_modifyitems(config, items):
     root = Path(__file__).resolve().parent.parent
     for item in items:
         where = Path(item.fspath).resolve().relative_to(root).as_posix()
-        slow = any(where == p or where.startswith(p + "/") for p in SLOW)
-        if slow or "[remote" in item.nodeid:
+        test = getattr(item, "originalname", None) or item.name
+        if _listed_slow(where, test) or "[remote" in item.nodeid:
             item.add_marker(pytest.mark.slow)
 
 
@@ -86,6 +96,16 @@ def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     return result
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The one ``Error:`` line of a command that failed as bad input should (exit 1, no
+    traceback)."""
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
 
 
 def json_lines(text: str) -> list[dict]:

@@ -8,21 +8,19 @@ they hold) are confluent-kafka's own, which have the same names and fields as kc
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kcli.client.types import NewPartitions, NewTopic, TopicPartition
-
-if TYPE_CHECKING:
-    from kcli.remote.backend import RemoteBackend
+from kcli.remote.cluster_client import ClusterClient
 
 
 class RemoteAdminClient:
-    """confluent-kafka's AdminClient for the cluster ``backend`` talks to."""
+    """confluent-kafka's AdminClient for the cluster ``cluster`` talks to."""
 
-    def __init__(self, backend: RemoteBackend):
-        self._backend = backend
-        self._ck = backend.ck
-        self._admin = backend.admin
+    def __init__(self, cluster: ClusterClient):
+        self._cluster = cluster
+        self._ck = cluster.ck
+        self._admin = cluster.admin
 
     def _topic_partition(self, tp):
         if isinstance(tp, TopicPartition):

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kcli.client.types import KafkaError, KafkaException, Message, TopicPartition
+from kcli.remote.cluster_client import ClusterClient
+from kcli.remote.groups import RemoteGroups
 from kcli.remote.librdkafka import check_reports, kafka_error, kafka_exception
-
-if TYPE_CHECKING:
-    from kcli.remote.backend import RemoteBackend
 
 # kcli's choices for its clients (a --command-config or profile may still change them).
 CONSUMER_DEFAULTS = {
@@ -36,9 +35,9 @@ class RemoteConsumer:
     partitions that moved.
     """
 
-    def __init__(self, backend: RemoteBackend, conf: Mapping[str, Any] | None = None):
+    def __init__(self, cluster: ClusterClient, conf: Mapping[str, Any] | None = None):
         conf = dict(conf or {})
-        self._backend = backend
+        self._cluster = cluster
         self._grouped = bool(conf.get("group.id"))
         if not self._grouped:
             conf["group.id"] = f"kcli-no-group-{uuid.uuid4().hex[:12]}"
@@ -61,14 +60,14 @@ class RemoteConsumer:
         )
         self._group_id = str(conf["group.id"])
         self._auto_commit = str(conf.get("enable.auto.commit", True)).lower() in ("true", "1")
-        self._c = backend.new_client("consumer", conf, CONSUMER_DEFAULTS)
+        self._c = cluster.new_client("consumer", conf, CONSUMER_DEFAULTS)
         self._on_assign = self._on_revoke = self._on_lost = None
         self._closed = False
 
     # -- conversions --------------------------------------------------------------------
 
     def _ctp(self, tp):
-        out = self._backend.ck.TopicPartition(tp.topic, tp.partition, tp.offset)
+        out = self._cluster.ck.TopicPartition(tp.topic, tp.partition, tp.offset)
         if getattr(tp, "metadata", None):
             out.metadata = tp.metadata
         return out
@@ -80,11 +79,11 @@ class RemoteConsumer:
     def _call(self, fn, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except self._backend.ck.KafkaException as exc:
-            raise kafka_exception(self._backend, exc) from None
+        except self._cluster.ck.KafkaException as exc:
+            raise kafka_exception(self._cluster.connection, exc) from None
 
     def _check(self) -> None:
-        check_reports(self._backend)
+        check_reports(self._cluster.errors)
 
     # -- assignment and groups ----------------------------------------------------------
 
@@ -146,16 +145,16 @@ class RemoteConsumer:
 
     def get_watermark_offsets(self, partition, timeout: float | None = None, cached=False):
         """(log_start_offset, log_end_offset) of a partition."""
-        t = self._backend.timeout_s if timeout is None else timeout
+        t = self._cluster.timeout_s if timeout is None else timeout
         got = self._call(self._c.get_watermark_offsets, self._ctp(partition), t, cached)
         if got is None:
-            raise self._backend._timed_out(
+            raise self._cluster.timed_out(
                 f"reading the offsets of {partition.topic}-{partition.partition}"
             )
         return got
 
     def offsets_for_times(self, partitions: Sequence, timeout: float | None = None) -> list:
-        t = self._backend.timeout_s if timeout is None else timeout
+        t = self._cluster.timeout_s if timeout is None else timeout
         found = self._call(self._c.offsets_for_times, [self._ctp(tp) for tp in partitions], t)
         return [self._ktp(tp) for tp in found]
 
@@ -166,7 +165,7 @@ class RemoteConsumer:
         ]
 
     def committed(self, partitions: Sequence, timeout: float | None = None) -> list:
-        t = self._backend.timeout_s if timeout is None else timeout
+        t = self._cluster.timeout_s if timeout is None else timeout
         got = self._call(self._c.committed, [self._ctp(tp) for tp in partitions], t)
         return [self._ktp(tp) for tp in got]
 
@@ -180,9 +179,9 @@ class RemoteConsumer:
             return
         try:
             self._c.store_offsets(offsets=[self._ctp(tp) for tp in todo])
-        except self._backend.ck.KafkaException as exc:
+        except self._cluster.ck.KafkaException as exc:
             if exc.args[0].code() != KafkaError._STATE:  # unassigned meanwhile (a rebalance)
-                raise kafka_exception(self._backend, exc) from None
+                raise kafka_exception(self._cluster.connection, exc) from None
 
     def commit(self, message=None, offsets: Sequence | None = None, asynchronous: bool = True):
         kwargs: dict[str, Any] = {"asynchronous": asynchronous}
@@ -202,7 +201,7 @@ class RemoteConsumer:
     def _message(self, m):
         err = m.error()
         if err is not None:
-            kerr = kafka_error(self._backend, err)
+            kerr = kafka_error(self._cluster.connection, err)
             return Message(m.topic(), m.partition(), m.offset(), 0, -1, None, None, None, kerr)
         ts_type, ts = m.timestamp()
         return Message(
@@ -262,11 +261,11 @@ class RemoteConsumer:
         if self._grouped and self._auto_commit:
             try:
                 self._c.commit(asynchronous=False)
-            except self._backend.ck.KafkaException:
+            except self._cluster.ck.KafkaException:
                 pass  # nothing stored, or the group moved on: close() says the rest
         self._call(self._c.close)
         if member_id:
-            self._backend.groups().wait_until_left(self._group_id, member_id)
+            RemoteGroups(self._cluster).wait_until_left(self._group_id, member_id)
 
     def __enter__(self):
         return self

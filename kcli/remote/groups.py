@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from kcli.client.error_codes import GROUP_MOVED_ON
+from kcli.client.error_codes import ErrorCodes as E
 from kcli.client.group_states import ConsumerGroupState
+from kcli.remote.cluster_client import ClusterClient
 from storage import PartitionNotFound
 from storage.errors import partition_not_found_message
 from storage.groups import (
@@ -23,9 +24,6 @@ from storage.groups import (
     validate_group_id,
 )
 
-if TYPE_CHECKING:
-    from kcli.remote.backend import RemoteBackend
-
 
 class RemoteGroups:
     """The consumer groups of a cluster, with GroupStore's methods and value types.
@@ -35,19 +33,42 @@ class RemoteGroups:
     the topics of its assignment.
     """
 
-    def __init__(self, backend: RemoteBackend):
-        self._b = backend
+    def __init__(self, cluster: ClusterClient):
+        self._cluster = cluster
 
     def _ck(self):
-        return self._b.ck
+        return self._cluster.ck
+
+    def _not_found(self, group: str) -> GroupNotFound:
+        return GroupNotFound(group_not_found_message(group, self._group_names()))
+
+    def _group_names(self) -> list[str]:
+        try:
+            return [g.group for g in self.list_groups()]
+        except Exception:  # a hint only
+            return []
+
+    def _wait(self, futures, what: str, group: str) -> dict:
+        """The cluster's answers to a request about ``group``; a group it does not know is
+        GroupNotFound naming the groups there are, as the local store words it."""
+        try:
+            return self._cluster.wait(futures, what)
+        except GroupNotFound:
+            raise self._not_found(group) from None
+
+    def _error(self, err, what: str, group: str):
+        if err.code() == E.GROUP_ID_NOT_FOUND:
+            return self._not_found(group)
+        return self._cluster.error(err, what)
 
     def list_groups(self) -> list:
-        b = self._b
-        result = b.wait_one(
-            b.admin.list_consumer_groups(request_timeout=b.timeout_s), "listing consumer groups"
+        cluster = self._cluster
+        result = cluster.wait_one(
+            cluster.admin.list_consumer_groups(request_timeout=cluster.timeout_s),
+            "listing consumer groups",
         )
         if result.errors and not result.valid:
-            raise b.error(result.errors[0], "listing consumer groups")
+            raise cluster.error(result.errors[0], "listing consumer groups")
         ids = sorted({g.group_id for g in result.valid})
         described = self._describe(ids)
         out = []
@@ -64,9 +85,9 @@ class RemoteGroups:
         """{group: GroupDescription, or None for a group the cluster does not know}."""
         if not ids:
             return {}
-        b = self._b
-        futures = b.admin.describe_consumer_groups(ids, request_timeout=b.timeout_s)
-        got = b.wait(futures, "describing consumer groups")
+        cluster = self._cluster
+        futures = cluster.admin.describe_consumer_groups(ids, request_timeout=cluster.timeout_s)
+        got = cluster.wait(futures, "describing consumer groups")
         out: dict = {}
         for gid, g in got.items():
             # confluent-kafka's ConsumerGroupState has the same member names as kcli's.
@@ -122,7 +143,7 @@ class RemoteGroups:
         validate_group_id(group)
         desc = self._describe([group])[group]
         if desc is None:
-            raise GroupNotFound(group_not_found_message(group, self._b._group_names()))
+            raise self._not_found(group)
         return desc
 
     def wait_until_left(self, group: str, member_id: str, timeout_s: float = 10.0) -> None:
@@ -140,12 +161,14 @@ class RemoteGroups:
 
     def committed(self, group: str, partitions: list[tuple[str, int]] | None = None) -> dict:
         """{(topic, partition): committed offset} (partitions without one are left out)."""
-        ck, b = self._ck(), self._b
+        ck, cluster = self._ck(), self._cluster
         request = ck.ConsumerGroupTopicPartitions(
             group, None if partitions is None else [ck.TopicPartition(t, p) for t, p in partitions]
         )
-        futures = b.admin.list_consumer_group_offsets([request], request_timeout=b.timeout_s)
-        got = b.wait(futures, f"reading the committed offsets of group '{group}'", group=group)
+        futures = cluster.admin.list_consumer_group_offsets(
+            [request], request_timeout=cluster.timeout_s
+        )
+        got = self._wait(futures, f"reading the committed offsets of group '{group}'", group)
         return {
             (tp.topic, tp.partition): tp.offset
             for tp in got[group].topic_partitions or []
@@ -153,12 +176,12 @@ class RemoteGroups:
         }
 
     def partition_offsets(self, group: str) -> list:
-        b = self._b
+        cluster = self._cluster
         desc = self.describe_group(group)
         committed = self.committed(group)
         owner = {tp: m for m in desc.members for tp in m.assignment}
         topics = {t for t, _ in committed} | {t for m in desc.members for t in m.topics}
-        md = b.metadata()
+        md = cluster.metadata()
         wanted: list[tuple[str, int]] = []
         for topic in sorted(topics):
             t = md.topics.get(topic)
@@ -166,9 +189,10 @@ class RemoteGroups:
             known = {p for tt, p in committed if tt == topic}
             wanted += [(topic, p) for p in sorted(set(range(count)) | known) if p < count]
         ends: dict[tuple[str, int], int] = {}
+        latest = cluster.ck.admin.OffsetSpec.latest
         for topic in sorted({t for t, _ in wanted}):
             parts = [p for t, p in wanted if t == topic]
-            for p, end in b.list_offsets(topic, parts, b.ck.admin.OffsetSpec.latest()).items():
+            for p, end in cluster.list_offsets(topic, parts, latest()).items():
                 ends[(topic, p)] = end
         rows = []
         for key in wanted:
@@ -195,20 +219,20 @@ class RemoteGroups:
             raise GroupNotEmpty(group_not_empty_message(group, list(desc.members), verb))
 
     def plan_reset(self, group: str, topic: str, spec, partitions: Sequence[int] | None = None):
-        b = self._b
+        cluster = self._cluster
         validate_group_id(group)
-        count = b.topic(topic).partitions
+        count = cluster.topic(topic).partitions
         numbers = list(range(count)) if partitions is None else list(partitions)
         for p in numbers:
             if not 0 <= p < count:
                 raise PartitionNotFound(partition_not_found_message(topic, count, p))
         committed = self.committed(group, [(topic, p) for p in numbers])
-        specs = b.ck.admin.OffsetSpec
-        starts = b.list_offsets(topic, numbers, specs.earliest())
-        ends = b.list_offsets(topic, numbers, specs.latest())
+        specs = cluster.ck.admin.OffsetSpec
+        starts = cluster.list_offsets(topic, numbers, specs.earliest())
+        ends = cluster.list_offsets(topic, numbers, specs.latest())
         found = {}
         if spec.kind == "datetime":
-            found = b.list_offsets(topic, numbers, specs.for_timestamp(spec.value))
+            found = cluster.list_offsets(topic, numbers, specs.for_timestamp(spec.value))
         plan = []
         for p in numbers:
             time_offset = found[p] if found.get(p, -1) >= 0 else None
@@ -219,14 +243,16 @@ class RemoteGroups:
     def execute_reset(self, group: str, plan: Sequence) -> None:
         if not plan:
             return
-        ck, b = self._ck(), self._b
+        ck, cluster = self._ck(), self._cluster
         self.check_inactive(group, "reset")
         request = ck.ConsumerGroupTopicPartitions(
             group, [ck.TopicPartition(r.topic, r.partition, r.new_offset) for r in plan]
         )
-        futures = b.admin.alter_consumer_group_offsets([request], request_timeout=b.timeout_s)
+        futures = cluster.admin.alter_consumer_group_offsets(
+            [request], request_timeout=cluster.timeout_s
+        )
         what = f"resetting the offsets of group '{group}'"
-        got = b.wait(futures, what, group=group)
+        got = self._wait(futures, what, group)
         for tp in got[group].topic_partitions or []:
             if tp.error is None:
                 continue
@@ -236,15 +262,15 @@ class RemoteGroups:
                     f"group '{group}' has live members; its offsets can only be reset while "
                     f"the group is inactive — stop its consumers and try again"
                 )
-            raise b.error(tp.error, what, group=group)
+            raise self._error(tp.error, what, group)
 
     def delete_group(self, group: str) -> None:
-        b = self._b
+        cluster = self._cluster
         validate_group_id(group)
         desc = self._describe([group])[group]
         if desc is None:
-            raise GroupNotFound(group_not_found_message(group, b._group_names()))
+            raise self._not_found(group)
         if desc.members:
             raise GroupNotEmpty(group_not_empty_message(group, list(desc.members), "deleted"))
-        futures = b.admin.delete_consumer_groups([group], request_timeout=b.timeout_s)
-        b.wait(futures, f"deleting group '{group}'", group=group)
+        futures = cluster.admin.delete_consumer_groups([group], request_timeout=cluster.timeout_s)
+        self._wait(futures, f"deleting group '{group}'", group)

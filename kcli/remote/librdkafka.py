@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import TYPE_CHECKING
 
 from kcli.client.error_codes import ErrorCodes as E
 from kcli.client.types import KafkaError, KafkaException
 from kcli.connection import Connection
 from kcli.errors import KcliError
-
-if TYPE_CHECKING:
-    from kcli.remote.backend import RemoteBackend
 
 
 class ErrorReports:
@@ -127,19 +123,19 @@ _PRODUCE_ERROR_WORDS = {
 }
 
 
-def kafka_error(backend: RemoteBackend, err):
+def kafka_error(connection: Connection, err):
     """confluent-kafka's KafkaError as kcli's (secrets masked; some errors explained)."""
-    text = _PRODUCE_ERROR_WORDS.get(err.code()) or backend.connection.scrub(err.str())
+    text = _PRODUCE_ERROR_WORDS.get(err.code()) or connection.scrub(err.str())
     return KafkaError(err.code(), text, err.fatal(), err.retriable())
 
 
-def kafka_exception(backend: RemoteBackend, exc):
-    return KafkaException(kafka_error(backend, exc.args[0]))
+def kafka_exception(connection: Connection, exc):
+    return KafkaException(kafka_error(connection, exc.args[0]))
 
 
-def check_reports(backend: RemoteBackend) -> None:
+def check_reports(reports: ErrorReports) -> None:
     """An error no retry will cure (see ErrorReports.check) as kcli's KafkaException."""
     try:
-        backend.errors.check()
+        reports.check()
     except KcliError as exc:
         raise KafkaException(KafkaError(KafkaError._FATAL, str(exc))) from None

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kcli.client.error_codes import kafka_error_code
 from kcli.client.produce_checks import check_record, prepared_record
 from kcli.client.types import KafkaError, KafkaException, Message
+from kcli.remote.cluster_client import ClusterClient
 from kcli.remote.librdkafka import check_reports, kafka_error, kafka_exception
 from storage import RoundRobin, StorageError
-
-if TYPE_CHECKING:
-    from kcli.remote.backend import RemoteBackend
 
 # kcli's choices for its clients (a --command-config or profile may still change them).
 PRODUCER_DEFAULTS = {
@@ -41,11 +39,11 @@ class RemoteProducer:
     KafkaErrors.
     """
 
-    def __init__(self, backend: RemoteBackend, conf: Mapping[str, Any] | None = None):
+    def __init__(self, cluster: ClusterClient, conf: Mapping[str, Any] | None = None):
         conf = dict(conf or {})
-        self._backend = backend
+        self._cluster = cluster
         self._default_cb = conf.pop("on_delivery", None)
-        self._p = backend.new_client("producer", conf, PRODUCER_DEFAULTS)
+        self._p = cluster.new_client("producer", conf, PRODUCER_DEFAULTS)
         self._round_robin = RoundRobin()
         self._meta: dict[str, tuple[int, int | None]] = {}
         self._last_cb = self._last_wrapped = None
@@ -53,11 +51,11 @@ class RemoteProducer:
 
     def _load_meta(self, topic: str) -> tuple[int, int | None]:
         try:
-            partitions = self._backend.topic(topic).partitions
+            partitions = self._cluster.topic(topic).partitions
         except StorageError as exc:
             code = kafka_error_code(exc, default=KafkaError.UNKNOWN_TOPIC_OR_PART)
             raise KafkaException(KafkaError(code, str(exc))) from None
-        meta = (partitions, self._backend.max_message_bytes(topic))
+        meta = (partitions, self._cluster.max_message_bytes(topic))
         self._meta[topic] = meta
         return meta
 
@@ -67,10 +65,10 @@ class RemoteProducer:
             return None
         if cb is self._last_cb:  # the usual case: one callback for every record
             return self._last_wrapped
-        backend = self._backend
+        connection = self._cluster.connection
 
         def report(err, msg):
-            kerr = None if err is None else kafka_error(backend, err)
+            kerr = None if err is None else kafka_error(connection, err)
             ts_type, ts = msg.timestamp()
             offset = msg.offset()
             cb(
@@ -123,8 +121,8 @@ class RemoteProducer:
                 timestamp=timestamp or 0,
                 headers=list(headers) if headers else None,
             )
-        except self._backend.ck.KafkaException as exc:
-            raise kafka_exception(self._backend, exc) from None
+        except self._cluster.ck.KafkaException as exc:
+            raise kafka_exception(self._cluster.connection, exc) from None
 
     def produce_many(
         self,
@@ -155,8 +153,8 @@ class RemoteProducer:
         """Serve delivery reports (waiting up to ``timeout`` seconds for one)."""
         try:
             served = self._p.poll(-1 if timeout is None else timeout)
-        except self._backend.ck.KafkaException as exc:
-            raise kafka_exception(self._backend, exc) from None
+        except self._cluster.ck.KafkaException as exc:
+            raise kafka_exception(self._cluster.connection, exc) from None
         self._check()
         return served
 
@@ -173,7 +171,7 @@ class RemoteProducer:
                 return left
 
     def _check(self) -> None:
-        check_reports(self._backend)
+        check_reports(self._cluster.errors)
 
     def __len__(self) -> int:
         return len(self._p)

@@ -17,29 +17,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.waiting import WAIT_S
+
 MEMBER = Path(__file__).with_name("member.py")
 KCLI = [sys.executable, "-m", "kcli"]
-# Generous: the machine may be busy with other test runs.
-WAIT_S = 60.0
 TOPIC = "orders"
 GROUP = "billing"
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = WAIT_S):
-    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.05)
 
 
 class Member:

@@ -11,8 +11,9 @@ import pytest
 
 from storage import ProducerRecord, Store
 from storage.groups import GroupStore
+from tests.waiting import WAIT_S, wait_for
 
-from .helpers import KCLI, WAIT_S, run_kcli, stable_with, wait_for
+from .helpers import KCLI, run_kcli, stable_with
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from storage import ProducerRecord, Store
+from tests.waiting import wait_for
 
 from .helpers import (  # noqa: F401 - member_spawner, orders_data_dir: fixtures spawn, data_dir
     GROUP,
@@ -22,7 +23,6 @@ from .helpers import (  # noqa: F401 - member_spawner, orders_data_dir: fixtures
     members_agree,
     orders_data_dir,
     stable_with,
-    wait_for,
 )
 
 

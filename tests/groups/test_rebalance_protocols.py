@@ -13,6 +13,8 @@ import json
 
 import pytest
 
+from tests.waiting import wait_for
+
 from .helpers import (  # noqa: F401 - member_spawner, orders_data_dir: fixtures spawn, data_dir
     GROUP,
     TOPIC,
@@ -24,7 +26,6 @@ from .helpers import (  # noqa: F401 - member_spawner, orders_data_dir: fixtures
     orders_data_dir,
     run_kcli,
     stable_with,
-    wait_for,
 )
 
 COOPERATIVE = {"assignor": "cooperative-sticky"}

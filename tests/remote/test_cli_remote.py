@@ -11,17 +11,9 @@ import subprocess
 
 import pytest
 
-from tests.conftest import json_lines, ok, run_kcli
+from tests.conftest import json_lines, ok, one_error_line, run_kcli
 
 SECRET = "Sup3r-s3cret-9x"
-
-
-def one_error_line(result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 1, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 def test_environment_profile_and_properties_file_choose_the_cluster(cluster, tmp_path):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import ok, run_kcli
+from tests.conftest import ok, one_error_line, run_kcli
 
 
 @pytest.fixture
@@ -29,14 +29,6 @@ def refusing_cluster(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=60)
-
-
-def one_error_line(result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 1, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 def test_produce_explains_not_enough_replicas_in_one_line(refusing_cluster):

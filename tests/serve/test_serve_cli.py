@@ -18,8 +18,9 @@ from kafka.protocol.metadata import ApiVersionsRequest, ApiVersionsResponse
 from kcli.errors import KcliError
 from kcli.serve.config import broker_config
 from storage import Store
+from tests.waiting import wait_for
 
-from .helpers import RawClient, wait_for
+from .helpers import RawClient
 
 
 def _kcli(data_dir, *args, timeout=60):

@@ -103,7 +103,9 @@ def _fields(api_key: int, version: int, topic_id: uuid.UUID) -> dict:
     if api_key == 11:  # JoinGroup: a first join with no member id (answered at once)
         protocol = sub("JoinGroupRequestProtocol")
         return {
-            "group_id": GROUP + "-join",
+            # A group of its own per version: in a shared one, each join would wait out the
+            # rebalance timeout for the member the previous version left behind.
+            "group_id": f"{GROUP}-join-v{version}",
             "session_timeout_ms": 10_000,
             "rebalance_timeout_ms": 10_000,
             "member_id": "",

@@ -11,8 +11,7 @@ import time
 from confluent_kafka import Consumer as CkConsumer
 
 from storage import Store
-
-from .helpers import wait_for
+from tests.waiting import wait_for
 
 PARTITIONS = 4
 TIMEOUT_S = 90
@@ -70,7 +69,9 @@ def test_confluent_cooperative_join_revokes_only_what_moves(server):
     a = _Member(server.bootstrap, topic, group, "member-a")
     b = None
     try:
-        wait_for(lambda: a.owned() == set(range(PARTITIONS)), TIMEOUT_S, what="a to own all")
+        wait_for(
+            lambda: a.owned() == set(range(PARTITIONS)), timeout=TIMEOUT_S, what="a to own all"
+        )
         mark = len(a.events)
         b = _Member(server.bootstrap, topic, group, "member-b")
         wait_for(
@@ -78,7 +79,7 @@ def test_confluent_cooperative_join_revokes_only_what_moves(server):
                 len(a.owned()) == len(b.owned()) == PARTITIONS // 2
                 and a.owned() | b.owned() == set(range(PARTITIONS))
             ),
-            TIMEOUT_S,
+            timeout=TIMEOUT_S,
             what="two partitions each",
         )
         later = a.events[mark:]

@@ -26,8 +26,9 @@ from kafka.protocol.consumer import (
 from kcli.serve.consumer_protocol import encode_assignment, encode_subscription
 from storage import ProducerRecord, Store
 from storage.groups import GroupStore
+from tests.waiting import wait_for
 
-from .helpers import FAST_GROUPS, Member, RawClient, wait_for
+from .helpers import FAST_GROUPS, Member, RawClient
 
 PARTITIONS = 4
 REBALANCE_TIMEOUT_S = 90
@@ -69,12 +70,12 @@ def test_two_process_group_splits_partitions_and_rebalances_when_one_dies(server
                 len(a.assignment) == len(b.assignment) == PARTITIONS // 2
             )
 
-        wait_for(split, REBALANCE_TIMEOUT_S, what="both members to own two partitions each")
+        wait_for(split, timeout=REBALANCE_TIMEOUT_S, what="both members to own two partitions each")
         first = [f"first-{i}" for i in range(20)]
         _produce(store, topic, first)
         wait_for(
             lambda: set(a.values) | set(b.values) >= set(first),
-            REBALANCE_TIMEOUT_S,
+            timeout=REBALANCE_TIMEOUT_S,
             what="the members to read every record",
         )
         # Each record was read by the member owning its partition, and only by it.
@@ -86,7 +87,9 @@ def test_two_process_group_splits_partitions_and_rebalances_when_one_dies(server
             d = GroupStore(store).describe_group(group)
             return d if (d.state, d.coordinator, len(d.members)) == ("Stable", "serve", 2) else None
 
-        desc = wait_for(settled, REBALANCE_TIMEOUT_S, what="the published group to be Stable")
+        desc = wait_for(
+            settled, timeout=REBALANCE_TIMEOUT_S, what="the published group to be Stable"
+        )
         by_client = {m.client_id: m for m in desc.members}
         assert sorted(p for _, p in by_client["member-a"].assignment) == a.assignment
         assert by_client["member-b"].topics == (topic,)
@@ -110,14 +113,14 @@ def test_two_process_group_splits_partitions_and_rebalances_when_one_dies(server
         a.kill()  # no LeaveGroup: the coordinator notices the missing heartbeats
         wait_for(
             lambda: b.assignment == list(range(PARTITIONS)),
-            REBALANCE_TIMEOUT_S,
+            timeout=REBALANCE_TIMEOUT_S,
             what="the survivor to take every partition",
         )
         second = [f"second-{i}" for i in range(20)]
         _produce(store, topic, second)
         wait_for(
             lambda: set(b.values) >= set(second),
-            REBALANCE_TIMEOUT_S,
+            timeout=REBALANCE_TIMEOUT_S,
             what="the survivor to read the new records",
         )
         rows = _kcli_json(server.data_dir, "group", "describe", group)
@@ -348,7 +351,9 @@ def test_wire_and_kcli_members_never_share_a_group(server):
     # And a kcli consumer cannot join a group that kcli serve coordinates.
     wire = Member("kafka-python", server.bootstrap, "mixed", "by-wire", "wire-member")
     try:
-        wait_for(lambda: wire.assignment == [0, 1], REBALANCE_TIMEOUT_S, what="the wire member")
+        wait_for(
+            lambda: wire.assignment == [0, 1], timeout=REBALANCE_TIMEOUT_S, what="the wire member"
+        )
         wait_for(
             lambda: _members(store, "by-wire") == 1,
             what="the wire group to be published",

@@ -21,8 +21,6 @@ import pytest
 from storage import Store, partition_for_key
 from tests.privileges import cannot_run_here
 
-from .helpers import FAST_GROUPS
-
 JS_DIR = Path(__file__).parent / "js"
 NODE = shutil.which("node")
 if NODE is None:
@@ -68,20 +66,8 @@ def run_js(modules: Path, client: str, scenario: str, bootstrap: str, topic: str
 
 
 @pytest.fixture(scope="module")
-def js_server(serve_factory_module):
-    return serve_factory_module
-
-
-@pytest.fixture(scope="module")
-def serve_factory_module(tmp_path_factory):
-    from .helpers import ServeProcess
-
-    d = tmp_path_factory.mktemp("serve-js")
-    (d / "data").mkdir()
-    proc = ServeProcess(d / "data", d / "serve.log", FAST_GROUPS).start()
-    yield proc
-    if proc.alive():
-        proc.stop()
+def js_server(shared_server):
+    return shared_server
 
 
 def _create(server, topic: str, partitions: int = 1) -> Store:

@@ -39,8 +39,9 @@ from kafka.protocol.producer import (
 
 from storage import ProducerRecord, Store, decode_batch, encode_batch
 from storage.records import split_batches
+from tests.waiting import wait_for
 
-from .helpers import RawClient, wait_for
+from .helpers import RawClient
 
 # What an Apache Kafka 4.1 broker advertises (kafka-python's table of real brokers' answers),
 # for the APIs kcli serve implements.  Produce starts at v3 on kcli: RecordBatch v2 only.

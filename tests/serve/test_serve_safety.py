@@ -16,7 +16,9 @@ from kafka.protocol.metadata import (
     MetadataResponse,
 )
 
-from .helpers import FAST_GROUPS, RawClient, ServeProcess, wait_for
+from tests.waiting import wait_for
+
+from .helpers import FAST_GROUPS, RawClient, ServeProcess
 
 MAX_REQUEST = 1 << 20
 READ_TIMEOUT_MS = 1500

@@ -4,14 +4,12 @@ exactly; the partition stays readable throughout, the good records around them i
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 from batch_mutations import BASE_TS, mutated_batches, reference_records
 from hypothesis import HealthCheck, given, settings
 from kafka.protocol.producer import ProduceRequest, ProduceResponse
 
 from storage import Store, encode_batch
+from tests.conftest import run_kcli
 
 from .helpers import RawClient
 from .test_serve_protocol import _create
@@ -74,23 +72,7 @@ def test_mutated_produce_requests_are_refused_or_read_back_exactly(server):
     # The whole partition still reads, from the first good record to the last.
     end = log.log_end_offset
     log.check()
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kcli",
-            "--data-dir",
-            str(server.data_dir),
-            "consume",
-            "fuzz",
-            "--from-beginning",
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_kcli(server.data_dir, "consume", "fuzz", "--from-beginning", "-o", "json")
     assert out.returncode == 0, out.stderr
     assert len(out.stdout.splitlines()) >= 6
     assert log.read_records(0, 3)[0].value == b"good-0"

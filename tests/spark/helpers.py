@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import time
+import functools
 
+from tests import waiting
 from tests.privileges import cannot_run_here
 
 SPARK_EXTRA = (
@@ -42,12 +43,5 @@ def topic_values(store, topic: str) -> dict[int, list[str]]:
     return out
 
 
-def wait_for(condition, timeout: float = 180.0, what: str = "condition"):
-    """Poll until ``condition()`` is truthy (a loaded 2-core machine can be slow)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+# A streaming query's trigger can take minutes on a loaded 2-core machine.
+wait_for = functools.partial(waiting.wait_for, timeout=180.0, interval=0.2)

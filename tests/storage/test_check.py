@@ -4,13 +4,12 @@ report (and, told to, repair) every kind of damage: the same code recovery uses.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from storage import CorruptRecord, Store
 from storage.errors import LogGap
+from tests.conftest import run_kcli
 
 CONFIG = {"segment.bytes": "700", "retention.ms": "-1"}
 
@@ -28,15 +27,6 @@ def data(tmp_path):
     assert len(segments) >= 4
     store.close()
     return tmp_path / "data", segments
-
-
-def kcli(data_dir, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "kcli", "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def _all(log):
@@ -72,18 +62,20 @@ def test_a_missing_segment_is_an_error_never_silent(data, which, how, fragment):
         assert fragment in str(err.value) and "kcli check" in str(err.value)
     # Other topics stay usable; the consumer says what is wrong in one line.
     assert [r.value for r in store.log("other", 0).read_records(0)] == [b"fine"]
-    out = kcli(data_dir, "consume", "t", "--from-beginning")
+    out = run_kcli(data_dir, "consume", "t", "--from-beginning")
     assert out.returncode == 1 and out.stdout == ""
     assert len(out.stderr.strip().splitlines()) == 1 and fragment in out.stderr
     # kcli check reports it and exits 1; --repair alone deletes nothing and does not hide it.
-    report = kcli(data_dir, "check", "-o", "json")
+    report = run_kcli(data_dir, "check", "-o", "json")
     assert report.returncode == 1, report.stderr
     rows = [json.loads(line) for line in report.stdout.splitlines()]
     t = next(r for r in rows if r.get("topic") == "t")
     assert not t["ok"] and any(fragment in p["problem"] for p in t["problems"])
-    assert kcli(data_dir, "check", "t", "--repair").returncode == 1
+    assert run_kcli(data_dir, "check", "t", "--repair").returncode == 1
     # Told to accept the loss, it makes the log contiguous and says what it did.
-    fixed = kcli(data_dir, "check", "t", "--repair", "--truncate-after-corruption", "-o", "json")
+    fixed = run_kcli(
+        data_dir, "check", "t", "--repair", "--truncate-after-corruption", "-o", "json"
+    )
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert all(p["repaired"] for p in json.loads(fixed.stdout.splitlines()[0])["problems"])
     store = Store(data_dir)
@@ -93,7 +85,7 @@ def test_a_missing_segment_is_an_error_never_silent(data, which, how, fragment):
     assert offsets == list(range(log.log_start_offset, log.log_end_offset))
     before_end = log.log_end_offset
     assert log.append_records([b"after"]).base_offset == before_end
-    assert kcli(data_dir, "check").returncode == 0
+    assert run_kcli(data_dir, "check").returncode == 0
 
 
 def test_check_finds_a_corrupt_batch_and_truncates_only_when_told(data):
@@ -125,7 +117,7 @@ def test_check_repairs_a_torn_tail_and_a_damaged_index(data):
     index.write_bytes(index.read_bytes()[:-12] + b"\x00" * 11)
     report = Store(data_dir).check()
     assert {p.file for p in report.problems} == {active.name, index.name}
-    out = kcli(data_dir, "check", "--repair")
+    out = run_kcli(data_dir, "check", "--repair")
     assert out.returncode == 0, out.stdout + out.stderr
     assert active.stat().st_size == size
     assert Store(data_dir).check().ok

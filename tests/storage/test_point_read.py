@@ -8,14 +8,13 @@ Not timed: the work is counted as every ``os.pread`` and every byte the engine r
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from storage import FakeClock, ProducerRecord, Store
 from storage.errors import CorruptRecord
 from storage.record_batch import compress_batch
 from storage.records import decode_batches, encode_batch
+from tests.storage.pread_counter import PreadCounter
 
 T0 = 1_700_000_000_000
 
@@ -58,21 +57,6 @@ def test_point_reads_equal_the_full_decode(data_dir):
     assert log.read_records(1600, 1) == []
 
 
-class Counter:
-    def __init__(self, monkeypatch):
-        self.calls = 0
-        self.bytes = 0
-        real = os.pread
-
-        def counting_pread(fd, n, offset):
-            data = real(fd, n, offset)
-            self.calls += 1
-            self.bytes += len(data)
-            return data
-
-        monkeypatch.setattr(os, "pread", counting_pread)
-
-
 @pytest.mark.parametrize("shape", ["uniform", "mixed"])
 def test_a_point_read_reads_the_record_not_the_batch(data_dir, monkeypatch, shape):
     _, log = open_log(data_dir)
@@ -81,7 +65,7 @@ def test_a_point_read_reads_the_record_not_the_batch(data_dir, monkeypatch, shap
     batch_bytes = log.segments()[0].size_bytes
     assert batch_bytes > 50_000  # one batch of 1000 records
     log.read_records(500, 1)  # the batch's first read checks its CRC: all of it is read
-    counter = Counter(monkeypatch)
+    counter = PreadCounter(monkeypatch)
     for offset in range(0, 1000, 10):
         (record,) = log.read_records(offset, 1)
         assert record.offset == offset

@@ -8,11 +8,11 @@ offset index plus a short scan, so only the binary search may grow, by a few 8-b
 
 from __future__ import annotations
 
-import os
 import random
 
 from storage import FakeClock, ProducerRecord, Store
 from storage.records import encode_batch
+from tests.storage.pread_counter import PreadCounter
 
 RECORDS_PER_BATCH = 10
 T0 = 1_700_000_000_000
@@ -33,21 +33,6 @@ def fill(store, topic, records):
     return log
 
 
-class Counter:
-    def __init__(self, monkeypatch):
-        self.calls = 0
-        self.bytes = 0
-        real = os.pread
-
-        def counting_pread(fd, n, offset):
-            data = real(fd, n, offset)
-            self.calls += 1
-            self.bytes += len(data)
-            return data
-
-        monkeypatch.setattr(os, "pread", counting_pread)
-
-
 def point_reads(log, counter, seed):
     rng = random.Random(seed)
     end = log.log_end_offset
@@ -66,7 +51,7 @@ def test_point_read_work_does_not_grow_with_the_partition(data_dir, monkeypatch)
     entries_small = len((small.directory / f"{0:020d}.index").read_bytes()) // 8
     entries_large = len((large.directory / f"{0:020d}.index").read_bytes()) // 8
     assert entries_large > 50 * entries_small  # the index really is 100x longer
-    counter = Counter(monkeypatch)
+    counter = PreadCounter(monkeypatch)
     calls_small, bytes_small = point_reads(small, counter, 1)
     calls_large, bytes_large = point_reads(large, counter, 2)
     # The binary search over 100x the entries takes about log2(100) ~ 7 more 8-byte reads.
@@ -88,7 +73,7 @@ def test_offset_for_time_work_does_not_grow_with_the_partition(data_dir, monkeyp
             ]
             log.append(group, fsync=False)
         log.offset_for_time(0)
-        counter = Counter(monkeypatch)
+        counter = PreadCounter(monkeypatch)
         rng = random.Random(3)
         for _ in range(100):
             b = rng.randrange(batches)

@@ -6,20 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
 
 import pytest
 
+from tests.conftest import run_kcli
 from tests.privileges import cannot_run_here
-
-
-def kcli(data_dir, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "kcli", "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def digest(root):
@@ -38,7 +29,7 @@ def read_only_store(tmp_path):
         ("topic", "create", "t", "--partitions", "2", "--config", "segment.bytes=200"),
         ("produce", "t", *[f"v{i}" for i in range(30)]),
     ):
-        assert kcli(data, *args).returncode == 0
+        assert run_kcli(data, *args).returncode == 0
     mount = tmp_path / "ro"
     mount.mkdir()
     bound = subprocess.run(["mount", "--bind", str(data), str(mount)], capture_output=True)
@@ -56,14 +47,14 @@ def read_only_store(tmp_path):
 def test_reads_work_on_a_read_only_store(read_only_store):
     data, mount = read_only_store
     before = digest(data)
-    listed = kcli(mount, "topic", "list")
+    listed = run_kcli(mount, "topic", "list")
     assert listed.returncode == 0 and listed.stdout.split() == ["t"], listed.stderr
-    described = kcli(mount, "topic", "describe", "t", "-o", "json")
+    described = run_kcli(mount, "topic", "describe", "t", "-o", "json")
     assert described.returncode == 0, described.stderr
-    consumed = kcli(mount, "consume", "t", "--from-beginning")
+    consumed = run_kcli(mount, "consume", "t", "--from-beginning")
     assert consumed.returncode == 0, consumed.stderr
     assert sorted(consumed.stdout.split()) == sorted(f"v{i}" for i in range(30))
-    checked = kcli(mount, "check")
+    checked = run_kcli(mount, "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert digest(data) == before
 
@@ -82,7 +73,7 @@ def test_reads_work_on_a_read_only_store(read_only_store):
 def test_writes_say_read_only_file_system(read_only_store, args):
     data, mount = read_only_store
     before = digest(data)
-    out = kcli(mount, *args)
+    out = run_kcli(mount, *args)
     assert out.returncode == 1, out.stdout + out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "read-only file system" in lines[0], out.stderr

@@ -5,10 +5,10 @@ from __future__ import annotations
 import struct
 
 import pytest
+from batch_mutations import BASE_TS, build_batch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka.record import MemoryRecords
-from kafka.record.default_records import DefaultRecordBatchBuilder
 
 from storage.errors import CorruptRecord, StorageError
 from storage.record_decode import _decode_records
@@ -23,8 +23,6 @@ from storage.records import (
     split_batches,
     validate_batch,
 )
-
-BASE_TS = 1_700_000_000_000
 
 header_keys = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=12)
 headers = st.lists(st.tuples(header_keys, st.none() | st.binary(max_size=20)), max_size=3).map(
@@ -182,23 +180,15 @@ def test_producer_fields_and_decode_batches():
 
 @pytest.mark.parametrize("compression", [0, 1])  # none, gzip
 def test_kafka_python_built_batches_decode(compression):
-    builder = DefaultRecordBatchBuilder(
-        magic=2,
-        compression_type=compression,
-        is_transactional=False,
-        producer_id=-1,
-        producer_epoch=-1,
-        base_sequence=-1,
-        batch_size=1 << 20,
-    )
+    records = []
     want = []
     for i in range(50):
         key = None if i % 3 else b"key-%d" % i
         value = None if i == 7 else b"value-%d" % i * 20
         hdrs = [("h", b"%d" % i)] if i % 2 else []
-        builder.append(i, timestamp=BASE_TS + i, key=key, value=value, headers=hdrs)
+        records.append((key, value, hdrs, i))
         want.append(Record(i, BASE_TS + i, key, value, tuple(hdrs)))
-    batch = bytes(builder.build())
+    batch = build_batch(records, compression)
     assert (read_header(batch).attributes & 7) == compression
     assert decode_batch(batch) == want
     assert decode_batch(batch, min_offset=10, max_records=2) == want[10:12]
