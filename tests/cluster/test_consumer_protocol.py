@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from tests.cluster.clients import producer
-from tests.serve.helpers import Member, split_evenly, wait_for
+from tests.serve.helpers import Member, split_evenly
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -35,16 +36,16 @@ def test_consumer_protocol_members_split_partitions_and_keep_commits_on_a_cluste
     a = Member(*args, "member-a")
     b = Member(*args, "member-b")
     try:
-        wait_for(lambda: split_evenly(a, b), TIMEOUT_S, what="2 + 2")
-        wait_for(lambda: len(set(a.values) | set(b.values)) == 40, TIMEOUT_S, what="all 40")
+        wait_for(lambda: split_evenly(a, b), "2 + 2", timeout=TIMEOUT_S)
+        wait_for(lambda: len(set(a.values) | set(b.values)) == 40, "all 40", timeout=TIMEOUT_S)
     finally:
         a.stop()
         b.stop()
     later = Member(*args, "member-c")
     try:
-        wait_for(lambda: later.assignment == [0, 1, 2, 3], TIMEOUT_S, what="c owns all 4")
+        wait_for(lambda: later.assignment == [0, 1, 2, 3], "c owns all 4", timeout=TIMEOUT_S)
         _produce(c.bootstrap, 40, 4)
-        wait_for(lambda: len(later.values) == 4, TIMEOUT_S, what="the 4 new records")
+        wait_for(lambda: len(later.values) == 4, "the 4 new records", timeout=TIMEOUT_S)
         assert sorted(later.values) == ["v40", "v41", "v42", "v43"]
     finally:
         later.stop()

@@ -16,8 +16,9 @@ from kcli.serve import protocol as kp
 from kcli.serve.consumer_protocol import encode_subscription
 from storage import ProducerRecord, Store
 from storage.groups import GroupStore
+from tests.waiting import wait_for
 
-from .helpers import FAST_GROUPS, Member, RawClient, ServeProcess, split_evenly, wait_for
+from .helpers import FAST_GROUPS, Member, RawClient, ServeProcess, split_evenly
 
 PARTITIONS = 4
 SESSION_TIMEOUT_MS = 4000
@@ -246,12 +247,12 @@ def test_confluent_consumers_split_partitions_take_over_a_killed_member_and_keep
     a = Member("confluent-kafka-consumer", server.bootstrap, "orders", "billing", "member-a")
     b = None
     try:
-        wait_for(lambda: a.assignment == [0, 1, 2, 3], TIMEOUT_S, what="a owns all 4")
+        wait_for(lambda: a.assignment == [0, 1, 2, 3], "a owns all 4", timeout=TIMEOUT_S)
         b = Member("confluent-kafka-consumer", server.bootstrap, "orders", "billing", "member-b")
-        wait_for(lambda: split_evenly(a, b), TIMEOUT_S, what="2 + 2")
+        wait_for(lambda: split_evenly(a, b), "2 + 2", timeout=TIMEOUT_S)
         # a kept consuming the partitions it retained: it never gave them up.
         assert all(len(owned) >= 2 for owned in a.assignments[a.assignments.index([0, 1, 2, 3]) :])
-        wait_for(lambda: len(set(a.values) | set(b.values)) == 40, TIMEOUT_S, what="all 40 read")
+        wait_for(lambda: len(set(a.values) | set(b.values)) == 40, "all 40 read", timeout=TIMEOUT_S)
         # kcli group describe: the group's type, each member's epoch and its target.
         local = ("--data-dir", str(server.data_dir), "group", "describe", "billing")
         state = _kcli_json(*local, "--state")[0]
@@ -270,9 +271,9 @@ def test_confluent_consumers_split_partitions_take_over_a_killed_member_and_keep
             3,
         ]
         b.kill()  # kill -9: no leave; the coordinator waits for its session to time out
-        wait_for(lambda: a.assignment == [0, 1, 2, 3], TIMEOUT_S, what="a takes over b's")
+        wait_for(lambda: a.assignment == [0, 1, 2, 3], "a takes over b's", timeout=TIMEOUT_S)
         _produce(store, "orders", 8)
-        wait_for(lambda: len(a.values) + len(b.values) >= 48, TIMEOUT_S, what="new records")
+        wait_for(lambda: len(a.values) + len(b.values) >= 48, "new records", timeout=TIMEOUT_S)
     finally:
         a.stop()
         if b is not None:
@@ -282,9 +283,9 @@ def test_confluent_consumers_split_partitions_take_over_a_killed_member_and_keep
     # Commits survive: a new member starts after them and reads nothing again.
     c = Member("confluent-kafka-consumer", server.bootstrap, "orders", "billing", "member-c")
     try:
-        wait_for(lambda: c.assignment == [0, 1, 2, 3], TIMEOUT_S, what="c owns all 4")
+        wait_for(lambda: c.assignment == [0, 1, 2, 3], "c owns all 4", timeout=TIMEOUT_S)
         _produce(store, "orders", 4)
-        wait_for(lambda: len(c.values) == 4, TIMEOUT_S, what="c reads the 4 new records")
+        wait_for(lambda: len(c.values) == 4, "c reads the 4 new records", timeout=TIMEOUT_S)
         assert sorted(c.values) == ["v0", "v1", "v2", "v3"]
     finally:
         c.stop()

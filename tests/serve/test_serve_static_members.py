@@ -12,8 +12,9 @@ import sys
 import pytest
 
 from storage import Store
+from tests.waiting import wait_for
 
-from .helpers import FAST_GROUPS, Member, split_evenly, wait_for
+from .helpers import FAST_GROUPS, Member, split_evenly
 
 PARTITIONS = 4
 TIMEOUT_S = 90
@@ -40,23 +41,23 @@ def test_a_restarted_static_member_gets_its_partitions_back_with_no_rebalance(se
     b = Member(*args, "member-b", instance_id="b")
     members = [a, b]
     try:
-        wait_for(lambda: split_evenly(a, b), TIMEOUT_S, what="2 + 2")
+        wait_for(lambda: split_evenly(a, b), "2 + 2", timeout=TIMEOUT_S)
         # Let the group settle: no further rebalance pending.
-        wait_for(lambda: _generation(server.data_dir, "billing") > 0, TIMEOUT_S, what="stable")
+        wait_for(lambda: _generation(server.data_dir, "billing") > 0, "stable", timeout=TIMEOUT_S)
         generation = _generation(server.data_dir, "billing")
         mine, theirs, b_changes = a.assignment, b.assignment, len(b.assignments)
         a.kill()  # kill -9: a static member sends no LeaveGroup; its place waits for it
         again = Member(*args, "member-a", instance_id="a")
         members.append(again)
-        wait_for(lambda: again.assignment == mine, TIMEOUT_S, what="a's partitions back")
+        wait_for(lambda: again.assignment == mine, "a's partitions back", timeout=TIMEOUT_S)
         assert _generation(server.data_dir, "billing") == generation
         assert b.assignment == theirs and len(b.assignments) == b_changes  # b noticed nothing
         assert "no rebalance" in server.log()
         # A second process with b's instance id takes b's place; the first b is fenced.
         twin = Member(*args, "member-b2", instance_id="b")
         members.append(twin)
-        wait_for(lambda: twin.assignment == theirs, TIMEOUT_S, what="the twin has b's")
-        wait_for(lambda: b.fatal is not None, TIMEOUT_S, what="the first b fenced")
+        wait_for(lambda: twin.assignment == theirs, "the twin has b's", timeout=TIMEOUT_S)
+        wait_for(lambda: b.fatal is not None, "the first b fenced", timeout=TIMEOUT_S)
         assert "fenced by other consumer with same group.instance.id" in b.fatal
         assert again.assignment == mine
     finally:
