@@ -68,11 +68,12 @@ class TopicMetadata:
 @dataclass(frozen=True)
 class PartitionDescription:
     """One partition's offsets; its size and segment count where they can be seen (a
-    cluster's admin API does not expose segments: None there)."""
+    cluster's admin API does not expose segments: None there).  On a cluster the offsets are
+    None where the partition's leader did not answer."""
 
     partition: int
-    log_start_offset: int
-    log_end_offset: int
+    log_start_offset: int | None
+    log_end_offset: int | None
     size_bytes: int | None
     segments: int | None
     compaction: CleanableSection | None = None  # a compacted topic's clean and dirty sections

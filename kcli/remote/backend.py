@@ -55,6 +55,11 @@ __all__ = [
     "unreachable_error",
 ]
 
+# How long a describe waits for each partition's offsets: a partition whose leader does not
+# answer in that time shows "-" (its broker may have just died; the controller fences it after
+# broker.session.timeout.ms, and a describe then shows the new leader).
+DESCRIBE_OFFSETS_TIMEOUT_S = 3.0
+
 
 class RemoteBackend(Backend):
     """Topics, records and consumer groups of a Kafka cluster (confluent-kafka), over one
@@ -150,8 +155,9 @@ class RemoteBackend(Backend):
         info = self.topic(name)
         numbers = range(info.partitions)
         placed = cluster.metadata().topics[name].partitions
-        starts = cluster.list_offsets(name, numbers, cluster.ck.admin.OffsetSpec.earliest())
-        ends = cluster.list_offsets(name, numbers, cluster.ck.admin.OffsetSpec.latest())
+        starts, ends = cluster.partition_offsets(
+            name, numbers, min(cluster.timeout_s, DESCRIBE_OFFSETS_TIMEOUT_S)
+        )
         config, overrides = cluster.topic_configs(name)
         return TopicDescription(
             topic=name,

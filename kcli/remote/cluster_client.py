@@ -281,6 +281,32 @@ class ClusterClient:
         return {tp.partition: result.offset for tp, result in got.items()}
 
 
+    def partition_offsets(
+        self, topic: str, partitions: Iterable[int], timeout_s: float
+    ) -> tuple[dict[int, int | None], dict[int, int | None]]:
+        """Each partition's earliest and latest offset, both asked at once; None where the
+        leader did not answer within ``timeout_s`` (a broker just killed stays the leader
+        until the controller fences it, so a describe does not wait for that)."""
+        spec = self.ck.admin.OffsetSpec
+        tps = [self.ck.TopicPartition(topic, p) for p in partitions]
+        futures = {}
+        for which, offset_spec in ((0, spec.earliest()), (1, spec.latest())):
+            asked = self.admin.list_offsets(
+                {tp: offset_spec for tp in tps}, request_timeout=timeout_s
+            )
+            futures.update({(which, tp.partition): f for tp, f in asked.items()})
+        deadline = time.monotonic() + timeout_s + 1
+        pending = set(futures.values())
+        while pending and time.monotonic() < deadline:
+            _done, pending = concurrent.futures.wait(pending, timeout=0.1)
+            self.admin.poll(0)
+        found: tuple[dict[int, int | None], dict[int, int | None]] = ({}, {})
+        for (which, partition), future in futures.items():
+            ok = future.done() and future.exception() is None and future.result().offset >= 0
+            found[which][partition] = future.result().offset if ok else None
+        return found
+
+
 def _typed(value: str | None):
     """A config value as the local store gives it: numbers as int."""
     if value is not None and _INTEGER.fullmatch(value):

@@ -58,6 +58,25 @@ def _replicas_json(p) -> dict:
     return {"leader": p.leader, "replicas": list(p.replicas), "isr": list(p.isr)}
 
 
+def _records(p) -> int | None:
+    """How many offsets a partition spans; None where its offsets are unknown."""
+    if p.log_start_offset is None or p.log_end_offset is None:
+        return None
+    return p.log_end_offset - p.log_start_offset
+
+
+def _unknown_offsets_note(parts) -> None:
+    unknown = [p for p in parts if _records(p) is None]
+    if unknown:
+        leaders = sorted({str(p.leader) for p in unknown})
+        note(
+            f"offsets of partition{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(str(p.partition) for p in unknown)} unknown: leader"
+            f"{'s' if len(leaders) > 1 else ''} {', '.join(leaders)} did not answer (a broker "
+            f"that just died stays leader until the controller fences it)"
+        )
+
+
 def topic_describe(desc, segments: dict[int, list], form: str) -> None:
     """A TopicDescription, with each partition's SegmentInfo list for the picture."""
     parts = desc.partitions
@@ -97,15 +116,17 @@ def topic_describe(desc, segments: dict[int, list], form: str) -> None:
                     else f"\tLeader: {p.leader if p.leader >= 0 else 'none'}"
                     f"\tReplicas: {_ids(p.replicas)}\tIsr: {_ids(p.isr)}"
                 )
-                + f"\tLogStartOffset: {p.log_start_offset}\tLogEndOffset: {p.log_end_offset}"
+                + f"\tLogStartOffset: {_dash(p.log_start_offset)}"
+                f"\tLogEndOffset: {_dash(p.log_end_offset)}"
                 f"\tSize: {_dash(p.size_bytes)}\tSegments: {_dash(p.segments)}"
                 + _compaction_plain(p.compaction)
             )
+        _unknown_offsets_note(parts)
         return
     from rich.text import Text
 
     con = console()
-    records = sum(p.log_end_offset - p.log_start_offset for p in parts)
+    records = sum(_records(p) or 0 for p in parts)
     con.print(
         Text.assemble(
             ("Topic ", "bold"),
@@ -125,14 +146,15 @@ def topic_describe(desc, segments: dict[int, list], form: str) -> None:
                     p.leader if p.leader >= 0 else "none",
                     _ids(p.replicas),
                     _ids(p.isr),
-                    p.log_start_offset,
-                    p.log_end_offset,
-                    p.log_end_offset - p.log_start_offset,
+                    _dash(p.log_start_offset),
+                    _dash(p.log_end_offset),
+                    _dash(_records(p)),
                 )
                 for p in parts
             ],
             right=["PARTITION", "LEADER", "LOG-START", "LOG-END", "RECORDS"],
         )
+        _unknown_offsets_note(parts)
     else:
         table(
             ["PARTITION", "LOG-START-OFFSET", "LOG-END-OFFSET", "RECORDS", "SIZE", "SEGMENTS"],

@@ -209,3 +209,23 @@ def test_status_watch_redraws_on_a_80_column_terminal_and_leaves_on_ctrl_c(make_
         assert "Traceback" not in term.text()
     finally:
         term.close()
+
+
+def test_describe_right_after_a_leader_dies_shows_what_it_knows(make_cluster):
+    """Until the controller fences a killed broker it is still the leader in the metadata;
+    describe does not wait for its offsets (it used to take a minute): it shows "-" and
+    says why, and the other partitions' offsets as they are."""
+    c = make_cluster(3, "broker.session.timeout.ms=9000")
+    c.create_topic("t", 3, 3)
+    c.kill(2)
+    out = c.kcli(
+        "--bootstrap-server", c.bootstrap, "topic", "describe", "t", data_dir=False, timeout=25
+    )
+    rows = {
+        line.split("\tPartition: ")[1].split("\t")[0]: line
+        for line in out.stdout.splitlines()
+        if "\tPartition: " in line
+    }
+    assert "Leader: 2" in rows["1"] and "LogStartOffset: -\tLogEndOffset: -" in rows["1"]
+    assert "LogStartOffset: 0\tLogEndOffset: 0" in rows["0"]
+    assert "offsets of partition 1 unknown: leader 2 did not answer" in out.stderr
