@@ -17,6 +17,7 @@ from collections.abc import Callable
 from kcli.serve.config import NODE_ID, BrokerConfig
 from kcli.serve.errors import error_code
 from kcli.serve.fetch_wait import AppendWatcher
+from kcli.serve.flushes import Flushes
 from kcli.serve.partitions import (
     LATEST_TIMESTAMP,
     Appended,
@@ -27,6 +28,7 @@ from kcli.serve.partitions import (
     count_records,
     topic_uuid,
 )
+from kcli.serve.pipelining import let_next_request_in
 from kcli.serve.protocol import (
     APIS,
     MAX_TOPICS_PER_REQUEST,
@@ -97,6 +99,7 @@ class Broker:
         self.admin_lock = admin_lock  # shared with TopicAdmin: auto-creation creates topics
         # A broker of kcli cluster: leadership, high watermarks and acks come from here.
         self.replication = replication
+        self.flushes = Flushes(run, partitions.flush)
         self.apis = APIS
 
     # -- ApiVersions, FindCoordinator, InitProducerId, DescribeCluster --------------------
@@ -411,8 +414,12 @@ class Broker:
                 else:
                     if self.replication is not None:
                         epoch = error_epoch[1]
+                    # A cluster leader fsyncs after letting the next request in (_replicated).
+                    fsync = self.replication is None
                     jobs.append(
-                        self.run(self.partitions.append, name, part.index, part.records, epoch)
+                        self.run(
+                            self.partitions.append, name, part.index, part.records, epoch, fsync
+                        )
                     )
                 epochs.append(epoch)
         results: list[Appended] = await asyncio.gather(*jobs)
@@ -467,11 +474,22 @@ class Broker:
         )
 
     async def _replicated(self, keys, epochs, results: list[Appended], body) -> None:
-        """Tell the replica manager what was appended; with acks=all, wait for the ISR."""
+        """Tell the replica manager what was appended, let the connection's next request in
+        (see kcli.serve.pipelining), fsync the appends and, with acks=all, wait for the ISR.
+        The fsyncs of appends made meanwhile on other connections share one fsync, and the
+        followers fetch while it runs."""
         rep = self.replication
         for (_, name, partition), epoch, result in zip(keys, epochs, results, strict=True):
             if result.error == ErrorCode.NONE and result.records:
                 rep.appended(name, partition, result.base_offset, result.end_offset, epoch)
+        let_next_request_in()
+        await asyncio.gather(
+            *(
+                self._flush(name, partition, result)
+                for (_, name, partition), result in zip(keys, results, strict=True)
+                if result.error == ErrorCode.NONE and result.records
+            )
+        )
         if body.acks != -1:
             return
         waits = [
@@ -485,6 +503,13 @@ class Broker:
             if error != ErrorCode.NONE:
                 result.error = ErrorCode(error)
                 result.message = f"acks=all: {ErrorCode(error).name}"
+
+    async def _flush(self, topic: str, partition: int, result: Appended) -> None:
+        try:
+            await self.flushes.flush(topic, partition)
+        except (StorageError, OSError) as exc:
+            result.error = error_code(exc)
+            result.message = f"the append was not made durable: {exc}"
 
     async def _names_of(self, by_topic_id: bool, topic_ids: list) -> dict[uuid.UUID, str]:
         """Topic names for the ids of a v13+ Produce or Fetch (empty before topic ids)."""
@@ -522,6 +547,7 @@ class Broker:
                     )
                     epochs.append(getattr(part, "current_leader_epoch", -1))
         max_bytes = body.max_bytes if body.max_bytes > 0 else 2**31 - 1
+        first_hws = None
         while True:
             versions = {(t, p): self.watcher.version((t, p)) for t, p, _, _ in wanted}
             if self.replication is not None:
@@ -530,8 +556,14 @@ class Broker:
                 reads: list[Read] = await self.run(self.partitions.read, wanted, max_bytes)
             total = sum(len(r.records) for r in reads)
             remaining = deadline - loop.time()
+            # A follower's fetch also returns when the high watermark moves, as Kafka's does,
+            # so that the follower learns it within a fetch round trip.
+            hws = [r.high_watermark for r in reads]
+            if first_hws is None:
+                first_hws = hws
             if (
                 total >= max(body.min_bytes, 1)
+                or (body.replica_id >= 0 and hws != first_hws)
                 or remaining <= 0
                 or unknown
                 or any(r.error != ErrorCode.NONE for r in reads)
