@@ -48,6 +48,7 @@ class FetchHandlers:
                     )
                     epochs.append(getattr(part, "current_leader_epoch", -1))
         max_bytes = body.max_bytes if body.max_bytes > 0 else 2**31 - 1
+        first_hws = None
         while True:
             versions = {(t, p): self.ctx.watcher.version((t, p)) for t, p, _, _ in wanted}
             if self.ctx.replication is not None:
@@ -56,8 +57,14 @@ class FetchHandlers:
                 reads: list[Read] = await self.ctx.run(self.ctx.partitions.read, wanted, max_bytes)
             total = sum(len(r.records) for r in reads)
             remaining = deadline - loop.time()
+            # A follower's fetch also returns when the high watermark moves, as Kafka's does,
+            # so that the follower learns it within a fetch round trip.
+            hws = [r.high_watermark for r in reads]
+            if first_hws is None:
+                first_hws = hws
             if (
                 total >= max(body.min_bytes, 1)
+                or (body.replica_id >= 0 and hws != first_hws)
                 or remaining <= 0
                 or unknown
                 or any(r.error != ErrorCode.NONE for r in reads)

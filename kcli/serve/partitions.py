@@ -166,10 +166,16 @@ class Partitions:
     # -- produce --------------------------------------------------------------------------
 
     def append(
-        self, topic: str, partition: int, records: bytes | None, leader_epoch: int = -1
+        self,
+        topic: str,
+        partition: int,
+        records: bytes | None,
+        leader_epoch: int = -1,
+        fsync: bool = True,
     ) -> Appended:
         """Append one partition's batches (offsets assigned by the log); a cluster's leader
-        stamps its ``leader_epoch`` in every batch (outside the CRC), as Kafka does."""
+        stamps its ``leader_epoch`` in every batch (outside the CRC), as Kafka does.  With
+        ``fsync=False`` the caller makes them durable with ``flush``."""
         try:
             log_ = self.store.log(topic, partition)
             if not records:
@@ -179,7 +185,7 @@ class Partitions:
                 stamp_leader_epoch(records, leader_epoch)
             batches = split_batches(records)
             count = sum(_INT32.unpack_from(b, RECORDS_COUNT_POS)[0] for b in batches)
-            info = log_.append(batches)
+            info = log_.append(batches, fsync=fsync)
         except StorageError as exc:
             return Appended(error_code(exc), message=str(exc))
         if getattr(info, "duplicate", False):
@@ -194,6 +200,11 @@ class Partitions:
             records=count,
             end_offset=info.last_offset + 1,
         )
+
+    def flush(self, topic: str, partition: int) -> None:
+        """fsync what ``append(fsync=False)`` wrote to the partition (flushes running at the
+        same time share one fsync)."""
+        self.store.log(topic, partition).flush()
 
     def next_producer_id(self) -> int:
         with self._producer_id_mutex:

@@ -11,9 +11,13 @@ import asyncio
 import logging
 
 from kcli.serve.broker_context import BrokerContext
+from kcli.serve.errors import error_code
+from kcli.serve.flushes import Flushes
 from kcli.serve.partitions import Appended
+from kcli.serve.pipelining import let_next_request_in
 from kcli.serve.protocol import ErrorCode, InitProducerIdResponse, ProduceResponse, Request
 from kcli.serve.stats import ConnectionStats
+from storage import StorageError
 
 log = logging.getLogger("kcli.serve")
 
@@ -28,6 +32,7 @@ class ProduceHandlers:
 
     def __init__(self, ctx: BrokerContext):
         self.ctx = ctx
+        self.flushes = Flushes(ctx.run, ctx.partitions.flush)
 
     async def init_producer_id(self, conn: ConnectionStats, req: Request):
         if req.body.transactional_id is not None:
@@ -80,9 +85,16 @@ class ProduceHandlers:
                 else:
                     if self.ctx.replication is not None:
                         epoch = error_epoch[1]
+                    # A cluster leader fsyncs after letting the next request in (_replicated).
+                    fsync = self.ctx.replication is None
                     jobs.append(
                         self.ctx.run(
-                            self.ctx.partitions.append, name, part.index, part.records, epoch
+                            self.ctx.partitions.append,
+                            name,
+                            part.index,
+                            part.records,
+                            epoch,
+                            fsync,
                         )
                     )
                 epochs.append(epoch)
@@ -138,11 +150,22 @@ class ProduceHandlers:
         )
 
     async def _replicated(self, keys, epochs, results: list[Appended], body) -> None:
-        """Tell the replica manager what was appended; with acks=all, wait for the ISR."""
+        """Tell the replica manager what was appended, let the connection's next request in
+        (see kcli.serve.pipelining), fsync the appends and, with acks=all, wait for the ISR.
+        The fsyncs of appends made meanwhile on other connections share one fsync, and the
+        followers fetch while it runs."""
         rep = self.ctx.replication
         for (_, name, partition), epoch, result in zip(keys, epochs, results, strict=True):
             if result.error == ErrorCode.NONE and result.records:
                 rep.appended(name, partition, result.base_offset, result.end_offset, epoch)
+        let_next_request_in()
+        await asyncio.gather(
+            *(
+                self._flush(name, partition, result)
+                for (_, name, partition), result in zip(keys, results, strict=True)
+                if result.error == ErrorCode.NONE and result.records
+            )
+        )
         if body.acks != -1:
             return
         waits = [
@@ -156,6 +179,13 @@ class ProduceHandlers:
             if error != ErrorCode.NONE:
                 result.error = ErrorCode(error)
                 result.message = f"acks=all: {ErrorCode(error).name}"
+
+    async def _flush(self, topic: str, partition: int, result: Appended) -> None:
+        try:
+            await self.flushes.flush(topic, partition)
+        except (StorageError, OSError) as exc:
+            result.error = error_code(exc)
+            result.message = f"the append was not made durable: {exc}"
 
 
 async def _failed(value):

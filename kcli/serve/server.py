@@ -28,6 +28,7 @@ from kcli.serve.config import BrokerConfig
 from kcli.serve.coordinator import GroupCoordinator
 from kcli.serve.fetch_wait import POLL_INTERVAL_S, AppendWatcher
 from kcli.serve.partitions import Partitions
+from kcli.serve.pipelining import start_request
 from kcli.serve.produce import CloseConnection
 from kcli.serve.protocol import (
     API_VERSIONS_KEY,
@@ -61,6 +62,9 @@ SMALL_FRAME = 64 << 10
 # client going away.  Fetch, JoinGroup, SyncGroup.
 _WAITING_APIS = frozenset({1, 11, 14})
 DISCONNECT_CHECK_S = 1.0
+# Requests of one connection being handled at once: those whose handlers let the next one in
+# (acks=all produces waiting for their ISR) and the one being handled.
+MAX_IN_FLIGHT = 100
 
 
 def is_loopback(host: str) -> bool:
@@ -357,28 +361,84 @@ class KafkaServer:
             task.cancel()
 
     async def _serve(self, conn, reader, writer) -> None:
+        """Read the connection's requests one after the other.  A request is handled in its
+        own task; the next one is read when it finishes, or earlier when its handler lets the
+        next one in (see ``kcli.serve.pipelining``).  Responses are written in request order."""
         idle_s = self.config.connections_max_idle_ms / 1000
-        while not self._stopping:
-            try:
-                async with asyncio.timeout(idle_s):
-                    first = await reader.read(1)
-            except TimeoutError:
-                log.info(
-                    "closed idle connection from %s (connections.max.idle.ms=%d)",
-                    conn.label,
-                    self.config.connections_max_idle_ms,
+        loop = asyncio.get_running_loop()
+        in_flight: set[asyncio.Task] = set()
+        failed: list[BaseException] = []
+        previous: asyncio.Task | None = None
+
+        def finished(task: asyncio.Task) -> None:
+            in_flight.discard(task)
+            conn.busy = bool(in_flight)
+            if not task.cancelled() and task.exception() is not None and not failed:
+                # A request that was let go on failed: the connection closes, as it would
+                # have had the request been the last one read.
+                failed.append(task.exception())
+                writer.close()
+
+        try:
+            while not self._stopping and not failed:
+                if len(in_flight) >= MAX_IN_FLIGHT:
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                try:
+                    async with asyncio.timeout(idle_s):
+                        first = await reader.read(1)
+                except TimeoutError:
+                    if in_flight:
+                        continue  # not idle: a response is still to come
+                    log.info(
+                        "closed idle connection from %s (connections.max.idle.ms=%d)",
+                        conn.label,
+                        self.config.connections_max_idle_ms,
+                    )
+                    return
+                except ConnectionError:
+                    if failed:
+                        break
+                    raise
+                if not first:
+                    break
+                conn.busy = True
+                reserved, frame = await self._read_frame(conn, reader, first)
+                released = loop.create_future()
+                task = loop.create_task(
+                    self._request(conn, reader, writer, frame, reserved, previous, released)
                 )
-                return
-            if not first:
-                return
-            conn.busy = True
-            reserved, frame = await self._read_frame(conn, reader, first)
-            try:
-                await self._handle_frame(conn, reader, writer, frame)
-            finally:
                 del frame
-                await self._budget.release(reserved)
-                conn.busy = False
+                in_flight.add(task)
+                task.add_done_callback(finished)
+                previous = task
+                await asyncio.wait({task, released}, return_when=asyncio.FIRST_COMPLETED)
+                if task.done():
+                    task.result()
+            if failed:
+                raise failed[0]
+            if in_flight:
+                # The client stopped sending, or the server is stopping: the responses of
+                # the requests read are still owed.
+                await asyncio.wait(in_flight)
+                if failed:
+                    raise failed[0]
+        finally:
+            for task in in_flight:
+                task.cancel()
+
+    async def _request(self, conn, reader, writer, frame, reserved, previous, released) -> None:
+        """Handle one request and write its response once the previous one's is written."""
+        start_request(released)
+        try:
+            data = await self._handle_frame(conn, reader, writer, frame)
+        finally:
+            del frame
+            await self._budget.release(reserved)
+        if previous is not None:
+            await previous
+        if data is not None:
+            await self._write(conn, writer, data)
 
     async def _read_frame(self, conn, reader, first: bytes) -> tuple[int, bytearray]:
         """Read one length-prefixed frame whose first byte has arrived.
@@ -430,7 +490,8 @@ class KafkaServer:
         self.stats.bytes_in += size + 4
         return reserved, frame
 
-    async def _handle_frame(self, conn: ConnectionStats, reader, writer, frame) -> None:
+    async def _handle_frame(self, conn: ConnectionStats, reader, writer, frame) -> bytes | None:
+        """Decode and dispatch one request; its encoded response (None: no response)."""
         try:
             if len(frame) > SMALL_FRAME:
                 # Decoding a large frame takes long enough to stall every other connection:
@@ -446,10 +507,7 @@ class KafkaServer:
                     conn.peer,
                     exc,
                 )
-                await self._write(
-                    conn, writer, unsupported_api_versions_response(exc.correlation_id)
-                )
-                return
+                return unsupported_api_versions_response(exc.correlation_id)
             raise ProtocolError(str(exc)) from None
         if request.client_id and not conn.client_id:
             conn.client_id = request.client_id
@@ -480,8 +538,7 @@ class KafkaServer:
             raise ProtocolError(
                 f"its {request.name} v{request.version} request failed: {type(exc).__name__}: {exc}"
             ) from None
-        if data is not None:
-            await self._write(conn, writer, data)
+        return data
 
     async def _dispatch_watching(self, conn, reader, writer, request: Request):
         """Dispatch a request that may wait long (a long poll, a rebalance), giving up on it
