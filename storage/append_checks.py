@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from storage.compacted_batches import require_batch_keys, validate_stored_batch
 from storage.errors import InvalidRecord, RecordTooLarge
 from storage.log_validator import validate_batch
 from storage.record_batch import BatchHeader
@@ -31,8 +32,6 @@ def validate_for_append(
     for i, batch in enumerate(batches):
         where = f"batch {i} for {name}"
         if as_follower and config.compacted:
-            from storage.cleaner import validate_stored_batch  # compacted topics only
-
             header = validate_stored_batch(batch, where=where)
         else:
             header = validate_batch(batch, where=where)
@@ -44,8 +43,6 @@ def validate_for_append(
                 )
             next_offset = header.last_offset + 1
         if config.compacted:
-            from storage.cleaner import require_batch_keys  # compacted topics only
-
             require_batch_keys(batch, where)
         if header.size > max_bytes:
             raise RecordTooLarge(

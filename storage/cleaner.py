@@ -40,6 +40,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storage.cleaner_checkpoint import CleanerCheckpoint
+from storage.compacted_batches import (
+    DELETE_HORIZON_MASK,
+)
 from storage.constants import (
     BATCH_HEADER_SIZE,
     CLEANER_LOCK_FILE,
@@ -49,11 +52,10 @@ from storage.constants import (
     TIMESTAMP_TYPE_MASK,
 )
 from storage.crc import crc32c
-from storage.errors import CorruptRecord, InvalidRecord, StorageError
+from storage.errors import StorageError
 from storage.flock import FileMutex
-from storage.log_validator import validate_batch
 from storage.offset_map import DEFAULT_BUFFER_BYTES, OffsetMap
-from storage.record_batch import check_framing, compress_batch
+from storage.record_batch import compress_batch
 from storage.record_decode import batch_keys
 from storage.records import HEADER, BatchHeader, Record, decode_batch_at
 from storage.segment import BatchPosition, Segment
@@ -64,9 +66,6 @@ if TYPE_CHECKING:
     from storage.log import Log
     from storage.log_types import SegmentInfo
 
-# Kafka's DefaultRecordBatch.DELETE_HORIZON_FLAG_MASK: baseTimestamp is the delete horizon.
-DELETE_HORIZON_MASK = 0x40
-KEYLESS_MESSAGE = "Compacted topic cannot accept message without key"
 
 _KEY = itemgetter(2)
 _OFFSET = itemgetter(0)
@@ -74,57 +73,6 @@ _AFTER_CRC = struct.Struct(">hiqqqhii")
 _PREFIX = struct.Struct(">qiib")
 _CRC = struct.Struct(">I")
 _NULL = zigzag_varint(-1)
-
-
-# -- what a compacted topic accepts ---------------------------------------------------------
-
-
-def require_keys(records, where: str) -> None:
-    """Kafka's INVALID_RECORD for a record without a key on a compacted topic."""
-    for i, r in enumerate(records):
-        if r.key is None:
-            raise InvalidRecord(
-                f"{where}: {KEYLESS_MESSAGE} (record {i} has none); every record on a topic "
-                f"with cleanup.policy=compact needs a key, e.g. kcli produce --key K"
-            )
-
-
-def require_batch_keys(batch, where: str) -> None:
-    """``require_keys`` for one encoded batch (control batches hold no user records)."""
-    data = batch if isinstance(batch, bytes) else bytes(batch)
-    require_keys(decode_batch_at(data, 0, len(data)), where)
-
-
-def validate_stored_batch(batch, *, where: str) -> BatchHeader:
-    """A batch as a log holds it: as appended (``log_validator.validate_batch``), or as the
-    cleaner rewrote it — fewer records than its offset range (``recordsCount`` below
-    ``lastOffsetDelta + 1``, none for an idempotent producer's kept last batch), offsets
-    increasing inside the range, perhaps a delete horizon in baseTimestamp."""
-    header = check_framing(batch, where=where)
-    rewritten = header.records_count != header.last_offset_delta + 1
-    if not rewritten and not header.attributes & DELETE_HORIZON_MASK:
-        return validate_batch(batch, where=where)
-    if header.records_count > header.last_offset_delta + 1:
-        raise InvalidRecord(
-            f"{where}: recordsCount is {header.records_count}, more than the "
-            f"{header.last_offset_delta + 1} offsets of the batch"
-        )
-    data = batch if isinstance(batch, bytes) else bytes(batch)
-    try:
-        records = decode_batch_at(data, 0, len(data))
-    except CorruptRecord as exc:
-        raise InvalidRecord(f"{where}: {exc}") from None
-    offsets = [r.offset for r in records]
-    if (
-        len(records) != header.records_count
-        or offsets != sorted(set(offsets))
-        or (offsets and not header.base_offset <= offsets[0] <= offsets[-1] <= header.last_offset)
-    ):
-        raise InvalidRecord(
-            f"{where}: a compacted batch's records must have increasing offsets from "
-            f"{header.base_offset} to {header.last_offset}"
-        )
-    return header
 
 
 # -- what describe shows ------------------------------------------------------------------

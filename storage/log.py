@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from storage.append_checks import validate_for_append
@@ -116,8 +116,12 @@ class Log:
         topic: str = "",
         partition: int = 0,
         clock: Clock = SYSTEM_CLOCK,
+        on_roll: Callable[[Log], object] | None = None,
     ):
         self.directory = Path(directory)
+        # Called after an append that closed a segment of a compacted topic (the store runs
+        # its cleaner there: the dirty ratio may have passed min.cleanable.dirty.ratio).
+        self._on_roll = on_roll
         self.config = config
         self.topic = topic
         self.partition = partition
@@ -452,11 +456,8 @@ class Log:
                 )
             info = self._append_locked(items, fsync=fsync, as_follower=as_follower)
             rolled = self._segs.active.base_offset != active_before
-        if rolled and self.config.compacted:
-            # A segment closed: the dirty ratio may have passed min.cleanable.dirty.ratio.
-            from storage.cleaner import LogCleaner  # imported here: most topics never clean
-
-            LogCleaner(self.directory.parent).maybe_clean(self)
+        if rolled and self.config.compacted and self._on_roll is not None:
+            self._on_roll(self)
         return info
 
     # -- what the cleaner (storage.cleaner) needs -------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from storage.compacted_batches import validate_stored_batch
 from storage.constants import (
     DELETED_SUFFIX,
     INDEX_SUFFIX,
@@ -193,8 +194,6 @@ class LogRecovery:
                     )
                     return exam
                 batch = os.pread(fd, item.header.size, item.position)
-                # Imported here, as in Log: the engine's start-up does not load the cleaner.
-                from storage.cleaner import validate_stored_batch
 
                 validate_stored_batch(batch, where=f"the batch at byte position {item.position}")
                 exam.valid_size = item.position + item.header.size

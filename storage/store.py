@@ -405,6 +405,7 @@ class Store:
                     topic=topic,
                     partition=partition,
                     clock=self.clock,
+                    on_roll=self._segment_closed,
                 )
                 self._logs[(topic, partition)] = log
             else:
@@ -436,6 +437,10 @@ class Store:
             config=meta.config.to_kafka(),
             overrides=dict(meta.overrides),
         )
+
+    def _segment_closed(self, log: Log) -> None:
+        """A compacted partition closed a segment: clean it if it is dirty enough."""
+        self.cleaner.maybe_clean(log)
 
     @property
     def cleaner(self) -> LogCleaner:
