@@ -207,7 +207,8 @@ class ClusterBroker:
             await asyncio.sleep(max(0.0, pause - (time.monotonic() - started)))
 
 
-def main(argv: list[str] | None = None) -> None:
+def arguments() -> argparse.ArgumentParser:
+    """The broker process's command line (the launcher writes it)."""
     parser = argparse.ArgumentParser(prog="kcli-broker")
     parser.add_argument("directory")
     parser.add_argument("--id", type=int, required=True)
@@ -218,7 +219,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cluster-id", required=True)
     parser.add_argument("--config", action="append", default=[])
     parser.add_argument("--serve-config", action="append", default=[])
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = arguments().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s broker-{args.id} %(levelname)s %(message)s"
     )

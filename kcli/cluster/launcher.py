@@ -315,30 +315,33 @@ class Cluster:
             incarnation = uuid.uuid4().hex
             incarnations[broker_id] = incarnation
             processes[name] = self._spawn(
-                f"broker-{broker_id}",
-                [
-                    "kcli.cluster.broker",
-                    str(broker_dir(self.data_dir, broker_id)),
-                    "--id",
-                    name,
-                    "--port",
-                    str(state["port"] + broker_id - 1),
-                    "--controller-port",
-                    str(state["controller_port"]),
-                    "--brokers",
-                    str(state["brokers"]),
-                    "--incarnation-id",
-                    incarnation,
-                    "--cluster-id",
-                    state["cluster_id"],
-                    *_config_args("--config", state["config"]),
-                    *_config_args("--serve-config", state["serve_config"]),
-                ],
+                f"broker-{broker_id}", self.broker_args(state, broker_id, incarnation)
             )
         self.save(state)
         if incarnations:
             self._wait_for_brokers(state, incarnations)
         return todo
+
+    def broker_args(self, state: dict, broker_id: int, incarnation: str) -> list[str]:
+        """The command line of broker ``broker_id``'s process (``python -m`` ...)."""
+        return [
+            "kcli.cluster.broker",
+            str(broker_dir(self.data_dir, broker_id)),
+            "--id",
+            str(broker_id),
+            "--port",
+            str(state["port"] + broker_id - 1),
+            "--controller-port",
+            str(state["controller_port"]),
+            "--brokers",
+            str(state["brokers"]),
+            "--incarnation-id",
+            incarnation,
+            # One argument: an id may start with "-" (URL-safe base64).
+            f"--cluster-id={state['cluster_id']}",
+            *_config_args("--config", state["config"]),
+            *_config_args("--serve-config", state["serve_config"]),
+        ]
 
     def _port_of(self, state: dict, name: str) -> int | None:
         if name == CONTROLLER:

@@ -159,3 +159,25 @@ def test_metadata_log_drops_a_torn_last_line(tmp_path):
     with pytest.raises(ValueError, match="line 2"):
         MetadataLog(path)
     assert json.loads(path.read_text().splitlines()[0])["name"] == "a"
+
+
+@pytest.mark.parametrize("cluster_id", ["-SgCbU0JSgGTqvV0qXT1nQ", "w7pAnTacSTWAc1PVpW6HZg"])
+def test_the_brokers_command_line_carries_any_cluster_id(tmp_path, cluster_id):
+    """A cluster id is URL-safe base64 and may start with "-": the broker must still read it
+    as the value of --cluster-id (1 cluster in 64 would not start otherwise)."""
+    from kcli.cluster.broker import arguments
+    from kcli.cluster.launcher import Cluster
+
+    state = {
+        "cluster_id": cluster_id,
+        "brokers": 3,
+        "port": 19092,
+        "controller_port": 40000,
+        "config": {"min.insync.replicas": "2"},
+        "serve_config": {},
+    }
+    argv = Cluster(tmp_path).broker_args(state, 2, "abc")
+    assert argv[0] == "kcli.cluster.broker"
+    args = arguments().parse_args(argv[1:])
+    assert (args.cluster_id, args.id, args.port) == (cluster_id, 2, 19093)
+    assert args.config == ["min.insync.replicas=2"]
