@@ -39,6 +39,7 @@ and re-exported here.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -48,7 +49,6 @@ from storage.append_checks import validate_for_append
 from storage.cleaner_checkpoint import CleanerCheckpoint
 from storage.clock import SYSTEM_CLOCK, Clock
 from storage.constants import (
-    LOG_OVERHEAD,
     LOG_SUFFIX,
     NO_PRODUCER_EPOCH,
     NO_PRODUCER_ID,
@@ -56,8 +56,8 @@ from storage.constants import (
     PARTITION_LOCK_FILE,
 )
 from storage.errors import DataDirError, InvalidRecord, StorageError
-from storage.fileio import fsync_dir
 from storage.flock import FileMutex
+from storage.log_append import LogAppend
 from storage.log_checkpoints import LogCheckpoints
 from storage.log_producer_state import SNAPSHOT_AFTER_BATCHES, LogProducerState
 from storage.log_reader import DEFAULT_FETCH_BYTES, LogReader
@@ -73,17 +73,15 @@ from storage.log_types import (
 )
 from storage.log_writer import LogWriter
 from storage.partition_lock import LOCK_TIMEOUT_S, partition_locked
-from storage.producer_state import ProducerState, ProducerUpdate
+from storage.producer_state import ProducerState
 from storage.records import (
-    LOG_APPEND_TIME,
     ProducerRecord,
     Record,
     encode_batches,
-    set_log_append_time,
 )
 from storage.recovery import LogProblem, LogRecovery, OffsetVerifier
 from storage.retention import LogRetention
-from storage.segment import AppendBatch, Segment, TornTail, segment_filename
+from storage.segment import TornTail, segment_filename
 from storage.topic_config import TopicConfig
 
 __all__ = [
@@ -139,6 +137,16 @@ class Log:
         self._truncation = LogTruncation(self._segs, self._producer_state, self._checkpoints)
         self._producers = LogProducerState(self._segs, self._producer_state)
         self._writer = LogWriter(self._mutex)
+        self._appends = LogAppend(
+            self.directory,
+            self.name,
+            self._segs,
+            self._writer,
+            self._producers,
+            self._producer_state,
+            self._checkpoints,
+            clock,
+        )
         self._recovered = False
         self._judged_tail: tuple | None = None  # (segment, torn tail): each is judged once
         self._segs.load()  # offsets are verified on first use, so that recover() can run
@@ -490,127 +498,18 @@ class Log:
             return True
 
     def _append_locked(self, items: list, *, fsync: bool, as_follower: bool = False) -> AppendInfo:
-        segs = self._segs
-        now = self.clock.now_ms()
-        # A follower keeps the timestamps its leader stamped.
-        log_append = self.config.message_timestamp_type == LOG_APPEND_TIME and not as_follower
-        updates = self._producers.check(
-            items, segs.log_end_offset, now if log_append else -1, self.name,
-            as_follower=as_follower,
-        )
-        if isinstance(updates, AppendInfo):
-            return updates
-        first_offset = items[0][0].base_offset if as_follower else segs.log_end_offset
-        mark = segs.mark()
         try:
-            rolled = self._write_all(
-                items, updates, now, log_append, fsync=fsync, as_follower=as_follower
+            info, rolled = self._appends.write(
+                items, self.config, fsync=fsync, as_follower=as_follower
             )
-        except OSError as exc:
-            # A full disk, an I/O error: put the log back where it was, so that "nothing
-            # was written" is true and a retry does not duplicate records.
-            self._roll_back(mark)
-            raise DataDirError(
-                f"cannot append to {self.name}: {os.strerror(exc.errno or 0).lower()} (the "
-                f"partial write was rolled back to offset {first_offset})"
-            ) from None
+        except DataDirError:
+            self._recovered = False  # rolled back: scan again before the next append
+            raise
         if rolled:
+            self._verified_bases = list(self._segs.bases)
             self._apply_retention_locked()
-        return AppendInfo(
-            base_offset=first_offset,
-            last_offset=segs.log_end_offset - 1,
-            log_append_time=now if log_append else -1,
-            log_start_offset=segs.log_start_offset,
-        )
-
-    def _roll_back(self, mark) -> None:
-        self._writer.abandon()
-        self._segs.truncate_to(mark)
-        if self._checkpoints.recovery_point.read() != mark.base_offset:  # it rolled
-            self._checkpoints.recovery_point.write(mark.base_offset)
-        self._producer_state.unload()  # it may hold this call's batches
-        self._recovered = False
-
-    def _write_all(
-        self, items, updates, now: int, log_append: bool, *, fsync: bool, as_follower: bool
-    ) -> bool:
-        """Write the batches, rolling segments as needed; True if it rolled.  Offsets follow
-        the log end offset, or with ``as_follower`` are the batches' own."""
-        segs = self._segs
-        next_offset = segs.log_end_offset
-        pending: list[tuple[AppendBatch, ProducerUpdate | None]] = []
-        pending_bytes = 0
-        rolled = False
-        for (header, data), update in zip(items, updates, strict=True):
-            if as_follower:
-                next_offset = header.base_offset
-            size = header.batch_length + LOG_OVERHEAD
-            if segs.should_roll(
-                size, header.last_offset_delta, pending_bytes, next_offset, now, self.config
-            ):
-                self._write(pending, fsync=fsync)
-                pending = []
-                pending_bytes = 0
-                self._roll()
-                rolled = True
-            max_ts = header.max_timestamp
-            if log_append:
-                data = bytearray(data)
-                set_log_append_time(data, now)
-                max_ts = now
-            last_offset = next_offset + header.last_offset_delta
-            pending.append((AppendBatch(next_offset, last_offset, max_ts, data), update))
-            pending_bytes += size
-            next_offset = last_offset + 1
-        self._write(pending, fsync=fsync)
-        return rolled
-
-    def _write(self, pending: list[tuple[AppendBatch, ProducerUpdate | None]], *, fsync: bool):
-        """Write batches to the active segment (which indexes them), then record producer
-        state.  In-memory state moves only once the bytes are on disk: a failed write leaves
-        a torn tail that the next append truncates."""
-        if not pending:
-            return
-        segs = self._segs
-        active = segs.active
-        fd = self._writer.fd(active)
-        batches = [b for b, _update in pending]
-        end_position, max_ts = active.append(
-            fd,
-            segs.end_position,
-            batches,
-            max_timestamp=segs.active_max_timestamp,
-            index_interval_bytes=self.config.index_interval_bytes,
-        )
-        self._writer.wrote(fsync=fsync)
-        state = self._producer_state
-        state_current = state.end_offset == segs.log_end_offset
-        log_end_offset = batches[-1].last_offset + 1
-        segs.appended(end_position, log_end_offset, max_ts)
-        if state_current:
-            for _batch, update in pending:
-                if update is not None:
-                    state.apply(update)
-            state.end_offset = log_end_offset
-
-    def _roll(self) -> None:
-        segs = self._segs
-        old = segs.active
-        # The old segment is closed for good: make it and its indexes durable.
-        self._writer.close()
-        old.seal(segs.active_max_timestamp, segs.log_end_offset - 1)
-        segs.sealed(old, segs.active_max_timestamp)
-        state = self._producer_state
-        if state.end_offset == segs.log_end_offset:
-            # Written before the segment exists, so a segment always has its snapshot.
-            state.write_snapshot()
-        new = Segment(self.directory, segs.log_end_offset)
-        new.create()
-        fsync_dir(self.directory)
-        # After the segment exists: a reader never sees a recovery point past the last one.
-        self._checkpoints.recovery_point.write(new.base_offset)
-        segs.rolled_to(new)
-        self._verified_bases = list(segs.bases)
+            info = dataclasses.replace(info, log_start_offset=self._segs.log_start_offset)
+        return info
 
     def flush(self) -> None:
         """Make everything this object appended with ``fsync=False`` durable.
