@@ -189,6 +189,27 @@ CASES = [
         "KEY=VALUE",
     ),
     ("consume-unknown-topic", ["consume", "nope"], None, 1, "does not exist"),
+    (
+        "consume-group-protocol-word",
+        ["consume", "orders", "--group", "g", "--group-protocol", "eager"],
+        None,
+        2,
+        "'classic', 'consumer'",
+    ),
+    (
+        "consume-group-protocol-no-group",
+        ["consume", "orders", "--group-protocol", "consumer"],
+        None,
+        2,
+        "add --group G",
+    ),
+    (
+        "config-min-insync-zero",
+        ["topic", "create", "x", "--config", "min.insync.replicas=0"],
+        None,
+        1,
+        "min.insync.replicas",
+    ),
     ("consume-partition-out", ["consume", "orders", "--partition", "5"], None, 1, "0..2"),
     (
         "consume-offset-out",
@@ -523,3 +544,16 @@ def test_a_wrong_shape_offsets_file_is_named(damaged_store, contents):
     _one_error_line(result, "offsets.json")
     assert run_kcli(damaged_store, "consume", "good", "--from-beginning").returncode == 0
     assert store_digest(damaged_store) == before
+
+
+def test_the_consumer_protocol_needs_a_broker(tmp_path):
+    """KIP-848 groups are coordinated by a broker: on the local store, one line saying so."""
+    assert run_kcli(tmp_path / "data", "topic", "create", "t").returncode == 0
+    before = store_digest(tmp_path / "data")
+    result = run_kcli(
+        tmp_path / "data", "consume", "t", "--group", "g", "--group-protocol", "consumer"
+    )
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "served by a broker: add --bootstrap-server" in lines[0]
+    assert store_digest(tmp_path / "data") == before
