@@ -1,10 +1,10 @@
 """fsyncs shared by the produce requests of a partition (group commit).
 
 A cluster leader writes a produce request's records without an fsync and fsyncs them before
-it answers (see ``Broker._replicated``).  Requests arriving while a partition's fsync runs
-wait for the next one, which starts when it ends and covers them all: a partition holds at
-most one I/O thread in an fsync, however many requests wait, so the thread pool stays free for
-the followers' fetches that acks=all waits for.
+it answers (see ``ProduceHandlers._replicated`` in ``kcli.serve.produce``).  Requests
+arriving while a partition's fsync runs wait for the next one, which starts when it ends and
+covers them all: a partition holds at most one I/O thread in an fsync, however many requests
+wait, so the thread pool stays free for the followers' fetches that acks=all waits for.
 """
 
 from __future__ import annotations
